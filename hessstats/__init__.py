@@ -1,0 +1,20 @@
+"""hessstats: maximum-likelihood fits with exact JAX Hessians and trustworthy standard errors."""
+
+from __future__ import annotations
+
+from . import errors
+from .diff import gradient, hessian
+
+__version__ = "0.1.0"
+
+# --- core (issue 2) ---
+
+# --- inference (issue 3) ---
+
+# --- models, formula, datasets, bridge (issue 4) ---
+
+# --- Hessian toolkit (issue 5) ---
+
+# --- testing (issue 6) ---
+
+# --- scale (issue 7) ---

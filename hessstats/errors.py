@@ -1,0 +1,83 @@
+"""One tree of errors and warnings for hessstats.
+
+Every message says what was expected, what arrived, and how to fix it (see :func:`message`).
+
+Errors (all subclass :class:`HessstatsError`, and ``ValueError`` where the input is at fault)::
+
+    HessstatsError
+    ├── DataError            data: NaN/inf, non-numeric, wrong length, missing values
+    ├── SpecificationError   the model: log-likelihood shape, start/names mismatch, bad formula
+    ├── CovarianceError      covariance: unknown cov_type, no scores, bad groups
+    ├── ExpressionError      the safe expression parser of the CLI
+    └── SnapshotError        snapshot files: missing, corrupt, old format
+
+Warnings (all subclass :class:`HessstatsWarning`)::
+
+    HessstatsWarning
+    ├── ConvergenceWarning       the convergence certificate failed
+    │   └── IdentificationWarning   singular or indefinite information at the optimum
+    ├── SeparationWarning        (quasi-)perfect separation in a binary/count model
+    └── PrecisionWarning         float32 data or constants lose precision
+"""
+
+from __future__ import annotations
+
+
+def message(problem: str, *, expected: str, got: str, fix: str) -> str:
+    """Format an error message with the three parts every hessstats message carries.
+
+    Example
+    -------
+    >>> print(message("bad data", expected="finite numbers", got="NaN in 'x'", fix="drop rows"))
+    bad data
+      expected: finite numbers
+      got:      NaN in 'x'
+      fix:      drop rows
+    """
+    return f"{problem}\n  expected: {expected}\n  got:      {got}\n  fix:      {fix}"
+
+
+class HessstatsError(Exception):
+    """Base class of every error raised by hessstats."""
+
+
+class DataError(HessstatsError, ValueError):
+    """The data cannot be used: non-finite, non-numeric, misaligned or missing values."""
+
+
+class SpecificationError(HessstatsError, ValueError):
+    """The model is mis-specified: log-likelihood shape, start values, names, formula."""
+
+
+class CovarianceError(HessstatsError, ValueError):
+    """A covariance cannot be computed as asked (unknown type, no scores, bad groups)."""
+
+
+class ExpressionError(HessstatsError, ValueError):
+    """An expression given on the command line is not valid or not allowed."""
+
+
+class SnapshotError(HessstatsError, ValueError):
+    """A snapshot file is missing, corrupt or of an unsupported format."""
+
+
+class HessstatsWarning(UserWarning):
+    """Base class of every warning issued by hessstats."""
+
+
+class ConvergenceWarning(HessstatsWarning):
+    """The optimiser stopped without the convergence certificate (small scaled gradient and a
+    negative definite Hessian)."""
+
+
+class IdentificationWarning(ConvergenceWarning):
+    """The observed information is singular or indefinite at the optimum: some parameters are not
+    identified and get NaN standard errors."""
+
+
+class SeparationWarning(HessstatsWarning):
+    """Perfect or quasi-perfect separation: some estimates diverge."""
+
+
+class PrecisionWarning(HessstatsWarning):
+    """Some input was float32 (data, or constants captured by the log-likelihood)."""
