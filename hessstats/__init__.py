@@ -8,6 +8,9 @@ from .diff import gradient, hessian
 __version__ = "0.1.0"
 
 # --- core (issue 2) ---
+from .fitting import fit
+from .model import Model
+from .results import FitResult
 
 # --- inference (issue 3) ---
 

@@ -81,3 +81,27 @@ class SeparationWarning(HessstatsWarning):
 
 class PrecisionWarning(HessstatsWarning):
     """Some input was float32 (data, or constants captured by the log-likelihood)."""
+
+
+def warn(text: str, category: type[Warning]) -> None:
+    """Issue a warning attributed to the first caller outside the hessstats package.
+
+    Example
+    -------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warn("check this", PrecisionWarning)
+    >>> caught[0].category.__name__
+    'PrecisionWarning'
+    """
+    import os
+    import sys
+
+    package = os.path.dirname(os.path.abspath(__file__))
+    level, frame = 1, sys._getframe(1)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    import warnings
+
+    warnings.warn(text, category, stacklevel=level + 1)

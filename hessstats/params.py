@@ -7,7 +7,7 @@ One flattening order everywhere: ``jax.tree_util.tree_flatten`` (dict keys sorte
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jax
@@ -32,7 +32,8 @@ class ParamSpec:
 
     treedef: Any
     shapes: tuple[tuple[int, ...], ...]
-    names: tuple[str, ...]
+    names: tuple[str, ...] = field(compare=False)
+    """Not part of equality/hash: renaming parameters must not recompile kernels."""
 
     @property
     def size(self) -> int:

@@ -1,0 +1,110 @@
+"""``hs.fit``: optimise, certify convergence, compute the covariance, return a frozen result."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ._config import float64
+from .covariance import DEFAULT_RTOL, CovarianceInputs, compute, invert_information
+from .errors import warn, ConvergenceWarning, IdentificationWarning
+from .model import LogLike, Model
+from .optimize import maximize
+from .results import FitResult
+
+NR_TOL = 1e-5
+"""Convergence needs the scaled gradient ``g' (-H)^-1 g`` below this (Stata's ``nrtolerance``)."""
+
+
+@float64
+def fit(loglike: LogLike, start: Any, data: Any = None, *,
+        names: Mapping[str, Any] | Sequence[str] | None = None, nobs: int | None = None,
+        **fit_options: Any) -> FitResult:
+    """Fit ``loglike(params, data)`` by maximum likelihood; standard errors from the exact Hessian.
+
+    ``loglike`` returns per-observation values (shape ``(n,)``) that hessstats *sums*; ``start`` is
+    a pytree (dict of scalars/arrays); ``names`` maps start keys to names for their elements.
+    Options (``method``, ``cov_type``, ``groups``, ``maxiter``, ``nr_tol``, ``hessian_rtol``) as
+    :func:`fit_model`.
+
+    Example
+    -------
+    >>> import numpy as np, jax.numpy as jnp, hessstats as hs
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.column_stack([rng.normal(size=200), np.ones(200)])
+    >>> y = (X @ [1.0, -0.5] + rng.logistic(size=200) > 0).astype(float)
+    >>> def loglike(p, d):
+    ...     eta = d["X"] @ p["beta"]
+    ...     return d["y"] * eta - jnp.logaddexp(0.0, eta)
+    >>> res = hs.fit(loglike, {"beta": np.zeros(2)}, {"X": X, "y": y}, names={"beta": ["x", "const"]})
+    >>> res.converged, list(res.params.index)
+    (True, ['x', 'const'])
+    """
+    model = Model(loglike, start, data, names=names, nobs=nobs)
+    return fit_model(model, **fit_options)
+
+
+@float64
+def fit_model(model: Model, *, start: Any = None, method: str = "trust-exact", cov_type: str = "nonrobust",
+              groups: Any = None, cov_options: Mapping[str, Any] | None = None, maxiter: int = 100,
+              nr_tol: float = NR_TOL, hessian_rtol: float = DEFAULT_RTOL) -> FitResult:
+    """Fit an existing :class:`Model` (what ``Model.fit`` calls).
+
+    - ``method``: ``"trust-exact"`` (scipy trust-region Newton, default) or ``"newton"``.
+    - ``cov_type``: a name in :data:`hessstats.covariance.REGISTRY` (default ``"nonrobust"``:
+      inverse observed information).
+    - ``nr_tol``: converged means ``g'(-H)^-1 g < nr_tol`` **and** a negative definite Hessian.
+    - ``hessian_rtol``: eigenvalues of the equilibrated information below ``hessian_rtol`` times
+      the largest count as zero (unidentified).
+
+    Example
+    -------
+    >>> import numpy as np, jax.numpy as jnp
+    >>> m = Model(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, data=np.array([1.0, 2.0]))
+    >>> float(fit_model(m).bse["mu"])
+    0.7071067811865476
+    """
+    theta0 = model.start if start is None else np.asarray(model.spec.ravel(start), dtype=np.float64)
+    opt = maximize(model, theta0, method=method, maxiter=maxiter)
+    inverse = invert_information(opt.hessian, model.names, rtol=hessian_rtol)
+    converged, why = _certify(opt, inverse, nr_tol, model.names)
+    inputs = CovarianceInputs(inverse, scores=lambda: model.scores(opt.theta), nobs=model.nobs,
+                              groups=None if groups is None else np.asarray(groups),
+                              expected=None if model.expected_information is None
+                              else (lambda: model.expected_information(opt.theta)),
+                              options=tuple(sorted(dict(cov_options or {}).items())))
+    cov = compute(cov_type, inputs)
+    return FitResult(model=model, theta=opt.theta, llf=opt.llf, gradient_array=opt.gradient,
+                     hessian_array=opt.hessian, cov_type=cov_type, cov_array=cov,
+                     inverse_information=inverse, converged=converged, iterations=opt.iterations,
+                     convergence_message=why, groups=inputs.groups, cov_options=dict(cov_options or {}))
+
+
+def _certify(opt, inverse, nr_tol: float, names: tuple[str, ...]) -> tuple[bool, str]:
+    """Stata-style certificate: small scaled gradient and a negative definite Hessian; warn otherwise."""
+    grad = opt.gradient
+    step = np.linalg.lstsq(-opt.hessian, grad, rcond=None)[0] if np.all(np.isfinite(opt.hessian)) else grad * np.nan
+    decrement = abs(float(grad @ step))
+    problems = []
+    if not np.isfinite(decrement) or decrement > nr_tol or opt.hit_maxiter:
+        problems.append(
+            f"the optimiser stopped after {opt.iterations} iterations with scaled gradient "
+            f"g'(-H)^-1 g = {decrement:.3g} (tolerance {nr_tol:g}; optimiser said: {opt.message})")
+        warn(
+            f"not converged: {problems[-1]}. Try better start values, a larger maxiter, or rescaling "
+            "the data/parameters; the estimates below are not a certified maximum.", ConvergenceWarning)
+    if not inverse.ok:
+        groups = []
+        for eig, frame in inverse.diagnostics.groupby("eigenvalue", sort=True):
+            loads = ", ".join(f"{p} ({l:+.3f})" for p, l in zip(frame["parameter"], frame["loading"]))
+            groups.append(f"eigenvalue {eig:.3g} [{frame['problem'].iloc[0]}]: {loads}")
+        bad = [n for n, b in zip(names, inverse.bad) if b]
+        problems.append(f"the information matrix is not positive definite; NaN standard errors for {bad}")
+        warn(
+            "the Hessian is not negative definite at the optimum, so these parameters are not identified "
+            f"and get NaN standard errors: {bad}.\n  " + "\n  ".join(groups) +
+            "\n  Fix: drop or combine the collinear parameters, fix one of them, or reparametrise; "
+            "inspect res.identification.", IdentificationWarning)
+    return (not problems), ("converged" if not problems else "; ".join(problems))

@@ -1,0 +1,173 @@
+"""The model: a validated log-likelihood, its start values, names and data, ready to fit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import diff
+from ._config import float64, x64
+from .data import leading_length, prepare_data
+from .errors import warn, PrecisionWarning, SpecificationError, message
+from .params import ParamSpec
+
+LogLike = Callable[[Any, Any], Any]
+
+
+@dataclass(frozen=True, eq=False, init=False)
+class Model:
+    """A log-likelihood ``loglike(params, data)`` with start values, names and data, validated once.
+
+    ``loglike`` returns per-observation log-likelihood values, shape ``(n,)`` (a scalar total is
+    accepted, but then covariances that need per-observation scores are unavailable). It is
+    *summed*, never averaged: a mean log-likelihood would rescale standard errors by sqrt(n).
+
+    Data are copied once into float64 device arrays at construction; the caller's objects are
+    never modified.
+
+    Example
+    -------
+    >>> import jax.numpy as jnp, numpy as np
+    >>> y = np.array([1.0, 2.0, 4.0])
+    >>> def loglike(p, d):
+    ...     return -0.5 * ((d["y"] - p["mu"]) / p["sigma"]) ** 2 - jnp.log(p["sigma"])
+    >>> model = Model(loglike, {"mu": 0.0, "sigma": 1.0}, data={"y": y})
+    >>> model.names, model.nobs
+    (('mu', 'sigma'), 3)
+    """
+
+    loglike: LogLike
+    spec: ParamSpec
+    start: np.ndarray
+    data: Any
+    nobs: int | None
+    per_observation: bool
+    description: Mapping[str, Any]
+    expected_information: Callable[[np.ndarray], np.ndarray] | None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @float64
+    def __init__(self, loglike: LogLike, start: Any, data: Any = None, *,
+                 names: Mapping[str, Any] | Sequence[str] | None = None, nobs: int | None = None,
+                 description: Mapping[str, Any] | None = None,
+                 expected_information: Callable[[np.ndarray], np.ndarray] | None = None,
+                 extra: Mapping[str, Any] | None = None) -> None:
+        if not callable(loglike):
+            raise SpecificationError(message(
+                "loglike is not callable", expected="a function loglike(params, data)",
+                got=f"{type(loglike).__name__}: {loglike!r}"[:200], fix="pass the function itself"))
+        spec = ParamSpec.from_start(start, names)
+        theta0 = np.asarray(spec.ravel(start), dtype=np.float64)
+        data = prepare_data(data)
+        shape = _output_shape(loglike, spec, theta0, data)
+        per_obs = len(shape) == 1
+        _check_float32_constants(loglike, spec, theta0, data)
+        if nobs is None:
+            nobs = shape[0] if per_obs else leading_length(data)
+        values = dict(loglike=loglike, spec=spec, start=theta0, data=data, nobs=nobs,
+                      per_observation=per_obs, description=dict(description or {}),
+                      expected_information=expected_information, extra=dict(extra or {}))
+        for key, value in values.items():
+            object.__setattr__(self, key, value)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Names of the flat parameter vector."""
+        return self.spec.names
+
+    @property
+    def k_params(self) -> int:
+        """Number of free parameters."""
+        return self.spec.size
+
+    def evaluate(self, theta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        """``(loglike, gradient, Hessian)`` at the flat vector ``theta``, as float64 numpy."""
+        with x64():
+            value, grad, hess = diff.value_grad_hess(jnp.asarray(theta), self.data, self.loglike, self.spec)
+        return float(value), np.asarray(grad), np.asarray(hess)
+
+    def loglike_obs(self, theta: np.ndarray) -> np.ndarray:
+        """Per-observation log-likelihood values at ``theta`` (a 0-d array for a scalar model)."""
+        with x64():
+            return np.asarray(diff.loglike_obs(jnp.asarray(theta), self.data, self.loglike, self.spec))
+
+    def scores(self, theta: np.ndarray) -> np.ndarray:
+        """Per-observation scores ``(n, k)`` at ``theta``; needs a per-observation log-likelihood."""
+        if not self.per_observation:
+            raise SpecificationError(message(
+                "per-observation scores are unavailable",
+                expected="a log-likelihood returning one value per observation, shape (n,)",
+                got="a log-likelihood returning a scalar",
+                fix="return the per-observation terms (do not sum them) to use OPG, robust or cluster covariances"))
+        with x64():
+            return np.asarray(diff.scores(jnp.asarray(theta), self.data, self.loglike, self.spec))
+
+    def params_tree(self, theta: np.ndarray) -> Any:
+        """The parameter pytree for a flat vector (numpy leaves)."""
+        with x64():
+            return jax.tree_util.tree_map(np.asarray, self.spec.unravel(jnp.asarray(theta)))
+
+    def fit(self, **kwargs: Any):
+        """Fit by maximum likelihood; keywords as :func:`hessstats.fit`.
+
+        Example
+        -------
+        >>> import numpy as np, jax.numpy as jnp
+        >>> def loglike(p, d):
+        ...     return -0.5 * ((d - p["mu"]) / p["sigma"]) ** 2 - jnp.log(p["sigma"])
+        >>> res = Model(loglike, {"mu": 0.0, "sigma": 1.0}, data=np.array([1.0, 2.0, 4.0])).fit()
+        >>> round(float(res.params["mu"]), 6)
+        2.333333
+        """
+        from .fitting import fit_model
+
+        return fit_model(self, **kwargs)
+
+
+def _output_shape(loglike: LogLike, spec: ParamSpec, theta0: np.ndarray, data: Any) -> tuple[int, ...]:
+    try:
+        out = jax.eval_shape(lambda t, d: loglike(spec.unravel(t), d), jnp.asarray(theta0), data)
+    except Exception as exc:  # the user's function failed while tracing: say where
+        raise SpecificationError(message(
+            "the log-likelihood failed when called with the start values",
+            expected="loglike(params, data) to run on a params pytree shaped like start",
+            got=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:400],
+            fix="call loglike(start, data) yourself to debug; use jax.numpy, not numpy or math, inside it")) from exc
+    shape = getattr(out, "shape", None)
+    dtype = getattr(out, "dtype", None)
+    if shape is None or dtype is None or not jnp.issubdtype(dtype, jnp.floating):
+        raise SpecificationError(message(
+            "the log-likelihood returned the wrong kind of value",
+            expected="a float array of per-observation values, shape (n,), or a float scalar",
+            got=f"{type(out).__name__} with dtype {dtype}",
+            fix="return a jax.numpy float array"))
+    if len(shape) > 1 or (len(shape) == 1 and shape[0] == 0):
+        raise SpecificationError(message(
+            "the log-likelihood returned the wrong shape",
+            expected="per-observation values of shape (n,), or a scalar",
+            got=f"shape {tuple(shape)}",
+            fix="return a 1-d array (e.g. `.ravel()`, or sum over the non-observation axes)"))
+    return tuple(shape)
+
+
+def _check_float32_constants(loglike: LogLike, spec: ParamSpec, theta0: np.ndarray, data: Any) -> None:
+    """Warn when the log-likelihood closes over float32 arrays or computes in float32."""
+    jaxpr = jax.make_jaxpr(lambda t, d: loglike(spec.unravel(t), d))(jnp.asarray(theta0), data)
+    consts = [c for c in jaxpr.consts if getattr(c, "dtype", None) in (np.float32, np.float16)]
+    ops = {str(e.primitive) for e in jaxpr.jaxpr.eqns
+           if any(getattr(v.aval, "dtype", None) in (np.float32, np.float16) for v in e.outvars)}
+    if consts or ops:
+        what = []
+        if consts:
+            what.append(f"{len(consts)} captured constant(s) of shape {[tuple(c.shape) for c in consts][:5]}")
+        if ops:
+            what.append(f"float32 operations {sorted(ops)[:5]}")
+        warn(
+            "the log-likelihood uses float32: " + " and ".join(what) + ". Results keep only float32 "
+            "precision in those terms. Pass such arrays through `data` (converted to float64) or create "
+            "them as float64, and do not cast to float32 inside the function.", PrecisionWarning)
