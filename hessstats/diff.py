@@ -37,6 +37,8 @@ def trace_count(kernel: str | None = None) -> int:
 
 
 def _flat_function(f: Callable, x: Any) -> tuple[Callable, jnp.ndarray, ParamSpec]:
+    if isinstance(x, (list, tuple)) and all(np.ndim(v) == 0 for v in x):
+        x = np.asarray(x, dtype=np.float64)  # a list of numbers is a vector, not a pytree
     spec = ParamSpec.from_start(x)
     return (lambda v: jnp.asarray(f(spec.unravel(v)), dtype=jnp.float64)), spec.ravel(x), spec
 

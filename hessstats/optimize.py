@@ -110,15 +110,13 @@ def maximize(model: Model, theta0: np.ndarray, *, method: str = "trust-exact", m
 
 
 def _newton_polish(cache: _Cache, theta: np.ndarray, max_steps: int) -> tuple[np.ndarray, int]:
-    """Damped Newton steps while the Hessian is negative definite and the log-likelihood rises."""
+    """Damped Newton steps while the Hessian is negative semidefinite and the log-likelihood rises."""
     steps = 0
     for _ in range(max_steps):
         llf, grad, hess = cache(theta)
-        try:
-            chol = np.linalg.cholesky(-hess)
-        except np.linalg.LinAlgError:
-            break  # not negative definite: leave it to the certificate
-        step = np.linalg.solve(chol.T, np.linalg.solve(chol, grad))
+        step = _newton_step(hess, grad)
+        if step is None:
+            break  # negative curvature: leave it to the certificate
         decrement = float(grad @ step)
         if not np.isfinite(decrement) or decrement <= 1e-30 * max(1.0, abs(llf)):
             break
@@ -134,3 +132,17 @@ def _newton_polish(cache: _Cache, theta: np.ndarray, max_steps: int) -> tuple[np
         if decrement < 1e-24:
             break
     return theta, steps
+
+
+def _newton_step(hess: np.ndarray, grad: np.ndarray, rtol: float = 1e-12) -> np.ndarray | None:
+    """Newton step ``(-H)^+ g`` on the identified eigenspace of the (equilibrated) information;
+    ``None`` where the information has a clearly negative eigenvalue."""
+    info = -hess
+    d = np.sqrt(np.abs(np.diag(info)))
+    d = np.where(d > 0, d, 1.0)
+    eigenvalues, vectors = np.linalg.eigh(info / d[:, None] / d[None, :])
+    top = np.max(np.abs(eigenvalues))
+    if not np.isfinite(top) or eigenvalues[0] < -rtol * top:
+        return None
+    keep = eigenvalues > rtol * top
+    return ((vectors[:, keep] / eigenvalues[keep]) @ (vectors[:, keep].T @ (grad / d))) / d

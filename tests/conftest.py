@@ -1,0 +1,28 @@
+"""Shared fixtures: the bundled datasets the core tests use (see data/README.md for provenance)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+
+
+@pytest.fixture(scope="session")
+def spector() -> dict:
+    """Spector & Mazzeo (1980) PSI data, as shipped by statsmodels: X = [GPA, TUCE, PSI, const]."""
+    df = pd.read_csv(DATA / "spector.csv")
+    X = np.column_stack([df[["GPA", "TUCE", "PSI"]].to_numpy(), np.ones(len(df))])
+    return {"X": X, "y": df["GRADE"].to_numpy(), "names": ["GPA", "TUCE", "PSI", "const"]}
+
+
+@pytest.fixture(scope="session")
+def randhie() -> dict:
+    """RAND Health Insurance Experiment data, as shipped by statsmodels: Poisson for mdvis."""
+    df = pd.read_csv(DATA / "randhie.csv")
+    cols = ["lncoins", "idp", "lpi", "fmde", "physlm", "disea", "hlthg", "hlthf", "hlthp"]
+    X = np.column_stack([df[cols].to_numpy(), np.ones(len(df))])
+    return {"X": X, "y": df["mdvis"].to_numpy(dtype=float), "names": cols + ["const"]}
