@@ -105,3 +105,13 @@ def warn(text: str, category: type[Warning]) -> None:
     import warnings
 
     warnings.warn(text, category, stacklevel=level + 1)
+
+
+class PerfectSeparationError(DataError):
+    """Perfect (complete) separation: some linear combination of regressors predicts the outcome
+    exactly, so the maximum-likelihood estimates do not exist (they diverge)."""
+
+
+class CollinearityError(DataError):
+    """The design matrix does not have full column rank: some columns are linear combinations of
+    others, so their coefficients are not identified."""
