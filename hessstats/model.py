@@ -28,7 +28,8 @@ class Model:
     *summed*, never averaged: a mean log-likelihood would rescale standard errors by sqrt(n).
 
     Data are copied once into float64 device arrays at construction; the caller's objects are
-    never modified.
+    never modified. ``transforms`` (``{name: fn(params) -> scalar or vector}``) declares
+    natural-scale quantities reported by ``FitResult.transformed()``; kept in ``extra["transforms"]``.
 
     Example
     -------
@@ -56,7 +57,8 @@ class Model:
                  names: Mapping[str, Any] | Sequence[str] | None = None, nobs: int | None = None,
                  description: Mapping[str, Any] | None = None,
                  expected_information: Callable[[np.ndarray], np.ndarray] | None = None,
-                 extra: Mapping[str, Any] | None = None) -> None:
+                 extra: Mapping[str, Any] | None = None,
+                 transforms: Mapping[str, Callable[[Any], Any]] | None = None) -> None:
         if not callable(loglike):
             raise SpecificationError(message(
                 "loglike is not callable", expected="a function loglike(params, data)",
@@ -71,7 +73,8 @@ class Model:
             nobs = shape[0] if per_obs else leading_length(data)
         values = dict(loglike=loglike, spec=spec, start=theta0, data=data, nobs=nobs,
                       per_observation=per_obs, description=dict(description or {}),
-                      expected_information=expected_information, extra=dict(extra or {}))
+                      expected_information=expected_information,
+                      extra={**dict(extra or {}), **({"transforms": dict(transforms)} if transforms else {})})
         for key, value in values.items():
             object.__setattr__(self, key, value)
 
