@@ -15,6 +15,8 @@ from .results import FitResult
 # --- inference (issue 3) ---
 
 # --- models, formula, datasets, bridge (issue 4) ---
+from . import datasets, formula, models
+from .formula import from_formula, logit, negbin, poisson, probit, zip
 
 # --- Hessian toolkit (issue 5) ---
 

@@ -1,0 +1,63 @@
+"""Bundled real datasets (CSV) with provenance in ``data/README.md``.
+
+Installed, they live in the package ``hessstats._data``; in a source checkout, in the top-level
+``data/`` directory.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import DataError, message
+
+
+def _directory() -> Path:
+    try:
+        root = resources.files("hessstats._data")
+        path = Path(str(root))
+        if path.is_dir() and any(path.glob("*.csv")):
+            return path
+    except (ModuleNotFoundError, TypeError):
+        pass
+    return Path(__file__).resolve().parent.parent / "data"
+
+
+def data_dir() -> Path:
+    """The directory holding the bundled CSV files (and ``reference/`` JSON files)."""
+    return _directory()
+
+
+def list() -> list[str]:  # noqa: A001 - the public name asked for is hs.datasets.list()
+    """Names of the bundled datasets, sorted.
+
+    Example
+    -------
+    >>> "spector" in list()
+    True
+    """
+    return sorted(p.stem for p in _directory().glob("*.csv"))
+
+
+@lru_cache(maxsize=None)
+def _read(name: str) -> pd.DataFrame:
+    return pd.read_csv(_directory() / f"{name}.csv")
+
+
+def load(name: str) -> pd.DataFrame:
+    """Load a bundled dataset as a new DataFrame (a fresh copy on every call).
+
+    Example
+    -------
+    >>> df = load("spector")
+    >>> df.shape, list(df.columns)
+    ((32, 4), ['GPA', 'TUCE', 'PSI', 'GRADE'])
+    """
+    names = list()
+    if name not in names:
+        raise DataError(message(f"unknown dataset {name!r}", expected=f"one of {names}", got=repr(name),
+                                fix="call hs.datasets.list() for the bundled datasets"))
+    return _read(name).copy(deep=True)
