@@ -1,0 +1,8 @@
+"""``python -m hessstats``: the same command line as the ``hessstats`` console script."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
