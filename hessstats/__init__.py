@@ -23,3 +23,6 @@ from .formula import from_formula, logit, negbin, poisson, probit, zip
 # --- testing (issue 6) ---
 
 # --- scale (issue 7) ---
+from .chunked import ParquetSource
+from .diff import compile_stats
+from .index import IndexModel

@@ -10,6 +10,8 @@ and new ``Model`` objects. Every trace is counted in :data:`TRACES` (see :func:`
 from __future__ import annotations
 
 import collections
+import logging
+import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -77,43 +79,102 @@ def hessian(f: Callable[[Any], Any], x: Any) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- likelihood kernels
+# ``weights`` (optional, shape (n,)) multiplies each observation: 1 for real rows, 0 for the padding
+# rows that keep every chunk of a chunked or sharded fit the same shape (one compile per shape).
 
-def _loglike_obs(theta, data, loglike, spec):
-    return jnp.asarray(loglike(spec.unravel(theta), data), dtype=jnp.float64)
+def _loglike_obs(theta, data, loglike, spec, weights=None):
+    out = jnp.asarray(loglike(spec.unravel(theta), data), dtype=jnp.float64)
+    return out if weights is None else out * weights
 
 
-def _loglike_sum(theta, data, loglike, spec):
-    return jnp.sum(_loglike_obs(theta, data, loglike, spec))
+def _loglike_sum(theta, data, loglike, spec, weights=None):
+    return jnp.sum(_loglike_obs(theta, data, loglike, spec, weights))
 
 
 @partial(jax.jit, static_argnames=("loglike", "spec"))
-def loglike_obs(theta, data, loglike, spec):
+def loglike_obs(theta, data, loglike, spec, weights=None):
     """Per-observation log-likelihood values at the flat parameter vector ``theta``."""
     TRACES["loglike_obs"] += 1
-    return _loglike_obs(theta, data, loglike, spec)
+    return _loglike_obs(theta, data, loglike, spec, weights)
 
 
 @partial(jax.jit, static_argnames=("loglike", "spec"))
-def value_grad_hess(theta, data, loglike, spec):
-    """``(sum loglike, gradient, symmetrised Hessian)`` at ``theta``, in one compiled call."""
+def value_grad_hess(theta, data, loglike, spec, weights=None):
+    """``(sum loglike, gradient, symmetrised Hessian)`` at ``theta``, in one compiled call.
+
+    The Hessian is forward-over-reverse (``jax.hessian``) of the summed log-likelihood. For
+    likelihoods that depend on the data through linear predictors, :mod:`hessstats.index` assembles
+    it as ``X' diag(w) X`` instead (much less work); :mod:`hessstats.chunked` bounds the memory.
+    """
     TRACES["value_grad_hess"] += 1
-    value, grad = jax.value_and_grad(_loglike_sum)(theta, data, loglike, spec)
-    hess = jax.hessian(_loglike_sum)(theta, data, loglike, spec)
+    value, grad = jax.value_and_grad(_loglike_sum)(theta, data, loglike, spec, weights)
+    hess = jax.hessian(_loglike_sum)(theta, data, loglike, spec, weights)
     return value, grad, (hess + hess.T) / 2.0
 
 
 @partial(jax.jit, static_argnames=("loglike", "spec"))
-def value_grad(theta, data, loglike, spec):
+def value_grad(theta, data, loglike, spec, weights=None):
     """``(sum loglike, gradient)`` at ``theta``."""
     TRACES["value_grad"] += 1
-    return jax.value_and_grad(_loglike_sum)(theta, data, loglike, spec)
+    return jax.value_and_grad(_loglike_sum)(theta, data, loglike, spec, weights)
 
 
 @partial(jax.jit, static_argnames=("loglike", "spec"))
-def scores(theta, data, loglike, spec):
+def scores(theta, data, loglike, spec, weights=None):
     """Per-observation scores, an ``(n, k)`` matrix: row i is the gradient of observation i.
 
     Forward mode (k Jacobian-vector products), so memory is O(n k), never O(n^2).
     """
     TRACES["scores"] += 1
-    return jax.jacfwd(_loglike_obs)(theta, data, loglike, spec)
+    return jax.jacfwd(_loglike_obs)(theta, data, loglike, spec, weights)
+
+
+@partial(jax.jit, static_argnames=("loglike", "spec"))
+def hessian_columns(theta, data, directions, loglike, spec, weights=None):
+    """Hessian times a block of directions, ``H @ directions`` (shape ``(k, b)``), as jvp-of-grad.
+
+    Memory is O(n b) for a block of ``b`` directions instead of O(n k): the building block of the
+    many-parameter Hessian and of Hessian-vector products (:mod:`hessstats.matrix_free`).
+    """
+    TRACES["hessian_columns"] += 1
+    grad = jax.grad(_loglike_sum)
+
+    def hvp(v):
+        return jax.jvp(lambda t: grad(t, data, loglike, spec, weights), (theta,), (v,))[1]
+
+    return jax.vmap(hvp, in_axes=1, out_axes=1)(directions)
+
+
+# ----------------------------------------------------------------------------- compile bookkeeping
+
+COMPILE_SECONDS: collections.Counter[str] = collections.Counter()
+"""Wall time of the calls that traced (compiled) each kernel: compile plus one execution."""
+
+_LOG = logging.getLogger("hessstats")
+
+
+def call_kernel(name: str, kernel: Callable, *args: Any, **kwargs: Any) -> Any:
+    """Call a jitted kernel, blocking until done; count and time it when it (re)compiles.
+
+    Compiles are logged at DEBUG level on ``logging.getLogger("hessstats")``.
+    """
+    before = TRACES[name]
+    start = time.perf_counter()
+    out = jax.block_until_ready(kernel(*args, **kwargs))
+    if TRACES[name] != before:
+        elapsed = time.perf_counter() - start
+        COMPILE_SECONDS[name] += elapsed
+        _LOG.debug("compiled %s in %.3f s (trace %d)", name, elapsed, TRACES[name])
+    return out
+
+
+def compile_stats() -> dict[str, dict[str, float]]:
+    """Traces and compile seconds per kernel so far in this process.
+
+    Example
+    -------
+    >>> sorted(compile_stats()) == sorted(set(TRACES) | set(COMPILE_SECONDS))
+    True
+    """
+    names = sorted(set(TRACES) | set(COMPILE_SECONDS))
+    return {n: {"traces": TRACES[n], "seconds": round(float(COMPILE_SECONDS[n]), 4)} for n in names}

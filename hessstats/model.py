@@ -10,9 +10,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import diff
+from . import _scale
 from ._config import float64, x64
-from .data import leading_length, prepare_data
+from .data import leading_length
 from .errors import warn, PrecisionWarning, SpecificationError, message
 from .params import ParamSpec
 
@@ -51,6 +51,10 @@ class Model:
     description: Mapping[str, Any]
     expected_information: Callable[[np.ndarray], np.ndarray] | None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    chunk_size: int | None = None
+    index: Any = None
+    weights: Any = None
+    progress: bool | None = None
 
     @float64
     def __init__(self, loglike: LogLike, start: Any, data: Any = None, *,
@@ -58,23 +62,28 @@ class Model:
                  description: Mapping[str, Any] | None = None,
                  expected_information: Callable[[np.ndarray], np.ndarray] | None = None,
                  extra: Mapping[str, Any] | None = None,
-                 transforms: Mapping[str, Callable[[Any], Any]] | None = None) -> None:
+                 transforms: Mapping[str, Callable[[Any], Any]] | None = None,
+                 chunk_size: int | None = None, index: Any = None, shard: Any = False,
+                 progress: bool | None = None) -> None:
         if not callable(loglike):
             raise SpecificationError(message(
                 "loglike is not callable", expected="a function loglike(params, data)",
                 got=f"{type(loglike).__name__}: {loglike!r}"[:200], fix="pass the function itself"))
         spec = ParamSpec.from_start(start, names)
         theta0 = np.asarray(spec.ravel(start), dtype=np.float64)
-        data = prepare_data(data)
-        shape = _output_shape(loglike, spec, theta0, data)
+        data, sample, chunk_size, source_nobs = _scale.prepare(data, chunk_size)
+        shape = _output_shape(loglike, spec, theta0, sample)
         per_obs = len(shape) == 1
-        _check_float32_constants(loglike, spec, theta0, data)
+        _check_float32_constants(loglike, spec, theta0, sample)
         if nobs is None:
-            nobs = shape[0] if per_obs else leading_length(data)
+            nobs = source_nobs or (shape[0] if per_obs else leading_length(data))
+        _scale.check(per_obs, chunk_size, shard, index)
+        data, weights = _scale.shard(data, nobs, shard)
         values = dict(loglike=loglike, spec=spec, start=theta0, data=data, nobs=nobs,
                       per_observation=per_obs, description=dict(description or {}),
                       expected_information=expected_information,
-                      extra={**dict(extra or {}), **({"transforms": dict(transforms)} if transforms else {})})
+                      extra={**dict(extra or {}), **({"transforms": dict(transforms)} if transforms else {})},
+                      chunk_size=chunk_size, index=index, weights=weights, progress=progress)
         for key, value in values.items():
             object.__setattr__(self, key, value)
 
@@ -89,15 +98,16 @@ class Model:
         return self.spec.size
 
     def evaluate(self, theta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-        """``(loglike, gradient, Hessian)`` at the flat vector ``theta``, as float64 numpy."""
-        with x64():
-            value, grad, hess = diff.value_grad_hess(jnp.asarray(theta), self.data, self.loglike, self.spec)
-        return float(value), np.asarray(grad), np.asarray(hess)
+        """``(loglike, gradient, Hessian)`` at the flat vector ``theta``, as float64 numpy.
+
+        In-memory, sharded, chunked (``chunk_size``) and distributed (a Dask source) fits all call
+        the same compiled kernel, on all rows or on row blocks whose sums are added.
+        """
+        return _scale.evaluate(self, np.asarray(theta, dtype=np.float64))
 
     def loglike_obs(self, theta: np.ndarray) -> np.ndarray:
         """Per-observation log-likelihood values at ``theta`` (a 0-d array for a scalar model)."""
-        with x64():
-            return np.asarray(diff.loglike_obs(jnp.asarray(theta), self.data, self.loglike, self.spec))
+        return _scale.rows(self, np.asarray(theta, dtype=np.float64), "loglike_obs")
 
     def scores(self, theta: np.ndarray) -> np.ndarray:
         """Per-observation scores ``(n, k)`` at ``theta``; needs a per-observation log-likelihood."""
@@ -107,8 +117,7 @@ class Model:
                 expected="a log-likelihood returning one value per observation, shape (n,)",
                 got="a log-likelihood returning a scalar",
                 fix="return the per-observation terms (do not sum them) to use OPG, robust or cluster covariances"))
-        with x64():
-            return np.asarray(diff.scores(jnp.asarray(theta), self.data, self.loglike, self.spec))
+        return _scale.rows(self, np.asarray(theta, dtype=np.float64), "scores")
 
     def params_tree(self, theta: np.ndarray) -> Any:
         """The parameter pytree for a flat vector (numpy leaves)."""

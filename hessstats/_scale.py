@@ -1,0 +1,105 @@
+"""How a Model evaluates: in memory, sharded, in row blocks, or on a Dask cluster (one kernel for all).
+
+Internal dispatch for :class:`hessstats.Model`. Every path calls :func:`block_value_grad_hess` (or
+:func:`block_rows`), which runs the same jitted kernel, generic (:mod:`hessstats.diff`) or index
+model (:mod:`hessstats.index`), on a data pytree with optional row weights.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+
+from . import diff
+from ._config import x64
+from .chunked import ArraySource, RowSource, check_chunk_size
+from .data import prepare_data
+from .errors import SpecificationError, message
+
+
+def prepare(data: Any, chunk_size: Any) -> tuple[Any, Any, int | None, int | None]:
+    """``(data, sample for validation, chunk_size, nobs from the source)``."""
+    if isinstance(data, RowSource):
+        size = check_chunk_size(chunk_size if chunk_size is not None else data.default_chunk_size)
+        return data, prepare_data(data.sample()), size, data.nobs
+    size = None if chunk_size is None else check_chunk_size(chunk_size)
+    data = prepare_data(data)
+    return data, data, size, None
+
+
+def check(per_observation: bool, chunk_size: int | None, shard: Any, index: Any) -> None:
+    """Row blocks and shards need a per-observation log-likelihood."""
+    if (chunk_size is not None or shard is not False) and not per_observation:
+        raise SpecificationError(message(
+            "chunked or sharded fits need per-observation log-likelihood values",
+            expected="loglike returning shape (n,)", got="a scalar log-likelihood",
+            fix="return the per-observation terms (do not sum them)"))
+
+
+def shard(data: Any, nobs: int | None, option: Any) -> tuple[Any, Any]:
+    """Place the rows on the device mesh when asked (``shard=True``/int/Mesh)."""
+    if option is False or option is None:
+        return data, None
+    if isinstance(data, RowSource) or nobs is None:
+        raise SpecificationError(message(
+            "shard needs in-memory data with a row dimension", expected="arrays with n rows",
+            got=type(data).__name__, fix="use shard with in-memory data, or a Dask source without shard"))
+    from .sharding import shard_rows
+
+    return shard_rows(data, nobs, option)
+
+
+def block_value_grad_hess(theta: np.ndarray, data: Any, weights: Any, *, loglike: Any, spec: Any,
+                          index: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The compiled ``(value, gradient, Hessian)`` of one block (or all rows), as numpy."""
+    with x64():
+        w = None if weights is None else jnp.asarray(weights)
+        if index is not None:
+            from . import index as index_module
+
+            out = diff.call_kernel("index_value_grad_hess", index_module.value_grad_hess,
+                                   jnp.asarray(theta), data, index, spec, weights=w)
+        else:
+            out = diff.call_kernel("value_grad_hess", diff.value_grad_hess, jnp.asarray(theta), data,
+                                   loglike, spec, weights=w)
+        return tuple(np.asarray(a, dtype=np.float64) for a in out)
+
+
+def block_rows(theta: np.ndarray, data: Any, weights: Any, *, loglike: Any, spec: Any, what: str) -> np.ndarray:
+    """Per-observation values (``what="loglike_obs"``) or scores (``"scores"``) of one block."""
+    with x64():
+        kernel = diff.loglike_obs if what == "loglike_obs" else diff.scores
+        # scores of padding rows are dropped by the caller; unit weights keep their values exact
+        return np.asarray(diff.call_kernel(what, kernel, jnp.asarray(theta), data, loglike, spec))
+
+
+def _source(model) -> RowSource | None:
+    if isinstance(model.data, RowSource):
+        return model.data
+    if model.chunk_size is not None:
+        return ArraySource(model.data, model.nobs)
+    return None
+
+
+def evaluate(model, theta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """``(loglike, gradient, Hessian)`` of the model at ``theta`` by whichever path it uses."""
+    fn = partial(block_value_grad_hess, theta, loglike=model.loglike, spec=model.spec, index=model.index)
+    source = _source(model)
+    if source is None:
+        value, grad, hess = fn(model.data, model.weights)
+    else:
+        value, grad, hess = source.reduce(fn, model.chunk_size, model.progress)
+    return float(value), grad, hess
+
+
+def rows(model, theta: np.ndarray, what: str) -> np.ndarray:
+    """Per-observation values or scores, concatenated over blocks; padding rows removed."""
+    fn = partial(block_rows, theta, loglike=model.loglike, spec=model.spec, what=what)
+    source = _source(model)
+    if source is not None:
+        return source.rows(fn, model.chunk_size, model.progress)
+    out = fn(model.data, None)
+    return out[: model.nobs] if model.weights is not None else out

@@ -1,0 +1,194 @@
+"""Row sources for bounded-memory fits: the data arrive in fixed-size row blocks.
+
+A chunked fit evaluates the *same* compiled kernel on blocks of ``chunk_size`` rows and adds the
+blocks' log-likelihood, gradient and Hessian (scores and per-observation values are
+concatenated). Every block has exactly ``chunk_size`` rows, so the kernel compiles once: the last
+block is padded with real rows carrying weight 0 (they add nothing to any sum).
+
+Which data are chunked: every data array whose leading dimension equals the number of
+observations is split by rows; every other leaf (scalars, a lookup table, a matrix of a different
+length) is passed whole to every block.
+
+Sources:
+
+- in-memory data with ``Model(..., chunk_size=c)``: bounds the memory of the derivative
+  computations (``jax.hessian`` holds ``n x k`` per tangent direction; a block holds ``c x k``);
+- :class:`ParquetSource`: columns of a Parquet file read block by block with pyarrow on every pass,
+  so the data never sit in memory whole;
+- :class:`hessstats.distributed.DaskSource`: partitions of a Dask DataFrame on a cluster.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+import jax
+import numpy as np
+
+from .errors import DataError, SpecificationError, message
+
+Block = tuple[Any, np.ndarray]
+"""One row block: the data pytree (``chunk_size`` rows) and its row weights (1 real, 0 padding)."""
+
+
+class RowSource:
+    """Base class: data that arrive in row blocks. Subclasses define ``nobs``, ``sample`` and ``blocks``."""
+
+    nobs: int
+    default_chunk_size: int = 65_536
+
+    def sample(self) -> Any:
+        """A few leading rows (as the data pytree) to validate the log-likelihood on."""
+        raise NotImplementedError
+
+    def blocks(self, chunk_size: int) -> Iterator[Block]:
+        """Yield ``(data, weights)`` row blocks of exactly ``chunk_size`` rows."""
+        raise NotImplementedError
+
+    def reduce(self, fn: Callable[[Any, np.ndarray], tuple], chunk_size: int, progress: bool | None = None) -> tuple:
+        """The sum over blocks of ``fn(data, weights)`` (a tuple of arrays)."""
+        total = None
+        for data, weights in _progress(self.blocks(chunk_size), self.nobs, chunk_size, progress):
+            out = fn(data, weights)
+            total = list(out) if total is None else [a + b for a, b in zip(total, out)]
+        return tuple(total)
+
+    def rows(self, fn: Callable[[Any, np.ndarray], np.ndarray], chunk_size: int, progress: bool | None = None) -> np.ndarray:
+        """Per-row results ``fn(data, weights)`` of all blocks, concatenated (padding rows dropped)."""
+        parts = [np.asarray(fn(data, weights))[np.asarray(weights) > 0]
+                 for data, weights in _progress(self.blocks(chunk_size), self.nobs, chunk_size, progress)]
+        return np.concatenate(parts, axis=0)
+
+
+def _progress(blocks: Iterator[Block], nobs: int, chunk_size: int, progress: bool | None) -> Iterator[Block]:
+    """Wrap in a tqdm bar when asked (``True``), or by default when stderr is a terminal and long."""
+    total = -(-nobs // chunk_size)
+    show = progress if progress is not None else (sys.stderr.isatty() and total >= 16)
+    if not show:
+        return blocks
+    from tqdm.auto import tqdm
+
+    return iter(tqdm(blocks, total=total, desc="hessstats blocks", unit="block", leave=False))
+
+
+class ArraySource(RowSource):
+    """In-memory data (already validated device or numpy arrays) served in row blocks.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> src = ArraySource({"y": np.arange(5.0), "scale": np.float64(2.0)}, nobs=5)
+    >>> [(d["y"].tolist(), w.tolist()) for d, w in src.blocks(2)]
+    [([0.0, 1.0], [1.0, 1.0]), ([2.0, 3.0], [1.0, 1.0]), ([3.0, 4.0], [0.0, 1.0])]
+    """
+
+    def __init__(self, data: Any, nobs: int):
+        self.data, self.nobs = data, int(nobs)
+
+    def sample(self) -> Any:
+        return self.data
+
+    def blocks(self, chunk_size: int) -> Iterator[Block]:
+        n, c = self.nobs, min(int(chunk_size), self.nobs)
+        ones = np.ones(c)
+        for start in range(0, n, c):
+            lo = min(start, n - c)  # the last block overlaps the previous one: overlap rows weigh 0
+            weights = ones if lo == start else (np.arange(lo, lo + c) >= start).astype(np.float64)
+            yield _slice_rows(self.data, n, lo, lo + c), weights
+
+
+def _slice_rows(data: Any, nobs: int, lo: int, hi: int) -> Any:
+    return jax.tree_util.tree_map(lambda a: a[lo:hi] if np.ndim(a) >= 1 and np.shape(a)[0] == nobs else a, data)
+
+
+class ParquetSource(RowSource):
+    """Columns of a Parquet file, read in row blocks with pyarrow on every pass (bounded memory).
+
+    ``columns`` maps each data key to a column name (a 1-d array) or a list of column names (a 2-d
+    ``(n, p)`` array, columns in that order); values are converted to float64.
+
+    Example
+    -------
+    >>> import os, tempfile, numpy as np, pandas as pd
+    >>> path = os.path.join(tempfile.mkdtemp(), "d.parquet")
+    >>> pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [4.0, 5.0, 6.0]}).to_parquet(path)
+    >>> src = ParquetSource(path, {"X": ["a", "b"], "y": "a"})
+    >>> src.nobs, [d["X"].tolist() for d, _ in src.blocks(2)][1]
+    (3, [[3.0, 6.0], [3.0, 6.0]])
+    """
+
+    def __init__(self, path: str, columns: Mapping[str, str | Sequence[str]]):
+        import pyarrow.parquet as pq
+
+        self.path, self.columns = str(path), dict(columns)
+        self._file = pq.ParquetFile(self.path)
+        self.nobs = int(self._file.metadata.num_rows)
+        available = set(self._file.schema_arrow.names)
+        missing = sorted({c for c in _column_list(self.columns)} - available)
+        if missing:
+            raise DataError(message(
+                "columns not found in the Parquet file", expected=f"columns among {sorted(available)}",
+                got=f"missing {missing}", fix="check the column names passed in `columns`"))
+
+    def sample(self) -> Any:
+        return next(self.blocks(min(self.nobs, 64)))[0]
+
+    def blocks(self, chunk_size: int) -> Iterator[Block]:
+        c = min(int(chunk_size), self.nobs)
+        buffers = {key: np.empty((c,) if isinstance(cols, str) else (c, len(cols))) for key, cols in self.columns.items()}
+        filled, offset = 0, 0
+        for batch in self._file.iter_batches(batch_size=c, columns=_column_list(self.columns)):
+            arrays = {name: batch.column(name).to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+                      for name in batch.schema.names}
+            taken = 0
+            while taken < batch.num_rows:
+                m = min(c - filled, batch.num_rows - taken)
+                for key, cols in self.columns.items():
+                    target = buffers[key]
+                    if isinstance(cols, str):
+                        target[filled:filled + m] = arrays[cols][taken:taken + m]
+                    else:
+                        for j, col in enumerate(cols):
+                            target[filled:filled + m, j] = arrays[col][taken:taken + m]
+                filled, taken = filled + m, taken + m
+                if filled == c:
+                    yield self._emit(buffers, c, c, offset)
+                    offset, filled = offset + c, 0
+        if filled:
+            yield self._emit(buffers, filled, c, offset)
+
+    @staticmethod
+    def _emit(buffers: dict[str, np.ndarray], filled: int, c: int, offset: int) -> Block:
+        out = {}
+        for key, buf in buffers.items():
+            if filled < c:  # pad with copies of the first row: finite, and weight 0
+                buf[filled:] = buf[0]
+            bad = ~np.isfinite(buf[:filled])
+            if bad.any():
+                row = offset + int(np.argwhere(bad)[0][0])
+                raise DataError(message(
+                    f"data {key!r} has non-finite values", expected="finite numbers",
+                    got=f"{int(bad.sum())} non-finite values in rows {offset}..{offset + filled - 1}, first at row {row}",
+                    fix="drop or impute those rows before fitting"))
+            out[key] = buf.copy()
+        return out, (np.arange(c) < filled).astype(np.float64)
+
+
+def _column_list(columns: Mapping[str, str | Sequence[str]]) -> list[str]:
+    out: list[str] = []
+    for cols in columns.values():
+        for c in ([cols] if isinstance(cols, str) else list(cols)):
+            if c not in out:
+                out.append(c)
+    return out
+
+
+def check_chunk_size(chunk_size: Any) -> int:
+    """A positive integer, or a :class:`SpecificationError`."""
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
+        raise SpecificationError(message(
+            "chunk_size must be a positive integer", expected="an int >= 1 (rows per block), or None",
+            got=repr(chunk_size), fix="e.g. chunk_size=100_000"))
+    return int(chunk_size)
