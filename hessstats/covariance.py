@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from .clusters import _accumulate, model_scores, resolve_groups, score_meat
 from .errors import CovarianceError, message
 
 DEFAULT_RTOL = 1e-12
@@ -90,7 +92,12 @@ def invert_information(hessian: np.ndarray, names: tuple[str, ...], rtol: float 
 
 @dataclass(frozen=True)
 class CovarianceInputs:
-    """What a covariance estimator may use. ``scores`` and ``expected`` are computed on demand."""
+    """What a covariance estimator may use; ``scores``, ``meat`` and ``expected`` run on demand.
+
+    ``groups`` holds validated integer cluster codes ``0..G-1``; ``meat(codes)`` returns
+    ``sum_g s_g s_g'`` (per-observation scores summed within cluster ``g``; every observation its
+    own cluster when ``codes`` is None), accumulated in row chunks by :func:`score_meat`.
+    """
 
     inverse_information: InverseInformation
     scores: Callable[[], np.ndarray]
@@ -98,20 +105,56 @@ class CovarianceInputs:
     groups: np.ndarray | None = None
     expected: Callable[[], np.ndarray] | None = None
     options: tuple[tuple[str, object], ...] = ()
+    meat: Callable[[np.ndarray | None], np.ndarray] | None = None
+
+    def option(self, key: str, default: object = None) -> object:
+        """The value of a ``cov_options`` entry."""
+        return dict(self.options).get(key, default)
+
+    def score_meat(self, codes: np.ndarray | None = None) -> np.ndarray:
+        """``S'S`` (or the cluster-summed version) from ``meat`` or, failing that, ``scores()``."""
+        if self.meat is not None:
+            return self.meat(codes)
+        return _accumulate(self.scores(), codes)
 
 
 Estimator = Callable[[CovarianceInputs], np.ndarray]
 REGISTRY: dict[str, Estimator] = {}
+OPTIONS: dict[str, dict[str, tuple]] = {}
+"""Allowed ``cov_options`` per covariance type: ``{name: {key: allowed values or ()}}``."""
+
+CLUSTER_CORRECTIONS = ("stata", "statsmodels", "none")
 
 
-def register(name: str) -> Callable[[Estimator], Estimator]:
-    """Add a covariance estimator under ``name`` (used as a decorator)."""
+def register(name: str, options: dict[str, tuple] | None = None) -> Callable[[Estimator], Estimator]:
+    """Add a covariance estimator under ``name`` (used as a decorator), with its allowed options."""
 
     def decorate(fn: Estimator) -> Estimator:
         REGISTRY[name] = fn
+        OPTIONS[name] = dict(options or {})
         return fn
 
     return decorate
+
+
+def _on_identified(inputs: CovarianceInputs, block: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """Apply ``block(good)`` on the identified parameters; NaN rows/columns for the others."""
+    good = ~inputs.inverse_information.bad
+    k = good.size
+    out = np.full((k, k), np.nan)
+    if good.any():
+        out[np.ix_(good, good)] = block(good)
+    return out
+
+
+def _sandwich(inputs: CovarianceInputs, codes: np.ndarray | None) -> np.ndarray:
+    bread, meat = inputs.inverse_information.cov, inputs.score_meat(codes)
+
+    def block(good):
+        b = bread[np.ix_(good, good)]
+        return b @ meat[np.ix_(good, good)] @ b
+
+    return _on_identified(inputs, block)
 
 
 @register("nonrobust")
@@ -120,13 +163,117 @@ def nonrobust(inputs: CovarianceInputs) -> np.ndarray:
     return inputs.inverse_information.cov
 
 
+@register("opg")
+def opg(inputs: CovarianceInputs) -> np.ndarray:
+    """Inverse outer product of the per-observation scores, ``inv(S'S)`` (BHHH; Stata ``vce(opg)``)."""
+    meat = inputs.score_meat(None)
+    return _on_identified(inputs, lambda good: _safe_inverse(meat[np.ix_(good, good)]))
+
+
+@register("HC0")
+def hc0(inputs: CovarianceInputs) -> np.ndarray:
+    """Sandwich ``H^-1 (S'S) H^-1`` without small-sample scaling (statsmodels ``cov_type="HC0"``)."""
+    return _sandwich(inputs, None)
+
+
+@register("robust")
+def robust(inputs: CovarianceInputs) -> np.ndarray:
+    """Stata ``vce(robust)`` for ML estimators: the HC0 sandwich times ``n/(n-1)``."""
+    n = _nobs(inputs)
+    return _sandwich(inputs, None) * (n / (n - 1.0))
+
+
+@register("cluster", options={"correction": CLUSTER_CORRECTIONS})
+def cluster(inputs: CovarianceInputs) -> np.ndarray:
+    """Cluster-robust sandwich ``H^-1 (sum_g s_g s_g') H^-1`` with a small-sample factor.
+
+    ``cov_options={"correction": ...}``: ``"stata"`` (default; Stata ``vce(cluster)`` for ML,
+    ``G/(G-1)``), ``"statsmodels"`` (statsmodels ``cov_type="cluster"`` with its default
+    ``use_correction=True``: ``G/(G-1) * (n-1)/(n-k)``, see ``sandwich_covariance.cov_cluster``),
+    or ``"none"``.
+    """
+    if inputs.groups is None:
+        raise CovarianceError(message(
+            "cov_type='cluster' needs groups", expected="groups= an array of cluster labels, one per observation",
+            got="groups=None", fix="pass groups=array or groups='column name'"))
+    n_groups = int(inputs.groups.max()) + 1
+    n, k = _nobs(inputs), inputs.inverse_information.cov.shape[0]
+    factor = {"stata": n_groups / (n_groups - 1.0),
+              "statsmodels": n_groups / (n_groups - 1.0) * (n - 1.0) / (n - k),
+              "none": 1.0}[str(inputs.option("correction", "stata"))]
+    return _sandwich(inputs, inputs.groups) * factor
+
+
+@register("expected", options={"information": ()})
+def expected(inputs: CovarianceInputs) -> np.ndarray:
+    """Inverse expected (Fisher) information: ``Model(expected_information=fn)`` or
+    ``cov_options={"information": fn}``, ``fn(theta) -> (k, k)`` positive definite."""
+    if inputs.expected is None:
+        raise CovarianceError(message(
+            "the expected information is not available for this model",
+            expected="Model(expected_information=fn) or cov_options={'information': fn}, fn(theta) -> (k, k)",
+            got="neither", fix="supply the expected information, or use cov_type='nonrobust' (observed information)"))
+    k = inputs.inverse_information.cov.shape[0]
+    info = np.asarray(inputs.expected(), dtype=np.float64)
+    if info.shape != (k, k) or not np.all(np.isfinite(info)):
+        raise CovarianceError(message(
+            "the expected information has the wrong shape or non-finite values",
+            expected=f"a finite ({k}, {k}) matrix", got=f"shape {info.shape}, finite={bool(np.all(np.isfinite(info)))}",
+            fix="return the k x k Fisher information at theta (positive definite)"))
+    return _safe_inverse(info)
+
+
+def _safe_inverse(info: np.ndarray) -> np.ndarray:
+    return invert_information(-info, tuple(f"p{i}" for i in range(info.shape[0]))).cov
+
+
+def _nobs(inputs: CovarianceInputs) -> int:
+    if not inputs.nobs or inputs.nobs < 2:
+        raise CovarianceError(message(
+            "this covariance needs the number of observations", expected="nobs >= 2",
+            got=f"nobs={inputs.nobs}", fix="use a per-observation log-likelihood or pass nobs="))
+    return int(inputs.nobs)
+
+
 def compute(cov_type: str, inputs: CovarianceInputs) -> np.ndarray:
-    """The covariance of type ``cov_type``; unknown names raise a :class:`CovarianceError`."""
-    try:
-        estimator = REGISTRY[cov_type]
-    except KeyError:
+    """The covariance of type ``cov_type``; unknown names or options raise a :class:`CovarianceError`."""
+    if cov_type not in REGISTRY:
         raise CovarianceError(message(
             "unknown cov_type", expected=f"one of {sorted(REGISTRY)}", got=repr(cov_type),
-            fix="choose one of the listed covariance types")) from None
-    cov = np.asarray(estimator(inputs), dtype=np.float64)
+            fix="choose one of the listed covariance types"))
+    allowed = OPTIONS[cov_type]
+    for key, value in inputs.options:
+        if key not in allowed:
+            raise CovarianceError(message(
+                f"unknown cov_options key for cov_type={cov_type!r}",
+                expected=f"keys among {sorted(allowed)}", got=repr(key), fix="remove it or fix the spelling"))
+        if allowed[key] and value not in allowed[key]:
+            raise CovarianceError(message(
+                f"bad value for cov_options[{key!r}]", expected=f"one of {allowed[key]}", got=repr(value),
+                fix=f"choose one of {allowed[key]}"))
+    cov = np.asarray(REGISTRY[cov_type](inputs), dtype=np.float64)
     return (cov + cov.T) / 2.0
+
+
+def covariance_for(model: Any, theta: np.ndarray, inverse: InverseInformation, cov_type: str,
+                   groups: Any = None, cov_options: dict | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(cov, cluster codes)`` of type ``cov_type`` for ``model`` at ``theta`` (what ``fit`` and
+    ``FitResult.with_cov`` call). ``groups`` (labels or a data column name) only with ``"cluster"``."""
+    options = dict(cov_options or {})
+    if groups is not None and cov_type != "cluster":
+        raise CovarianceError(message(
+            "groups given for a covariance that does not use them", expected="cov_type='cluster' with groups",
+            got=f"cov_type={cov_type!r} and groups", fix="use cov_type='cluster', or drop groups"))
+    codes = None if groups is None else resolve_groups(groups, model.data, model.nobs)
+    user_info = options.get("information")
+    if user_info is not None and not callable(user_info):
+        raise CovarianceError(message(
+            "cov_options['information'] is not callable", expected="fn(theta) -> (k, k) information matrix",
+            got=type(user_info).__name__, fix="pass a function"))
+    info_fn = user_info or model.expected_information
+    inputs = CovarianceInputs(
+        inverse, scores=lambda: model_scores(model, theta), nobs=model.nobs, groups=codes,
+        expected=None if info_fn is None else (lambda: info_fn(theta)),
+        options=tuple(sorted(options.items(), key=lambda kv: kv[0])),
+        meat=lambda c: score_meat(model, theta, c))
+    return compute(cov_type, inputs), codes

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ._config import float64
-from .covariance import DEFAULT_RTOL, CovarianceInputs, compute, invert_information
+from .covariance import DEFAULT_RTOL, covariance_for, invert_information
 from .errors import warn, ConvergenceWarning, IdentificationWarning
 from .model import LogLike, Model
 from .optimize import maximize
@@ -21,13 +21,16 @@ NR_TOL = 1e-5
 @float64
 def fit(loglike: LogLike, start: Any, data: Any = None, *,
         names: Mapping[str, Any] | Sequence[str] | None = None, nobs: int | None = None,
+        transforms: Mapping[str, Any] | None = None, expected_information: Any = None,
         **fit_options: Any) -> FitResult:
     """Fit ``loglike(params, data)`` by maximum likelihood; standard errors from the exact Hessian.
 
     ``loglike`` returns per-observation values (shape ``(n,)``) that hessstats *sums*; ``start`` is
     a pytree (dict of scalars/arrays); ``names`` maps start keys to names for their elements.
-    Options (``method``, ``cov_type``, ``groups``, ``maxiter``, ``nr_tol``, ``hessian_rtol``) as
-    :func:`fit_model`.
+    ``transforms`` (``{name: fn(params)}``) declares natural-scale quantities for
+    ``res.transformed()``; ``expected_information`` is ``fn(theta) -> (k, k)`` for
+    ``cov_type="expected"``. Options (``method``, ``cov_type``, ``groups``, ``cov_options``,
+    ``maxiter``, ``nr_tol``, ``hessian_rtol``) as :func:`fit_model`.
 
     Example
     -------
@@ -42,7 +45,8 @@ def fit(loglike: LogLike, start: Any, data: Any = None, *,
     >>> res.converged, list(res.params.index)
     (True, ['x', 'const'])
     """
-    model = Model(loglike, start, data, names=names, nobs=nobs)
+    model = Model(loglike, start, data, names=names, nobs=nobs, transforms=transforms,
+                  expected_information=expected_information)
     return fit_model(model, **fit_options)
 
 
@@ -53,8 +57,10 @@ def fit_model(model: Model, *, start: Any = None, method: str = "trust-exact", c
     """Fit an existing :class:`Model` (what ``Model.fit`` calls).
 
     - ``method``: ``"trust-exact"`` (scipy trust-region Newton, default) or ``"newton"``.
-    - ``cov_type``: a name in :data:`hessstats.covariance.REGISTRY` (default ``"nonrobust"``:
-      inverse observed information).
+    - ``cov_type``: a name in :data:`hessstats.covariance.REGISTRY`: ``"nonrobust"`` (default,
+      inverse observed information), ``"opg"``, ``"HC0"``, ``"robust"`` (HC0 x n/(n-1)),
+      ``"cluster"`` (needs ``groups``: labels or a data column name; ``cov_options={"correction":
+      "stata"|"statsmodels"|"none"}``) or ``"expected"``. See :mod:`hessstats.covariance`.
     - ``nr_tol``: converged means ``g'(-H)^-1 g < nr_tol`` **and** a negative definite Hessian.
     - ``hessian_rtol``: eigenvalues of the equilibrated information below ``hessian_rtol`` times
       the largest count as zero (unidentified).
@@ -70,16 +76,11 @@ def fit_model(model: Model, *, start: Any = None, method: str = "trust-exact", c
     opt = maximize(model, theta0, method=method, maxiter=maxiter)
     inverse = invert_information(opt.hessian, model.names, rtol=hessian_rtol)
     converged, why = _certify(opt, inverse, nr_tol, model.names)
-    inputs = CovarianceInputs(inverse, scores=lambda: model.scores(opt.theta), nobs=model.nobs,
-                              groups=None if groups is None else np.asarray(groups),
-                              expected=None if model.expected_information is None
-                              else (lambda: model.expected_information(opt.theta)),
-                              options=tuple(sorted(dict(cov_options or {}).items())))
-    cov = compute(cov_type, inputs)
+    cov, codes = covariance_for(model, opt.theta, inverse, cov_type, groups, cov_options)
     return FitResult(model=model, theta=opt.theta, llf=opt.llf, gradient_array=opt.gradient,
                      hessian_array=opt.hessian, cov_type=cov_type, cov_array=cov,
                      inverse_information=inverse, converged=converged, iterations=opt.iterations,
-                     convergence_message=why, groups=inputs.groups, cov_options=dict(cov_options or {}))
+                     convergence_message=why, groups=codes, cov_options=dict(cov_options or {}))
 
 
 def _certify(opt, inverse, nr_tol: float, names: tuple[str, ...]) -> tuple[bool, str]:

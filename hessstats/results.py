@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -123,6 +124,142 @@ class FitResult:
     def bic(self) -> float:
         """Bayesian information criterion ``-2 llf + k log(nobs)`` (NaN when nobs is unknown)."""
         return -2.0 * self.llf + self.k_params * np.log(self.nobs) if self.nobs else float("nan")
+
+    # ------------------------------------------------------------------ inference (issue 3)
+    def with_cov(self, cov_type: str, groups: Any = None, cov_options: dict[str, Any] | None = None) -> FitResult:
+        """The same fit under another covariance type, without refitting (a new frozen result).
+
+        ``cov_type``: ``"nonrobust"``, ``"opg"``, ``"HC0"``, ``"robust"``, ``"cluster"`` (with
+        ``groups``: labels or a data column name) or ``"expected"``; see :mod:`hessstats.covariance`.
+
+        Example
+        -------
+        >>> import numpy as np, hessstats as hs
+        >>> res = hs.fit(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, np.array([1.0, 2.0, 4.0]))
+        >>> res.with_cov("HC0").cov_type, round(float(res.with_cov("HC0").bse["mu"]), 6)
+        ('HC0', 0.720082)
+        """
+        from ._config import x64
+        from .covariance import covariance_for
+
+        with x64():
+            cov, codes = covariance_for(self.model, self.theta, self.inverse_information, cov_type, groups, cov_options)
+        return dataclasses.replace(self, cov_type=cov_type, cov_array=cov, groups=codes,
+                                   cov_options=dict(cov_options or {}))
+
+    def delta(self, fn: Any, names: Any = None, alpha: float = 0.05) -> pd.DataFrame:
+        """Delta-method table for ``fn(params)`` (see :func:`hessstats.inference.delta`).
+
+        Example
+        -------
+        >>> import numpy as np, jax.numpy as jnp, hessstats as hs
+        >>> res = hs.fit(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, np.array([1.0, 3.0]))
+        >>> float(res.delta(lambda p: 2 * p["mu"]).loc["fn", "std_err"]).__round__(6)
+        1.414214
+        """
+        from .inference import delta
+
+        return delta(self, fn, names, alpha)
+
+    def transformed(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Natural-scale ``transforms`` declared at fit time, with delta-method SEs.
+
+        Example
+        -------
+        >>> import numpy as np, jax.numpy as jnp, hessstats as hs
+        >>> def loglike(p, d):
+        ...     return -0.5 * ((d - p["mu"]) / jnp.exp(p["log_sigma"])) ** 2 - p["log_sigma"]
+        >>> res = hs.fit(loglike, {"mu": 0.0, "log_sigma": 0.0}, np.array([1.0, 2.0, 4.0, 5.0]),
+        ...              transforms={"sigma": lambda p: jnp.exp(p["log_sigma"])})
+        >>> round(float(res.transformed().loc["sigma", "coef"]), 6)
+        1.581139
+        """
+        from .inference import transformed
+
+        return transformed(self, alpha)
+
+    def wald_test(self, R: Any, q: Any = None) -> Any:
+        """Wald test of ``R b = q`` (matrix, ``"GPA = PSI, TUCE = 0"`` strings, or a function).
+
+        Example
+        -------
+        >>> import numpy as np, hessstats as hs
+        >>> res = hs.fit(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, np.array([1.0, 3.0]))
+        >>> res.wald_test("mu = 0")
+        <Wald test: statistic=8, df=1, p_value=0.00467773>
+        """
+        from .inference import wald_test
+
+        return wald_test(self, R, q)
+
+    def fit_restricted(self, fixed: dict[str, float], **fit_options: Any) -> FitResult:
+        """Refit with the parameters in ``fixed`` (``{name: value}``) held fixed.
+
+        Example
+        -------
+        >>> import numpy as np, jax.numpy as jnp, hessstats as hs
+        >>> def loglike(p, d):
+        ...     return -0.5 * ((d - p["mu"]) / p["sigma"]) ** 2 - jnp.log(p["sigma"])
+        >>> res = hs.fit(loglike, {"mu": 0.0, "sigma": 1.0}, np.array([1.0, 2.0, 4.0, 5.0]))
+        >>> res.fit_restricted({"mu": 3.0}).names
+        ('sigma',)
+        """
+        from .profile import fit_restricted
+
+        return fit_restricted(self, fixed, **fit_options)
+
+    def lr_test_null(self, fixed: dict[str, float] | None = None, **fit_options: Any) -> Any:
+        """LR test against the null model: this model refitted with ``fixed`` parameters held
+        (default ``model.extra["null"]`` where a built-in model defines it, e.g. all slopes 0).
+
+        Example
+        -------
+        >>> import numpy as np, jax.numpy as jnp, hessstats as hs
+        >>> def loglike(p, d):
+        ...     return -0.5 * ((d - p["mu"]) / p["sigma"]) ** 2 - jnp.log(p["sigma"])
+        >>> res = hs.fit(loglike, {"mu": 0.0, "sigma": 1.0}, np.array([1.0, 2.0, 4.0, 5.0]))
+        >>> res.lr_test_null({"mu": 0.0}).df
+        1
+        """
+        from .errors import SpecificationError, message
+        from .inference import lr_test
+
+        fixed = fixed if fixed is not None else self.model.extra.get("null")
+        if not fixed:
+            raise SpecificationError(message(
+                "no null model is defined for this model", expected="fixed={name: value, ...}",
+                got="nothing", fix="say which parameters the null model fixes, e.g. {'x1': 0.0, 'x2': 0.0}"))
+        return lr_test(self.fit_restricted(fixed, **fit_options), self, check_data=False)
+
+    def profile_ci(self, names: Any = None, alpha: float = 0.05, **options: Any) -> pd.DataFrame:
+        """Profile-likelihood intervals beside Wald ones (see :func:`hessstats.profile.profile_ci`).
+
+        Example
+        -------
+        >>> import numpy as np, hessstats as hs
+        >>> res = hs.fit(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, np.array([1.0, 3.0]))
+        >>> res.profile_ci()["status"].tolist()
+        ['ok']
+        """
+        from .profile import profile_ci
+
+        return profile_ci(self, names, alpha, **options)
+
+    def margins(self, predict: Any = None, variables: Any = None, *, kind: str = "average",
+                alpha: float = 0.05) -> pd.DataFrame:
+        """Marginal effects dy/dx with delta-method SEs (see :func:`hessstats.margins.margins`).
+
+        Example
+        -------
+        >>> import numpy as np, jax.numpy as jnp, hessstats as hs
+        >>> d = {"x": np.array([0.0, 1.0, 2.0, 3.0]), "y": np.array([0.1, 1.2, 1.9, 3.2])}
+        >>> res = hs.fit(lambda p, d: -0.5 * (d["y"] - p["b"] * d["x"]) ** 2, {"b": 0.0}, d)
+        >>> bool(np.isclose(res.margins(lambda p, d: p["b"] * d["x"], ["x"]).loc["x", "coef"], res.params["b"]))
+        True
+        """
+        from .margins import margins
+
+        return margins(self, predict, variables, kind=kind, alpha=alpha)
 
     # ------------------------------------------------------------------ reporting
     def summary_frame(self, alpha: float = 0.05) -> pd.DataFrame:
