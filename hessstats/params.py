@@ -65,10 +65,12 @@ class ParamSpec:
         flat_names = param_names(leaves_with_path, names)
         return cls(treedef, tuple(shapes), flat_names)
 
-    def ravel(self, tree: Any) -> jnp.ndarray:
-        """Flatten a pytree with this structure into a float64 vector."""
+    def ravel(self, tree: Any) -> np.ndarray:
+        """Flatten a pytree with this structure into a float64 vector (numpy; jax when traced)."""
         leaves = jax.tree_util.tree_leaves(tree)
-        return jnp.concatenate([jnp.ravel(jnp.asarray(x, dtype=jnp.float64)) for x in leaves])
+        if any(isinstance(x, jax.core.Tracer) for x in leaves):  # inside jit/grad: stay traceable
+            return jnp.concatenate([jnp.ravel(jnp.asarray(x, dtype=jnp.float64)) for x in leaves])
+        return np.concatenate([np.ravel(np.asarray(x, dtype=np.float64)) for x in leaves])
 
     def unravel(self, flat: jnp.ndarray) -> Any:
         """Rebuild the pytree from a flat vector (works under ``jit``)."""
