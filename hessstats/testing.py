@@ -249,10 +249,12 @@ def _match(a_labels: list, e_labels: list, positional: bool):
 def _row(param: str, quantity: str, expected: float, actual: float, rtol: float, atol: float) -> dict:
     e, a = float(expected), float(actual)
     tol = atol + rtol * abs(e)
-    both_nan = np.isnan(e) and np.isnan(a)
-    same_inf = np.isinf(e) and e == a
-    diff = abs(a - e) if not (both_nan or same_inf) else 0.0
-    ok = both_nan or same_inf or (diff <= tol)  # NaN diff compares False: drift
+    if np.isfinite(e) and np.isfinite(a):
+        diff = abs(a - e)
+        ok = diff <= tol
+    else:  # like numpy.isclose(equal_nan=True): NaN only matches NaN, inf only the same inf
+        ok = (np.isnan(e) and np.isnan(a)) or e == a
+        diff = 0.0 if ok else abs(a - e) if not np.isnan(a - e) else np.nan
     rel = diff / abs(e) if e != 0 and np.isfinite(e) else (0.0 if diff == 0 else np.inf)
     return dict(parameter=param, quantity=quantity, expected=e, actual=a, abs_diff=diff, rel_diff=rel,
                 tolerance=tol, status="ok" if ok else "drift")
