@@ -38,6 +38,9 @@ class InverseInformation:
     """Boolean mask of parameters with NaN variance."""
     diagnostics: pd.DataFrame
     """One row per (bad eigenvector, loading parameter): eigenvalue, problem, parameter, loading."""
+    pseudo_inverse: np.ndarray | None = None
+    """The pseudo-inverse on the identified eigenspace, before NaN-ing: the bread of sandwiches
+    (exact for every estimable combination of parameters)."""
 
     @property
     def ok(self) -> bool:
@@ -73,7 +76,8 @@ def invert_information(hessian: np.ndarray, names: tuple[str, ...], rtol: float 
     # columns with zero or negative diagonal are bad by themselves (no curvature or wrong sign)
     bad_params = (diag <= 0) | np.any(np.abs(vectors[:, ~good]) > LOADING_TOL, axis=1)
     inv_scaled = (vectors[:, good] / eigenvalues[good]) @ vectors[:, good].T
-    cov = inv_scaled * scale[:, None] * scale[None, :]
+    pseudo = inv_scaled * scale[:, None] * scale[None, :]
+    cov = pseudo.copy()
     cov[bad_params, :] = np.nan
     cov[:, bad_params] = np.nan
     rows = []
@@ -85,7 +89,7 @@ def invert_information(hessian: np.ndarray, names: tuple[str, ...], rtol: float 
         if names[i] not in {r[2] for r in rows}:
             rows.append((float(diag[i]), "no curvature on the diagonal", names[i], 1.0))
     diagnostics = pd.DataFrame(rows, columns=["eigenvalue", "problem", "parameter", "loading"])
-    return InverseInformation(cov, eigenvalues, bad_params, diagnostics)
+    return InverseInformation(cov, eigenvalues, bad_params, diagnostics, pseudo)
 
 
 # ----------------------------------------------------------------------------- registry
@@ -137,24 +141,21 @@ def register(name: str, options: dict[str, tuple] | None = None) -> Callable[[Es
     return decorate
 
 
-def _on_identified(inputs: CovarianceInputs, block: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-    """Apply ``block(good)`` on the identified parameters; NaN rows/columns for the others."""
-    good = ~inputs.inverse_information.bad
-    k = good.size
-    out = np.full((k, k), np.nan)
-    if good.any():
-        out[np.ix_(good, good)] = block(good)
-    return out
+def _confine(inputs: CovarianceInputs, cov: np.ndarray) -> np.ndarray:
+    """NaN rows/columns for the parameters the observed information does not identify."""
+    bad = inputs.inverse_information.bad
+    cov = np.array(cov, dtype=np.float64)
+    cov[bad, :] = np.nan
+    cov[:, bad] = np.nan
+    return cov
 
 
 def _sandwich(inputs: CovarianceInputs, codes: np.ndarray | None) -> np.ndarray:
-    bread, meat = inputs.inverse_information.cov, inputs.score_meat(codes)
-
-    def block(good):
-        b = bread[np.ix_(good, good)]
-        return b @ meat[np.ix_(good, good)] @ b
-
-    return _on_identified(inputs, block)
+    """``B M B`` with the pseudo-inverse bread (identified eigenspace), then NaN for the
+    unidentified parameters: the identified ones get exactly the reduced model's sandwich."""
+    inverse = inputs.inverse_information
+    bread = inverse.pseudo_inverse if inverse.pseudo_inverse is not None else np.nan_to_num(inverse.cov)
+    return _confine(inputs, bread @ inputs.score_meat(codes) @ bread)
 
 
 @register("nonrobust")
@@ -166,8 +167,9 @@ def nonrobust(inputs: CovarianceInputs) -> np.ndarray:
 @register("opg")
 def opg(inputs: CovarianceInputs) -> np.ndarray:
     """Inverse outer product of the per-observation scores, ``inv(S'S)`` (BHHH; Stata ``vce(opg)``)."""
-    meat = inputs.score_meat(None)
-    return _on_identified(inputs, lambda good: _safe_inverse(meat[np.ix_(good, good)]))
+    info = inputs.score_meat(None)
+    pseudo = invert_information(-info, _dummy_names(info)).pseudo_inverse
+    return _confine(inputs, np.full(info.shape, np.nan) if pseudo is None else pseudo)
 
 
 @register("HC0")
@@ -220,11 +222,11 @@ def expected(inputs: CovarianceInputs) -> np.ndarray:
             "the expected information has the wrong shape or non-finite values",
             expected=f"a finite ({k}, {k}) matrix", got=f"shape {info.shape}, finite={bool(np.all(np.isfinite(info)))}",
             fix="return the k x k Fisher information at theta (positive definite)"))
-    return _safe_inverse(info)
+    return invert_information(-info, _dummy_names(info)).cov
 
 
-def _safe_inverse(info: np.ndarray) -> np.ndarray:
-    return invert_information(-info, tuple(f"p{i}" for i in range(info.shape[0]))).cov
+def _dummy_names(info: np.ndarray) -> tuple[str, ...]:
+    return tuple(f"p{i}" for i in range(info.shape[0]))
 
 
 def _nobs(inputs: CovarianceInputs) -> int:
