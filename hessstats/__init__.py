@@ -13,12 +13,21 @@ from .model import Model
 from .results import FitResult
 
 # --- inference (issue 3) ---
+from .inference import TestResult, lr_test, score_test, wald_test
+from .margins import margins
+from .profile import profile_ci
 
 # --- models, formula, datasets, bridge (issue 4) ---
 from . import datasets, formula, models
 from .formula import from_formula, logit, negbin, poisson, probit, zip
 
 # --- Hessian toolkit (issue 5) ---
+from .constrained import (BorderedHessian, ConstrainedClassification, LagrangeSolution,
+                          bordered_hessian, classify_constrained, solve_lagrange)
+from .critical import (ConvexityCheck, CriticalPoint, SecondDerivativeTest, check_convexity,
+                       classify_critical_point, find_critical_points, second_derivative_test)
+from .expr import Expression, parse_expression
+from .taylor import Taylor2, TaylorError, taylor2
 
 # --- testing (issue 6) ---
 
