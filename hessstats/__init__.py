@@ -30,6 +30,7 @@ from .expr import Expression, parse_expression
 from .taylor import Taylor2, TaylorError, taylor2
 
 # --- testing (issue 6) ---
+from . import testing
 
 # --- scale (issue 7) ---
 from .chunked import ParquetSource
