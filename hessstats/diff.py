@@ -158,10 +158,10 @@ def call_kernel(name: str, kernel: Callable, *args: Any, **kwargs: Any) -> Any:
 
     Compiles are logged at DEBUG level on ``logging.getLogger("hessstats")``.
     """
-    before = TRACES[name]
+    before = trace_count()
     start = time.perf_counter()
     out = jax.block_until_ready(kernel(*args, **kwargs))
-    if TRACES[name] != before:
+    if trace_count() != before:
         elapsed = time.perf_counter() - start
         COMPILE_SECONDS[name] += elapsed
         _LOG.debug("compiled %s in %.3f s (trace %d)", name, elapsed, TRACES[name])

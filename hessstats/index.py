@@ -61,13 +61,19 @@ class IndexLoglike:
 
 
 @partial(jax.jit, static_argnames=("loglike", "spec"))
-def value_grad_hess(theta, data, loglike: IndexLoglike, spec: ParamSpec, weights=None):
-    """``(sum loglike, gradient, Hessian)`` of an index model, assembled as ``X' diag(w) X``."""
-    diff.TRACES["index_value_grad_hess"] += 1
+def observation_derivatives(theta, data, loglike: IndexLoglike, spec: ParamSpec, weights=None):
+    """The per-observation pieces: ``(value, d/deta (n, m), d2/deta.. (m+p, n, m), d2/dextra.. (m+p, p))``.
+
+    Direction ``j < m`` moves every row of ``eta_j`` by one; direction ``m + q`` moves extra
+    parameter ``q``. ``d_eta[d][i, j]`` is the second derivative of observation ``i`` in ``eta_ij``
+    and direction ``d``; ``d_e[d]`` the (summed) derivative of the extra gradient.
+    """
+    diff.TRACES["index_derivatives"] += 1
     params = spec.unravel(theta)
     betas, extra = loglike.split(params)
     names = loglike.index_names
-    eta = jnp.stack([loglike.etas(betas, data)[name] for name in names], axis=1)  # (n, m)
+    etas = loglike.etas(betas, data)
+    eta = jnp.stack([etas[name] for name in names], axis=1)  # (n, m)
     e_flat, unravel_extra = ravel_pytree(extra)
     e_flat = jnp.asarray(e_flat, dtype=theta.dtype)  # an empty ravel is float32
     n, m, p = eta.shape[0], eta.shape[1], e_flat.shape[0]
@@ -79,33 +85,105 @@ def value_grad_hess(theta, data, loglike: IndexLoglike, spec: ParamSpec, weights
 
     value, (g_eta, g_e) = jax.value_and_grad(total, argnums=(0, 1))(eta, e_flat)
     grad_fn = jax.grad(total, argnums=(0, 1))
-    # m directions "all rows of eta_j" then p directions "extra q": per-row second derivatives
     t_eta = jnp.concatenate([jnp.broadcast_to(jnp.eye(m)[:, None, :], (m, n, m)), jnp.zeros((p, n, m))])
     t_e = jnp.concatenate([jnp.zeros((m, p)), jnp.eye(p)])
     d_eta, d_e = jax.vmap(lambda a, b: jax.jvp(grad_fn, (eta, e_flat), (a, b))[1])(t_eta, t_e)
+    return value, g_eta, g_e, d_eta, d_e
 
-    index = _flat_positions(spec)
-    rows_b = [index[name] for name in names]
-    rows_e = np.concatenate([np.ravel(x) for x in jax.tree_util.tree_leaves(loglike.split(index)[1])] or [np.zeros(0, int)])
-    k = theta.shape[0]
-    grad = jnp.zeros(k, dtype=theta.dtype)
-    hess = jnp.zeros((k, k), dtype=theta.dtype)
-    xs = [data[col] for _, col in loglike.design]
+
+def _assemble(xp, gram, theta_size, xs, rows_b, rows_e, g_eta, g_e, d_eta, d_e):
+    """Gradient and Hessian in the flat order from the per-observation pieces (numpy or jax.numpy)."""
+    m, p = len(xs), len(rows_e)
+    grad = xp.zeros(theta_size)
+    hess = xp.zeros((theta_size, theta_size))
+
+    def put(a, idx, block):
+        if xp is np:
+            a[idx] = block
+            return a
+        return a.at[idx].set(block)
+
     for j in range(m):
-        grad = grad.at[rows_b[j]].set(xs[j].T @ g_eta[:, j])
+        grad = put(grad, rows_b[j], g_eta[:, j] @ xs[j])
         for l in range(j, m):
-            block = (xs[j] * d_eta[l][:, j][:, None]).T @ xs[l]
-            hess = hess.at[np.ix_(rows_b[j], rows_b[l])].set(block)
-            hess = hess.at[np.ix_(rows_b[l], rows_b[j])].set(block.T)
+            block = gram(xs[j], d_eta[l][:, j], xs[l], xs[j] is xs[l])
+            hess = put(hess, np.ix_(rows_b[j], rows_b[l]), block)
+            hess = put(hess, np.ix_(rows_b[l], rows_b[j]), block.T)
         if p:
-            cross = xs[j].T @ d_eta[m:, :, j].T  # (k_j, p)
-            hess = hess.at[np.ix_(rows_b[j], rows_e)].set(cross)
-            hess = hess.at[np.ix_(rows_e, rows_b[j])].set(cross.T)
+            cross = (d_eta[m:, :, j] @ xs[j]).T  # (k_j, p)
+            hess = put(hess, np.ix_(rows_b[j], rows_e), cross)
+            hess = put(hess, np.ix_(rows_e, rows_b[j]), cross.T)
     if p:
-        grad = grad.at[rows_e].set(g_e)
+        grad = put(grad, rows_e, g_e)
         ee = d_e[m:]
-        hess = hess.at[np.ix_(rows_e, rows_e)].set((ee + ee.T) / 2.0)
+        hess = put(hess, np.ix_(rows_e, rows_e), (ee + ee.T) / 2.0)
+    return grad, hess
+
+
+def _jax_gram(xj, w, xl, same):
+    return (xj * w[:, None]).T @ xl
+
+
+GRAM_BLOCK = 8192
+"""Rows per block of the host Gram product (fits the scaled block in cache)."""
+
+
+def _blas_gram(xj, w, xl, same):
+    """``xj' diag(w) xl`` with BLAS: a symmetric rank-k update (dsyrk) of ``sqrt(|w|) x`` when
+    ``xj is xl`` and ``w`` has one sign, else a general product; in row blocks."""
+    import scipy.linalg.blas as blas
+
+    k = xj.shape[1]
+    if same and (np.all(w <= 0) or np.all(w >= 0)):
+        sign = -1.0 if np.any(w < 0) else 1.0
+        root = np.sqrt(np.abs(w))
+        out = np.zeros((k, k), order="F")
+        for lo in range(0, len(w), GRAM_BLOCK):
+            a = xj[lo:lo + GRAM_BLOCK] * root[lo:lo + GRAM_BLOCK, None]  # C order (c, k): a.T is Fortran
+            out = blas.dsyrk(sign, a.T, beta=1.0, c=out, trans=0, lower=0, overwrite_c=1)
+        upper = np.triu(out)
+        return upper + np.triu(upper, 1).T
+    return (xj * w[:, None]).T @ xl
+
+
+@partial(jax.jit, static_argnames=("loglike", "spec"))
+def value_grad_hess_jit(theta, data, loglike: IndexLoglike, spec: ParamSpec, weights=None):
+    """The whole index-model ``(value, gradient, Hessian)`` in one compiled call (GPU, sharded data)."""
+    diff.TRACES["index_value_grad_hess"] += 1
+    value, g_eta, g_e, d_eta, d_e = observation_derivatives(theta, data, loglike, spec, weights)
+    xs, rows_b, rows_e = _layout(data, loglike, spec)
+    grad, hess = _assemble(jnp, _jax_gram, theta.shape[0], xs, rows_b, rows_e, g_eta, g_e, d_eta, d_e)
     return value, grad, hess
+
+
+def value_grad_hess(theta, data, loglike: IndexLoglike, spec: ParamSpec, weights=None):
+    """``(sum loglike, gradient, Hessian)`` of an index model, assembled as ``X' diag(w) X``.
+
+    On the CPU backend the per-observation derivatives come from the compiled kernel and the Gram
+    products from BLAS (dsyrk, in cache-sized row blocks); on other backends (GPU) and for data
+    sharded over several devices everything runs in one compiled XLA call.
+    """
+    leaves = jax.tree_util.tree_leaves(data)
+    if jax.default_backend() != "cpu" or any(len(getattr(a, "devices", lambda: [0])()) > 1 for a in leaves):
+        return value_grad_hess_jit(theta, data, loglike, spec, weights)
+    value, g_eta, g_e, d_eta, d_e = observation_derivatives(theta, data, loglike, spec, weights)
+    xs, rows_b, rows_e = _layout(data, loglike, spec)
+    host: dict[int, np.ndarray] = {}
+    xs = [host.setdefault(id(x), np.asarray(x)) for x in xs]  # keep `is` for a shared design
+    grad, hess = _assemble(np, _blas_gram, theta.shape[0], xs, rows_b, rows_e,
+                           np.asarray(g_eta), np.asarray(g_e), np.asarray(d_eta), np.asarray(d_e))
+    return np.asarray(value), grad, hess
+
+
+def _layout(data, loglike: IndexLoglike, spec: ParamSpec):
+    """Design matrices (same object for a shared column) and flat positions of each block."""
+    cache: dict[str, Any] = {}
+    xs = [cache.setdefault(col, data[col]) for _, col in loglike.design]
+    index = _flat_positions(spec)
+    rows_b = [index[name] for name in loglike.index_names]
+    extra = jax.tree_util.tree_leaves(loglike.split(index)[1])
+    rows_e = np.concatenate([np.ravel(x) for x in extra]) if extra else np.zeros(0, int)
+    return xs, rows_b, rows_e
 
 
 def _flat_positions(spec: ParamSpec) -> dict[str, np.ndarray]:
@@ -152,18 +230,21 @@ def IndexModel(obs_loglike: Callable[..., Any], start: Mapping[str, Any], data: 
             "IndexModel needs dict start values and a non-empty design mapping",
             expected="start={'beta': zeros(k), ...}, design={'beta': 'X'}",
             got=f"start {type(start).__name__}, design {design!r}", fix="pass dicts"))
+    from .chunked import RowSource
+
+    table = data.sample() if isinstance(data, RowSource) else data
     for name, col in design.items():
         if name not in start or np.ndim(start[name]) != 1:
             raise SpecificationError(message(
                 f"design entry {name!r} does not name a vector in start",
                 expected=f"start[{name!r}] a 1-d vector of coefficients for data[{col!r}]",
                 got=f"start keys {sorted(start)}", fix="use the same key in start and design"))
-        if not isinstance(data, Mapping) or col not in data or np.ndim(data[col]) != 2 \
-                or np.shape(data[col])[1] != np.size(start[name]):
+        if not isinstance(table, Mapping) or col not in table or np.ndim(table[col]) != 2 \
+                or np.shape(table[col])[1] != np.size(start[name]):
             raise SpecificationError(message(
                 f"design column {col!r} is not an (n, {np.size(start[name])}) matrix in data",
                 expected=f"data[{col!r}] with {np.size(start[name])} columns (one per element of start[{name!r}])",
-                got=f"shape {np.shape(data[col]) if isinstance(data, Mapping) and col in data else 'missing'}",
+                got=f"shape {np.shape(table[col]) if isinstance(table, Mapping) and col in table else 'missing'}",
                 fix="pass the design matrix in data under that key"))
     loglike = IndexLoglike(obs_loglike, tuple(sorted((str(k), str(v)) for k, v in design.items())))
     model = Model(loglike, start, data, index=loglike if index_hessian else None, **model_options)
