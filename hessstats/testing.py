@@ -140,12 +140,20 @@ def drift_report(table: pd.DataFrame) -> str:
     shown.loc[shown["status"] == "missing", "actual"] = "(absent)"
     shown.loc[shown["status"] == "extra", "expected"] = "(absent)"
     shown = shown.rename(columns={"abs_diff": "abs diff", "rel_diff": "rel diff"})
-    lines.append(shown.to_string(index=False, justify="left"))
+    lines += _text_table(shown, left=("parameter", "quantity", "status"))
     if len(bad) > MAX_ROWS:
         lines.append(f"... and {len(bad) - MAX_ROWS} more")
     if table.attrs.get("data_changed"):
         lines.append("note: the data fingerprint differs from the expected one (the data changed)")
     return "\n".join(lines)
+
+
+def _text_table(frame: pd.DataFrame, left: tuple[str, ...]) -> list[str]:
+    """Plain-text table: ``left`` columns left-aligned, the others (numbers) right-aligned."""
+    cells = [list(map(str, frame.columns))] + [[str(v) for v in row] for row in frame.to_numpy()]
+    widths = [max(len(row[j]) for row in cells) for j in range(len(frame.columns))]
+    align = [str.ljust if c in left else str.rjust for c in frame.columns]
+    return ["  ".join(f(v, w) for f, v, w in zip(align, row, widths)).rstrip() for row in cells]
 
 
 # ---------------------------------------------------------------------- normalisation
