@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 
 import importlib
 import importlib.util
 
 from . import __version__, cli_fit
-from .errors import HessstatsError
+from .errors import HessstatsError, HessstatsWarning
 
 # TEMPORARY (issue 6): cli_hessian (issue 5) and cli_validate (issue 4) are being written by other
 # engineers; they are registered when importable and will be imported unconditionally once present.
@@ -88,7 +89,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     run = getattr(args, "func", None) or args._run
     try:
-        return int(run(args))
+        with warnings.catch_warnings():  # warnings as one readable stderr line each, never errors
+            warnings.simplefilter("always", HessstatsWarning)
+            warnings.showwarning = lambda msg, category, *rest, **kw: print(
+                f"hessstats {args.command}: {category.__name__}: {msg}", file=sys.stderr)
+            return int(run(args))
     except (HessstatsError, OSError, ValueError) as exc:
         # HessstatsError: our typed errors; OSError: files; ValueError: e.g. pandas parsing
         print(f"hessstats {args.command}: error: {_text(exc)}", file=sys.stderr)

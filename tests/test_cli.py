@@ -172,3 +172,20 @@ def test_real_subprocess(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"OK {snap}")
+
+
+def test_warnings_are_one_readable_line(monkeypatch, capsys):
+    """A HessstatsWarning during a command prints as 'hessstats CMD: Category: text', exit 0."""
+    from hessstats import cli_fit
+    from hessstats.errors import ConvergenceWarning, warn
+
+    original = cli_fit.fit_formula
+
+    def warning_fit(*args, **kwargs):
+        warn("not converged (simulated)", ConvergenceWarning)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(cli_fit, "fit_formula", warning_fit)
+    code, out, err = run(["fit", "spector", *LOGIT], capsys)
+    assert code == 0 and "GPA" in out
+    assert err == "hessstats fit: ConvergenceWarning: not converged (simulated)\n"
