@@ -19,12 +19,7 @@ import pandas as pd
 
 from .errors import DataError, SnapshotError, SpecificationError, message
 
-_EXIT = """
-exit status:
-  0  success{ok}
-  1  {drift}
-  2  usage error: bad arguments, unreadable data or snapshot, unknown model or dataset
-"""
+_USAGE_ERROR = "  2  usage error: bad arguments, unreadable data or snapshot, unknown model or dataset\n"
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -37,54 +32,54 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     >>> parser.parse_args(["fit", "spector", "--model", "logit", "--formula", "GRADE ~ GPA"]).cov_type
     'nonrobust'
     """
-    raw = argparse.RawDescriptionHelpFormatter
-    fit = subparsers.add_parser(
-        "fit", help="fit a formula model and print (or write) its standard-error table", formatter_class=raw,
-        description="Fit a built-in model by maximum likelihood (exact JAX Hessian) and print the "
-                    "coefficient table: coef, std_err, z, p_value and Wald confidence interval.",
-        epilog="examples:\n"
-               '  hessstats fit spector --model logit --formula "GRADE ~ GPA + TUCE + PSI"\n'
-               '  hessstats fit data.csv --model poisson --formula "y ~ x1 + x2" --cov-type robust\n'
-               '  hessstats fit data.parquet --model logit --formula "y ~ x" --cov-type cluster --groups firm\n'
-               '  hessstats fit spector --model probit --formula "GRADE ~ GPA" --output table.tex --alpha 0.1\n'
-               "\n--output writes by extension: .csv, .json, .md (Markdown) or .tex (LaTeX tabular).\n"
-               + _EXIT.format(ok="", drift="(not used by fit)"))
+    fit = _subcommand(
+        subparsers, "fit", run_fit, "fit a formula model and print (or write) its standard-error table",
+        "Fit a built-in model by maximum likelihood (exact JAX Hessian) and print the coefficient table: "
+        "coef, std_err, z, p_value and Wald confidence interval.",
+        ['spector --model logit --formula "GRADE ~ GPA + TUCE + PSI"',
+         'data.csv --model poisson --formula "y ~ x1 + x2" --cov-type robust',
+         'data.parquet --model logit --formula "y ~ x" --cov-type cluster --groups firm',
+         'spector --model probit --formula "GRADE ~ GPA" --output table.tex --alpha 0.1'],
+        note="\n--output writes by extension: .csv, .json, .md (Markdown) or .tex (LaTeX tabular).\n")
     _model_arguments(fit)
     fit.add_argument("--output", "-o", metavar="FILE", help="also write the table to FILE (.csv .json .md .tex)")
     fit.add_argument("--alpha", type=float, default=0.05, help="confidence level 1-ALPHA for the intervals (default 0.05)")
-    fit.set_defaults(func=run_fit)
 
-    snap = subparsers.add_parser(
-        "snapshot", help="fit a model and save its estimates as a JSON snapshot", formatter_class=raw,
-        description="Fit like `hessstats fit` and save a snapshot: estimates, standard errors, covariance, "
-                    "log-likelihood, nobs, a sha256 fingerprint of the data, versions, and everything "
-                    "`hessstats check` needs to refit. The file is written atomically.",
-        epilog="examples:\n"
-               '  hessstats snapshot spector --model logit --formula "GRADE ~ GPA + TUCE + PSI" logit.json\n'
-               '  hessstats snapshot data.csv --model poisson --formula "y ~ x" --cov-type robust snaps/pois.json\n'
-               + _EXIT.format(ok="", drift="(not used by snapshot)"))
+    snap = _subcommand(
+        subparsers, "snapshot", run_snapshot, "fit a model and save its estimates as a JSON snapshot",
+        "Fit like `hessstats fit` and save a snapshot: estimates, standard errors, covariance, log-likelihood, "
+        "nobs, a sha256 fingerprint of the data, versions, and everything `hessstats check` needs to refit. "
+        "The file is written atomically.",
+        ['spector --model logit --formula "GRADE ~ GPA + TUCE + PSI" logit.json',
+         'data.csv --model poisson --formula "y ~ x" --cov-type robust snaps/pois.json'])
     _model_arguments(snap)
     snap.add_argument("path", metavar="PATH", help="snapshot file to write (JSON)")
-    snap.set_defaults(func=run_snapshot)
 
-    check = subparsers.add_parser(
-        "check", help="refit what a snapshot describes and compare the estimates", formatter_class=raw,
-        description="Refit the model a snapshot describes and compare coef, std_err, llf and nobs with "
-                    "the stored values: |actual - expected| <= atol + rtol*|expected| (numpy's rule; "
-                    "NaN matches only NaN). Prints one OK line, or a table of what drifted.",
-        epilog="examples:\n"
-               "  hessstats check logit.json\n"
-               "  hessstats check logit.json --rtol 1e-6 --atol 1e-12\n"
-               "  hessstats check logit.json --rtol coef=1e-8,std_err=1e-6\n"
-               "  hessstats check logit.json --data refreshed.csv\n"
-               + _EXIT.format(ok=": estimates within tolerance", drift="estimates drifted beyond tolerance"))
+    check = _subcommand(
+        subparsers, "check", run_check, "refit what a snapshot describes and compare the estimates",
+        "Refit the model a snapshot describes and compare coef, std_err, llf and nobs with the stored values: "
+        "|actual - expected| <= atol + rtol*|expected| (numpy's rule; NaN matches only NaN). Prints one OK "
+        "line, or a table of what drifted.",
+        ["logit.json", "logit.json --rtol 1e-6 --atol 1e-12", "logit.json --rtol coef=1e-8,std_err=1e-6",
+         "logit.json --data refreshed.csv"],
+        exit_ok=": estimates within tolerance", exit_drift="estimates drifted beyond tolerance")
     check.add_argument("path", metavar="PATH", help="snapshot file written by `hessstats snapshot`")
     check.add_argument("--rtol", type=tolerance, default=None,
                        help="relative tolerance, a number or per quantity (coef=1e-8,std_err=1e-6); default 1e-7")
     check.add_argument("--atol", type=tolerance, default=None,
                        help="absolute tolerance, same forms as --rtol; default 0")
     check.add_argument("--data", metavar="DATA", help="refit on this data instead of the snapshot's")
-    check.set_defaults(func=run_check)
+
+
+def _subcommand(subparsers: argparse._SubParsersAction, name: str, func, help: str, description: str,
+                examples: list[str], note: str = "", exit_ok: str = "", exit_drift: str | None = None):
+    epilog = ("examples:\n" + "".join(f"  hessstats {name} {e}\n" for e in examples) + note
+              + f"\nexit status:\n  0  success{exit_ok}\n" + (f"  1  {exit_drift}\n" if exit_drift else "")
+              + _USAGE_ERROR)
+    parser = subparsers.add_parser(name, help=help, description=description, epilog=epilog,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.set_defaults(func=func)
+    return parser
 
 
 def run(args: argparse.Namespace) -> int:
