@@ -36,3 +36,4 @@ from . import testing
 from .chunked import ParquetSource
 from .diff import compile_stats
 from .index import IndexModel
+from .matrix_free import hessian_blocked, selected_se

@@ -19,6 +19,10 @@ from .chunked import ArraySource, RowSource, check_chunk_size
 from .data import prepare_data
 from .errors import SpecificationError, message
 
+AUTO_BLOCK_K = 512
+"""Above this many parameters the generic Hessian is built in blocks of directions (JAX #787)."""
+AUTO_BLOCK_SIZE = 128
+
 
 def prepare(data: Any, chunk_size: Any) -> tuple[Any, Any, int | None, int | None]:
     """``(data, sample for validation, chunk_size, nobs from the source)``."""
@@ -62,6 +66,12 @@ def block_value_grad_hess(theta: np.ndarray, data: Any, weights: Any, *, loglike
 
             out = diff.call_kernel("index_value_grad_hess", index_module.value_grad_hess,
                                    jnp.asarray(theta), data, index, spec, weights=w)
+        elif len(theta) > AUTO_BLOCK_K:  # many parameters: directions in blocks, bounded memory
+            from .matrix_free import columns_in_blocks
+
+            value, grad = diff.call_kernel("value_grad", diff.value_grad, jnp.asarray(theta), data,
+                                           loglike, spec, weights=w)
+            out = value, grad, columns_in_blocks(theta, data, w, loglike, spec, AUTO_BLOCK_SIZE)
         else:
             out = diff.call_kernel("value_grad_hess", diff.value_grad_hess, jnp.asarray(theta), data,
                                    loglike, spec, weights=w)
