@@ -23,7 +23,10 @@ from .errors import DataError, SpecificationError, message
 from .model import Model
 from .models import _design
 from .models.binary import logit_model, probit_model
+from .models.categorical import mnlogit_model, ordered_model
+from .models.continuous import gamma_model, normal_model, tobit_model
 from .models.count import negbin_model, poisson_model, zip_model
+from .models.survival import weibull_model
 
 MISSING = ("raise", "drop")
 
@@ -206,12 +209,134 @@ def zip(formula: str, data: pd.DataFrame, *, inflation: str = "~ 1", exposure: A
                                            missing=missing))
 
 
+def ols(formula: str, data: pd.DataFrame, *, missing: str = "raise") -> Model:
+    """Normal linear regression by maximum likelihood (``beta`` then ``sigma``; see
+    :mod:`hessstats.models.continuous` for the relation to statsmodels OLS).
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> hs.ols("TOTEMP ~ GNP + POP", hs.datasets.load("longley")).names
+    ('Intercept', 'GNP', 'POP', 'sigma')
+    """
+    frame, _ = prepare(data, (formula,), {}, missing)
+    y, X = matrices(formula, frame)
+    return normal_model(y, X, description=_describe("ols", formula, missing=missing))
+
+
+def gamma(formula: str, data: pd.DataFrame, *, missing: str = "raise") -> Model:
+    """Gamma regression with log link by maximum likelihood (``beta`` then ``scale``).
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> hs.gamma("YES ~ COUTAX + UNEMPF", hs.datasets.load("scotland")).names
+    ('Intercept', 'COUTAX', 'UNEMPF', 'scale')
+    """
+    frame, _ = prepare(data, (formula,), {}, missing)
+    y, X = matrices(formula, frame)
+    return gamma_model(y, X, description=_describe("gamma", formula, missing=missing))
+
+
+def tobit(formula: str, data: pd.DataFrame, *, left: Any = 0.0, right: Any = None, missing: str = "raise") -> Model:
+    """Tobit (censored normal) regression; ``left``/``right`` are numbers, column names, arrays or ``None``.
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> hs.tobit("affairs ~ rate_marriage + age", hs.datasets.load("fair"), left=0).names
+    ('Intercept', 'rate_marriage', 'age', 'sigma')
+    """
+    frame, extra = prepare(data, (formula,), {"left": left, "right": right}, missing)
+    y, X = matrices(formula, frame)
+    return tobit_model(y, X, left=extra["left"], right=extra["right"],
+                       description=_describe("tobit", formula, left=left, right=right, missing=missing))
+
+
+def weibull(formula: str, data: pd.DataFrame, *, event: Any = None, shape: float | None = None,
+            missing: str = "raise") -> Model:
+    """Weibull AFT regression of durations with right censoring; ``event`` a column name or array (1 = observed).
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> hs.weibull("survival ~ age", hs.datasets.load("heart"), event="censors").names
+    ('Intercept', 'age', 'shape')
+    """
+    frame, extra = prepare(data, (formula,), {"event": event}, missing)
+    y, X = matrices(formula, frame)
+    return weibull_model(y, X, event=extra["event"], shape=shape,
+                         description=_describe("weibull", formula, event=event, shape=shape, missing=missing))
+
+
+def _categorical_outcome(formula: str, frame: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
+    lhs = str(_parse(formula).lhs).strip()
+    if lhs not in frame.columns:
+        raise SpecificationError(message("the outcome of a categorical model must be a column",
+                                         expected=f"a column name left of '~', one of {list(frame.columns)}",
+                                         got=repr(lhs), fix="create the outcome column first, then use its name"))
+    rhs = formula.split("~", 1)[1]
+    return frame[lhs], rhs_matrix(rhs, frame)
+
+
+def mnlogit(formula: str, data: pd.DataFrame, *, missing: str = "raise") -> Model:
+    """Multinomial logit; parameters named ``"category:term"``, first category the base.
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> hs.mnlogit("PID ~ logpopul + age", hs.datasets.load("anes96")).names[:3]
+    ('1:Intercept', '1:logpopul', '1:age')
+    """
+    frame, _ = prepare(data, (formula,), {}, missing)
+    y, X = _categorical_outcome(formula, frame)
+    return mnlogit_model(y, X, description=_describe("mnlogit", formula, missing=missing))
+
+
+def _ordered(distr: str, formula: str, data: pd.DataFrame, missing: str) -> Model:
+    frame, _ = prepare(data, (formula,), {}, missing)
+    y, X = _categorical_outcome(formula, frame)
+    X = X.drop(columns=[c for c in X.columns if c == "Intercept"])
+    return ordered_model(y, X, distr=distr, description=_describe(f"ordered_{distr}", formula, missing=missing))
+
+
+def ordered_logit(formula: str, data: pd.DataFrame, *, missing: str = "raise") -> Model:
+    """Ordered logit; the formula's ``Intercept`` is dropped (the cutpoints play its role).
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> hs.ordered_logit("PID ~ logpopul + age", hs.datasets.load("anes96")).names[:3]
+    ('logpopul', 'age', '0/1')
+    """
+    return _ordered("logit", formula, data, missing)
+
+
+def ordered_probit(formula: str, data: pd.DataFrame, *, missing: str = "raise") -> Model:
+    """Ordered probit; as :func:`ordered_logit` with the normal distribution.
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> hs.ordered_probit("PID ~ logpopul + age", hs.datasets.load("anes96")).description["model"]
+    'ordered_probit'
+    """
+    return _ordered("probit", formula, data, missing)
+
+
 MODELS: dict[str, Callable[..., Model]] = {
+    "ols": ols,
     "logit": logit,
     "probit": probit,
     "poisson": poisson,
     "negbin": negbin,
+    "gamma": gamma,
+    "mnlogit": mnlogit,
+    "ordered_logit": ordered_logit,
+    "ordered_probit": ordered_probit,
     "zip": zip,
+    "tobit": tobit,
+    "weibull": weibull,
 }
 """Built-in models by name: ``MODELS[name](formula, data, **options) -> Model``."""
 
