@@ -101,8 +101,9 @@ def score_meat(model: Any, theta: np.ndarray, codes: np.ndarray | None = None, *
     """
     n, k = model.nobs, model.k_params
     rows = chunk_rows or max(256, CHUNK_ELEMENTS // max(k, 1))
-    if not model.per_observation or n is None or n <= rows or not _row_leaves(model.data, n):
-        return _accumulate(model_scores(model, theta), codes)
+    own_blocks = getattr(model, "chunk_size", None) is not None or getattr(model, "weights", None) is not None
+    if (own_blocks or not model.per_observation or n is None or n <= rows or not _row_leaves(model.data, n)):
+        return _accumulate(model_scores(model, theta), codes)  # small, or the model chunks its own rows
     n_groups = None if codes is None else int(codes.max()) + 1
     total = np.zeros((k, k)) if codes is None else np.zeros((n_groups, k))
     full_obs = model.loglike_obs(theta)
@@ -120,7 +121,8 @@ def score_meat(model: Any, theta: np.ndarray, codes: np.ndarray | None = None, *
 
 
 def _row_leaves(data: Any, n: int) -> bool:
-    return any(getattr(x, "ndim", 0) >= 1 and x.shape[0] == n for x in jax.tree_util.tree_leaves(data))
+    leaves = jax.tree_util.tree_leaves(data)
+    return all(isinstance(x, jax.Array) for x in leaves) and any(getattr(x, "ndim", 0) >= 1 and x.shape[0] == n for x in leaves)
 
 
 def _rows(data: Any, n: int, start: int, rows: int) -> Any:

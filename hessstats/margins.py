@@ -59,10 +59,11 @@ def _at_means(data: dict, n: int) -> dict:
             for k, v in data.items()}
 
 
-def _effects(predict: Callable, spec: Any, data: dict, variables: dict) -> Callable:
-    """``theta -> (m,)`` average derivative of ``predict`` with respect to each variable."""
+def _effects(predict: Callable, spec: Any, variables: dict) -> Callable:
+    """``(theta, data) -> (m,)`` average derivative of ``predict`` with respect to each variable
+    (data passed as an argument, not captured, so ``jit`` does not bake it into the program)."""
 
-    def effects(theta):
+    def effects(theta, data):
         params = spec.unravel(theta)
         out = []
         for key, col in variables.values():
@@ -124,9 +125,9 @@ def margins(res: Any, predict: Callable | None = None, variables: Any = None, *,
             "predict returned the wrong shape or dtype", expected=f"float predictions of shape ({rows},)",
             got=f"shape {getattr(shape, 'shape', None)}, dtype {getattr(shape, 'dtype', None)}",
             fix="return one prediction per observation, e.g. jax.nn.sigmoid(d['X'] @ p['beta'])"))
-    effects = _effects(predict, res.model.spec, data, chosen)
-    value = np.asarray(effects(theta))
-    jac = np.asarray(jax.jacfwd(effects)(theta))
+    effects = _effects(predict, res.model.spec, chosen)
+    value = np.asarray(jax.jit(effects)(theta, data))
+    jac = np.asarray(jax.jit(jax.jacfwd(effects))(theta, data))
     frame = wald_frame(value, sandwich(jac, res.cov_array), list(chosen), alpha)
     frame.index.name = "variable"
     return frame
