@@ -15,32 +15,17 @@ from __future__ import annotations
 import dataclasses
 
 import jax.numpy as jnp
-import jax.scipy.stats as jst
 import numpy as np
 import pytest
 import statsmodels.api as sm
 from statsmodels.base.model import GenericLikelihoodModel
 
 import hessstats as hs
+from likelihoods import logit_ll, poisson_ll, probit_ll
 from hessstats.clusters import score_meat
 from hessstats.errors import CovarianceError, IdentificationWarning
 
 RTOL = 1e-8
-
-
-def logit_ll(p, d):
-    eta = d["X"] @ p["beta"]
-    return d["y"] * eta - jnp.logaddexp(0.0, eta)
-
-
-def poisson_ll(p, d):
-    eta = d["X"] @ p["beta"]
-    return d["y"] * eta - jnp.exp(eta)
-
-
-def probit_ll(p, d):
-    eta = d["X"] @ p["beta"]
-    return jst.norm.logcdf((2 * d["y"] - 1) * eta)
 
 
 @pytest.fixture(scope="module")

@@ -19,24 +19,11 @@ import statsmodels.api as sm
 from statsmodels.stats._delta_method import NonlinearDeltaCov
 
 import hessstats as hs
+from likelihoods import logit_ll, normal_ll, poisson_ll
 from hessstats.errors import CovarianceError, IdentificationWarning, SpecificationError
 
 RTOL = 1e-8
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def logit_ll(p, d):
-    eta = d["X"] @ p["beta"]
-    return d["y"] * eta - jnp.logaddexp(0.0, eta)
-
-
-def poisson_ll(p, d):
-    eta = d["X"] @ p["beta"]
-    return d["y"] * eta - jnp.exp(eta)
-
-
-def normal_ll(p, y):
-    return -0.5 * ((y - p["mu"]) / jnp.exp(p["log_sigma"])) ** 2 - p["log_sigma"] - 0.5 * jnp.log(2 * jnp.pi)
 
 
 @pytest.fixture(scope="module")

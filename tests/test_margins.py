@@ -15,24 +15,10 @@ import pytest
 import statsmodels.api as sm
 
 import hessstats as hs
+from likelihoods import logit_ll, poisson_ll, probit_ll
 from hessstats.errors import SpecificationError
 
 RTOL = 1e-8
-
-
-def logit_ll(p, d):
-    eta = d["X"] @ p["beta"]
-    return d["y"] * eta - jnp.logaddexp(0.0, eta)
-
-
-def probit_ll(p, d):
-    eta = d["X"] @ p["beta"]
-    return jst.norm.logcdf((2 * d["y"] - 1) * eta)
-
-
-def poisson_ll(p, d):
-    eta = d["X"] @ p["beta"]
-    return d["y"] * eta - jnp.exp(eta)
 
 
 MODELS = {

@@ -22,14 +22,11 @@ import scipy.optimize
 import scipy.stats
 
 import hessstats as hs
+from likelihoods import logit_ll, normal_ll
 from hessstats import diff
 from hessstats.errors import IdentificationWarning, SpecificationError
 
 DATA = Path(__file__).resolve().parent.parent / "data"
-
-
-def normal_ll(p, y):
-    return -0.5 * ((y - p["mu"]) / jnp.exp(p["log_sigma"])) ** 2 - p["log_sigma"]
 
 
 def test_normal_mean_closed_form():
@@ -85,10 +82,6 @@ def test_budworm_matches_r_confint():
 
 def test_profiling_compiles_once(spector):
     """All parameters and grid points share one compiled kernel (the value is fixed via data)."""
-    def logit_ll(p, d):
-        eta = d["X"] @ p["beta"]
-        return d["y"] * eta - jnp.logaddexp(0.0, eta)
-
     res = hs.fit(logit_ll, {"beta": np.zeros(4)}, {"X": spector["X"], "y": spector["y"]})
     before = diff.trace_count()
     res.profile_ci(["beta[0]"])
@@ -99,10 +92,6 @@ def test_profiling_compiles_once(spector):
 
 
 def test_open_and_unidentified_status(spector):
-    def logit_ll(p, d):
-        eta = d["X"] @ p["beta"]
-        return d["y"] * eta - jnp.logaddexp(0.0, eta)
-
     res = hs.fit(logit_ll, {"beta": np.zeros(4)}, {"X": spector["X"], "y": spector["y"]})
     short = res.profile_ci(["beta[0]"], max_steps=0.5)  # search stops before the 95% ends
     assert short.loc["beta[0]", "status"] == "open"
