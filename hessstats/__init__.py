@@ -35,5 +35,6 @@ from . import testing
 # --- scale (issue 7) ---
 from .chunked import ParquetSource
 from .diff import compile_stats
+from .distributed import DaskSource
 from .index import IndexModel
 from .matrix_free import hessian_blocked, selected_se

@@ -82,6 +82,8 @@ class ArraySource(RowSource):
     >>> src = ArraySource({"y": np.arange(5.0), "scale": np.float64(2.0)}, nobs=5)
     >>> [(d["y"].tolist(), w.tolist()) for d, w in src.blocks(2)]
     [([0.0, 1.0], [1.0, 1.0]), ([2.0, 3.0], [1.0, 1.0]), ([3.0, 4.0], [0.0, 1.0])]
+    >>> [(d["y"].tolist(), w.tolist()) for d, w in src.blocks(7)]
+    [([0.0, 1.0, 2.0, 3.0, 4.0, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0])]
     """
 
     def __init__(self, data: Any, nobs: int):
@@ -91,12 +93,25 @@ class ArraySource(RowSource):
         return self.data
 
     def blocks(self, chunk_size: int) -> Iterator[Block]:
-        n, c = self.nobs, min(int(chunk_size), self.nobs)
+        n, c = self.nobs, int(chunk_size)
+        if n < c:  # fewer rows than a block: pad with copies of row 0 at weight 0 (same compiled shape)
+            yield _pad_rows(self.data, n, c), (np.arange(c) < n).astype(np.float64)
+            return
         ones = np.ones(c)
         for start in range(0, n, c):
             lo = min(start, n - c)  # the last block overlaps the previous one: overlap rows weigh 0
             weights = ones if lo == start else (np.arange(lo, lo + c) >= start).astype(np.float64)
             yield _slice_rows(self.data, n, lo, lo + c), weights
+
+
+def _pad_rows(data: Any, nobs: int, size: int) -> Any:
+    def pad(a):
+        if np.ndim(a) >= 1 and np.shape(a)[0] == nobs:
+            xp = np if isinstance(a, np.ndarray) else jax.numpy
+            return xp.concatenate([a, xp.repeat(a[:1], size - nobs, axis=0)])
+        return a
+
+    return jax.tree_util.tree_map(pad, data)
 
 
 def _slice_rows(data: Any, nobs: int, lo: int, hi: int) -> Any:
