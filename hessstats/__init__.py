@@ -33,6 +33,7 @@ from .taylor import Taylor2, TaylorError, taylor2
 from . import testing
 
 # --- scale (issue 7) ---
+from .cache import enable_compilation_cache
 from .chunked import ParquetSource
 from .diff import compile_stats
 from .distributed import DaskSource

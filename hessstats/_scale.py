@@ -7,6 +7,7 @@ model (:mod:`hessstats.index`), on a data pytree with optional row weights.
 
 from __future__ import annotations
 
+import weakref
 from functools import partial
 from typing import Any
 
@@ -94,6 +95,26 @@ def _source(model) -> RowSource | None:
     return None
 
 
+MODEL_STATS: "weakref.WeakKeyDictionary[Any, dict[str, float]]" = weakref.WeakKeyDictionary()
+"""Per model: kernel traces and compile seconds incurred by its evaluations (``res.compile_stats``)."""
+
+
+def _counted(fn):
+    """Attribute the traces and compile seconds of a model-level call to that model."""
+
+    def wrapper(model, *args):
+        traces, seconds = diff.trace_count(), sum(diff.COMPILE_SECONDS.values())
+        try:
+            return fn(model, *args)
+        finally:
+            stats = MODEL_STATS.setdefault(model, {"traces": 0, "compile_seconds": 0.0})
+            stats["traces"] += diff.trace_count() - traces
+            stats["compile_seconds"] += sum(diff.COMPILE_SECONDS.values()) - seconds
+
+    return wrapper
+
+
+@_counted
 def evaluate(model, theta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     """``(loglike, gradient, Hessian)`` of the model at ``theta`` by whichever path it uses."""
     fn = partial(block_value_grad_hess, theta, loglike=model.loglike, spec=model.spec, index=model.index)
@@ -105,6 +126,7 @@ def evaluate(model, theta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     return float(value), grad, hess
 
 
+@_counted
 def rows(model, theta: np.ndarray, what: str) -> np.ndarray:
     """Per-observation values or scores, concatenated over blocks; padding rows removed."""
     fn = partial(block_rows, theta, loglike=model.loglike, spec=model.spec, what=what)

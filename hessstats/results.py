@@ -292,3 +292,13 @@ class FitResult:
         head = "".join(f"<tr><th style='text-align:left'>{k}</th><td>{v}</td></tr>" for k, v in self._header())
         warn = "" if self.converged else f"<p><b>Warning:</b> {self.convergence_message}</p>"
         return f"<table>{head}</table>{self.summary_frame().to_html(float_format=lambda v: f'{v:.6g}')}{warn}"
+
+    @property
+    def compile_stats(self) -> dict[str, float]:
+        """Kernel traces (compiles) and compile seconds incurred by this model's evaluations (issue 7).
+
+        A repeated fit of a model with the same log-likelihood and shapes shows 0 traces.
+        """
+        from ._scale import MODEL_STATS
+
+        return dict(MODEL_STATS.get(self.model, {"traces": 0, "compile_seconds": 0.0}))
