@@ -7,7 +7,7 @@ Installed, they live in the package ``hessstats._data``; in a source checkout, i
 from __future__ import annotations
 
 from functools import lru_cache
-from importlib import resources
+import importlib.util
 from pathlib import Path
 
 import pandas as pd
@@ -16,13 +16,13 @@ from .errors import DataError, message
 
 
 def _directory() -> Path:
-    try:
-        root = resources.files("hessstats._data")
-        path = Path(str(root))
-        if path.is_dir() and any(path.glob("*.csv")):
-            return path
-    except (ModuleNotFoundError, TypeError):
-        pass
+    try:  # installed: the package hessstats._data (a namespace package: data/ has no __init__.py)
+        spec = importlib.util.find_spec("hessstats._data")
+    except ModuleNotFoundError:
+        spec = None
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        if any(Path(location).glob("*.csv")):
+            return Path(location)
     return Path(__file__).resolve().parent.parent / "data"
 
 

@@ -1,0 +1,51 @@
+"""``hessstats validate``: every built-in model on its bundled dataset against statsmodels.
+
+Prints one row per (model, dataset, covariance, reference) with the largest relative differences
+of the estimates and standard errors, the tolerance and pass/fail; exits 1 if any row fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import pandas as pd
+
+from .validation import statsmodels_available, validate
+
+FORMATS = {"max_rel_params": "{:.1e}".format, "max_rel_se": "{:.1e}".format, "rtol": "{:.0e}".format,
+           "seconds": "{:.1f}".format}
+
+
+def add_parser(subparsers) -> None:
+    """Register the ``validate`` subcommand on an argparse ``subparsers`` object."""
+    parser = subparsers.add_parser(
+        "validate", help="check every built-in model against statsmodels (stored and live)",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    live = parser.add_mutually_exclusive_group()
+    live.add_argument("--live", dest="live", action="store_true", default=None,
+                      help="also refit with statsmodels now (default: when statsmodels is installed)")
+    live.add_argument("--no-live", dest="live", action="store_false", help="only the stored references")
+    parser.add_argument("--model", action="append", dest="models", metavar="NAME",
+                        help="only this model (repeatable), e.g. --model logit")
+    parser.set_defaults(_run=run)
+
+
+def format_table(table: pd.DataFrame) -> str:
+    """The validation table as text (``passed`` shown as PASS/FAIL)."""
+    shown = table.assign(passed=table["passed"].map({True: "PASS", False: "FAIL"}))
+    return shown.to_string(index=False, formatters=FORMATS)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the validation; print the table and a summary line; 0 if every row passes, else 1."""
+    live = args.live
+    if live and not statsmodels_available():
+        print("statsmodels is not installed: comparing with the stored references only")
+        live = False
+    table = validate(live=live, models=args.models)
+    print(format_table(table))
+    failed = int((~table["passed"]).sum())
+    print(f"\n{len(table) - failed} of {len(table)} comparisons passed"
+          + (f"; {failed} FAILED" if failed else "")
+          + f" (live statsmodels: {'yes' if (statsmodels_available() if live is None else live) else 'no'})")
+    return 1 if failed else 0
