@@ -61,7 +61,14 @@ def _setup(f: Callable, constraints: Constraints, x: Any) -> tuple[Callable, Cal
 
 @dataclass(frozen=True, eq=False)
 class BorderedHessian:
-    """``matrix = [[0, J], [J', H_L]]`` and its parts; ``np.asarray(bh)`` gives the matrix."""
+    """``matrix = [[0, J], [J', H_L]]`` and its parts; ``np.asarray(bh)`` gives the matrix.
+
+    Example
+    -------
+    >>> bh = bordered_hessian(lambda v: v[0] + v[1], lambda v: v[0]**2 + v[1]**2 - 1, [0.6, 0.8])
+    >>> bh.jacobian.tolist(), round(bh.lagrange_residual, 3)      # (0.6, 0.8) is not optimal
+    ([[1.2, 1.6]], 0.2)
+    """
 
     matrix: np.ndarray
     jacobian: np.ndarray
@@ -118,7 +125,14 @@ def bordered_hessian(f: Callable[[Any], Any], constraints: Constraints, x: Any,
 
 @dataclass(frozen=True, eq=False)
 class LagrangeSolution:
-    """Result of :func:`solve_lagrange`."""
+    """Result of :func:`solve_lagrange`.
+
+    Example
+    -------
+    >>> s = solve_lagrange(lambda v: v[0] * v[1], lambda v: v[0] + v[1] - 10, [1.0, 2.0])
+    >>> s.converged, s.x.tolist(), s.multipliers.round(12).tolist(), s.value
+    (True, [5.0, 5.0], [5.0], 25.0)
+    """
 
     x: np.ndarray
     multipliers: np.ndarray
@@ -180,7 +194,15 @@ def solve_lagrange(f: Callable[[Any], Any], constraints: Constraints, x0: Any,
 
 @dataclass(frozen=True, eq=False)
 class ConstrainedClassification:
-    """Verdict of the bordered-Hessian test, cross-checked with the reduced Hessian."""
+    """Verdict of the bordered-Hessian test, cross-checked with the reduced Hessian.
+
+    Example
+    -------
+    >>> c = classify_constrained(lambda v: v[0] + v[1], lambda v: v[0]**2 + v[1]**2 - 1,
+    ...                          [-0.5**0.5, -0.5**0.5])
+    >>> c.kind, c.reduced_eigenvalues.round(6).tolist(), c.note
+    ('local minimum', [1.414214], 'bordered-Hessian minors and reduced Hessian agree')
+    """
 
     kind: str
     minors_kind: str

@@ -113,7 +113,14 @@ def _grads(X, f):
 
 @dataclass(frozen=True, eq=False)
 class CriticalPoint:
-    """Verdict of the second-order test at one point (see the module docstring for tolerances)."""
+    """Verdict of the second-order test at one point (see the module docstring for tolerances).
+
+    Example
+    -------
+    >>> cp = classify_critical_point(lambda v: v[0]**2 - v[1]**2, [0.0, 0.0])
+    >>> cp.kind, cp.eigenvalues.tolist(), cp.is_critical
+    ('saddle point', [-2.0, 2.0], True)
+    """
 
     kind: str
     point: np.ndarray
@@ -169,7 +176,14 @@ def classify_critical_point(f: Callable[[Any], Any], x: Any, tol: float = 1e-8,
 
 @dataclass(frozen=True, eq=False)
 class SecondDerivativeTest:
-    """The two-variable test: ``D = f_xx f_yy - f_xy**2`` and the sign of ``f_xx``."""
+    """The two-variable test: ``D = f_xx f_yy - f_xy**2`` and the sign of ``f_xx``.
+
+    Example
+    -------
+    >>> t = second_derivative_test(lambda v: v[0]**4 + v[1]**2, [0.0, 0.0])
+    >>> t.D, t.kind
+    (0.0, 'degenerate')
+    """
 
     kind: str
     D: float
@@ -340,7 +354,14 @@ def find_critical_points(f: Callable[[Any], Any], box: Sequence[Sequence[float]]
 
 @dataclass(frozen=True, eq=False)
 class ConvexityCheck:
-    """Sampled convexity verdict. ``proven`` is True only when ``kind`` rests on counterexamples."""
+    """Sampled convexity verdict. ``proven`` is True only when ``kind`` rests on counterexamples.
+
+    Example
+    -------
+    >>> r = check_convexity(lambda v: -v[0]**2, points=[[0.0], [1.0]])
+    >>> r.kind, r.concave, r.proven
+    ('strictly concave', True, False)
+    """
 
     kind: str
     convex: bool

@@ -10,6 +10,7 @@ else raises :class:`~hessstats.errors.ExpressionError` with a caret under the of
 from __future__ import annotations
 
 import ast
+import keyword
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -43,7 +44,14 @@ MAX_NODES = 500
 
 @dataclass(frozen=True, eq=False)
 class Expression:
-    """A parsed expression: call it with a vector of values in ``variables`` order."""
+    """A parsed expression: call it with a vector of values in ``variables`` order.
+
+    Example
+    -------
+    >>> ex = parse_expression("x * y + 1")
+    >>> ex.variables, ex([2.0, 3.0]).item()
+    (('x', 'y'), 7.0)
+    """
 
     text: str
     variables: tuple[str, ...]
@@ -115,6 +123,13 @@ def parse_expression(text: str, variables: Sequence[str] | None = None) -> Expre
     fn = _build(tree.body, text)
     found = _names(tree)
     order = tuple(found) if variables is None else tuple(variables)
+    bad = [v for v in order if not isinstance(v, str) or not v.isidentifier() or v.startswith("_")
+           or keyword.iskeyword(v) or v in CONSTANTS or v in FUNCTIONS]
+    if bad or len(set(order)) != len(order):
+        raise ExpressionError(message(
+            "invalid variable names", expected="distinct identifiers, not starting with '_', not "
+            "a constant (pi, e) or function name", got=repr(list(order)),
+            fix="rename the variables (e.g. x, y, z, x1, beta)"))
     missing = [name for name in found if name not in order]
     if missing:
         node = next(n for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id == missing[0])

@@ -19,7 +19,13 @@ from .params import ParamSpec
 @dataclass(frozen=True)
 class TaylorError:
     """How well the model approximates ``f`` at ``x``: ``rel_error = abs_error / |actual|``
-    (``inf`` when ``actual`` is 0 and the model is not)."""
+    (``inf`` when ``actual`` is 0 and the model is not).
+
+    Example
+    -------
+    >>> taylor2(lambda v: v[0]**3, [1.0]).error([2.0])
+    TaylorError(x=(2.0,), actual=8.0, model=7.0, abs_error=1.0, rel_error=0.125)
+    """
 
     x: tuple[float, ...]
     actual: float
@@ -31,7 +37,14 @@ class TaylorError:
 @dataclass(frozen=True, eq=False)
 class Taylor2:
     """Second-order Taylor model of ``f`` at ``a``; call it at a point (same structure as ``a``,
-    or a flat vector) to evaluate the model."""
+    or a flat vector) to evaluate the model.
+
+    Example
+    -------
+    >>> T = taylor2(lambda v: v[0]**3, [1.0])     # 1 + 3 (x - 1) + 3 (x - 1)^2
+    >>> T.value, T.gradient.tolist(), T.hessian.tolist(), T([2.0])
+    (1.0, [3.0], [[6.0]], 7.0)
+    """
 
     f: Callable[[Any], Any]
     spec: ParamSpec

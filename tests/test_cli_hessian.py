@@ -74,6 +74,7 @@ def test_find(capsys):
     (["x + y", "--at", "x=1,x=2"], "twice"),
     (["x + y", "--at", "x=1,2"], "mixes named"),
     (["x", "--at", "x=__import__"], "not allowed"),
+    (["x * e", "--at", "x=1,e=2"], "invalid variable names"),       # e is the constant
     (["log(x)", "--at", "x=-1"], "not finite"),
     (["x**2", "--find", "x=1"], "low:high"),
 ])

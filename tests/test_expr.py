@@ -121,5 +121,8 @@ def test_missing_variables_and_limits():
         parse_expression("x + " * 1000 + "x")
     with pytest.raises(ExpressionError, match="too complex"):
         parse_expression("+".join(["x"] * 400))
+    for names in (["x", "e"], ["x", "exp"], ["x", "_y"], ["x", "x"], ["x", "1a"], ["x", "lambda"]):
+        with pytest.raises(ExpressionError, match="invalid variable names"):
+            parse_expression("x + 1", names)
     # extra variables are allowed: f does not depend on them (zero Hessian rows)
     assert hs.hessian(parse_expression("x**2", ["x", "w"]), [1.0, 5.0]).tolist() == [[2, 0], [0, 0]]
