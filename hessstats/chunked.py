@@ -154,12 +154,14 @@ class ParquetSource(RowSource):
         c = min(int(chunk_size), self.nobs)
         buffers = {key: np.empty((c,) if isinstance(cols, str) else (c, len(cols))) for key, cols in self.columns.items()}
         filled, offset = 0, 0
-        for batch in self._file.iter_batches(batch_size=c, columns=_column_list(self.columns)):
-            arrays = {name: batch.column(name).to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
-                      for name in batch.schema.names}
+        names = _column_list(self.columns)
+        for group in range(self._file.metadata.num_row_groups):  # one row group in memory at a time
+            batch = self._file.read_row_group(group, columns=names, use_threads=False)
+            arrays = {name: batch.column(name).to_numpy().astype(np.float64, copy=False) for name in names}
+            rows, batch = batch.num_rows, None
             taken = 0
-            while taken < batch.num_rows:
-                m = min(c - filled, batch.num_rows - taken)
+            while taken < rows:
+                m = min(c - filled, rows - taken)
                 for key, cols in self.columns.items():
                     target = buffers[key]
                     if isinstance(cols, str):
