@@ -19,7 +19,10 @@ from .profile import profile_ci
 
 # --- models, formula, datasets, bridge (issue 4) ---
 from . import datasets, formula, models
-from .formula import from_formula, logit, negbin, poisson, probit, zip
+from .bridge import compare
+from .formula import (from_formula, gamma, logit, mnlogit, negbin, ols, ordered_logit, ordered_probit, poisson,
+                      probit, tobit, weibull, zip)
+from .validation import validate
 
 # --- Hessian toolkit (issue 5) ---
 from .constrained import (BorderedHessian, ConstrainedClassification, LagrangeSolution,

@@ -53,7 +53,7 @@ def load(name: str) -> pd.DataFrame:
     Example
     -------
     >>> df = load("spector")
-    >>> df.shape, list(df.columns)
+    >>> df.shape, df.columns.tolist()
     ((32, 4), ['GPA', 'TUCE', 'PSI', 'GRADE'])
     """
     names = list()
