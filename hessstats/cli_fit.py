@@ -33,7 +33,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     'nonrobust'
     """
     fit = _subcommand(
-        subparsers, "fit", run_fit, "fit a formula model and print (or write) its standard-error table",
+        subparsers, "fit", _run_fit, "fit a formula model and print (or write) its standard-error table",
         "Fit a built-in model by maximum likelihood (exact JAX Hessian) and print the coefficient table: "
         "coef, std_err, z, p_value and Wald confidence interval.",
         ['spector --model logit --formula "GRADE ~ GPA + TUCE + PSI"',
@@ -46,7 +46,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     fit.add_argument("--alpha", type=float, default=0.05, help="confidence level 1-ALPHA for the intervals (default 0.05)")
 
     snap = _subcommand(
-        subparsers, "snapshot", run_snapshot, "fit a model and save its estimates as a JSON snapshot",
+        subparsers, "snapshot", _run_snapshot, "fit a model and save its estimates as a JSON snapshot",
         "Fit like `hessstats fit` and save a snapshot: estimates, standard errors, covariance, log-likelihood, "
         "nobs, a sha256 fingerprint of the data, versions, and everything `hessstats check` needs to refit. "
         "The file is written atomically.",
@@ -56,7 +56,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     snap.add_argument("path", metavar="PATH", help="snapshot file to write (JSON)")
 
     check = _subcommand(
-        subparsers, "check", run_check, "refit what a snapshot describes and compare the estimates",
+        subparsers, "check", _run_check, "refit what a snapshot describes and compare the estimates",
         "Refit the model a snapshot describes and compare coef, std_err, llf and nobs with the stored values: "
         "|actual - expected| <= atol + rtol*|expected| (numpy's rule; NaN matches only NaN). Prints one OK "
         "line, or a table of what drifted.",
@@ -83,12 +83,22 @@ def _subcommand(subparsers: argparse._SubParsersAction, name: str, func, help: s
 
 
 def run(args: argparse.Namespace) -> int:
-    """Dispatch to the subcommand's function (``args.func``)."""
+    """Dispatch to the subcommand's function (``args.func``); returns the exit status.
+
+    Example
+    -------
+    >>> parser = argparse.ArgumentParser(prog="hessstats")
+    >>> add_parser(parser.add_subparsers(dest="command"))
+    >>> run(parser.parse_args(["fit", "spector", "-m", "logit", "-f", "GRADE ~ GPA"]))
+    Model:          logit
+    ...
+    0
+    """
     return args.func(args)
 
 
 # ------------------------------------------------------------------------------ commands
-def run_fit(args: argparse.Namespace) -> int:
+def _run_fit(args: argparse.Namespace) -> int:
     """``hessstats fit``: print the coefficient table, optionally write it."""
     frame, _ = load_data(args.data)
     res = fit_formula(frame, args.model, args.formula, args.cov_type, args.groups, _options(args.option))
@@ -104,7 +114,7 @@ def run_fit(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_snapshot(args: argparse.Namespace) -> int:
+def _run_snapshot(args: argparse.Namespace) -> int:
     """``hessstats snapshot``: fit and save a snapshot that ``check`` can refit."""
     from .testing import save_snapshot
 
@@ -118,7 +128,7 @@ def run_snapshot(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_check(args: argparse.Namespace) -> int:
+def _run_check(args: argparse.Namespace) -> int:
     """``hessstats check``: exit 0 within tolerance, 1 with the drift table otherwise."""
     from .testing import DEFAULT_ATOL, DEFAULT_RTOL, compare_estimates, drift_report, load_snapshot
 
@@ -214,7 +224,17 @@ def fit_formula(frame: pd.DataFrame, model: str, formula: str, cov_type: str = "
 
 
 def write_table(res: Any, table: pd.DataFrame, path: str, alpha: float) -> None:
-    """Write the coefficient table by extension: .csv, .json, .md or .tex."""
+    """Write the coefficient table by extension: .csv, .json, .md or .tex (atomically).
+
+    Example
+    -------
+    >>> import hessstats as hs, tempfile, os
+    >>> res = fit_formula(hs.datasets.load("spector"), "logit", "GRADE ~ GPA")
+    >>> path = os.path.join(tempfile.mkdtemp(), "t.csv")
+    >>> write_table(res, res.summary_frame(), path, 0.05)
+    >>> open(path).readline().strip()
+    'parameter,coef,std_err,z,p_value,ci_lower,ci_upper'
+    """
     from .snapshot import _jsonable, write_atomic
 
     suffix = Path(path).suffix.lower()

@@ -127,5 +127,11 @@ def estimates_snapshot(request: pytest.FixtureRequest) -> EstimatesSnapshot:
     Call it with a FitResult; ``name=`` overrides the file name (several snapshots per test get
     ``<test_name>-1``, ``-2``, ... otherwise); ``rtol``/``atol``/``columns`` as
     :func:`hessstats.testing.assert_estimates_close`. Run ``pytest --hessstats-update`` to write.
+
+    Example (in a test module; it needs pytest, so it is not a doctest)::
+
+        def test_spector_logit(estimates_snapshot):
+            res = hs.logit("GRADE ~ GPA + TUCE + PSI", hs.datasets.load("spector")).fit()
+            estimates_snapshot(res, rtol={"coef": 1e-8, "std_err": 1e-6})
     """
     return EstimatesSnapshot(request)

@@ -44,7 +44,18 @@ _NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 @dataclass(frozen=True, eq=False)
 class Snapshot:
-    """The estimates stored in a snapshot file (see :func:`load_snapshot`)."""
+    """The estimates stored in a snapshot file (see :func:`load_snapshot`).
+
+    Example
+    -------
+    >>> import numpy as np, hessstats as hs, tempfile, os
+    >>> res = hs.fit(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, data=np.array([1.0, 3.0]))
+    >>> snap = load_snapshot(save_snapshot(res, os.path.join(tempfile.mkdtemp(), "s.json")))
+    >>> snap.summary_frame()
+               coef   std_err
+    parameter
+    mu          2.0  0.707107
+    """
 
     names: tuple[str, ...]
     params: np.ndarray
@@ -99,7 +110,13 @@ def data_fingerprint(data: Any) -> dict[str, Any] | None:
 
 
 def environment() -> dict[str, str]:
-    """Versions and platform recorded in a snapshot (informational; never compared)."""
+    """Versions and platform recorded in a snapshot (informational; never compared).
+
+    Example
+    -------
+    >>> sorted(environment())
+    ['backend', 'dtype', 'hessstats', 'jax', 'numpy', 'platform', 'python']
+    """
     import jax
 
     from . import __version__
@@ -110,7 +127,15 @@ def environment() -> dict[str, str]:
 
 
 def snapshot_record(res: Any, description: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The JSON-ready dictionary :func:`save_snapshot` writes for a fit result."""
+    """The JSON-ready dictionary :func:`save_snapshot` writes for a fit result.
+
+    Example
+    -------
+    >>> import numpy as np, hessstats as hs
+    >>> res = hs.fit(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, data=np.array([1.0, 2.0]))
+    >>> snapshot_record(res)["parameters"]
+    [{'name': 'mu', 'coef': 1.5, 'std_err': 0.7071067811865476}]
+    """
     desc = dict(res.model.description if description is None else description)
     names = [str(n) for n in res.names]
     return {
@@ -161,7 +186,17 @@ def _dumps(record: dict[str, Any]) -> str:
 
 
 def write_atomic(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` to ``path`` via a temporary file in the same directory and ``os.replace``."""
+    """Write ``text`` to ``path`` via a temporary file in the same directory and ``os.replace``.
+
+    A failure at any point removes the temporary file and leaves an existing ``path`` untouched.
+
+    Example
+    -------
+    >>> import tempfile, os
+    >>> path = write_atomic(os.path.join(tempfile.mkdtemp(), "a", "b.txt"), "hello")
+    >>> path.read_text(), os.listdir(path.parent)
+    ('hello', ['b.txt'])
+    """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")

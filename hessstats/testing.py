@@ -122,7 +122,18 @@ def assert_estimates_close(res: Any, expected: Any, *, rtol: float | dict = DEFA
 
 
 def drift_report(table: pd.DataFrame) -> str:
-    """Format the failing rows of :func:`compare_estimates` as a readable table."""
+    """Format the failing rows of :func:`compare_estimates` as a readable table.
+
+    Example
+    -------
+    >>> import pandas as pd
+    >>> a = pd.DataFrame({"coef": [1.0, 2.0]}, index=["x", "y"])
+    >>> print(drift_report(compare_estimates(a, a.assign(coef=[1.0, 2.5]), rtol=0.01)))
+    estimates differ from DataFrame: 1 of 2 values beyond tolerance
+      rule: |actual - expected| <= atol + rtol*|expected|  (rtol=0.01, atol=0.0)
+    parameter  quantity  expected  actual  abs diff  rel diff  tolerance  status
+    y          coef           2.5       2       0.5       0.2      0.025  drift
+    """
     bad = table[table["status"] != "ok"]
     n_drift, n_missing, n_extra = ((bad["status"] == s).sum() for s in ("drift", "missing", "extra"))
     parts = [f"{n_drift} of {(table['status'].isin(['ok', 'drift'])).sum()} values beyond tolerance"] if n_drift else []
