@@ -195,3 +195,20 @@ def test_scalar_loglike_has_no_robust_covariance():
     res = hs.fit(lambda p, d: jnp.sum(-0.5 * (d - p["mu"]) ** 2), {"mu": 0.0}, y)
     with pytest.raises(CovarianceError, match="per-observation"):
         res.with_cov("HC0")
+
+
+def test_groups_column_of_a_dataframe(spector):
+    """groups='name' reads a column of DataFrame data (the column need not enter the likelihood)."""
+    import pandas as pd
+
+    frame = pd.DataFrame(spector["X"][:, :3], columns=spector["names"][:3]).assign(y=spector["y"], g=np.arange(32) % 7)
+
+    def loglike(p, d):
+        eta = p["a"] + p["b"][0] * d["GPA"] + p["b"][1] * d["TUCE"] + p["b"][2] * d["PSI"]
+        return d["y"] * eta - jnp.logaddexp(0.0, eta)
+
+    res = hs.fit(loglike, {"a": 0.0, "b": np.zeros(3)}, frame, cov_type="cluster", groups="g",
+                 cov_options={"correction": "statsmodels"})
+    sm_clu = sm.Logit(spector["y"], spector["X"]).fit(disp=0, tol=1e-12, cov_type="cluster",
+                                                      cov_kwds={"groups": np.arange(32) % 7})
+    np.testing.assert_allclose(res.bse.to_numpy()[[1, 2, 3, 0]], sm_clu.bse, rtol=RTOL)

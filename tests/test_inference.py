@@ -196,3 +196,15 @@ def test_score_test_matches_statsmodels_glm(randhie):
 def test_example_script_runs():
     """Smoke test: the documented example runs end to end."""
     runpy.run_path(str(ROOT / "examples" / "robust_and_delta.py"), run_name="__main__")
+
+
+def test_score_test_expected_information_equals_observed_for_canonical_poisson(randhie):
+    """Poisson with the log link: expected information X'diag(mu)X equals the observed one."""
+    X, y = randhie["X"][:2000], randhie["y"][:2000]
+    restricted = hs.fit(poisson_ll, {"beta": np.zeros(7)}, {"X": X[:, [0, 1, 2, 3, 4, 5, 9]], "y": y},
+                        names={"beta": [randhie["names"][i] for i in [0, 1, 2, 3, 4, 5, 9]]})
+    fisher = lambda theta: X.T @ (np.exp(X @ theta)[:, None] * X)  # noqa: E731
+    full = hs.Model(poisson_ll, {"beta": np.zeros(10)}, {"X": X, "y": y}, names={"beta": randhie["names"]},
+                    expected_information=fisher)
+    np.testing.assert_allclose(hs.score_test(restricted, full, information="expected").statistic,
+                               hs.score_test(restricted, full).statistic, rtol=1e-10)

@@ -115,3 +115,13 @@ def test_restricted_fit_errors(spector):
         res.fit_restricted({"mu": 1.0, "log_sigma": 0.0})
     fixed = res.fit_restricted({"mu": 3.0})  # closed form: log_sigma = log sqrt(mean (y - 3)^2)
     np.testing.assert_allclose(fixed.params["log_sigma"], np.log(np.sqrt(np.mean((y - 3.0) ** 2))), rtol=1e-10)
+
+
+def test_progress_bar_when_asked(capsys):
+    y = np.array([0.5, 1.5, 2.0, 4.0, 3.0])
+    res = hs.fit(normal_ll, {"mu": 0.0, "log_sigma": 0.0}, y)
+    quiet = res.profile_ci()
+    assert capsys.readouterr().err == ""  # not a terminal: no bar by default
+    loud = res.profile_ci(progress=True)
+    assert "profiling" in capsys.readouterr().err
+    pd.testing.assert_frame_equal(quiet, loud)
