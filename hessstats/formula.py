@@ -85,7 +85,9 @@ def prepare(data: Any, formulas: tuple[str, ...], columns: dict[str, Any], missi
         else:
             extras[key] = value
     if missing == "raise":
-        _design.check_missing(frame.rename(columns=lambda c: c[2:] if str(c).startswith("__") else c))
+        labels = {f"__{k}": (v if isinstance(v, str) else k) for k, v in columns.items()}
+        renamed = frame.rename(columns=labels)
+        _design.check_missing(renamed.loc[:, ~renamed.columns.duplicated()])
     else:
         frame = frame.dropna()
         if len(frame) == 0:

@@ -7,7 +7,10 @@ Log-likelihoods (per observation, ``eta = X @ beta + offset + log(exposure)``, `
   ``alpha`` itself (not its log) is the parameter, as statsmodels
   ``NegativeBinomial(loglike_method="nb2")``, whose Hessian is analytic: ``Var(y) = mu + alpha mu^2``;
 - zero-inflated Poisson: ``P(y=0) = w + (1-w) exp(-mu)``, ``w = expit(Z @ gamma)`` (logit inflation),
-  as statsmodels ``ZeroInflatedPoisson`` (analytic Hessian); inflation names are ``inflate_<term>``.
+  as statsmodels ``ZeroInflatedPoisson``; inflation names are ``inflate_<term>``. statsmodels 0.15's
+  analytic ZIP Hessian drops the inflation/count cross block (``GenericZeroInflated.hessian``
+  overwrites the filled upper triangle with the empty lower one), so its standard errors are off
+  (here by up to 1e-2 relative); validation compares with its numerical Hessian instead (1e-5).
 """
 
 from __future__ import annotations
