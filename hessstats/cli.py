@@ -13,18 +13,12 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-import importlib
-import importlib.util
-
-from . import __version__, cli_fit
+from . import __version__, cli_fit, cli_hessian, cli_validate
 from .errors import HessstatsError, HessstatsWarning
 
-# TEMPORARY (issue 6): cli_hessian (issue 5) and cli_validate (issue 4) are being written by other
-# engineers; they are registered when importable and will be imported unconditionally once present.
-SUBCOMMAND_MODULES = (cli_fit,) + tuple(
-    importlib.import_module(f"hessstats.{name}") for name in ("cli_hessian", "cli_validate")
-    if importlib.util.find_spec(f"hessstats.{name}") is not None)
-"""Modules providing subcommands (``add_parser`` + ``run``), in ``--help`` order."""
+SUBCOMMAND_MODULES = (cli_fit, cli_hessian, cli_validate)
+"""Modules providing subcommands (``add_parser`` + ``run``), in ``--help`` order: fit/snapshot/check
+(issue 6), hessian (issue 5), validate (issue 4)."""
 
 DESCRIPTION = """\
 Maximum-likelihood fits with exact (JAX, float64) Hessians: standard-error tables, estimate

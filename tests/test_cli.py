@@ -189,3 +189,13 @@ def test_warnings_are_one_readable_line(monkeypatch, capsys):
     code, out, err = run(["fit", "spector", *LOGIT], capsys)
     assert code == 0 and "GPA" in out
     assert err == "hessstats fit: ConvergenceWarning: not converged (simulated)\n"
+
+
+def test_dispatch_to_other_subcommand_modules(capsys):
+    """`hessian` (issue 5) and `validate` (issue 4) are reached through the same main()."""
+    code, out, _ = run(["hessian", "x**2 + y**2", "--at", "x=0,y=0"], capsys)
+    assert code == 0 and "minimum" in out.lower()  # gradient 0, Hessian diag(2, 2): a minimum
+    code, _, err = run(["hessian", "x**", "--at", "x=1"], capsys)
+    assert code == 2 and "Traceback" not in err
+    code, out, _ = run(["validate", "--help"], capsys)
+    assert code == 0 and out.startswith("usage: hessstats validate")
