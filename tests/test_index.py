@@ -92,7 +92,7 @@ def test_row_mixing_likelihood_is_refused():
     def mixing(eta, params, d):
         return -0.5 * (d["y"] - jnp.cumsum(eta["beta"]) / 10) ** 2
 
-    with pytest.raises(SpecificationError, match="index-model Hessian disagrees"):
+    with pytest.raises(SpecificationError, match="mixes observations"):
         hs.IndexModel(mixing, {"beta": np.zeros(2)}, {"X": X, "y": y}, design={"beta": "X"})
 
 
