@@ -1,0 +1,105 @@
+"""The formula interface and its stable contract for the CLI (issue 4).
+
+References: statsmodels 0.15 formula models (patsy) for the same fits; the formulaic design
+itself for names; refits from ``description`` must reproduce the original estimates exactly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import hessstats as hs
+from hessstats.errors import DataError, SpecificationError
+from hessstats.formula import MODELS, from_formula
+
+EXPECTED_MODELS = {"ols", "logit", "probit", "poisson", "negbin", "gamma", "mnlogit", "ordered_logit",
+                   "ordered_probit", "zip", "tobit", "weibull"}
+
+
+@pytest.fixture(scope="module")
+def spector() -> pd.DataFrame:
+    return hs.datasets.load("spector")
+
+
+def test_models_registry_and_public_names():
+    assert set(MODELS) == EXPECTED_MODELS
+    for name in EXPECTED_MODELS:
+        assert getattr(hs, name) is MODELS[name]
+
+
+def test_unknown_model_lists_valid_names(spector):
+    with pytest.raises(SpecificationError, match=r"unknown model 'lgit'[\s\S]*'logit'[\s\S]*'weibull'"):
+        from_formula("lgit", "GRADE ~ GPA", spector)
+
+
+def test_returns_model_whose_description_refits(spector):
+    """description = {model, formula, options}: from_formula(**description) gives the same fit."""
+    model = hs.poisson("accident ~ yr_con + op_75_79", hs.datasets.load("ships"), exposure="service",
+                       missing="drop")
+    assert isinstance(model, hs.Model)
+    desc = dict(model.description)
+    assert desc["model"] == "poisson" and desc["formula"] == "accident ~ yr_con + op_75_79"
+    assert desc["exposure"] == "service" and desc["missing"] == "drop"
+    again = from_formula(desc.pop("model"), desc.pop("formula"), hs.datasets.load("ships"),
+                         **{k: v for k, v in desc.items() if k in ("exposure", "offset", "missing")})
+    np.testing.assert_array_equal(again.fit().params, model.fit().params)
+
+
+def test_fit_accepts_cov_type(spector):
+    res = hs.logit("GRADE ~ GPA + PSI", spector).fit(cov_type="HC0")
+    assert res.cov_type == "HC0" and list(res.params.index) == ["Intercept", "GPA", "PSI"]
+
+
+def test_array_interface_equals_formula(spector):
+    X = spector[["GPA", "TUCE", "PSI"]].assign(Intercept=1.0)[["Intercept", "GPA", "TUCE", "PSI"]]
+    by_array = hs.models.logit_model(spector["GRADE"], X).fit()
+    by_formula = hs.logit("GRADE ~ GPA + TUCE + PSI", spector).fit()
+    np.testing.assert_array_equal(by_array.params.index, by_formula.params.index)
+    np.testing.assert_allclose(by_array.params, by_formula.params, rtol=1e-13)
+    assert by_array.model.description["formula"] is None
+
+
+def test_string_columns_and_interactions(spector):
+    df = spector.assign(group=np.where(spector["TUCE"] > 22, "b", "a"))
+    model = hs.logit("GRADE ~ GPA * C(group)", df)
+    assert model.names == ("Intercept", "GPA", "C(group)[T.b]", "GPA:C(group)[T.b]")
+
+
+def test_string_outcome_is_rejected_with_a_fix(spector):
+    df = spector.assign(passed=np.where(spector["GRADE"] > 0, "yes", "no"))
+    with pytest.raises(SpecificationError, match="one numeric column"):
+        hs.logit("passed ~ GPA", df)
+
+
+def test_missing_values_raise_or_drop(spector):
+    df = spector.copy()
+    df.loc[0, "GPA"] = np.nan
+    with pytest.raises(DataError, match=r"\{'GPA': 1\} of 32 rows"):
+        hs.probit("GRADE ~ GPA", df)
+    assert hs.probit("GRADE ~ GPA", df, missing="drop").nobs == 31
+    with pytest.raises(SpecificationError, match="missing"):
+        hs.probit("GRADE ~ GPA", df, missing="ignore")
+
+
+def test_bad_formula_and_unknown_column(spector):
+    with pytest.raises(SpecificationError, match="formulaic could not build"):
+        hs.logit("GRADE ~ GPAA", spector)
+    with pytest.raises(DataError, match="DataFrame"):
+        hs.logit("GRADE ~ GPA", spector.to_dict())
+
+
+def test_options_as_arrays_are_aligned_and_recorded():
+    ships = hs.datasets.load("ships").dropna()
+    model = hs.poisson("accident ~ yr_con", ships, exposure=ships["service"].to_numpy())
+    assert model.description["exposure"] == "<array>"
+    with pytest.raises(DataError, match="wrong length"):
+        hs.poisson("accident ~ yr_con", ships, exposure=np.ones(3))
+
+
+def test_zip_inflation_formula():
+    df = hs.datasets.load("randhie").head(3000)
+    model = hs.zip("mdvis ~ lncoins", df, inflation="~ idp + physlm")
+    assert model.names == ("Intercept", "lncoins", "inflate_Intercept", "inflate_idp", "inflate_physlm")
+    assert model.description["inflation"] == "~ idp + physlm"
