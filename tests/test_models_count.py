@@ -11,6 +11,8 @@ inflation/count cross block, shown below); numdifftools for our AD Hessians.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,7 +21,7 @@ import statsmodels.formula.api as smf
 from statsmodels.tools.numdiff import approx_hess3
 
 import hessstats as hs
-from hessstats.errors import DataError
+from hessstats.errors import DataError, SeparationWarning
 from hessstats.validation_cases import RANDHIE
 
 SHIPS = "accident ~ yr_con + op_75_79"
@@ -123,3 +125,16 @@ def test_exposure_must_be_positive(ships):
     df = ships.dropna().assign(service=lambda d: d["service"].where(d.index != 0, 0.0))
     with pytest.raises(DataError, match="exposure has invalid values"):
         hs.poisson(SHIPS, df, exposure="service")
+
+
+def test_poisson_mle_nonexistence_warns_with_variable():
+    """Group d = 1 has only zero counts: the MLE does not exist (Santos Silva & Tenreyro 2010,
+    Economics Letters 107, 310-312); the coefficient of d diverges to -inf."""
+    df = pd.DataFrame({"y": [1, 3, 0, 2, 1, 0, 0, 0.0], "x": [0.3, 0.9, 0.1, 0.5, 0.7, 0.2, 0.6, 0.4],
+                       "d": [0, 0, 0, 0, 0, 1, 1, 1.0]})
+    for build in (hs.poisson, hs.negbin):
+        with pytest.warns(SeparationWarning, match=r"\['d'\].*negative for 3 zero counts"):
+            build("y ~ x + d", df)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        hs.poisson("y ~ x", df)  # without d the MLE exists: no warning

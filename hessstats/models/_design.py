@@ -165,6 +165,26 @@ def vector_option(value: Any, n: int, *, what: str, default: float) -> np.ndarra
     return outcome(value, n, what=what)
 
 
+def sparse_direction(signed: np.ndarray, rows: np.ndarray, fallback: np.ndarray,
+                     equal: np.ndarray | None = None) -> np.ndarray:
+    """The separating direction with the smallest L1 norm, so that it names few variables.
+
+    Minimise ``sum|b|`` subject to ``signed @ b >= 1`` on ``rows``, ``>= 0`` on the other rows,
+    and ``equal @ b == 0``; ``fallback`` if the linear programme fails.
+    """
+    import scipy.optimize
+
+    n, k = signed.shape
+    eye = np.eye(k)
+    A = np.block([[eye, -eye], [-eye, -eye], [-signed, np.zeros((n, k))]])
+    b_ub = np.r_[np.zeros(2 * k), -rows.astype(float)]
+    A_eq = None if equal is None or not len(equal) else np.c_[equal, np.zeros((len(equal), k))]
+    out = scipy.optimize.linprog(np.r_[np.zeros(k), np.ones(k)], A_ub=A, b_ub=b_ub, A_eq=A_eq,
+                                 b_eq=None if A_eq is None else np.zeros(len(equal)),
+                                 bounds=[(None, None)] * k + [(0, None)] * k, method="highs")
+    return out.x[:k] if out.status == 0 else fallback
+
+
 def build(loglike: Callable, start: Any, data: Mapping[str, Any], names: Any, description: Mapping[str, Any],
           expected_information: Callable[[np.ndarray], np.ndarray] | None = None,
           extra: Mapping[str, Any] | None = None) -> Model:

@@ -26,7 +26,7 @@ import scipy.stats
 
 from ..errors import PerfectSeparationError, SeparationWarning, message, warn
 from ..model import Model
-from ._design import build, design, outcome, require
+from ._design import build, design, outcome, require, sparse_direction
 
 SEPARATION_TOL = 1e-7
 """Rows with ``(2y-1) x_i'b`` above this (columns scaled to max |x| = 1, |b| <= 1) count as predicted."""
@@ -75,7 +75,7 @@ def check_separation(y: np.ndarray, X: np.ndarray, names: Sequence[str]) -> None
                                   b_ub=np.zeros(len(y)), bounds=[(-1.0, 1.0)] * k + [(None, 1.0)], method="highs")
     complete = full.status == 0 and -full.fun > SEPARATION_TOL
     predicted_rows = np.ones(len(y), bool) if complete else signed @ b > SEPARATION_TOL
-    b = _sparse_direction(signed, predicted_rows, b)
+    b = sparse_direction(signed, predicted_rows, b)
     variables = [names[j] for j in np.flatnonzero(np.abs(b) > 1e-6 * np.abs(b).max())]
     predicted = int(predicted_rows.sum())
     if complete:
@@ -87,18 +87,6 @@ def check_separation(y: np.ndarray, X: np.ndarray, names: Sequence[str]) -> None
     warn(f"quasi-separation: a linear combination of {variables} predicts {predicted} of {len(y)} observations "
          "exactly, so some estimates diverge and their standard errors are meaningless. Drop or combine those "
          "variables, or merge sparse categories.", SeparationWarning)
-
-
-def _sparse_direction(signed: np.ndarray, rows: np.ndarray, fallback: np.ndarray) -> np.ndarray:
-    """The separating direction with the smallest L1 norm (so it names few variables):
-    minimise ``sum|b|`` subject to ``signed @ b >= 1`` on the predicted rows and ``>= 0`` elsewhere."""
-    n, k = signed.shape
-    eye = np.eye(k)
-    A = np.block([[eye, -eye], [-eye, -eye], [-signed, np.zeros((n, k))]])
-    b_ub = np.r_[np.zeros(2 * k), -rows.astype(float)]
-    out = scipy.optimize.linprog(np.r_[np.zeros(k), np.ones(k)], A_ub=A, b_ub=b_ub,
-                                 bounds=[(None, None)] * k + [(0, None)] * k, method="highs")
-    return out.x[:k] if out.status == 0 else fallback
 
 
 def _binary(kind: str, y: Any, X: Any, names: Sequence[str] | None, description: dict | None,

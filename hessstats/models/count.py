@@ -11,6 +11,9 @@ Log-likelihoods (per observation, ``eta = X @ beta + offset + log(exposure)``, `
   analytic ZIP Hessian drops the inflation/count cross block (``GenericZeroInflated.hessian``
   overwrites the filled upper triangle with the empty lower one), so its standard errors are off
   (here by up to 1e-2 relative); validation compares with its numerical Hessian instead (1e-5).
+
+Before fitting Poisson and NB2, :func:`check_existence` warns (``SeparationWarning``, naming the
+variables) when the MLE does not exist because some zero counts can be fitted as ``mu -> 0``.
 """
 
 from __future__ import annotations
@@ -21,10 +24,12 @@ from typing import Any, NamedTuple
 import jax.numpy as jnp
 import jax.scipy.special as jsp
 import numpy as np
+import scipy.optimize
 
-from ..errors import DataError, message
+from ..errors import DataError, SeparationWarning, message, warn
 from ..model import Model
-from ._design import build, design, outcome, require, vector_option
+from ._design import build, design, outcome, require, sparse_direction, vector_option
+from .binary import SEPARATION_TOL
 
 
 class PoissonParams(NamedTuple):
@@ -73,6 +78,40 @@ def zip_loglike(params: ZIPParams, data: dict) -> jnp.ndarray:
     return jnp.where(y == 0, zero, log_1mw + log_pois)
 
 
+def check_existence(y: np.ndarray, X: np.ndarray, names: Sequence[str]) -> None:
+    """Warn when the Poisson/NB2 MLE does not exist (Santos Silva & Tenreyro 2010, *Economics
+    Letters* 107: some ``b != 0`` has ``x_i'b = 0`` where ``y_i > 0`` and ``x_i'b <= 0`` where
+    ``y_i = 0``, strictly for some): those zero counts are fitted as ``mu -> 0`` and the
+    coefficients of the named variables diverge. Found by linear programming (scipy ``linprog``).
+
+    Example
+    -------
+    >>> import warnings
+    >>> X = np.column_stack([np.ones(6), [0, 0, 0, 0, 1, 1.0]])
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     check_existence(np.array([1, 3, 0, 2, 0, 0.0]), X, ["const", "d"])
+    >>> "['d']" in str(caught[0].message)
+    True
+    """
+    zero = y == 0
+    if not zero.any() or zero.all():
+        return
+    Xs = X / np.max(np.abs(X), axis=0)
+    neg = -Xs[zero]  # want neg @ b >= 0, with equality rows Xs[~zero] @ b == 0
+    out = scipy.optimize.linprog(-neg.sum(axis=0), A_ub=-neg, b_ub=np.zeros(len(neg)), A_eq=Xs[~zero],
+                                 b_eq=np.zeros(int((~zero).sum())), bounds=[(-1.0, 1.0)] * X.shape[1], method="highs")
+    if out.status != 0 or -out.fun <= SEPARATION_TOL:
+        return
+    rows = neg @ out.x > SEPARATION_TOL
+    b = sparse_direction(neg, rows, out.x, equal=Xs[~zero])
+    variables = [names[j] for j in np.flatnonzero(np.abs(b) > 1e-6 * np.abs(b).max())]
+    warn(f"the maximum-likelihood estimates do not exist: a linear combination of {variables} is zero for every "
+         f"positive count and negative for {int(rows.sum())} zero counts, which are fitted as mean -> 0 while those "
+         "coefficients diverge (Santos Silva & Tenreyro 2010). Drop those observations or variables (e.g. a dummy "
+         "whose group has only zeros).", SeparationWarning)
+
+
 def _counts(y: Any, X: Any, names: Sequence[str] | None, offset: Any, exposure: Any, kind: str):
     X, names = design(X, names)
     y = outcome(y, X.shape[0])
@@ -83,6 +122,8 @@ def _counts(y: Any, X: Any, names: Sequence[str] | None, offset: Any, exposure: 
     require(expo > 0, expo, what="exposure", expected="positive values",
             fix="drop rows with zero exposure (they carry no information) or fix the exposure column")
     off = off + np.log(expo)
+    if kind != "zip":
+        check_existence(y, X, names)
     # start: least squares of log(y + 0.5) - offset on X
     start = np.linalg.lstsq(X, np.log(y + 0.5) - off, rcond=None)[0]
     return y, X, names, off, start
