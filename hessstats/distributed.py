@@ -71,6 +71,19 @@ class DaskSource(RowSource):
     function ``partition (pandas DataFrame) -> data pytree``. ``client`` defaults to the current
     ``distributed`` client; ``retries`` is passed to ``client.compute``. The DataFrame is persisted
     on the workers once (``persist=False`` to recompute it from its source each iteration).
+
+    Example
+    -------
+    >>> import numpy as np, pandas as pd, jax.numpy as jnp, dask.dataframe as dd, hessstats as hs
+    >>> from distributed import Client, LocalCluster
+    >>> cluster = LocalCluster(n_workers=1, processes=False, dashboard_address=None)
+    >>> client = Client(cluster)
+    >>> df = pd.DataFrame({"y": [1.0, 2.0, 4.0, 3.0, 5.0]})
+    >>> source = DaskSource(dd.from_pandas(df, npartitions=2), {"y": "y"}, client=client)
+    >>> res = hs.Model(lambda p, d: -0.5 * (d["y"] - p["mu"]) ** 2, {"mu": 0.0}, source).fit()
+    >>> round(float(res.params["mu"]), 10), source.nobs
+    (3.0, 5)
+    >>> client.close(); cluster.close()
     """
 
     default_chunk_size = 65_536

@@ -272,8 +272,10 @@ def _row_jacobian(theta, sample, loglike: IndexLoglike, spec: ParamSpec):
 def _check_row_separable(model) -> None:
     """Observation i must depend on row i of the linear predictors only (checked on 8 rows)."""
     n = model.nobs or 0
+    lengths = {n} | ({len(model.weights)} if model.weights is not None else set())  # sharded: padded rows
     rows = min(n, 8)
-    sample = jax.tree_util.tree_map(lambda a: a[:rows] if np.ndim(a) >= 1 and np.shape(a)[0] == n else a, model.data)
+    sample = jax.tree_util.tree_map(lambda a: a[:rows] if np.ndim(a) >= 1 and np.shape(a)[0] in lengths else a,
+                                    model.data)
     theta = model.start + 0.01 * np.random.default_rng(0).standard_normal(model.k_params)
     with x64():
         jac = np.asarray(_row_jacobian(jnp.asarray(theta), sample, model.index, model.spec))
