@@ -3,8 +3,12 @@
 Used by :mod:`hessstats.validation` (``hessstats validate``) and by ``scripts/make_reference.py``,
 which stores the statsmodels numbers in ``data/reference/*.json`` so validation runs without
 statsmodels. Tiers: ``1e-8`` where statsmodels' Hessian is analytic (or the reference is closed
-form); ``1e-5`` where statsmodels differentiates numerically (``OrderedModel`` and
-``GenericLikelihoodModel``).
+form); ``1e-5`` where the reference is differentiated numerically: ``OrderedModel`` (its own finite
+differences, and BFGS estimates), ``ZeroInflatedPoisson`` (central differences of its analytic
+score, because its analytic Hessian is wrong, see :func:`_zip`), and the Tobit and Weibull models,
+which statsmodels lacks: ``GenericLikelihoodModel`` (BFGS) on an independent scipy.stats
+log-likelihood with a numdifftools Hessian. ``1e-6`` for Longley (ill-conditioned, see
+:data:`LONGLEY`).
 """
 
 from __future__ import annotations
@@ -151,27 +155,28 @@ def _ordered(distr: str) -> Callable:
 
         terms = [t.strip() for t in formula.split("~")[1].split("+")]
         model = OrderedModel(df["PID"].astype(int), df[terms], distr=distr)
-        res = model.fit(method="bfgs", maxiter=5000, gtol=1e-10, disp=0)
-        res = model.fit(start_params=res.params, method="newton", maxiter=100, tol=1e-12, disp=0)
+        res = model.fit(method="bfgs", maxiter=1000, gtol=1e-8, disp=0)
         return _from_results(res, names)
     return fit
 
 
 def _zip(df: pd.DataFrame, names: tuple[str, ...], formula: str) -> dict:
-    """statsmodels ZeroInflatedPoisson estimates; covariance from statsmodels' *numerical* Hessian
-    (``approx_hess3`` of its log-likelihood): its analytic ``hessian`` (0.15.0) loses the
-    inflation/count cross block (``GenericZeroInflated.hessian`` fills the upper triangle, then
-    overwrites it with the zero lower triangle), so its standard errors are off by up to 1e-2."""
+    """statsmodels ZeroInflatedPoisson estimates; covariance from a *numerical* Hessian, the
+    central-difference Jacobian of statsmodels' analytic score (``approx_fprime(..., centered=True)``):
+    its analytic ``hessian`` (0.15.0) loses the inflation/count cross block
+    (``GenericZeroInflated.hessian`` fills the upper triangle, then overwrites it with the zero
+    lower triangle), so its own standard errors are off by up to 1e-2 here."""
     import statsmodels.api as sm
     from formulaic import model_matrix
-    from statsmodels.tools.numdiff import approx_hess3
+    from statsmodels.tools.numdiff import approx_fprime
 
     mm = model_matrix(formula, df)
     y, X = mm.lhs.iloc[:, 0], pd.DataFrame(mm.rhs)
     model = sm.ZeroInflatedPoisson(y, X, exog_infl=np.ones((len(y), 1)), inflation="logit")
     res = model.fit(method="newton", maxiter=200, tol=1e-14, disp=0)
+    hess = approx_fprime(res.params.to_numpy(), model.score, centered=True)
     order = [list(res.params.index).index(n) for n in _sm_order(res, names)]
-    cov = np.linalg.inv(-approx_hess3(res.params.to_numpy(), model.loglike))[np.ix_(order, order)]
+    cov = np.linalg.inv(-(hess + hess.T) / 2)[np.ix_(order, order)]
     params = pd.Series(res.params.to_numpy()[order], index=names)
     return _out(params, {"nonrobust": pd.Series(np.sqrt(np.diag(cov)), index=names)}, cov, res.llf, res.nobs)
 
@@ -191,11 +196,23 @@ def _generic(loglike_obs: Callable, start: Callable) -> Callable:
                 return loglike_obs(params, y, X, df)
 
         model = Model(y, X)
-        res = model.fit(start_params=start(y, X), method="bfgs", maxiter=5000, gtol=1e-10, disp=0)
-        res = model.fit(start_params=res.params, method="newton", maxiter=100, tol=1e-12, disp=0)
+        res = model.fit(start_params=start(y, X), method="bfgs", maxiter=1000, gtol=1e-8, disp=0)
+        cov = np.linalg.inv(-_numerical_hessian(model.loglike, res.params))
         params = pd.Series(res.params, index=names)
-        return _out(params, {"nonrobust": pd.Series(res.bse, index=names)}, res.cov_params(), res.llf, len(y))
+        return _out(params, {"nonrobust": pd.Series(np.sqrt(np.diag(cov)), index=names)}, cov, res.llf, len(y))
     return fit
+
+
+def _numerical_hessian(f: Callable, x: np.ndarray) -> np.ndarray:
+    """numdifftools' adaptive (Richardson-extrapolated) Hessian when installed (~1e-8 here), else
+    statsmodels' central differences ``approx_hess3`` (~1e-5 on the Tobit likelihood)."""
+    try:
+        import numdifftools as nd
+    except ImportError:
+        from statsmodels.tools.numdiff import approx_hess3
+
+        return approx_hess3(x, f)
+    return nd.Hessian(f)(x)
 
 
 def _tobit_ll(p, y, X, df):
@@ -245,11 +262,11 @@ CASES: tuple[Case, ...] = (
          _ordered("logit")),
     Case("ordered_probit", "anes96", ANES, "statsmodels OrderedModel(distr='probit') (numerical Hessian)", NUMERIC,
          _ordered("probit")),
-    Case("zip", "randhie", RANDHIE, "statsmodels ZeroInflatedPoisson(inflation='logit'); covariance from its "
-         "numerical Hessian (its analytic one drops the cross block)", NUMERIC, _zip),
-    Case("tobit", "fair", FAIR, "statsmodels GenericLikelihoodModel on scipy.stats norm logcdf/logpdf "
-         "(numerical Hessian)", NUMERIC, _generic(_tobit_ll, _ols_start), options={"left": 0}),
-    Case("weibull", "heart", "survival ~ age", "statsmodels GenericLikelihoodModel on scipy.stats weibull_min "
-         "logpdf/logsf (numerical Hessian)", NUMERIC, _generic(_weibull_ll, _log_start), options={"event": "censors"}),
+    Case("zip", "randhie", RANDHIE, "statsmodels ZeroInflatedPoisson(inflation='logit'); covariance from central "
+         "differences of its score (its analytic Hessian drops the cross block)", NUMERIC, _zip),
+    Case("tobit", "fair", FAIR, "statsmodels GenericLikelihoodModel (BFGS) on scipy.stats norm logcdf/logpdf; "
+         "numdifftools Hessian", NUMERIC, _generic(_tobit_ll, _ols_start), options={"left": 0}),
+    Case("weibull", "heart", "survival ~ age", "statsmodels GenericLikelihoodModel (BFGS) on scipy.stats weibull_min "
+         "logpdf/logsf; numdifftools Hessian", NUMERIC, _generic(_weibull_ll, _log_start), options={"event": "censors"}),
 )
 """Every built-in model on a bundled dataset, with its statsmodels reference."""

@@ -5,7 +5,7 @@ Hessians: 1e-8); Stata's published ``poisson accident yr_con op_75_79, exposure(
 vce(cluster ship)`` on the MASS ships data (stored in statsmodels' test suite,
 ``discrete/tests/results/results_count_robust_cluster.py``; Stata stops Newton at its own
 tolerance, so 1e-6); statsmodels ``ZeroInflatedPoisson`` estimates (1e-8) with SEs from
-statsmodels' numerical Hessian ``approx_hess3`` (1e-5: its analytic ZIP Hessian drops the
+central differences of statsmodels' analytic score (1e-5: its analytic ZIP Hessian drops the
 inflation/count cross block, shown below); numdifftools for our AD Hessians.
 """
 
@@ -89,7 +89,7 @@ def test_negbin_matches_statsmodels_nb2(nb2, randhie):
 
 def test_zip_matches_statsmodels_reference(zip_fit):
     """Stored statsmodels reference (data/reference/zip_randhie.json, scripts/make_reference.py):
-    ZeroInflatedPoisson estimates, covariance from statsmodels' numerical Hessian approx_hess3."""
+    ZeroInflatedPoisson estimates, covariance from central differences of statsmodels' score."""
     from hessstats.validation import load_reference
     from hessstats.validation_cases import CASES
 
