@@ -15,120 +15,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import pandas as pd
-from formulaic import Formula, model_matrix
 
-from .errors import DataError, SpecificationError, message
+from ._formula_data import categorical_outcome, describe, matrices, prepare, rhs_matrix
+from .errors import SpecificationError, message
 from .model import Model
-from .models import _design
 from .models.binary import logit_model, probit_model
 from .models.categorical import mnlogit_model, ordered_model
 from .models.continuous import gamma_model, normal_model, tobit_model
 from .models.count import negbin_model, poisson_model, zip_model
 from .models.survival import weibull_model
 
-MISSING = ("raise", "drop")
-
-
-def _check_frame(data: Any) -> pd.DataFrame:
-    if not isinstance(data, pd.DataFrame):
-        raise DataError(message("data must be a pandas DataFrame", expected="a DataFrame with the formula's columns",
-                                got=type(data).__name__, fix="wrap it: pd.DataFrame(data)"))
-    return data
-
-
-def _parse(formula: str, need_lhs: bool = True) -> Formula:
-    try:
-        parsed = Formula(formula)
-    except Exception as exc:
-        raise SpecificationError(message("the formula cannot be parsed", expected="e.g. 'y ~ x1 + C(g)'",
-                                         got=f"{formula!r}: {exc}", fix="fix the formula syntax")) from None
-    if need_lhs and not hasattr(parsed, "lhs"):
-        raise SpecificationError(message("the formula has no outcome", expected="'outcome ~ regressors'",
-                                         got=repr(formula), fix="put the outcome left of '~'"))
-    return parsed
-
-
-def _columns(data: pd.DataFrame, *formulas: str) -> list[str]:
-    """Columns of ``data`` that the formulas use (unknown names are reported by formulaic later)."""
-    used: set[str] = set()
-    for f in formulas:
-        used |= {str(v) for v in _parse(f, need_lhs=False).required_variables}
-    return [c for c in data.columns if str(c) in used]
-
-
-def prepare(data: Any, formulas: tuple[str, ...], columns: dict[str, Any], missing: str) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The rows of ``data`` to use and the extra per-row options (column names resolved to values).
-
-    ``columns`` maps option names (exposure, offset, event, ...) to a column name, an array, a
-    scalar or ``None``. Missing values raise (``missing="raise"``) or drop their rows (``"drop"``).
-    """
-    data = _check_frame(data)
-    if missing not in MISSING:
-        raise SpecificationError(message("unknown missing", expected=f"one of {MISSING}", got=repr(missing),
-                                         fix="missing='raise' (default) or missing='drop'"))
-    used = _columns(data, *formulas)
-    frame = data[used].copy()
-    extras: dict[str, Any] = {}
-    for key, value in columns.items():
-        if isinstance(value, str):
-            if value not in data.columns:
-                raise SpecificationError(message(f"{key}={value!r} is not a column", expected=f"one of {list(data.columns)}",
-                                                 got=repr(value), fix=f"pass {key} as a column name or an array"))
-            frame[f"__{key}"] = data[value].to_numpy()
-        elif value is not None and np.ndim(value) == 1:
-            if len(value) != len(data):
-                raise DataError(message(f"{key} has the wrong length", expected=f"{len(data)} values (one per row)",
-                                        got=f"{len(value)}", fix=f"pass {key} aligned with the rows of data"))
-            frame[f"__{key}"] = np.asarray(value)
-        else:
-            extras[key] = value
-    if missing == "raise":
-        labels = {f"__{k}": (v if isinstance(v, str) else k) for k, v in columns.items()}
-        renamed = frame.rename(columns=labels)
-        _design.check_missing(renamed.loc[:, ~renamed.columns.duplicated()])
-    else:
-        frame = frame.dropna()
-        if len(frame) == 0:
-            raise DataError(message("no rows left after dropping missing values", expected="some complete rows",
-                                    got=f"0 of {len(data)}", fix="check the columns used by the model"))
-    for key in columns:
-        if f"__{key}" in frame:
-            extras[key] = frame.pop(f"__{key}").to_numpy()
-    return frame, extras
-
-
-def matrices(formula: str, frame: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
-    """Outcome and design (formulaic) of a two-sided formula on complete rows."""
-    parsed = _parse(formula)
-    try:
-        mm = model_matrix(parsed, frame, na_action="raise")
-    except Exception as exc:
-        raise SpecificationError(message("formulaic could not build the design", expected="a valid formula on data",
-                                         got=f"{type(exc).__name__}: {exc}"[:500], fix="check the formula")) from None
-    lhs = pd.DataFrame(mm.lhs)
-    if lhs.shape[1] != 1:
-        raise SpecificationError(message("the outcome must be one numeric column", expected="a numeric outcome",
-                                         got=f"columns {list(lhs.columns)} (a string outcome is dummy-coded)",
-                                         fix="recode the outcome as numbers, e.g. (df.y == 'yes').astype(int)"))
-    return lhs.iloc[:, 0], pd.DataFrame(mm.rhs)
-
-
-def rhs_matrix(formula: str, frame: pd.DataFrame) -> pd.DataFrame:
-    """Design of a one-sided formula (``"~ x1 + x2"``), e.g. the inflation part of ``hs.zip``."""
-    rhs = formula if formula.strip().startswith("~") else "~ " + formula
-    return pd.DataFrame(model_matrix(rhs, frame, na_action="raise"))
-
-
-def _describe(name: str, formula: str, **options: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {"model": name, "formula": formula}
-    for key, value in options.items():
-        out[key] = value if value is None or isinstance(value, (str, int, float, bool)) else "<array>"
-    return out
-
-
-# ----------------------------------------------------------------------------- constructors
 
 def logit(formula: str, data: pd.DataFrame, *, missing: str = "raise", separation: bool = True) -> Model:
     """Logit model from a formula, e.g. ``hs.logit("GRADE ~ GPA + TUCE + PSI", data=df)``.
@@ -142,7 +39,7 @@ def logit(formula: str, data: pd.DataFrame, *, missing: str = "raise", separatio
     """
     frame, _ = prepare(data, (formula,), {}, missing)
     y, X = matrices(formula, frame)
-    return logit_model(y, X, separation=separation, description=_describe("logit", formula, missing=missing))
+    return logit_model(y, X, separation=separation, description=describe("logit", formula, missing=missing))
 
 
 def probit(formula: str, data: pd.DataFrame, *, missing: str = "raise", separation: bool = True) -> Model:
@@ -157,7 +54,7 @@ def probit(formula: str, data: pd.DataFrame, *, missing: str = "raise", separati
     """
     frame, _ = prepare(data, (formula,), {}, missing)
     y, X = matrices(formula, frame)
-    return probit_model(y, X, separation=separation, description=_describe("probit", formula, missing=missing))
+    return probit_model(y, X, separation=separation, description=describe("probit", formula, missing=missing))
 
 
 def poisson(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset: Any = None,
@@ -174,7 +71,7 @@ def poisson(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset: A
     frame, extra = prepare(data, (formula,), {"exposure": exposure, "offset": offset}, missing)
     y, X = matrices(formula, frame)
     return poisson_model(y, X, exposure=extra["exposure"], offset=extra["offset"],
-                         description=_describe("poisson", formula, exposure=exposure, offset=offset, missing=missing))
+                         description=describe("poisson", formula, exposure=exposure, offset=offset, missing=missing))
 
 
 def negbin(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset: Any = None,
@@ -190,7 +87,7 @@ def negbin(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset: An
     frame, extra = prepare(data, (formula,), {"exposure": exposure, "offset": offset}, missing)
     y, X = matrices(formula, frame)
     return negbin_model(y, X, exposure=extra["exposure"], offset=extra["offset"],
-                        description=_describe("negbin", formula, exposure=exposure, offset=offset, missing=missing))
+                        description=describe("negbin", formula, exposure=exposure, offset=offset, missing=missing))
 
 
 def zip(formula: str, data: pd.DataFrame, *, inflation: str = "~ 1", exposure: Any = None,  # noqa: A001
@@ -207,7 +104,7 @@ def zip(formula: str, data: pd.DataFrame, *, inflation: str = "~ 1", exposure: A
     y, X = matrices(formula, frame)
     Z = rhs_matrix(inflation, frame)
     return zip_model(y, X, Z, exposure=extra["exposure"], offset=extra["offset"],
-                     description=_describe("zip", formula, inflation=inflation, exposure=exposure, offset=offset,
+                     description=describe("zip", formula, inflation=inflation, exposure=exposure, offset=offset,
                                            missing=missing))
 
 
@@ -223,7 +120,7 @@ def ols(formula: str, data: pd.DataFrame, *, missing: str = "raise") -> Model:
     """
     frame, _ = prepare(data, (formula,), {}, missing)
     y, X = matrices(formula, frame)
-    return normal_model(y, X, description=_describe("ols", formula, missing=missing))
+    return normal_model(y, X, description=describe("ols", formula, missing=missing))
 
 
 def gamma(formula: str, data: pd.DataFrame, *, missing: str = "raise") -> Model:
@@ -237,7 +134,7 @@ def gamma(formula: str, data: pd.DataFrame, *, missing: str = "raise") -> Model:
     """
     frame, _ = prepare(data, (formula,), {}, missing)
     y, X = matrices(formula, frame)
-    return gamma_model(y, X, description=_describe("gamma", formula, missing=missing))
+    return gamma_model(y, X, description=describe("gamma", formula, missing=missing))
 
 
 def tobit(formula: str, data: pd.DataFrame, *, left: Any = 0.0, right: Any = None, missing: str = "raise") -> Model:
@@ -252,7 +149,7 @@ def tobit(formula: str, data: pd.DataFrame, *, left: Any = 0.0, right: Any = Non
     frame, extra = prepare(data, (formula,), {"left": left, "right": right}, missing)
     y, X = matrices(formula, frame)
     return tobit_model(y, X, left=extra["left"], right=extra["right"],
-                       description=_describe("tobit", formula, left=left, right=right, missing=missing))
+                       description=describe("tobit", formula, left=left, right=right, missing=missing))
 
 
 def weibull(formula: str, data: pd.DataFrame, *, event: Any = None, shape: float | None = None,
@@ -268,17 +165,7 @@ def weibull(formula: str, data: pd.DataFrame, *, event: Any = None, shape: float
     frame, extra = prepare(data, (formula,), {"event": event}, missing)
     y, X = matrices(formula, frame)
     return weibull_model(y, X, event=extra["event"], shape=shape,
-                         description=_describe("weibull", formula, event=event, shape=shape, missing=missing))
-
-
-def _categorical_outcome(formula: str, frame: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
-    lhs = str(_parse(formula).lhs).strip()
-    if lhs not in frame.columns:
-        raise SpecificationError(message("the outcome of a categorical model must be a column",
-                                         expected=f"a column name left of '~', one of {list(frame.columns)}",
-                                         got=repr(lhs), fix="create the outcome column first, then use its name"))
-    rhs = formula.split("~", 1)[1]
-    return frame[lhs], rhs_matrix(rhs, frame)
+                         description=describe("weibull", formula, event=event, shape=shape, missing=missing))
 
 
 def mnlogit(formula: str, data: pd.DataFrame, *, missing: str = "raise") -> Model:
@@ -291,15 +178,15 @@ def mnlogit(formula: str, data: pd.DataFrame, *, missing: str = "raise") -> Mode
     ('1:Intercept', '1:logpopul', '1:age')
     """
     frame, _ = prepare(data, (formula,), {}, missing)
-    y, X = _categorical_outcome(formula, frame)
-    return mnlogit_model(y, X, description=_describe("mnlogit", formula, missing=missing))
+    y, X = categorical_outcome(formula, frame)
+    return mnlogit_model(y, X, description=describe("mnlogit", formula, missing=missing))
 
 
 def _ordered(distr: str, formula: str, data: pd.DataFrame, missing: str) -> Model:
     frame, _ = prepare(data, (formula,), {}, missing)
-    y, X = _categorical_outcome(formula, frame)
+    y, X = categorical_outcome(formula, frame)
     X = X.drop(columns=[c for c in X.columns if c == "Intercept"])
-    return ordered_model(y, X, distr=distr, description=_describe(f"ordered_{distr}", formula, missing=missing))
+    return ordered_model(y, X, distr=distr, description=describe(f"ordered_{distr}", formula, missing=missing))
 
 
 def ordered_logit(formula: str, data: pd.DataFrame, *, missing: str = "raise") -> Model:

@@ -67,3 +67,14 @@ def test_cli_fails_on_a_wrong_reference(capsys, monkeypatch):
     assert _run(["validate", "--no-live", "--model", "logit"]) == 1
     out = capsys.readouterr().out
     assert "FAIL" in out and "1 FAILED" in out
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.key for c in CASES])
+def test_full_covariance_llf_and_nobs_match_stored_reference(case):
+    """Beyond params and SEs: every covariance entry relative to se_i * se_j, the log-likelihood, nobs."""
+    ref = validation.load_reference(case)
+    res = hs.from_formula(case.model, case.formula, hs.datasets.load(case.dataset), **case.options).fit()
+    se = res.bse.to_numpy()
+    assert list(res.names) == ref["names"] and res.nobs == ref["nobs"]
+    assert np.max(np.abs(res.cov_array - np.array(ref["cov"])) / np.outer(se, se)) < case.rtol
+    np.testing.assert_allclose(res.llf, ref["llf"], rtol=1e-9)
