@@ -96,8 +96,9 @@ def maximize(model: Model, theta0: np.ndarray, *, method: str = "trust-exact", m
         raise SpecificationError(message(
             "unknown optimisation method", expected=f"one of {METHODS}", got=repr(method),
             fix="use method='trust-exact' (default) or 'newton'"))
-    llf0, _, _ = check_start(model, theta0)
-    cache = _Cache(model, scale=max(abs(llf0), 1.0))
+    start = check_start(model, theta0)
+    cache = _Cache(model, scale=max(abs(start[0]), 1.0))
+    cache.key, cache.value = np.asarray(theta0, dtype=np.float64).tobytes(), start  # no second evaluation
     theta, iterations, msg = np.array(theta0, dtype=np.float64), 0, "newton"
     if method == "trust-exact":
         out = scipy.optimize.minimize(cache.fun, theta, jac=cache.jac, hess=cache.hess, method="trust-exact",
