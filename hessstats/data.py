@@ -43,17 +43,17 @@ def _is_array_like(x: Any) -> bool:
 
 
 def _leaf(path: tuple, leaf: Any) -> jax.Array:
-    name = jax.tree_util.keystr(path) or "data"
+    name = "data" + jax.tree_util.keystr(path)
     if isinstance(leaf, pd.Series):
         if isinstance(leaf.dtype, pd.CategoricalDtype) or leaf.dtype == object or pd.api.types.is_string_dtype(leaf.dtype):
             raise DataError(message(
-                f"data column {name} is not numeric",
+                f"{name} is not numeric",
                 expected="numbers (float, int or bool)", got=f"dtype {leaf.dtype}, e.g. {leaf.iloc[:3].tolist()}",
                 fix="encode it as numbers (e.g. dummy columns), or use a formula interface that does"))
         n_missing = int(leaf.isna().sum())
         if n_missing:
             raise DataError(message(
-                f"data column {name} has missing values",
+                f"{name} has missing values",
                 expected="no missing values", got=f"{n_missing} missing of {len(leaf)}",
                 fix="drop or impute the rows before fitting (e.g. df.dropna())"))
         leaf = leaf.to_numpy()
@@ -64,16 +64,16 @@ def _leaf(path: tuple, leaf: Any) -> jax.Array:
         return jnp.asarray(arr)
     if arr.dtype.kind != "f":
         raise DataError(message(
-            f"data {name} is not numeric",
+            f"{name} is not numeric",
             expected="numbers (float, int or bool)", got=f"dtype {arr.dtype}, e.g. {arr.ravel()[:3].tolist()}",
             fix="convert it with np.asarray(x, dtype=float) or encode categories as numbers"))
     if arr.dtype == np.float32:
         _warn_float32(name)
     bad = ~np.isfinite(arr)
     if bad.any():
-        where = np.argwhere(bad)[:5].tolist()
+        where = (np.flatnonzero(bad) if arr.ndim == 1 else np.argwhere(bad))[:5].tolist()
         raise DataError(message(
-            f"data {name} has non-finite values",
+            f"{name} has non-finite values",
             expected="finite numbers",
             got=f"{int(np.isnan(arr).sum())} NaN and {int(np.isinf(arr).sum())} inf of {arr.size}; first at index {where}",
             fix="drop or impute those rows before fitting"))
@@ -82,7 +82,7 @@ def _leaf(path: tuple, leaf: Any) -> jax.Array:
 
 def _warn_float32(name: str) -> None:
     warn(
-        f"data {name} is float32: hessstats computes in float64, but these values carry only float32 "
+        f"{name} is float32: hessstats computes in float64, but these values carry only float32 "
         "precision (about 7 digits). Create them as float64 (numpy does by default; for JAX arrays "
         "use `with jax.enable_x64(True):`).", PrecisionWarning)
 
