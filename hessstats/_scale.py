@@ -35,8 +35,13 @@ def prepare(data: Any, chunk_size: Any) -> tuple[Any, Any, int | None, int | Non
     return data, data, size, None
 
 
-def check(per_observation: bool, chunk_size: int | None, shard: Any, index: Any) -> None:
-    """Row blocks and shards need a per-observation log-likelihood."""
+def check(per_observation: bool, chunk_size: int | None, shard: Any) -> None:
+    """Row blocks and shards need a per-observation log-likelihood, and do not combine."""
+    if chunk_size is not None and shard is not False and shard is not None:
+        raise SpecificationError(message(
+            "chunk_size and shard cannot be combined", expected="one of chunk_size (bounded memory) "
+            "or shard (several devices)", got=f"chunk_size={chunk_size}, shard={shard!r}",
+            fix="shard the rows over devices, or process them in blocks, not both"))
     if (chunk_size is not None or shard is not False) and not per_observation:
         raise SpecificationError(message(
             "chunked or sharded fits need per-observation log-likelihood values",

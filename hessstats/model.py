@@ -31,6 +31,13 @@ class Model:
     never modified. ``transforms`` (``{name: fn(params) -> scalar or vector}``) declares
     natural-scale quantities reported by ``FitResult.transformed()``; kept in ``extra["transforms"]``.
 
+    Scale (issue 7): ``chunk_size=c`` evaluates the same compiled kernel on row blocks of ``c``
+    rows and adds them (bounded memory); ``data`` may also be a row source
+    (:class:`~hessstats.ParquetSource`, :class:`~hessstats.DaskSource`). ``shard=True`` (or a
+    device count, or a mesh) splits the rows over JAX devices. ``index`` is set by
+    :func:`~hessstats.IndexModel` (Hessian as ``X' diag(w) X``). ``progress`` shows a tqdm bar
+    over row blocks (default: when stderr is a terminal and there are many blocks).
+
     Example
     -------
     >>> import jax.numpy as jnp, numpy as np
@@ -77,7 +84,7 @@ class Model:
         _check_float32_constants(loglike, spec, theta0, sample)
         if nobs is None:
             nobs = source_nobs or (shape[0] if per_obs else leading_length(data))
-        _scale.check(per_obs, chunk_size, shard, index)
+        _scale.check(per_obs, chunk_size, shard)
         data, weights = _scale.shard(data, nobs, shard)
         values = dict(loglike=loglike, spec=spec, start=theta0, data=data, nobs=nobs,
                       per_observation=per_obs, description=dict(description or {}),

@@ -72,3 +72,5 @@ def test_bad_shard_option_is_a_typed_error():
         hs.Model(lambda p, d: -(d - p["mu"]) ** 2, {"mu": 0.0}, np.arange(4.0), shard="all")
     with pytest.raises(SpecificationError, match="invalid shard option"):
         hs.Model(lambda p, d: -(d - p["mu"]) ** 2, {"mu": 0.0}, np.arange(4.0), shard=99)
+    with pytest.raises(SpecificationError, match="cannot be combined"):
+        hs.Model(lambda p, d: -(d - p["mu"]) ** 2, {"mu": 0.0}, np.arange(4.0), shard=True, chunk_size=2)
