@@ -106,6 +106,7 @@ def maximize(model: Model, theta0: np.ndarray, *, method: str = "trust-exact", m
         theta, iterations, msg = np.asarray(out.x, dtype=np.float64), int(out.nit), str(out.message)
     theta, steps = _newton_polish(cache, theta, polish_steps if method == "trust-exact" else maxiter)
     iterations += steps
+    theta = _nearest_on_flat_ridge(cache, theta0, theta)
     llf, grad, hess = cache(theta)
     return Optimum(theta, llf, grad, hess, iterations, msg, hit_maxiter=iterations >= maxiter)
 
@@ -147,3 +148,22 @@ def _newton_step(hess: np.ndarray, grad: np.ndarray, rtol: float = 1e-12) -> np.
         return None
     keep = eigenvalues > rtol * top
     return ((vectors[:, keep] / eigenvalues[keep]) @ (vectors[:, keep].T @ (grad / d))) / d
+
+
+def _nearest_on_flat_ridge(cache: _Cache, theta0: np.ndarray, theta: np.ndarray, rtol: float = 1e-12) -> np.ndarray:
+    """Where the information is singular the log-likelihood is flat along its null directions,
+    and the optimiser may have drifted far along them. Move back to the point of the ridge nearest
+    the start (in equilibrated coordinates), if that does not lower the log-likelihood."""
+    llf, _, hess = cache(theta)
+    info = -hess
+    d = np.sqrt(np.abs(np.diag(info)))
+    d = np.where(d > 0, d, 1.0)
+    eigenvalues, vectors = np.linalg.eigh(info / d[:, None] / d[None, :])
+    null = vectors[:, np.abs(eigenvalues) <= rtol * np.max(np.abs(eigenvalues))]
+    if null.shape[1] == 0:
+        return theta
+    candidate = theta - (null @ (null.T @ ((theta - theta0) * d))) / d
+    llf_candidate, grad, _ = cache(candidate)
+    if np.isfinite(llf_candidate) and llf_candidate >= llf - 1e-12 * max(1.0, abs(llf)) and np.all(np.isfinite(grad)):
+        return candidate
+    return theta

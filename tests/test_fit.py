@@ -97,6 +97,8 @@ def test_unidentified_sum_gets_nan_se_and_named_warning(normal_sample):
     sigma_hat = np.sqrt(np.mean((y - y.mean()) ** 2))
     np.testing.assert_allclose(res.bse["sigma"], sigma_hat / np.sqrt(2 * len(y)), rtol=1e-9)
     np.testing.assert_allclose(res.params["a"] + res.params["b"], y.mean(), rtol=1e-10)
+    # along the flat ridge a + b = mean, the reported point is the one nearest the start (0, 0)
+    np.testing.assert_allclose([res.params["a"], res.params["b"]], [y.mean() / 2] * 2, rtol=1e-8)
     assert not res.converged
     assert sorted(res.identification["parameter"]) == ["a", "b"]
     np.testing.assert_allclose(np.abs(res.identification["loading"]), np.sqrt(0.5), rtol=1e-8)
