@@ -164,3 +164,16 @@ def test_full_scale_parquet_fit(tmp_path):
     assert converged
     assert np.all(np.abs(params - beta) < 6 * bse)
     assert growth < 1.5 * n * k * 8
+
+
+def test_progress_bar_is_opt_in(capsys):
+    """tqdm bar over row blocks when progress=True; silent by default (stderr is not a terminal here).
+    Reference: the value of the in-memory evaluation (exact)."""
+    X, y = simulate(1_000, 2)
+    quiet = hs.Model(logit, {"beta": np.zeros(2)}, {"X": X, "y": y}, chunk_size=100)
+    loud = hs.Model(logit, {"beta": np.zeros(2)}, {"X": X, "y": y}, chunk_size=100, progress=True)
+    whole = hs.Model(logit, {"beta": np.zeros(2)}, {"X": X, "y": y})
+    np.testing.assert_allclose(quiet.evaluate(np.ones(2))[0], whole.evaluate(np.ones(2))[0], rtol=1e-13)
+    assert "hessstats blocks" not in capsys.readouterr().err
+    loud.evaluate(np.ones(2))
+    assert "hessstats blocks" in capsys.readouterr().err
