@@ -27,8 +27,9 @@ from .validation import validate
 # --- Hessian toolkit (issue 5) ---
 from .constrained import (BorderedHessian, ConstrainedClassification, LagrangeSolution,
                           bordered_hessian, classify_constrained, solve_lagrange)
-from .critical import (ConvexityCheck, CriticalPoint, SecondDerivativeTest, check_convexity,
-                       classify_critical_point, find_critical_points, second_derivative_test)
+from .convexity import ConvexityCheck, check_convexity
+from .critical import (CriticalPoint, SecondDerivativeTest, classify_critical_point, find_critical_points,
+                       second_derivative_test)
 from .expr import Expression, parse_expression
 from .taylor import Taylor2, TaylorError, taylor2
 
