@@ -3,7 +3,7 @@
 Run ``python benchmarks/bench_fit.py [--quick]``. All numbers come from this one run on this
 machine; ratios compare cases measured in the same run. Cases:
 
-- ``hs.fit`` generic: ``jax.hessian`` kernel (first call = compile + fit; then steady state);
+- ``hs.fit`` generic: AD Hessian kernel (``jax.jacrev(jax.grad)``) (first call = compile + fit; then steady state);
 - ``hs.IndexModel``: the same logit written in ``eta = X @ beta``, Hessian as ``X' diag(w) X``;
 - statsmodels ``Logit.fit(method="newton")`` (analytic derivatives; building the model is timed
   separately and excluded from the fit time);
@@ -180,7 +180,7 @@ def fmt_table(rows: list[dict]) -> str:
         lines.append("-- fit + standard errors (vs statsmodels Logit.fit)")
         line("statsmodels Logit(...) construction (excluded)", r["sm_build"])
         line("statsmodels Logit.fit(method='newton') + bse", r["sm_fit"], r["sm_fit"], "sm")
-        line("hs.fit generic jax.hessian, steady (incl. Model build)", r["hs_fit"], r["sm_fit"], "sm")
+        line("hs.fit generic AD Hessian, steady (incl. Model build)", r["hs_fit"], r["sm_fit"], "sm")
         line("hs.IndexModel(...).fit(), steady (incl. Model build)", r["ix_fit"], r["sm_fit"], "sm")
         line("hs Model(...) construction (copy + validate data)", r["hs_build"])
         line("hs generic model.fit() (build excluded, as sm)", r["hs_model_fit"], r["sm_fit"], "sm")
@@ -202,7 +202,7 @@ def fmt_table(rows: list[dict]) -> str:
         line("numpy: form sqrt(w) X then dsyrk", r["form_syrk"], syrk, "syrk")
         line("statsmodels Logit.hessian (analytic)", r["sm_hessian"], syrk, "syrk")
         line("hs index model: value+grad+Hessian X'diag(w)X", r["hess_index"], syrk, "syrk")
-        line("hs generic: value+grad+jax.hessian", r["hess_generic"], syrk, "syrk")
+        line("hs generic: value+grad+AD Hessian (jacrev of grad)", r["hess_generic"], syrk, "syrk")
         if "glm_hessian" in r:
             line("GenericLikelihoodModel.hessian (finite differences)", r["glm_hessian"], syrk, "syrk")
         lines.append("-- accuracy")

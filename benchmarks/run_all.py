@@ -4,7 +4,7 @@ Run ``python benchmarks/run_all.py [--quick] [--many]``. Each case runs in its o
 its peak memory (``ru_maxrss`` of the child: XLA buffers included, unlike tracemalloc) is its own.
 Times are the best of ``--repeat`` steady-state runs (hessstats: after the first, compiling call).
 
-Cases on a simulated logit (``bench_fit.simulate``): hs.fit (generic ``jax.hessian``),
+Cases on a simulated logit (``bench_fit.simulate``): hs.fit (generic AD Hessian),
 hs.IndexModel (``X' diag(w) X``), statsmodels ``Logit.fit`` (construction excluded),
 ``GenericLikelihoodModel`` (numerical derivatives; n*k <= 5e6 only), numdifftools ``Hessian`` of
 the numpy log-likelihood at the optimum (one Hessian; n*k <= 2e6 only), and the BLAS limit
@@ -112,7 +112,7 @@ def run_case(name: str, n: int, k: int, repeat: int) -> dict:
 
 
 LABELS = {
-    "hs_generic": "hs.fit (generic jax.hessian) fit + SEs",
+    "hs_generic": "hs.fit (generic AD Hessian) fit + SEs",
     "hs_index": "hs.IndexModel fit + SEs (X' diag(w) X)",
     "sm_logit": "statsmodels Logit.fit newton (build excluded)",
     "sm_generic": "statsmodels GenericLikelihoodModel fit + SEs",
