@@ -59,9 +59,9 @@ def _leaf(path: tuple, leaf: Any) -> jax.Array:
         leaf = leaf.to_numpy()
     if isinstance(leaf, jax.Array) and leaf.dtype == jnp.float32:
         _warn_float32(name)
-    arr = np.array(leaf, copy=True)
+    arr = np.asarray(leaf)  # a read-only look; the one copy is made by jnp.array below
     if arr.dtype.kind in "biu":
-        return jnp.asarray(arr)
+        return jnp.array(arr)
     if arr.dtype.kind != "f":
         raise DataError(message(
             f"{name} is not numeric",
@@ -69,15 +69,15 @@ def _leaf(path: tuple, leaf: Any) -> jax.Array:
             fix="convert it with np.asarray(x, dtype=float) or encode categories as numbers"))
     if arr.dtype == np.float32:
         _warn_float32(name)
-    bad = ~np.isfinite(arr)
-    if bad.any():
+    if not np.isfinite(arr).all():
+        bad = ~np.isfinite(arr)
         where = (np.flatnonzero(bad) if arr.ndim == 1 else np.argwhere(bad))[:5].tolist()
         raise DataError(message(
             f"{name} has non-finite values",
             expected="finite numbers",
             got=f"{int(np.isnan(arr).sum())} NaN and {int(np.isinf(arr).sum())} inf of {arr.size}; first at index {where}",
             fix="drop or impute those rows before fitting"))
-    return jnp.asarray(arr, dtype=jnp.float64)
+    return jnp.array(arr, dtype=jnp.float64, copy=True)
 
 
 def _warn_float32(name: str) -> None:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from ._config import float64
 from .covariance import DEFAULT_RTOL, covariance_for, invert_information
-from .errors import warn, ConvergenceWarning, IdentificationWarning
+from .errors import ConvergenceWarning, IdentificationWarning, SpecificationError, message, warn
 from .model import LogLike, Model
 from .optimize import maximize
 from .results import FitResult
@@ -18,19 +18,22 @@ NR_TOL = 1e-5
 """Convergence needs the scaled gradient ``g' (-H)^-1 g`` below this (Stata's ``nrtolerance``)."""
 
 
+MODEL_KEYWORDS = ("names", "nobs", "transforms", "expected_information", "description", "extra",
+                  "chunk_size", "index", "shard", "progress")
+FIT_KEYWORDS = ("start", "method", "cov_type", "groups", "cov_options", "maxiter", "nr_tol", "hessian_rtol")
+
+
 @float64
-def fit(loglike: LogLike, start: Any, data: Any = None, *,
-        names: Mapping[str, Any] | Sequence[str] | None = None, nobs: int | None = None,
-        transforms: Mapping[str, Any] | None = None, expected_information: Any = None,
-        **fit_options: Any) -> FitResult:
+def fit(loglike: LogLike, start: Any, data: Any = None, **options: Any) -> FitResult:
     """Fit ``loglike(params, data)`` by maximum likelihood; standard errors from the exact Hessian.
 
     ``loglike`` returns per-observation values (shape ``(n,)``) that hessstats *sums*; ``start`` is
-    a pytree (dict of scalars/arrays); ``names`` maps start keys to names for their elements.
-    ``transforms`` (``{name: fn(params)}``) declares natural-scale quantities for
-    ``res.transformed()``; ``expected_information`` is ``fn(theta) -> (k, k)`` for
-    ``cov_type="expected"``. Options (``method``, ``cov_type``, ``groups``, ``cov_options``,
-    ``maxiter``, ``nr_tol``, ``hessian_rtol``) as :func:`fit_model`.
+    a pytree (dict of scalars/arrays). Keywords are those of :class:`~hessstats.model.Model`
+    (``names``: start keys to names for their elements; ``nobs``; ``transforms``
+    (``{name: fn(params)}``, natural-scale quantities for ``res.transformed()``);
+    ``expected_information`` (``fn(theta) -> (k, k)``, for ``cov_type="expected"``); ``chunk_size``,
+    ``shard``, ``progress``) and of :func:`fit_model` (``method``, ``cov_type``, ``groups``,
+    ``cov_options``, ``maxiter``, ``nr_tol``, ``hessian_rtol``). An unknown keyword is an error.
 
     Example
     -------
@@ -45,9 +48,14 @@ def fit(loglike: LogLike, start: Any, data: Any = None, *,
     >>> res.converged, list(res.params.index)
     (True, ['x', 'const'])
     """
-    model = Model(loglike, start, data, names=names, nobs=nobs, transforms=transforms,
-                  expected_information=expected_information)
-    return fit_model(model, **fit_options)
+    unknown = sorted(set(options) - set(MODEL_KEYWORDS) - set(FIT_KEYWORDS))
+    if unknown:
+        raise SpecificationError(message(
+            f"unknown keyword(s) {unknown} for hs.fit",
+            expected=f"model keywords {list(MODEL_KEYWORDS)} or fit keywords {list(FIT_KEYWORDS[1:])}",
+            got=", ".join(f"{k}={options[k]!r}"[:80] for k in unknown), fix="check the spelling"))
+    model = Model(loglike, start, data, **{k: v for k, v in options.items() if k in MODEL_KEYWORDS})
+    return fit_model(model, **{k: v for k, v in options.items() if k in FIT_KEYWORDS})
 
 
 @float64

@@ -187,3 +187,14 @@ def test_scalar_loglike_is_accepted(normal_sample):
     assert res.nobs == len(y)
     with pytest.raises(hs.errors.SpecificationError, match="per-observation"):
         res.model.scores(res.theta)
+
+
+def test_fit_forwards_model_keywords_and_rejects_unknown(spector):
+    """hs.fit(..., chunk_size=) is the chunked Model path: same estimates as in memory (1e-10)."""
+    data = {"X": spector["X"], "y": spector["y"]}
+    full = hs.fit(logit_ll, {"beta": np.zeros(4)}, data)
+    chunked = hs.fit(logit_ll, {"beta": np.zeros(4)}, data, chunk_size=10)
+    np.testing.assert_allclose(chunked.params.to_numpy(), full.params.to_numpy(), rtol=1e-10)
+    np.testing.assert_allclose(chunked.bse.to_numpy(), full.bse.to_numpy(), rtol=1e-10)
+    with pytest.raises(hs.errors.SpecificationError, match="unknown keyword.*cov_typo"):
+        hs.fit(logit_ll, {"beta": np.zeros(4)}, data, cov_typo="HC0")
