@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from formulaic import Formula, model_matrix
 
 from .errors import DataError, SpecificationError, message
 from .models import _design
@@ -26,7 +25,7 @@ def _check_frame(data: Any) -> pd.DataFrame:
     return data
 
 
-def parse(formula: str, need_lhs: bool = True) -> Formula:
+def parse(formula: str, need_lhs: bool = True) -> Any:
     """Parse a formula with formulaic; a syntax error or a missing outcome is a SpecificationError.
 
     Example
@@ -34,6 +33,8 @@ def parse(formula: str, need_lhs: bool = True) -> Formula:
     >>> sorted(parse("y ~ x + C(g)").required_variables)
     ['g', 'x', 'y']
     """
+    from formulaic import Formula  # imported on first use: keeps `import hessstats` fast
+
     try:
         parsed = Formula(formula)
     except Exception as exc:
@@ -112,6 +113,8 @@ def matrices(formula: str, frame: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame
     """
     parsed = parse(formula)
     try:
+        from formulaic import model_matrix
+
         mm = model_matrix(parsed, frame, na_action="raise")
     except Exception as exc:
         raise SpecificationError(message("formulaic could not build the design", expected="a valid formula on data",
@@ -133,6 +136,8 @@ def rhs_matrix(formula: str, frame: pd.DataFrame) -> pd.DataFrame:
     ['Intercept', 'x']
     """
     rhs = formula if formula.strip().startswith("~") else "~ " + formula
+    from formulaic import model_matrix
+
     return pd.DataFrame(model_matrix(rhs, frame, na_action="raise"))
 
 

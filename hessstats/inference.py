@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
-import scipy.stats
+import scipy.special
 
 from ._config import float64
 from .constraints import parse_constraints
@@ -50,7 +50,7 @@ class TestResult:
 
 
 def _chi2(test: str, stat: float, df: int, detail: str = "") -> TestResult:
-    return TestResult(test, float(stat), int(df), float(scipy.stats.chi2.sf(stat, df)), detail)
+    return TestResult(test, float(stat), int(df), float(scipy.special.chdtrc(df, stat)), detail)
 
 
 def wald_frame(estimates: np.ndarray, cov: np.ndarray, index: list[str], alpha: float = 0.05) -> pd.DataFrame:
@@ -59,8 +59,8 @@ def wald_frame(estimates: np.ndarray, cov: np.ndarray, index: list[str], alpha: 
     var = np.diag(cov)
     se = np.sqrt(np.where(var >= 0, var, np.nan))
     z = estimates / se
-    q = scipy.stats.norm.ppf(1 - alpha / 2)
-    frame = pd.DataFrame({"coef": estimates, "std_err": se, "z": z, "p_value": 2 * scipy.stats.norm.sf(np.abs(z)),
+    q = scipy.special.ndtri(1 - alpha / 2)
+    frame = pd.DataFrame({"coef": estimates, "std_err": se, "z": z, "p_value": 2 * scipy.special.ndtr(-np.abs(z)),
                           "ci_lower": estimates - q * se, "ci_upper": estimates + q * se}, index=index)
     frame.index.name = "parameter"
     return frame

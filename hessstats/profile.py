@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 import scipy.optimize
-import scipy.stats
+import scipy.special
 
 from ._config import float64
 from .errors import SpecificationError, message
@@ -157,7 +157,7 @@ def profile_ci(res: Any, names: Any = None, alpha: float = 0.05, *, max_steps: f
         template = None
     else:
         template = restricted_model(res.model, {res.names[0]: float(res.theta[0])})
-    crit = float(scipy.stats.chi2.ppf(1 - alpha, 1))
+    crit = float(scipy.special.chdtri(1, alpha))
     wald = res.conf_int(alpha)
     se_info = np.sqrt(np.abs(np.diag(res.inverse_information.cov)))
     show = (sys.stderr.isatty() and len(selected) >= 5) if progress is None else progress

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.stats
+import scipy.special
 
 from .covariance import InverseInformation
 from .model import Model
@@ -93,11 +93,11 @@ class FitResult:
     @cached_property
     def pvalues(self) -> pd.Series:
         """Two-sided p-values from the standard normal."""
-        return pd.Series(2 * scipy.stats.norm.sf(np.abs(self.zvalues.to_numpy())), index=list(self.names), name="p_value")
+        return pd.Series(2 * scipy.special.ndtr(-np.abs(self.zvalues.to_numpy())), index=list(self.names), name="p_value")
 
     def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
         """Wald confidence intervals ``coef -/+ z_{1-alpha/2} std_err``."""
-        q = scipy.stats.norm.ppf(1 - alpha / 2)
+        q = scipy.special.ndtri(1 - alpha / 2)
         return pd.DataFrame({"ci_lower": self.params - q * self.bse, "ci_upper": self.params + q * self.bse})
 
     @property

@@ -22,7 +22,6 @@ import jax.scipy.stats as jstats
 import numpy as np
 import scipy.optimize
 import scipy.special
-import scipy.stats
 
 from ..errors import PerfectSeparationError, SeparationWarning, message, warn
 from ..model import Model
@@ -104,7 +103,7 @@ def _binary(kind: str, y: Any, X: Any, names: Sequence[str] | None, description:
         if kind == "logit":
             w = scipy.special.expit(eta) * scipy.special.expit(-eta)
         else:
-            w = scipy.stats.norm.pdf(eta) ** 2 / (scipy.stats.norm.cdf(eta) * scipy.stats.norm.sf(eta))
+            w = (np.exp(-0.5 * eta**2) / np.sqrt(2 * np.pi)) ** 2 / (scipy.special.ndtr(eta) * scipy.special.ndtr(-eta))
         return (X * w[:, None]).T @ X
 
     desc = {"model": kind, "formula": None, **(description or {})}

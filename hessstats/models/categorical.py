@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import jax.scipy.stats as jstats
 import numpy as np
 import pandas as pd
-import scipy.stats
+import scipy.special
 
 from ..errors import DataError, SpecificationError, message
 from ..model import Model
@@ -142,7 +142,7 @@ def ordered_model(y: Any, X: Any, *, distr: str = "logit", names: Sequence[str] 
                                          fix=f"drop {const} (the formula interface drops 'Intercept' itself)"))
     codes, levels = _categories(y, X.shape[0], 2, f"ordered {distr}")
     cum = np.cumsum(np.bincount(codes, minlength=len(levels)))[:-1] / len(codes)
-    ppf = scipy.stats.logistic.ppf if distr == "logit" else scipy.stats.norm.ppf
+    ppf = scipy.special.logit if distr == "logit" else scipy.special.ndtri
     cut = ppf(cum)
     thresholds = np.r_[cut[0], np.log(np.diff(cut))]
     loglike = ordered_logit_loglike if distr == "logit" else ordered_probit_loglike
