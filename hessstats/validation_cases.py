@@ -137,9 +137,9 @@ def _gamma(df: pd.DataFrame, names: tuple[str, ...], formula: str) -> dict:
     cov[:k, :k] = scale * np.linalg.inv((X * r[:, None]).T @ X)
     cov[k, k] = scale ** 4 / (n * (scipy.special.polygamma(1, nu) - scale))
     params = pd.Series(np.r_[res.params.to_numpy(), scale], index=names)
-    import scipy.stats  # reference-side only: kept off `import hessstats`
+    from scipy import stats  # reference side only: kept off `import hessstats`
 
-    llf = np.sum(scipy.stats.gamma.logpdf(y, a=nu, scale=mu / nu))
+    llf = np.sum(stats.gamma.logpdf(y, a=nu, scale=mu / nu))
     return _out(params, {"nonrobust": pd.Series(np.sqrt(np.diag(cov)), index=names)}, cov, llf, n)
 
 
@@ -217,19 +217,19 @@ def _numerical_hessian(f: Callable, x: np.ndarray) -> np.ndarray:
 
 
 def _tobit_ll(p, y, X, df):
-    import scipy.stats
+    from scipy import stats
 
     xb, sigma = X @ p[:-1], p[-1]
-    return np.where(y <= 0, scipy.stats.norm.logcdf(-xb / sigma), scipy.stats.norm.logpdf(y, xb, sigma))
+    return np.where(y <= 0, stats.norm.logcdf(-xb / sigma), stats.norm.logpdf(y, xb, sigma))
 
 
 def _weibull_ll(p, t, X, df):
-    import scipy.stats
+    from scipy import stats
 
     lam, shape = np.exp(X @ p[:-1]), p[-1]
     event = df["censors"].to_numpy()
-    return np.where(event == 1, scipy.stats.weibull_min.logpdf(t, shape, scale=lam),
-                    scipy.stats.weibull_min.logsf(t, shape, scale=lam))
+    return np.where(event == 1, stats.weibull_min.logpdf(t, shape, scale=lam),
+                    stats.weibull_min.logsf(t, shape, scale=lam))
 
 
 def _ols_start(y, X):
