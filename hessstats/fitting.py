@@ -59,12 +59,13 @@ def fit(loglike: LogLike, start: Any, data: Any = None, **options: Any) -> FitRe
 
 
 @float64
-def fit_model(model: Model, *, start: Any = None, method: str = "trust-exact", cov_type: str = "nonrobust",
+def fit_model(model: Model, *, start: Any = None, method: str = "auto", cov_type: str = "nonrobust",
               groups: Any = None, cov_options: Mapping[str, Any] | None = None, maxiter: int = 100,
               nr_tol: float = NR_TOL, hessian_rtol: float = DEFAULT_RTOL) -> FitResult:
     """Fit an existing :class:`Model` (what ``Model.fit`` calls).
 
-    - ``method``: ``"trust-exact"`` (scipy trust-region Newton, default) or ``"newton"``.
+    - ``method``: ``"auto"`` (default: Newton with line search, handing over to scipy's
+      trust-region ``"trust-exact"`` on negative curvature), ``"newton"`` or ``"trust-exact"``.
     - ``cov_type``: a name in :data:`hessstats.covariance.REGISTRY`: ``"nonrobust"`` (default,
       inverse observed information), ``"opg"``, ``"HC0"``, ``"robust"`` (HC0 x n/(n-1)),
       ``"cluster"`` (needs ``groups``: labels or a data column name; ``cov_options={"correction":

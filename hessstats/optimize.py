@@ -1,10 +1,13 @@
-"""Maximise the log-likelihood: scipy's trust-region Newton on exact derivatives, then Newton polish.
+"""Maximise the log-likelihood: Newton's method on exact derivatives, globalised two ways.
 
-``scipy.optimize.minimize(method="trust-exact")`` globalises Newton's method with the exact
-gradient and Hessian (one compiled call gives all three). Because its stopping rule is an absolute
-gradient norm, a few plain Newton steps follow while they still raise the log-likelihood, so the
-estimate is accurate to rounding, not merely to the optimiser's tolerance. The optimiser's own
-inverse-Hessian approximations are never used as a covariance.
+``method="auto"`` (default) takes Newton steps with a backtracking line search while the
+information is positive (semi)definite, which is the usual case for MLEs and needs the fewest
+Hessian evaluations (one compiled call gives value, gradient and Hessian). If a step meets negative
+curvature or the line search fails, it hands over to ``scipy.optimize.minimize(method=
+"trust-exact")``, a trust-region Newton method that handles indefinite Hessians, and finishes with
+Newton steps so the estimate is accurate to rounding, not merely to the optimiser's tolerance.
+``"newton"`` and ``"trust-exact"`` force one globalisation. The optimiser's own inverse-Hessian
+approximations are never used as a covariance.
 """
 
 from __future__ import annotations
@@ -17,7 +20,11 @@ import scipy.optimize
 from .errors import SpecificationError, message
 from .model import Model
 
-METHODS = ("trust-exact", "newton")
+METHODS = ("auto", "newton", "trust-exact")
+
+NEGLIGIBLE_DECREMENT = 1e-20
+"""A Newton step whose decrement ``g'(-H)^-1 g`` is below this moves every parameter by less than
+1e-10 standard errors: not worth another evaluation of the Hessian."""
 
 
 @dataclass(frozen=True)
@@ -81,7 +88,7 @@ def check_start(model: Model, theta0: np.ndarray) -> tuple[float, np.ndarray, np
             "and guard logs of zero (jnp.log1p, jnp.logaddexp, jnp.where with the double-where trick)"))
 
 
-def maximize(model: Model, theta0: np.ndarray, *, method: str = "trust-exact", maxiter: int = 100,
+def maximize(model: Model, theta0: np.ndarray, *, method: str = "auto", maxiter: int = 100,
              gtol: float = 1e-10, polish_steps: int = 10) -> Optimum:
     """Maximise ``sum(loglike)`` from ``theta0``; see the module docstring.
 
@@ -95,45 +102,55 @@ def maximize(model: Model, theta0: np.ndarray, *, method: str = "trust-exact", m
     if method not in METHODS:
         raise SpecificationError(message(
             "unknown optimisation method", expected=f"one of {METHODS}", got=repr(method),
-            fix="use method='trust-exact' (default) or 'newton'"))
+            fix="use method='auto' (default), 'newton' or 'trust-exact'"))
     start = check_start(model, theta0)
     cache = _Cache(model, scale=max(abs(start[0]), 1.0))
     cache.key, cache.value = np.asarray(theta0, dtype=np.float64).tobytes(), start  # no second evaluation
-    theta, iterations, msg = np.array(theta0, dtype=np.float64), 0, "newton"
-    if method == "trust-exact":
+    theta, iterations, msg = np.array(theta0, dtype=np.float64), 0, ""
+    if method in ("auto", "newton"):
+        theta, iterations, msg = _newton(cache, theta, maxiter)
+    if method == "trust-exact" or (method == "auto" and msg not in ("converged", "iteration limit")):
         out = scipy.optimize.minimize(cache.fun, theta, jac=cache.jac, hess=cache.hess, method="trust-exact",
-                                      options={"gtol": gtol, "maxiter": maxiter})
-        theta, iterations, msg = np.asarray(out.x, dtype=np.float64), int(out.nit), str(out.message)
-    theta, steps = _newton_polish(cache, theta, polish_steps if method == "trust-exact" else maxiter)
-    iterations += steps
+                                      options={"gtol": gtol, "maxiter": max(maxiter - iterations, 1)})
+        theta, msg = np.asarray(out.x, dtype=np.float64), f"{msg + '; ' if msg else ''}trust-exact: {out.message}"
+        iterations += int(out.nit)
+        theta, steps, _ = _newton(cache, theta, polish_steps)
+        iterations += steps
     theta = _nearest_on_flat_ridge(cache, theta0, theta)
     llf, grad, hess = cache(theta)
     return Optimum(theta, llf, grad, hess, iterations, msg, hit_maxiter=iterations >= maxiter)
 
 
-def _newton_polish(cache: _Cache, theta: np.ndarray, max_steps: int) -> tuple[np.ndarray, int]:
-    """Damped Newton steps while the Hessian is negative semidefinite and the log-likelihood rises."""
-    steps = 0
-    for _ in range(max_steps):
+def _newton(cache: _Cache, theta: np.ndarray, max_steps: int) -> tuple[np.ndarray, int, str]:
+    """Newton steps with backtracking while the information is positive semidefinite.
+
+    Returns the point, the number of steps taken, and why it stopped: ``"converged"`` (the next
+    step would be negligible), ``"iteration limit"``, ``"negative curvature"`` or
+    ``"line search failed"``.
+    """
+    for steps in range(max_steps + 1):
         llf, grad, hess = cache(theta)
         step = _newton_step(hess, grad)
         if step is None:
-            break  # negative curvature: leave it to the certificate
+            return theta, steps, "negative curvature"
         decrement = float(grad @ step)
-        if not np.isfinite(decrement) or decrement <= 1e-30 * max(1.0, abs(llf)):
-            break
-        for damping in (1.0, 0.5, 0.25, 0.125):
-            trial = theta + damping * step
-            llf_trial = cache(trial)[0]
-            if np.isfinite(llf_trial) and llf_trial >= llf - 1e-13 * max(1.0, abs(llf)):
-                theta = trial
-                steps += 1
+        if not np.isfinite(decrement):
+            return theta, steps, "line search failed"
+        if decrement <= NEGLIGIBLE_DECREMENT:
+            return theta, steps, "converged"
+        if steps == max_steps:
+            return theta, steps, "iteration limit"
+        rounding = 1e-13 * max(1.0, abs(llf))  # llf can only be compared to about this
+        for halvings in range(31):
+            alpha = 0.5 ** halvings
+            llf_trial = cache(theta + alpha * step)[0]
+            if np.isfinite(llf_trial) and (llf_trial >= llf + 1e-4 * alpha * decrement
+                                           or (decrement < 1e3 * rounding and llf_trial >= llf - rounding)):
+                theta = theta + alpha * step
                 break
         else:
-            break
-        if decrement < 1e-24:
-            break
-    return theta, steps
+            return theta, steps, "line search failed"
+    return theta, max_steps, "iteration limit"
 
 
 def _newton_step(hess: np.ndarray, grad: np.ndarray, rtol: float = 1e-12) -> np.ndarray | None:
