@@ -79,13 +79,40 @@ def _effects(predict: Callable, spec: Any, variables: dict) -> Callable:
     return effects
 
 
+def _defaults(res: Any, predict: Any, variables: Any) -> tuple[Callable, Any]:
+    """``predict`` and ``variables``, filled in from ``res.model.extra`` where omitted."""
+    extra = res.model.extra
+    missing = [name for name, value, key in (("predict", predict, "predict"),
+                                              ("variables", variables, "margins_variables"))
+               if value is None and key not in extra]
+    if missing:
+        raise SpecificationError(message(
+            f"this model declares no default for margins' {' and '.join(missing)}",
+            expected="predict(params, data) -> (n,) in jax.numpy and variables=['x1', ...] or {'GPA': ('X', 0)}",
+            got=f"margins called without {' and '.join(missing)}",
+            fix="pass them, e.g. res.margins(lambda p, d: jax.nn.sigmoid(d['X'] @ p['beta']), {'x': ('X', 1)}); "
+                "the built-in logit, probit, poisson and negbin models need neither"))
+    predict = extra["predict"] if predict is None else predict
+    variables = extra["margins_variables"] if variables is None else variables
+    if not callable(predict):
+        raise SpecificationError(message(
+            "margins needs a prediction function", expected="predict(params, data) -> (n,) in jax.numpy",
+            got=type(predict).__name__, fix="pass predict=..."))
+    return predict, variables
+
+
 @float64
 def margins(res: Any, predict: Callable | None = None, variables: Any = None, *, kind: str = "average",
             alpha: float = 0.05) -> pd.DataFrame:
     """Marginal effects with delta-method SEs: a ``summary_frame``-like table indexed by variable.
 
     ``predict`` defaults to ``res.model.extra["predict"]`` and ``variables`` to
-    ``res.model.extra["margins_variables"]`` when a built-in model declares them.
+    ``res.model.extra["margins_variables"]``, which the built-in logit, probit (``P(y=1)``),
+    poisson and negbin (``exp(X beta)``, per unit of exposure) declare: then ``res.margins()`` is
+    statsmodels' ``get_margeff()`` (``kind="mean"``: ``get_margeff(at="mean")``), dy/dx for every
+    column of the design except the constant. Dummy columns (``C(g)``) are differentiated like
+    any other column, as statsmodels' default ``dummy=False``; for the discrete change pass your own
+    ``predict``. A model without those defaults raises :class:`SpecificationError` naming what to pass.
 
     Example
     -------
@@ -98,13 +125,11 @@ def margins(res: Any, predict: Callable | None = None, variables: Any = None, *,
     >>> me = margins(res, lambda p, d: jnp.exp(d["X"] @ p["b"]), {"x": ("X", 0)})
     >>> bool(np.isclose(me.loc["x", "coef"], res.params.iloc[0] * y.mean()))
     True
+    >>> spector = hs.logit("GRADE ~ GPA + TUCE + PSI", hs.datasets.load("spector")).fit()
+    >>> margins(spector)["coef"].round(6).tolist()  # statsmodels Logit(...).fit().get_margeff().margeff
+    [0.362581, 0.012208, 0.305178]
     """
-    predict = predict or res.model.extra.get("predict")
-    variables = variables if variables is not None else res.model.extra.get("margins_variables")
-    if not callable(predict):
-        raise SpecificationError(message(
-            "margins needs a prediction function", expected="predict(params, data) -> (n,) in jax.numpy",
-            got=type(predict).__name__, fix="pass predict=..."))
+    predict, variables = _defaults(res, predict, variables)
     if kind not in KINDS:
         raise SpecificationError(message(
             "unknown margins kind", expected=f"one of {KINDS}", got=repr(kind),

@@ -209,8 +209,13 @@ class FitResult:
         return fit_restricted(self, fixed, **fit_options)
 
     def lr_test_null(self, fixed: dict[str, float] | None = None, **fit_options: Any) -> Any:
-        """LR test against the null model: this model refitted with ``fixed`` parameters held
-        (default ``model.extra["null"]`` where a built-in model defines it, e.g. all slopes 0).
+        """LR test against the null model: this model refitted with ``fixed`` parameters held.
+
+        ``fixed`` defaults to ``model.extra["null"]``: every built-in model whose design has a
+        constant column fixes all slopes at 0 and keeps the constant and the ancillary parameters
+        (``alpha``, ``sigma``, ``scale``, ``shape``) free, which is statsmodels' ``llnull`` /
+        ``llr`` / ``llr_pvalue`` (``df = df_model``); ordered models fix all slopes (cutpoints
+        free), mnlogit every non-constant coefficient of every equation. ZIP defines no default.
 
         Example
         -------
@@ -220,6 +225,8 @@ class FitResult:
         >>> res = hs.fit(loglike, {"mu": 0.0, "sigma": 1.0}, np.array([1.0, 2.0, 4.0, 5.0]))
         >>> res.lr_test_null({"mu": 0.0}).df
         1
+        >>> hs.logit("GRADE ~ GPA + TUCE + PSI", hs.datasets.load("spector")).fit().lr_test_null()
+        <LR test: statistic=15.4042, df=3, p_value=0.00150188>
         """
         from .errors import SpecificationError, message
         from .inference import lr_test
@@ -228,7 +235,8 @@ class FitResult:
         if not fixed:
             raise SpecificationError(message(
                 "no null model is defined for this model", expected="fixed={name: value, ...}",
-                got="nothing", fix="say which parameters the null model fixes, e.g. {'x1': 0.0, 'x2': 0.0}"))
+                got="no fixed= and no model.extra['null'] (built-in models define it only with an intercept)",
+                fix="say which parameters the null model fixes, e.g. {'x1': 0.0, 'x2': 0.0}"))
         return lr_test(self.fit_restricted(fixed, **fit_options), self, check_data=False)
 
     def profile_ci(self, names: Any = None, alpha: float = 0.05, **options: Any) -> pd.DataFrame:
@@ -248,6 +256,9 @@ class FitResult:
     def margins(self, predict: Any = None, variables: Any = None, *, kind: str = "average",
                 alpha: float = 0.05) -> pd.DataFrame:
         """Marginal effects dy/dx with delta-method SEs (see :func:`hessstats.margins.margins`).
+
+        With no arguments, for the built-in logit, probit, poisson and negbin models: statsmodels'
+        ``get_margeff()`` (``kind="mean"``: ``at="mean"``), every regressor except the constant.
 
         Example
         -------

@@ -185,6 +185,46 @@ def sparse_direction(signed: np.ndarray, rows: np.ndarray, fallback: np.ndarray,
     return out.x[:k] if out.status == 0 else fallback
 
 
+def constant_columns(X: np.ndarray) -> np.ndarray:
+    """Mask of the constant columns of ``X`` (zero variance, the rule of statsmodels'
+    ``discrete_margins._get_const_index``)."""
+    return np.var(X, axis=0) == 0
+
+
+def null_fixed(X: np.ndarray, names: Sequence[str]) -> dict[str, float]:
+    """``{name: 0.0}`` for the slopes (non-constant columns) when ``X`` has a constant column, else
+    ``{}``: the parameters that the null (constant-only) model of ``FitResult.lr_test_null`` fixes.
+    ``names`` are the parameter names of the columns (in column order, repeated per equation for
+    multi-equation models).
+
+    Example
+    -------
+    >>> null_fixed(np.column_stack([np.ones(3), [1.0, 2.0, 4.0]]), ["const", "x"])
+    {'x': 0.0}
+    """
+    const = constant_columns(X)
+    if not const.any() or const.all():
+        return {}
+    k = X.shape[1]
+    return {str(n): 0.0 for j, n in enumerate(names) if not const[j % k]}
+
+
+def index_extra(X: np.ndarray, names: Sequence[str], predict: Callable | None = None) -> dict[str, Any]:
+    """``Model.extra`` of a single-index model on ``data["X"]``: ``"null"`` (:func:`null_fixed`)
+    and, with ``predict(params, data) -> (n,)``, what ``FitResult.margins()`` uses by default:
+    ``"predict"`` and ``"margins_variables"`` (``{name: ("X", column)}`` for every non-constant
+    column, as statsmodels' ``get_margeff`` leaves out the constant)."""
+    extra: dict[str, Any] = {}
+    null = null_fixed(X, names)
+    if null:
+        extra["null"] = null
+    if predict is not None:
+        const = constant_columns(X)
+        extra["predict"] = predict
+        extra["margins_variables"] = {str(n): ("X", j) for j, n in enumerate(names) if not const[j]}
+    return extra
+
+
 def build(loglike: Callable, start: Any, data: Mapping[str, Any], names: Any, description: Mapping[str, Any],
           expected_information: Callable[[np.ndarray], np.ndarray] | None = None,
           extra: Mapping[str, Any] | None = None) -> Model:

@@ -5,6 +5,10 @@ Log-likelihoods (per observation, ``eta = X @ beta``):
 - logit: ``y*eta - log(1 + exp(eta))`` (statsmodels ``Logit``; its Hessian is analytic);
 - probit: ``y*log Phi(eta) + (1-y)*log Phi(-eta)`` (statsmodels ``Probit``; analytic).
 
+Built-in post-estimation defaults (``Model.extra``): ``res.margins()`` differentiates
+``P(y=1)`` with respect to every non-constant column of ``X`` (statsmodels ``get_margeff()``), and
+``res.lr_test_null()`` fixes every slope at 0 when ``X`` has a constant (statsmodels ``llnull``).
+
 Separation (Albert & Anderson 1984): the MLE does not exist when some ``b != 0`` has
 ``(2y-1) * x_i'b >= 0`` for every row. Before fitting, :func:`check_separation` solves the linear
 programme of Konis (2007) with ``scipy.optimize.linprog``: complete separation (every row strictly
@@ -17,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
+import jax
 import jax.numpy as jnp
 import jax.scipy.stats as jstats
 import numpy as np
@@ -25,7 +30,7 @@ import scipy.special
 
 from ..errors import PerfectSeparationError, SeparationWarning, message, warn
 from ..model import Model
-from ._design import build, design, outcome, require, sparse_direction
+from ._design import build, design, index_extra, outcome, require, sparse_direction
 
 SEPARATION_TOL = 1e-7
 """Rows with ``(2y-1) x_i'b`` above this (columns scaled to max |x| = 1, |b| <= 1) count as predicted."""
@@ -47,6 +52,16 @@ def probit_loglike(params: BinaryParams, data: dict) -> jnp.ndarray:
     """Per-observation probit log-likelihood ``y*log Phi(eta) + (1-y)*log Phi(-eta)``."""
     eta = data["X"] @ params.beta
     return data["y"] * jstats.norm.logcdf(eta) + (1.0 - data["y"]) * jstats.norm.logcdf(-eta)
+
+
+def logit_predict(params: BinaryParams, data: dict) -> jnp.ndarray:
+    """``P(y=1) = expit(X beta)``: the prediction behind ``res.margins()`` for logit."""
+    return jax.nn.sigmoid(data["X"] @ params.beta)
+
+
+def probit_predict(params: BinaryParams, data: dict) -> jnp.ndarray:
+    """``P(y=1) = Phi(X beta)``: the prediction behind ``res.margins()`` for probit."""
+    return jstats.norm.cdf(data["X"] @ params.beta)
 
 
 def check_separation(y: np.ndarray, X: np.ndarray, names: Sequence[str]) -> None:
@@ -97,6 +112,7 @@ def _binary(kind: str, y: Any, X: Any, names: Sequence[str] | None, description:
     if separation:
         check_separation(y, X, names)
     loglike = logit_loglike if kind == "logit" else probit_loglike
+    predict = logit_predict if kind == "logit" else probit_predict
 
     def expected_information(theta: np.ndarray) -> np.ndarray:
         eta = X @ theta
@@ -108,7 +124,7 @@ def _binary(kind: str, y: Any, X: Any, names: Sequence[str] | None, description:
 
     desc = {"model": kind, "formula": None, **(description or {})}
     return build(loglike, BinaryParams(np.zeros(X.shape[1])), {"y": y, "X": X},
-                 {"beta": list(names)}, desc, expected_information)
+                 {"beta": list(names)}, desc, expected_information, extra=index_extra(X, names, predict))
 
 
 def logit_model(y: Any, X: Any, *, names: Sequence[str] | None = None, description: dict | None = None,

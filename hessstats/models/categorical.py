@@ -25,7 +25,7 @@ import scipy.special
 
 from ..errors import DataError, SpecificationError, message
 from ..model import Model
-from ._design import build, design
+from ._design import build, design, null_fixed
 
 
 class MNLogitParams(NamedTuple):
@@ -113,8 +113,10 @@ def mnlogit_model(y: Any, X: Any, *, names: Sequence[str] | None = None, descrip
     codes, levels = _categories(y, X.shape[0], 2, "mnlogit")
     Y = np.eye(len(levels))[codes]
     desc = {"model": "mnlogit", "formula": None, "categories": [str(c) for c in levels], **(description or {})}
+    labels = [f"{c}:{n}" for c in levels[1:] for n in names]
+    null = null_fixed(X, labels)
     return build(mnlogit_loglike, MNLogitParams(np.zeros((len(levels) - 1, X.shape[1]))), {"Y": Y, "X": X},
-                 [f"{c}:{n}" for c in levels[1:] for n in names], desc)
+                 labels, desc, extra={"null": null} if null else None)
 
 
 def ordered_model(y: Any, X: Any, *, distr: str = "logit", names: Sequence[str] | None = None,
@@ -148,4 +150,5 @@ def ordered_model(y: Any, X: Any, *, distr: str = "logit", names: Sequence[str] 
     loglike = ordered_logit_loglike if distr == "logit" else ordered_probit_loglike
     desc = {"model": f"ordered_{distr}", "formula": None, "categories": [str(c) for c in levels], **(description or {})}
     return build(loglike, OrderedParams(np.zeros(X.shape[1]), thresholds), {"y": codes, "X": X},
-                 {"beta": list(names), "thresholds": [f"{a}/{b}" for a, b in zip(levels[:-1], levels[1:])]}, desc)
+                 {"beta": list(names), "thresholds": [f"{a}/{b}" for a, b in zip(levels[:-1], levels[1:])]}, desc,
+                 extra={"null": {n: 0.0 for n in names}})

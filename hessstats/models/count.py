@@ -12,6 +12,12 @@ Log-likelihoods (per observation, ``eta = X @ beta + offset + log(exposure)``, `
   overwrites the filled upper triangle with the empty lower one), so its standard errors are off
   (here by up to 1e-2 relative); validation compares with its numerical Hessian instead (1e-5).
 
+Built-in post-estimation defaults (``Model.extra``), Poisson and NB2: ``res.margins()`` gives
+dy/dx of ``exp(X beta)`` for every non-constant column, the mean per unit of exposure with the
+offset left out, as statsmodels ``get_margeff()`` (for Stata's ``predict(n)``, counts including the
+exposure, pass ``predict=lambda p, d: jnp.exp(d["X"] @ p.beta + d["offset"])``); ``res.lr_test_null()``
+fixes every slope at 0 when ``X`` has a constant (``alpha`` stays free; statsmodels ``llnull``).
+
 Before fitting Poisson and NB2, :func:`check_existence` warns (``SeparationWarning``, naming the
 variables) when the MLE does not exist because some zero counts can be fitted as ``mu -> 0``.
 """
@@ -28,7 +34,7 @@ import scipy.optimize
 
 from ..errors import DataError, SeparationWarning, message, warn
 from ..model import Model
-from ._design import build, design, outcome, require, sparse_direction, vector_option
+from ._design import build, design, index_extra, outcome, require, sparse_direction, vector_option
 from .binary import SEPARATION_TOL
 
 
@@ -65,6 +71,13 @@ def nb2_loglike(params: NB2Params, data: dict) -> jnp.ndarray:
     log_1p_amu = jnp.logaddexp(0.0, jnp.log(params.alpha) + eta)  # log(1 + alpha * mu)
     return (jsp.gammaln(y + size) - jsp.gammaln(size) - jsp.gammaln(y + 1.0)
             - size * log_1p_amu + y * (jnp.log(params.alpha) + eta - log_1p_amu))
+
+
+def count_predict(params: PoissonParams | NB2Params, data: dict) -> jnp.ndarray:
+    """``exp(X beta)``, the mean per unit of exposure (offset excluded): the prediction behind
+    ``res.margins()`` for Poisson and NB2, as statsmodels' ``get_margeff`` (its ``_derivative_exog``
+    predicts from ``exog`` alone)."""
+    return jnp.exp(data["X"] @ params.beta)
 
 
 def zip_loglike(params: ZIPParams, data: dict) -> jnp.ndarray:
@@ -153,7 +166,8 @@ def poisson_model(y: Any, X: Any, *, offset: Any = None, exposure: Any = None, n
         return (X * mu[:, None]).T @ X
 
     return build(poisson_loglike, PoissonParams(start), {"y": y, "X": X, "offset": off}, {"beta": list(names)},
-                 _describe("poisson", description, offset, exposure), expected_information)
+                 _describe("poisson", description, offset, exposure), expected_information,
+                 extra=index_extra(X, names, count_predict))
 
 
 def negbin_model(y: Any, X: Any, *, offset: Any = None, exposure: Any = None, names: Sequence[str] | None = None,
@@ -170,7 +184,8 @@ def negbin_model(y: Any, X: Any, *, offset: Any = None, exposure: Any = None, na
     """
     y, X, names, off, start = _counts(y, X, names, offset, exposure, "negbin")
     return build(nb2_loglike, NB2Params(start, 1.0), {"y": y, "X": X, "offset": off},
-                 {"beta": list(names), "alpha": "alpha"}, _describe("negbin", description, offset, exposure))
+                 {"beta": list(names), "alpha": "alpha"}, _describe("negbin", description, offset, exposure),
+                 extra=index_extra(X, names, count_predict))
 
 
 def zip_model(y: Any, X: Any, Z: Any = None, *, offset: Any = None, exposure: Any = None,

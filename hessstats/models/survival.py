@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..model import Model
-from ._design import build, design, outcome, require, vector_option
+from ._design import build, design, index_extra, outcome, require, vector_option
 
 
 class WeibullParams(NamedTuple):
@@ -69,6 +69,8 @@ def weibull_model(time: Any, X: Any, *, event: Any = None, shape: float | None =
     data = {"logt": np.log(t), "X": X, "event": d}
     desc = {"model": "weibull", "formula": None, "shape": shape, **(description or {})}
     if shape is None:
-        return build(weibull_loglike, WeibullParams(beta, 1.0), data, {"beta": list(names), "shape": "shape"}, desc)
+        return build(weibull_loglike, WeibullParams(beta, 1.0), data, {"beta": list(names), "shape": "shape"}, desc,
+                     extra=index_extra(X, names))
     data["shape"] = np.float64(shape)
-    return build(weibull_fixed_loglike, FixedShapeParams(beta), data, {"beta": list(names)}, desc)
+    return build(weibull_fixed_loglike, FixedShapeParams(beta), data, {"beta": list(names)}, desc,
+                 extra=index_extra(X, names))
