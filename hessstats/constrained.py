@@ -160,7 +160,7 @@ def solve_lagrange(f: Callable[[Any], Any], constraints: Constraints, x0: Any,
     (True, [0.707106781187, 0.707106781187], 1.414213562373)
     """
     fv, g, v = _setup(f, constraints, x0)
-    m, n = jax.eval_shape(g, jnp.asarray(v)).shape[0], v.size
+    n = v.size
     lam = _bordered(fv, g, v, multipliers0).multipliers
 
     def lagrangian(z):

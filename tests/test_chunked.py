@@ -10,7 +10,6 @@ import os
 
 import jax.numpy as jnp
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
