@@ -87,7 +87,8 @@ def _defaults(res: Any, predict: Any, variables: Any) -> tuple[Callable, Any]:
                if value is None and key not in extra]
     if missing:
         raise SpecificationError(message(
-            f"this model declares no default for margins' {' and '.join(missing)}",
+            f"margins needs a prediction function and variables; this model declares no default "
+            f"for {' and '.join(missing)}",
             expected="predict(params, data) -> (n,) in jax.numpy and variables=['x1', ...] or {'GPA': ('X', 0)}",
             got=f"margins called without {' and '.join(missing)}",
             fix="pass them, e.g. res.margins(lambda p, d: jax.nn.sigmoid(d['X'] @ p['beta']), {'x': ('X', 1)}); "

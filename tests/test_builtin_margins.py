@@ -122,9 +122,14 @@ def test_lr_test_null_matches_statsmodels(name, formula, spector_df, randhie_df)
     test = res.lr_test_null()
     sm_res = _sm_fit(name, formula, df)
     assert test.df == int(sm_res.df_model)
-    np.testing.assert_allclose(test.statistic, sm_res.llr, rtol=RTOL)
-    np.testing.assert_allclose(res.llf - test.statistic / 2, sm_res.llnull, rtol=RTOL)
-    np.testing.assert_allclose(test.p_value, sm_res.llr_pvalue, rtol=RTOL)
+    llnull = res.llf - test.statistic / 2
+    np.testing.assert_allclose(llnull, sm_res.llnull, rtol=RTOL)
+    assert llnull >= sm_res.llnull - 1e-9 * abs(llnull)  # statsmodels' null refit is BFGS: never above ours
+    # negbin: statsmodels' BFGS null llnull is 5e-6 (1e-10 relative) below the maximum, which is
+    # 6e-9 of the statistic (a difference of log-likelihoods): compare that at 1e-7
+    rtol = 1e-7 if name == "negbin" else RTOL
+    np.testing.assert_allclose(test.statistic, sm_res.llr, rtol=rtol)
+    np.testing.assert_allclose(test.p_value, sm_res.llr_pvalue, rtol=rtol)
 
 
 def test_lr_test_null_multinomial_and_ordered():
@@ -155,8 +160,9 @@ def test_lr_test_null_ols_closed_form(spector_df):
 
 
 def test_lr_test_null_explicit_and_no_intercept(spector_df):
-    """Explicit fixed= still works (statsmodels: 2 (llf_full - llf of the fit without TUCE));
-    without an intercept no null model is defined."""
+    """Explicit fixed= still works (statsmodels: 2 (llf_full - llf of the fit without TUCE), a
+    difference of two log-likelihoods each to 1e-8 relative, hence 1e-7); without an intercept no
+    null model is defined."""
     res = hs.logit(SPECTOR, spector_df).fit()
     full, small = _sm_fit("logit", SPECTOR, spector_df), _sm_fit("logit", "GRADE ~ GPA + PSI", spector_df)
     test = res.lr_test_null({"TUCE": 0.0})
