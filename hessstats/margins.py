@@ -18,6 +18,7 @@ to the parameters is exact too (``jax.jacfwd``); the covariance is the result's 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 import jax
@@ -26,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ._config import float64
+from .diff import TRACES
 from .errors import SpecificationError, message
 from .inference import sandwich, wald_frame
 
@@ -59,24 +61,28 @@ def _at_means(data: dict, n: int) -> dict:
             for k, v in data.items()}
 
 
-def _effects(predict: Callable, spec: Any, variables: dict) -> Callable:
-    """``(theta, data) -> (m,)`` average derivative of ``predict`` with respect to each variable
-    (data passed as an argument, not captured, so ``jit`` does not bake it into the program)."""
+def _effects(theta, data, predict: Callable, spec: Any, variables: tuple) -> jax.Array:
+    """``(m,)`` average derivative of ``predict`` with respect to each ``(key, column)`` variable."""
+    params = spec.unravel(theta)
+    out = []
+    for key, col in variables:
+        column = data[key] if col is None else data[key][:, col]
 
-    def effects(theta, data):
-        params = spec.unravel(theta)
-        out = []
-        for key, col in variables.values():
-            column = data[key] if col is None else data[key][:, col]
+        def total(x, key=key, col=col):
+            new = x if col is None else data[key].at[:, col].set(x)
+            return jnp.sum(predict(params, {**data, key: new}))
 
-            def total(x, key=key, col=col):
-                new = x if col is None else data[key].at[:, col].set(x)
-                return jnp.sum(predict(params, {**data, key: new}))
+        out.append(jnp.mean(jax.grad(total)(column)))
+    return jnp.stack(out)
 
-            out.append(jnp.mean(jax.grad(total)(column)))
-        return jnp.stack(out)
 
-    return effects
+@partial(jax.jit, static_argnames=("predict", "spec", "variables"))
+def _effects_and_jacobian(theta, data, predict: Callable, spec: Any, variables: tuple):
+    """Effects and their exact Jacobian in ``theta``, compiled once per (predict, spec, variables);
+    data is an argument, not captured, so ``jit`` does not bake it into the program."""
+    TRACES["margins"] += 1
+    effects = partial(_effects, data=data, predict=predict, spec=spec, variables=variables)
+    return effects(theta), jax.jacfwd(effects)(theta)
 
 
 def _defaults(res: Any, predict: Any, variables: Any) -> tuple[Callable, Any]:
@@ -151,9 +157,8 @@ def margins(res: Any, predict: Callable | None = None, variables: Any = None, *,
             "predict returned the wrong shape or dtype", expected=f"float predictions of shape ({rows},)",
             got=f"shape {getattr(shape, 'shape', None)}, dtype {getattr(shape, 'dtype', None)}",
             fix="return one prediction per observation, e.g. jax.nn.sigmoid(d['X'] @ p['beta'])"))
-    effects = _effects(predict, res.model.spec, chosen)
-    value = np.asarray(jax.jit(effects)(theta, data))
-    jac = np.asarray(jax.jit(jax.jacfwd(effects))(theta, data))
+    value, jac = _effects_and_jacobian(theta, data, predict, res.model.spec, tuple(chosen.values()))
+    value, jac = np.asarray(value), np.asarray(jac)
     frame = wald_frame(value, sandwich(jac, res.cov_array), list(chosen), alpha)
     frame.index.name = "variable"
     return frame

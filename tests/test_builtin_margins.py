@@ -170,3 +170,15 @@ def test_lr_test_null_explicit_and_no_intercept(spector_df):
     assert test.df == 1
     with pytest.raises(SpecificationError, match="intercept"):
         hs.logit("GRADE ~ 0 + GPA + TUCE", spector_df).fit().lr_test_null()
+
+
+def test_margins_compile_once_per_model_and_kind():
+    """Compile once, reuse: a second margins() call on a new fit of the same model shape
+    does not retrace (the prediction function and variables are static, data an argument)."""
+    df = hs.datasets.load("spector")
+    first = hs.logit("GRADE ~ GPA + TUCE + PSI", df).fit()
+    first.margins()
+    before = hs.diff.trace_count("margins")
+    again = hs.logit("GRADE ~ GPA + TUCE + PSI", df).fit()
+    np.testing.assert_allclose(again.margins().to_numpy(), first.margins().to_numpy(), rtol=1e-14)
+    assert hs.diff.trace_count("margins") == before
