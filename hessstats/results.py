@@ -281,12 +281,14 @@ class FitResult:
 
     def _header(self) -> list[tuple[str, str]]:
         desc = self.model.description
+        cov = self.cov_type + (f" (groups: {len(np.unique(self.groups))})" if self.groups is not None else "")
         return [
             ("Model", str(desc.get("model", getattr(self.model.loglike, "__name__", "custom")))),
+            *([("Formula", str(desc["formula"]))] if desc.get("formula") else []),
             ("Observations", str(self.nobs)),
             ("Log-likelihood", f"{self.llf:.6g}"),
             ("AIC / BIC", f"{self.aic:.6g} / {self.bic:.6g}"),
-            ("Covariance", self.cov_type),
+            ("Covariance", cov),
             ("Converged", f"{self.converged} ({self.iterations} iterations)"),
         ]
 
