@@ -84,7 +84,14 @@ def align(sm_results: Any, names: tuple[str, ...] | list[str]) -> pd.DataFrame:
 
 
 def relative_difference(ours: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """``|ours - reference| / |reference|`` (absolute difference where the reference is 0)."""
+    """``|ours - reference| / |reference|`` (absolute difference where the reference is 0).
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> relative_difference(np.array([1.01, 0.5]), np.array([1.0, 0.0])).round(6).tolist()
+    [0.01, 0.5]
+    """
     ours, reference = np.asarray(ours, dtype=float), np.asarray(reference, dtype=float)
     scale = np.where(reference == 0, 1.0, np.abs(reference))
     return np.abs(ours - reference) / scale

@@ -34,7 +34,15 @@ Block = tuple[Any, np.ndarray]
 
 
 class RowSource:
-    """Base class: data that arrive in row blocks. Subclasses define ``nobs``, ``sample`` and ``blocks``."""
+    """Base class: data that arrive in row blocks. Subclasses define ``nobs``, ``sample`` and ``blocks``.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> source = ArraySource({"y": np.arange(5.0)}, 5)
+    >>> isinstance(source, RowSource), source.reduce(lambda d, w: (float((d["y"] * w).sum()),), chunk_size=2)
+    (True, (10.0,))
+    """
 
     nobs: int
     default_chunk_size: int = 65_536
@@ -203,7 +211,18 @@ def _column_list(columns: Mapping[str, str | Sequence[str]]) -> list[str]:
 
 
 def check_chunk_size(chunk_size: Any) -> int:
-    """A positive integer, or a :class:`SpecificationError`."""
+    """A positive integer, or a :class:`SpecificationError`.
+
+    Example
+    -------
+    >>> check_chunk_size(1000)
+    1000
+    >>> try:
+    ...     check_chunk_size(0)
+    ... except SpecificationError:
+    ...     print("rejected")
+    rejected
+    """
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
         raise SpecificationError(message(
             "chunk_size must be a positive integer", expected="an int >= 1 (rows per block), or None",

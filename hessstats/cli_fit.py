@@ -329,7 +329,13 @@ def _options(pairs: list[str]) -> dict[str, Any]:
 
 
 def tolerance(text: str) -> float | dict[str, float]:
-    """``1e-6`` or ``coef=1e-8,std_err=1e-6`` (argparse ``type``: ValueError -> usage error)."""
+    """``1e-6`` or ``coef=1e-8,std_err=1e-6`` (argparse ``type``: ValueError -> usage error).
+
+    Example
+    -------
+    >>> tolerance("1e-6"), tolerance("coef=1e-8,std_err=1e-6")
+    (1e-06, {'coef': 1e-08, 'std_err': 1e-06})
+    """
     if "=" not in text:
         return float(text)
     pairs = [item.partition("=") for item in text.split(",") if item]

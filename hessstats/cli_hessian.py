@@ -176,7 +176,23 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Stand-alone entry (``python -m hessstats.cli_hessian EXPR --at ...``) for this subcommand."""
+    """Stand-alone entry (``python -m hessstats.cli_hessian EXPR --at ...``) for this subcommand.
+
+    Example
+    -------
+    >>> main(["x**2 + x*y + y**2 - 3*x", "--at", "x=2,y=-1"])
+    f(x, y) = x**2 + x*y + y**2 - 3*x
+    at (x, y) = (2, -1)
+    value:       -3
+    gradient:    [0, 0]  (norm 0)
+    Hessian:
+       x  y
+    x  2  1
+    y  1  2
+    eigenvalues: [1, 3]
+    classification: local minimum  (|eigenvalue| <= 3e-08 counts as zero)
+    0
+    """
     parser = argparse.ArgumentParser(prog="hessstats")
     add_parser(parser.add_subparsers(dest="command", required=True))
     return run(parser.parse_args(["hessian", *(sys.argv[1:] if argv is None else argv)]))

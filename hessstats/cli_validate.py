@@ -17,7 +17,16 @@ FORMATS = {"max_rel_params": "{:.1e}".format, "max_rel_se": "{:.1e}".format, "rt
 
 
 def add_parser(subparsers) -> None:
-    """Register the ``validate`` subcommand on an argparse ``subparsers`` object."""
+    """Register the ``validate`` subcommand on an argparse ``subparsers`` object.
+
+    Example
+    -------
+    >>> parser = argparse.ArgumentParser(prog="hessstats")
+    >>> add_parser(parser.add_subparsers(dest="command"))
+    >>> args = parser.parse_args(["validate", "--no-live", "--model", "logit"])
+    >>> args.live, args.models
+    (False, ['logit'])
+    """
     parser = subparsers.add_parser(
         "validate", help="check every built-in model against statsmodels (stored and live)",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -31,13 +40,32 @@ def add_parser(subparsers) -> None:
 
 
 def format_table(table: pd.DataFrame) -> str:
-    """The validation table as text (``passed`` shown as PASS/FAIL)."""
+    """The validation table as text (``passed`` shown as PASS/FAIL).
+
+    Example
+    -------
+    >>> table = pd.DataFrame({"model": ["logit"], "max_rel_params": [3.2e-10], "rtol": [1e-8], "passed": [True]})
+    >>> print(format_table(table))
+    model max_rel_params  rtol passed
+    logit        3.2e-10 1e-08   PASS
+    """
     shown = table.assign(passed=table["passed"].map({True: "PASS", False: "FAIL"}))
     return shown.to_string(index=False, formatters=FORMATS)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the validation; print the table and a summary line; 0 if every row passes, else 1."""
+    """Run the validation; print the table and a summary line; 0 if every row passes, else 1.
+
+    Example
+    -------
+    >>> import contextlib, io
+    >>> parser = argparse.ArgumentParser(prog="hessstats")
+    >>> add_parser(parser.add_subparsers(dest="command"))
+    >>> with contextlib.redirect_stdout(io.StringIO()) as out:
+    ...     code = run(parser.parse_args(["validate", "--no-live", "--model", "logit"]))
+    >>> code, out.getvalue().splitlines()[-1]
+    (0, '2 of 2 comparisons passed (live statsmodels: no)')
+    """
     live = args.live
     if live and not statsmodels_available():
         print("statsmodels is not installed: comparing with the stored references only")

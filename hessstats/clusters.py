@@ -73,7 +73,14 @@ def _accumulate(scores: np.ndarray, codes: np.ndarray | None, n_groups: int | No
 
 
 def cluster_sums(scores: np.ndarray, codes: np.ndarray, n_groups: int | None = None) -> np.ndarray:
-    """Scores summed within each cluster: a ``(G, k)`` matrix."""
+    """Scores summed within each cluster: a ``(G, k)`` matrix.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> cluster_sums(np.array([[1.0, 0.0], [2.0, 1.0], [3.0, 1.0]]), np.array([0, 1, 0])).tolist()
+    [[4.0, 1.0], [2.0, 1.0]]
+    """
     n_groups = int(codes.max()) + 1 if n_groups is None else n_groups
     indicator = scipy.sparse.csr_matrix((np.ones(len(codes)), (codes, np.arange(len(codes)))),
                                         shape=(n_groups, len(codes)))
@@ -81,7 +88,15 @@ def cluster_sums(scores: np.ndarray, codes: np.ndarray, n_groups: int | None = N
 
 
 def model_scores(model: Any, theta: np.ndarray) -> np.ndarray:
-    """All per-observation scores; a scalar log-likelihood raises a :class:`CovarianceError`."""
+    """All per-observation scores; a scalar log-likelihood raises a :class:`CovarianceError`.
+
+    Example
+    -------
+    >>> import numpy as np, hessstats as hs
+    >>> m = hs.Model(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, np.array([1.0, 3.0]))
+    >>> model_scores(m, np.array([2.0])).tolist()
+    [[-1.0], [1.0]]
+    """
     try:
         return model.scores(theta)
     except SpecificationError as exc:

@@ -28,7 +28,14 @@ LOADING_TOL = 1e-6
 
 @dataclass(frozen=True)
 class InverseInformation:
-    """The inverse of the observed information with unidentified directions set to NaN."""
+    """The inverse of the observed information with unidentified directions set to NaN.
+
+    Example
+    -------
+    >>> inv = invert_information(-np.array([[1.0, 1.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 4.0]]), ("a", "b", "s"))
+    >>> inv.ok, inv.bad.tolist(), float(inv.cov[2, 2])
+    (False, [True, True, False], 0.25)
+    """
 
     cov: np.ndarray
     """Inverse information; NaN rows/columns for parameters loading on bad eigenvectors."""
@@ -101,6 +108,13 @@ class CovarianceInputs:
     ``groups`` holds validated integer cluster codes ``0..G-1``; ``meat(codes)`` returns
     ``sum_g s_g s_g'`` (per-observation scores summed within cluster ``g``; every observation its
     own cluster when ``codes`` is None), accumulated in row chunks by :func:`score_meat`.
+
+    Example
+    -------
+    >>> inputs = CovarianceInputs(invert_information(-np.diag([4.0]), ("mu",)),
+    ...                           scores=lambda: np.array([[1.0], [-1.0]]), nobs=2)
+    >>> compute("nonrobust", inputs).tolist(), compute("opg", inputs).tolist()
+    ([[0.25]], [[0.5]])
     """
 
     inverse_information: InverseInformation
@@ -131,7 +145,18 @@ CLUSTER_CORRECTIONS = ("stata", "statsmodels", "none")
 
 
 def register(name: str, options: dict[str, tuple] | None = None) -> Callable[[Estimator], Estimator]:
-    """Add a covariance estimator under ``name`` (used as a decorator), with its allowed options."""
+    """Add a covariance estimator under ``name`` (used as a decorator), with its allowed options.
+
+    Example
+    -------
+    >>> @register("half_nonrobust")
+    ... def half_nonrobust(inputs):
+    ...     return inputs.inverse_information.cov / 2
+    >>> inputs = CovarianceInputs(invert_information(-np.diag([4.0]), ("mu",)), scores=lambda: None, nobs=2)
+    >>> compute("half_nonrobust", inputs).tolist()
+    [[0.125]]
+    >>> _ = REGISTRY.pop("half_nonrobust"), OPTIONS.pop("half_nonrobust")
+    """
 
     def decorate(fn: Estimator) -> Estimator:
         REGISTRY[name] = fn
@@ -160,13 +185,29 @@ def _sandwich(inputs: CovarianceInputs, codes: np.ndarray | None) -> np.ndarray:
 
 @register("nonrobust")
 def nonrobust(inputs: CovarianceInputs) -> np.ndarray:
-    """Inverse observed information ``inv(-H)`` (statsmodels' and Stata's default for ML)."""
+    """Inverse observed information ``inv(-H)`` (statsmodels' and Stata's default for ML).
+
+    Example
+    -------
+    >>> inverse = invert_information(-np.diag([4.0, 1.0]), ("a", "b"))
+    >>> inputs = CovarianceInputs(inverse, scores=lambda: None, nobs=3)
+    >>> nonrobust(inputs).tolist()
+    [[0.25, 0.0], [0.0, 1.0]]
+    """
     return inputs.inverse_information.cov
 
 
 @register("opg")
 def opg(inputs: CovarianceInputs) -> np.ndarray:
-    """Inverse outer product of the per-observation scores, ``inv(S'S)`` (BHHH; Stata ``vce(opg)``)."""
+    """Inverse outer product of the per-observation scores, ``inv(S'S)`` (BHHH; Stata ``vce(opg)``).
+
+    Example
+    -------
+    >>> inputs = CovarianceInputs(invert_information(-np.diag([2.0]), ("mu",)),
+    ...                           scores=lambda: np.array([[1.0], [-2.0]]), nobs=2)
+    >>> opg(inputs).round(12).tolist()  # 1 / (1 + 4)
+    [[0.2]]
+    """
     info = inputs.score_meat(None)
     pseudo = invert_information(-info, _dummy_names(info)).pseudo_inverse
     return _confine(inputs, np.full(info.shape, np.nan) if pseudo is None else pseudo)
@@ -174,13 +215,29 @@ def opg(inputs: CovarianceInputs) -> np.ndarray:
 
 @register("HC0")
 def hc0(inputs: CovarianceInputs) -> np.ndarray:
-    """Sandwich ``H^-1 (S'S) H^-1`` without small-sample scaling (statsmodels ``cov_type="HC0"``)."""
+    """Sandwich ``H^-1 (S'S) H^-1`` without small-sample scaling (statsmodels ``cov_type="HC0"``).
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> res = hs.fit(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, np.array([1.0, 3.0, 8.0]))
+    >>> round(float(res.with_cov("HC0").bse["mu"]), 6)  # sqrt(sum (y - ybar)^2) / n
+    1.699673
+    """
     return _sandwich(inputs, None)
 
 
 @register("robust")
 def robust(inputs: CovarianceInputs) -> np.ndarray:
-    """Stata ``vce(robust)`` for ML estimators: the HC0 sandwich times ``n/(n-1)``."""
+    """Stata ``vce(robust)`` for ML estimators: the HC0 sandwich times ``n/(n-1)``.
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> res = hs.fit(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, np.array([1.0, 3.0, 8.0]))
+    >>> round(float(res.with_cov("robust").bse["mu"] / res.with_cov("HC0").bse["mu"]) ** 2, 6)  # n / (n - 1)
+    1.5
+    """
     n = _nobs(inputs)
     return _sandwich(inputs, None) * (n / (n - 1.0))
 
@@ -193,6 +250,13 @@ def cluster(inputs: CovarianceInputs) -> np.ndarray:
     ``G/(G-1)``), ``"statsmodels"`` (statsmodels ``cov_type="cluster"`` with its default
     ``use_correction=True``: ``G/(G-1) * (n-1)/(n-k)``, see ``sandwich_covariance.cov_cluster``),
     or ``"none"``.
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> res = hs.fit(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, np.array([1.0, 3.0, 8.0, 4.0]))
+    >>> round(float(res.with_cov("cluster", groups=[0, 0, 1, 1]).bse["mu"]), 6)
+    2.0
     """
     if inputs.groups is None:
         raise CovarianceError(message(
@@ -209,7 +273,15 @@ def cluster(inputs: CovarianceInputs) -> np.ndarray:
 @register("expected", options={"information": ()})
 def expected(inputs: CovarianceInputs) -> np.ndarray:
     """Inverse expected (Fisher) information: ``Model(expected_information=fn)`` or
-    ``cov_options={"information": fn}``, ``fn(theta) -> (k, k)`` positive definite."""
+    ``cov_options={"information": fn}``, ``fn(theta) -> (k, k)`` positive definite.
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> res = hs.fit(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, np.array([1.0, 3.0]))
+    >>> res.with_cov("expected", cov_options={"information": lambda theta: np.array([[2.0]])}).cov_array.tolist()
+    [[0.5]]
+    """
     if inputs.expected is None:
         raise CovarianceError(message(
             "the expected information is not available for this model",
@@ -238,7 +310,19 @@ def _nobs(inputs: CovarianceInputs) -> int:
 
 
 def compute(cov_type: str, inputs: CovarianceInputs) -> np.ndarray:
-    """The covariance of type ``cov_type``; unknown names or options raise a :class:`CovarianceError`."""
+    """The covariance of type ``cov_type``; unknown names or options raise a :class:`CovarianceError`.
+
+    Example
+    -------
+    >>> inputs = CovarianceInputs(invert_information(-np.diag([4.0]), ("mu",)), scores=lambda: None, nobs=2)
+    >>> compute("nonrobust", inputs).tolist()
+    [[0.25]]
+    >>> try:
+    ...     compute("hc9", inputs)
+    ... except CovarianceError as e:
+    ...     print(str(e).splitlines()[0])
+    unknown cov_type
+    """
     if cov_type not in REGISTRY:
         raise CovarianceError(message(
             "unknown cov_type", expected=f"one of {sorted(REGISTRY)}", got=repr(cov_type),
@@ -260,7 +344,17 @@ def compute(cov_type: str, inputs: CovarianceInputs) -> np.ndarray:
 def covariance_for(model: Any, theta: np.ndarray, inverse: InverseInformation, cov_type: str,
                    groups: Any = None, cov_options: dict | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """``(cov, cluster codes)`` of type ``cov_type`` for ``model`` at ``theta`` (what ``fit`` and
-    ``FitResult.with_cov`` call). ``groups`` (labels or a data column name) only with ``"cluster"``."""
+    ``FitResult.with_cov`` call). ``groups`` (labels or a data column name) only with ``"cluster"``.
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> m = hs.Model(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, np.array([1.0, 3.0, 8.0]))
+    >>> inverse = invert_information(-np.array([[3.0]]), ("mu",))
+    >>> cov, codes = covariance_for(m, np.array([4.0]), inverse, "HC0")
+    >>> cov.round(6).tolist(), codes
+    ([[2.888889]], None)
+    """
     options = dict(cov_options or {})
     if groups is not None and cov_type != "cluster":
         raise CovarianceError(message(

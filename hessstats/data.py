@@ -88,6 +88,15 @@ def _warn_float32(name: str) -> None:
 
 
 def leading_length(data: Any) -> int | None:
-    """The common leading dimension of the data arrays with ``ndim >= 1``, if there is one."""
+    """The common leading dimension of the data arrays with ``ndim >= 1``, if there is one.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> leading_length({"y": np.zeros(5), "X": np.zeros((5, 2)), "c": np.float64(1.0)})
+    5
+    >>> leading_length({"y": np.zeros(5), "X": np.zeros((4, 2))}) is None
+    True
+    """
     lengths = {leaf.shape[0] for leaf in jax.tree_util.tree_leaves(data) if getattr(leaf, "ndim", 0) >= 1}
     return lengths.pop() if len(lengths) == 1 else None

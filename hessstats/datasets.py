@@ -27,7 +27,13 @@ def _directory() -> Path:
 
 
 def data_dir() -> Path:
-    """The directory holding the bundled CSV files (and ``reference/`` JSON files)."""
+    """The directory holding the bundled CSV files (and ``reference/`` JSON files).
+
+    Example
+    -------
+    >>> (data_dir() / "spector.csv").exists()
+    True
+    """
     return _directory()
 
 

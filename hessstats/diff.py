@@ -159,6 +159,12 @@ def call_kernel(name: str, kernel: Callable, *args: Any, **kwargs: Any) -> Any:
     """Call a jitted kernel, blocking until done; count and time it when it (re)compiles.
 
     Compiles are logged at DEBUG level on ``logging.getLogger("hessstats")``.
+
+    Example
+    -------
+    >>> import jax, jax.numpy as jnp
+    >>> float(call_kernel("square", jax.jit(lambda x: (x ** 2).sum()), jnp.arange(3.0)))
+    5.0
     """
     before = trace_count()
     start = time.perf_counter()

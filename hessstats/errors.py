@@ -38,49 +38,122 @@ def message(problem: str, *, expected: str, got: str, fix: str) -> str:
 
 
 class HessstatsError(Exception):
-    """Base class of every error raised by hessstats."""
+    """Base class of every error raised by hessstats.
+
+    Example
+    -------
+    >>> all(issubclass(cls, HessstatsError) for cls in (DataError, SpecificationError, CovarianceError))
+    True
+    """
 
 
 class DataError(HessstatsError, ValueError):
-    """The data cannot be used: non-finite, non-numeric, misaligned or missing values."""
+    """The data cannot be used: non-finite, non-numeric, misaligned or missing values.
+
+    Example
+    -------
+    >>> try:
+    ...     raise DataError(message("y has NaN", expected="finite numbers", got="NaN in row 3", fix="drop row 3"))
+    ... except HessstatsError as e:
+    ...     print(type(e).__name__, isinstance(e, ValueError), str(e).splitlines()[0])
+    DataError True y has NaN
+    """
 
 
 class SpecificationError(HessstatsError, ValueError):
-    """The model is mis-specified: log-likelihood shape, start values, names, formula."""
+    """The model is mis-specified: log-likelihood shape, start values, names, formula.
+
+    Example
+    -------
+    >>> issubclass(SpecificationError, HessstatsError), issubclass(SpecificationError, ValueError)
+    (True, True)
+    """
 
 
 class CovarianceError(HessstatsError, ValueError):
-    """A covariance cannot be computed as asked (unknown type, no scores, bad groups)."""
+    """A covariance cannot be computed as asked (unknown type, no scores, bad groups).
+
+    Example
+    -------
+    >>> issubclass(CovarianceError, HessstatsError), issubclass(CovarianceError, ValueError)
+    (True, True)
+    """
 
 
 class ExpressionError(HessstatsError, ValueError):
-    """An expression given on the command line is not valid or not allowed."""
+    """An expression given on the command line is not valid or not allowed.
+
+    Example
+    -------
+    >>> issubclass(ExpressionError, HessstatsError), issubclass(ExpressionError, ValueError)
+    (True, True)
+    """
 
 
 class SnapshotError(HessstatsError, ValueError):
-    """A snapshot file is missing, corrupt or of an unsupported format."""
+    """A snapshot file is missing, corrupt or of an unsupported format.
+
+    Example
+    -------
+    >>> issubclass(SnapshotError, HessstatsError)
+    True
+    """
 
 
 class HessstatsWarning(UserWarning):
-    """Base class of every warning issued by hessstats."""
+    """Base class of every warning issued by hessstats.
+
+    Example
+    -------
+    >>> issubclass(ConvergenceWarning, HessstatsWarning), issubclass(HessstatsWarning, UserWarning)
+    (True, True)
+    """
 
 
 class ConvergenceWarning(HessstatsWarning):
     """The optimiser stopped without the convergence certificate (small scaled gradient and a
-    negative definite Hessian)."""
+    negative definite Hessian).
+
+    Example
+    -------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warn("the optimiser stopped early", ConvergenceWarning)
+    >>> issubclass(caught[0].category, HessstatsWarning), str(caught[0].message)
+    (True, 'the optimiser stopped early')
+    """
 
 
 class IdentificationWarning(ConvergenceWarning):
     """The observed information is singular or indefinite at the optimum: some parameters are not
-    identified and get NaN standard errors."""
+    identified and get NaN standard errors.
+
+    Example
+    -------
+    >>> issubclass(IdentificationWarning, ConvergenceWarning)
+    True
+    """
 
 
 class SeparationWarning(HessstatsWarning):
-    """Perfect or quasi-perfect separation: some estimates diverge."""
+    """Perfect or quasi-perfect separation: some estimates diverge.
+
+    Example
+    -------
+    >>> issubclass(SeparationWarning, HessstatsWarning), issubclass(SeparationWarning, UserWarning)
+    (True, True)
+    """
 
 
 class PrecisionWarning(HessstatsWarning):
-    """Some input was float32 (data, or constants captured by the log-likelihood)."""
+    """Some input was float32 (data, or constants captured by the log-likelihood).
+
+    Example
+    -------
+    >>> issubclass(PrecisionWarning, HessstatsWarning)
+    True
+    """
 
 
 def warn(text: str, category: type[Warning]) -> None:
@@ -109,9 +182,21 @@ def warn(text: str, category: type[Warning]) -> None:
 
 class PerfectSeparationError(DataError):
     """Perfect (complete) separation: some linear combination of regressors predicts the outcome
-    exactly, so the maximum-likelihood estimates do not exist (they diverge)."""
+    exactly, so the maximum-likelihood estimates do not exist (they diverge).
+
+    Example
+    -------
+    >>> issubclass(PerfectSeparationError, DataError)
+    True
+    """
 
 
 class CollinearityError(DataError):
     """The design matrix does not have full column rank: some columns are linear combinations of
-    others, so their coefficients are not identified."""
+    others, so their coefficients are not identified.
+
+    Example
+    -------
+    >>> issubclass(CollinearityError, DataError)
+    True
+    """

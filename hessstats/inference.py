@@ -55,7 +55,16 @@ def _chi2(test: str, stat: float, df: int, detail: str = "") -> TestResult:
 
 def wald_frame(estimates: np.ndarray, cov: np.ndarray, index: list[str], alpha: float = 0.05) -> pd.DataFrame:
     """A coefficient table (``coef, std_err, z, p_value, ci_lower, ci_upper``) from estimates and a
-    covariance, with normal-distribution inference."""
+    covariance, with normal-distribution inference.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> wald_frame(np.array([1.96]), np.array([[1.0]]), ["b"]).round(4)
+               coef  std_err     z  p_value  ci_lower  ci_upper
+    parameter                                                  
+    b          1.96      1.0  1.96     0.05       0.0      3.92
+    """
     var = np.diag(cov)
     se = np.sqrt(np.where(var >= 0, var, np.nan))
     z = estimates / se
@@ -68,7 +77,15 @@ def wald_frame(estimates: np.ndarray, cov: np.ndarray, index: list[str], alpha: 
 
 def sandwich(jac: np.ndarray, cov: np.ndarray) -> np.ndarray:
     """``J V J'`` where NaN rows of ``V`` (unidentified parameters) reach only the rows of ``J``
-    that load on them."""
+    that load on them.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> V = np.array([[1.0, np.nan], [np.nan, np.nan]])
+    >>> sandwich(np.array([[2.0, 0.0], [1.0, 1.0]]), V).tolist()
+    [[4.0, nan], [nan, nan]]
+    """
     bad = np.isnan(np.diag(cov))
     out = jac @ np.where(np.isnan(cov), 0.0, cov) @ jac.T
     touched = np.any(jac[:, bad] != 0, axis=1)
@@ -106,7 +123,16 @@ def _flat(fn: Callable, res: Any, what: str) -> tuple[Callable, bool]:
 
 @float64
 def delta_values(res: Any, fn: Callable, what: str = "fn") -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
-    """``(value, Jacobian, covariance, is_scalar)`` of ``fn(params)`` by the delta method."""
+    """``(value, Jacobian, covariance, is_scalar)`` of ``fn(params)`` by the delta method.
+
+    Example
+    -------
+    >>> import numpy as np, jax.numpy as jnp, hessstats as hs
+    >>> res = hs.fit(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, np.array([1.0, 3.0]))
+    >>> value, jac, cov, scalar = delta_values(res, lambda p: p["mu"] ** 2)
+    >>> value.tolist(), jac.round(6).tolist(), cov.round(6).tolist(), scalar
+    ([4.0], [[4.0]], [[8.0]], True)
+    """
     flat, scalar = _flat(fn, res, what)
     theta = jnp.asarray(res.theta)
     value = np.asarray(flat(theta))
@@ -147,6 +173,16 @@ def transformed(res: Any, alpha: float = 0.05) -> pd.DataFrame:
     """Natural-scale quantities declared as ``transforms={name: fn(params)}`` with delta-method SEs.
 
     Vector-valued transforms are named ``name[i]``.
+
+    Example
+    -------
+    >>> import numpy as np, jax.numpy as jnp, hessstats as hs
+    >>> res = hs.fit(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, np.array([1.0, 3.0]),
+    ...              transforms={"exp_mu": lambda p: jnp.exp(p["mu"])})
+    >>> transformed(res)[["coef", "std_err"]].round(4)
+                 coef  std_err
+    parameter                 
+    exp_mu     7.3891   5.2249
     """
     transforms = res.model.extra.get("transforms") or {}
     if not transforms:

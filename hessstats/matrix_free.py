@@ -49,7 +49,16 @@ def _unit_blocks(k: int, block_size: int):
 
 def columns_in_blocks(theta: np.ndarray, data: Any, weights: Any, loglike: Any, spec: Any,
                       block_size: int) -> np.ndarray:
-    """The symmetrised Hessian of one data block from ``block_size`` directions at a time."""
+    """The symmetrised Hessian of one data block from ``block_size`` directions at a time.
+
+    Example
+    -------
+    >>> import numpy as np, hessstats as hs
+    >>> X = np.arange(6.0).reshape(3, 2)
+    >>> m = hs.Model(lambda p, d: -0.5 * (d @ p["b"]) ** 2, {"b": np.ones(2)}, X)
+    >>> columns_in_blocks(np.ones(2), m.data, m.weights, m.loglike, m.spec, block_size=1).tolist()  # -X'X
+    [[-20.0, -26.0], [-26.0, -35.0]]
+    """
     theta = np.asarray(theta, dtype=np.float64)
     cols = []
     with x64():
@@ -62,7 +71,16 @@ def columns_in_blocks(theta: np.ndarray, data: Any, weights: Any, loglike: Any, 
 
 
 def hvp(model: Any, theta: np.ndarray, directions: np.ndarray) -> np.ndarray:
-    """``H @ directions`` (``directions`` of shape ``(k,)`` or ``(k, b)``), summed over row chunks."""
+    """``H @ directions`` (``directions`` of shape ``(k,)`` or ``(k, b)``), summed over row chunks.
+
+    Example
+    -------
+    >>> import numpy as np, hessstats as hs
+    >>> X = np.arange(6.0).reshape(3, 2)
+    >>> m = hs.Model(lambda p, d: -0.5 * (d @ p["b"]) ** 2, {"b": np.ones(2)}, X)
+    >>> hvp(m, np.ones(2), np.array([1.0, 0.0])).tolist()  # first column of -X'X
+    [-20.0, -26.0]
+    """
     directions = np.asarray(directions, dtype=np.float64)
     flat = directions.ndim == 1
     block = directions[:, None] if flat else directions

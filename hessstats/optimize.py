@@ -29,7 +29,16 @@ NEGLIGIBLE_DECREMENT = 1e-20
 
 @dataclass(frozen=True)
 class Optimum:
-    """Where the optimiser stopped, with the exact derivatives there."""
+    """Where the optimiser stopped, with the exact derivatives there.
+
+    Example
+    -------
+    >>> import numpy as np, jax.numpy as jnp
+    >>> m = Model(lambda p, d: -(d - p["mu"]) ** 2, {"mu": 0.0}, data=np.array([1.0, 3.0]))
+    >>> opt = maximize(m, m.start)
+    >>> isinstance(opt, Optimum), round(opt.llf, 6), opt.hessian.tolist(), opt.hit_maxiter
+    (True, -2.0, [[-4.0]], False)
+    """
 
     theta: np.ndarray
     llf: float
@@ -68,7 +77,16 @@ class _Cache:
 
 
 def check_start(model: Model, theta0: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-    """Evaluate at the start; a non-finite value or derivative raises, naming observations."""
+    """Evaluate at the start; a non-finite value or derivative raises, naming observations.
+
+    Example
+    -------
+    >>> import numpy as np, jax.numpy as jnp
+    >>> m = Model(lambda p, d: -(d - p["mu"]) ** 2, {"mu": 0.0}, data=np.array([1.0, 3.0]))
+    >>> value, grad, hess = check_start(m, m.start)
+    >>> float(value), grad.tolist(), hess.tolist()
+    (-10.0, [8.0], [[-4.0]])
+    """
     llf, grad, hess = model.evaluate(theta0)
     if np.isfinite(llf) and np.all(np.isfinite(grad)) and np.all(np.isfinite(hess)):
         return llf, grad, hess

@@ -102,6 +102,13 @@ def param_names(leaves_with_path: list, names: Mapping[str, Any] | Sequence[str]
     Default: the pytree path, with ``[i]`` (or ``[i,j]``) for array elements: ``beta[0]``, ``sigma``.
     ``names`` may be a flat sequence of all names, or a mapping from a top-level key (or dotted
     path) to a list of names for that leaf (a single string for a scalar leaf).
+
+    Example
+    -------
+    >>> import jax, numpy as np
+    >>> leaves = jax.tree_util.tree_flatten_with_path({"beta": np.zeros(2), "sigma": 1.0})[0]
+    >>> param_names(leaves, None), param_names(leaves, {"beta": ["x", "const"]})
+    (('beta[0]', 'beta[1]', 'sigma'), ('x', 'const', 'sigma'))
     """
     paths = [_path_name(p) for p, _ in leaves_with_path]
     sizes = [int(np.size(leaf)) for _, leaf in leaves_with_path]

@@ -37,7 +37,17 @@ from .params import ParamSpec
 @dataclass(frozen=True)
 class FixedLoglike:
     """``loglike`` of the free parameters, the others fixed by ``data["base"]`` (hashable: kernels
-    are cached on (this, spec), i.e. on the user's log-likelihood and parameter structure)."""
+    are cached on (this, spec), i.e. on the user's log-likelihood and parameter structure).
+
+    Example
+    -------
+    >>> import numpy as np, jax.numpy as jnp
+    >>> spec = ParamSpec.from_start({"a": 0.0, "b": 0.0})
+    >>> ll = FixedLoglike(lambda p, d: -(d - p["a"]) ** 2 - p["b"] ** 2, spec)
+    >>> data = {"data": jnp.array([1.0]), "base": jnp.array([0.0, 2.0]), "free": jnp.array([0])}
+    >>> ll(jnp.array([3.0]), data).tolist()  # a = 3 free, b = 2 fixed: -(1 - 3)^2 - 2^2
+    [-8.0]
+    """
 
     loglike: Callable
     spec: ParamSpec
@@ -76,7 +86,17 @@ def restricted_model(model: Model, fixed: Mapping[str, float]) -> Model:
 
 
 def fit_restricted(res: Any, fixed: Mapping[str, float], **fit_options: Any) -> Any:
-    """Refit ``res``'s model with the parameters in ``fixed`` held fixed (warm-started)."""
+    """Refit ``res``'s model with the parameters in ``fixed`` held fixed (warm-started).
+
+    Example
+    -------
+    >>> import numpy as np, hessstats as hs
+    >>> res = hs.fit(lambda p, d: -0.5 * ((d - p["a"]) ** 2 + (d - p["b"]) ** 2), {"a": 0.0, "b": 0.0},
+    ...              np.array([1.0, 3.0]))
+    >>> restricted = fit_restricted(res, {"b": 0.0})
+    >>> restricted.params.round(6).to_dict()
+    {'a': 2.0}
+    """
     from .fitting import fit_model
 
     model = restricted_model(res.model, fixed)

@@ -64,7 +64,16 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
 
 
 class EstimatesSnapshot:
-    """Compare a fit with its stored snapshot; write it under ``--hessstats-update``."""
+    """Compare a fit with its stored snapshot; write it under ``--hessstats-update``.
+
+    Example
+    -------
+    >>> from types import SimpleNamespace
+    >>> request = SimpleNamespace(config=SimpleNamespace(getoption=lambda name: False),
+    ...                           path=Path("tests/test_fit.py"), node=SimpleNamespace(name="test_logit[a b]"))
+    >>> EstimatesSnapshot(request).path_for().as_posix()
+    'tests/__snapshots__/test_fit/test_logit[a_b].json'
+    """
 
     def __init__(self, request: pytest.FixtureRequest) -> None:
         self._request = request

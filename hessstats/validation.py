@@ -28,7 +28,15 @@ STATA_RTOL = 1e-6
 
 
 def load_reference(case: Case) -> dict[str, Any]:
-    """The stored statsmodels reference of ``case`` (``data/reference/<model>_<dataset>.json``)."""
+    """The stored statsmodels reference of ``case`` (``data/reference/<model>_<dataset>.json``).
+
+    Example
+    -------
+    >>> case = next(c for c in CASES if c.model == "logit")
+    >>> ref = load_reference(case)
+    >>> sorted(ref)[:3]
+    ['bse', 'cov', 'covs']
+    """
     return json.loads((datasets.data_dir() / "reference" / f"{case.key}.json").read_text())
 
 
@@ -54,7 +62,15 @@ def _row(case: Case, cov: str, source: str, params: pd.Series, bse: pd.Series, r
 
 @float64
 def run_case(case: Case, live: bool = False) -> list[dict[str, Any]]:
-    """Fit one case under each of its covariance types; rows against the stored (and live) references."""
+    """Fit one case under each of its covariance types; rows against the stored (and live) references.
+
+    Example
+    -------
+    >>> case = next(c for c in CASES if c.model == "logit")
+    >>> rows = run_case(case)
+    >>> [(r["cov_type"], r["reference"], bool(r["passed"])) for r in rows]
+    [('nonrobust', 'stored', True), ('HC0', 'stored', True)]
+    """
     df = datasets.load(case.dataset)
     frame = df.dropna() if case.options.get("missing") == "drop" else df
     start = time.perf_counter()
@@ -84,7 +100,13 @@ def run_case(case: Case, live: bool = False) -> list[dict[str, Any]]:
 
 
 def statsmodels_available() -> bool:
-    """Whether statsmodels can be imported (for live comparisons)."""
+    """Whether statsmodels can be imported (for live comparisons).
+
+    Example
+    -------
+    >>> isinstance(statsmodels_available(), bool)
+    True
+    """
     return importlib.util.find_spec("statsmodels") is not None
 
 

@@ -36,7 +36,14 @@ FAIR = "affairs ~ rate_marriage + age + yrs_married + children + religious + edu
 
 @dataclass(frozen=True)
 class Case:
-    """One model on one dataset; ``covs`` maps a label to ``fit`` keywords (``groups`` a column name)."""
+    """One model on one dataset; ``covs`` maps a label to ``fit`` keywords (``groups`` a column name).
+
+    Example
+    -------
+    >>> case = next(c for c in CASES if c.model == "logit")
+    >>> case.dataset, case.formula, case.rtol
+    ('spector', 'GRADE ~ GPA + TUCE + PSI', 1e-08)
+    """
 
     model: str
     dataset: str

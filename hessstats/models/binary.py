@@ -37,30 +37,76 @@ SEPARATION_TOL = 1e-7
 
 
 class BinaryParams(NamedTuple):
-    """Parameters of a binary model: one coefficient per column of X."""
+    """Parameters of a binary model: one coefficient per column of X.
+
+    Example
+    -------
+    >>> BinaryParams(beta=np.zeros(2))
+    BinaryParams(beta=array([0., 0.]))
+    """
 
     beta: Any
 
 
 def logit_loglike(params: BinaryParams, data: dict) -> jnp.ndarray:
-    """Per-observation logit log-likelihood ``y*eta - log(1 + exp(eta))``."""
+    """Per-observation logit log-likelihood ``y*eta - log(1 + exp(eta))``.
+
+    Example
+    -------
+    >>> data = {"X": np.array([[1.0, 0.5], [1.0, -1.0]]), "y": np.array([1.0, 0.0])}
+    >>> import jax
+    >>> with jax.enable_x64(True):  # float64, as inside hs.fit
+    ...     out = logit_loglike(BinaryParams(np.zeros(2)), data)
+    >>> np.asarray(out).round(6).tolist()  # log(1/2)
+    [-0.693147, -0.693147]
+    """
     eta = data["X"] @ params.beta
     return data["y"] * eta - jnp.logaddexp(0.0, eta)
 
 
 def probit_loglike(params: BinaryParams, data: dict) -> jnp.ndarray:
-    """Per-observation probit log-likelihood ``y*log Phi(eta) + (1-y)*log Phi(-eta)``."""
+    """Per-observation probit log-likelihood ``y*log Phi(eta) + (1-y)*log Phi(-eta)``.
+
+    Example
+    -------
+    >>> data = {"X": np.array([[1.0, 0.5], [1.0, -1.0]]), "y": np.array([1.0, 0.0])}
+    >>> import jax
+    >>> with jax.enable_x64(True):  # float64, as inside hs.fit
+    ...     out = probit_loglike(BinaryParams(np.zeros(2)), data)
+    >>> np.asarray(out).round(6).tolist()  # log Phi(0)
+    [-0.693147, -0.693147]
+    """
     eta = data["X"] @ params.beta
     return data["y"] * jstats.norm.logcdf(eta) + (1.0 - data["y"]) * jstats.norm.logcdf(-eta)
 
 
 def logit_predict(params: BinaryParams, data: dict) -> jnp.ndarray:
-    """``P(y=1) = expit(X beta)``: the prediction behind ``res.margins()`` for logit."""
+    """``P(y=1) = expit(X beta)``: the prediction behind ``res.margins()`` for logit.
+
+    Example
+    -------
+    >>> data = {"X": np.array([[1.0, 0.0], [1.0, 2.0]])}
+    >>> import jax
+    >>> with jax.enable_x64(True):  # float64, as inside hs.fit
+    ...     out = logit_predict(BinaryParams(np.array([0.0, 1.0])), data)
+    >>> np.asarray(out).round(6).tolist()
+    [0.5, 0.880797]
+    """
     return jax.nn.sigmoid(data["X"] @ params.beta)
 
 
 def probit_predict(params: BinaryParams, data: dict) -> jnp.ndarray:
-    """``P(y=1) = Phi(X beta)``: the prediction behind ``res.margins()`` for probit."""
+    """``P(y=1) = Phi(X beta)``: the prediction behind ``res.margins()`` for probit.
+
+    Example
+    -------
+    >>> data = {"X": np.array([[1.0, 0.0], [1.0, 1.96]])}
+    >>> import jax
+    >>> with jax.enable_x64(True):  # float64, as inside hs.fit
+    ...     out = probit_predict(BinaryParams(np.array([0.0, 1.0])), data)
+    >>> np.asarray(out).round(6).tolist()
+    [0.5, 0.975002]
+    """
     return jstats.norm.cdf(data["X"] @ params.beta)
 
 

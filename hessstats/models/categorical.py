@@ -29,27 +29,59 @@ from ._design import build, design, null_fixed
 
 
 class MNLogitParams(NamedTuple):
-    """``beta[j]``: coefficients of category ``j + 1`` against the base category."""
+    """``beta[j]``: coefficients of category ``j + 1`` against the base category.
+
+    Example
+    -------
+    >>> MNLogitParams(beta=np.zeros((2, 3)))  # 3 categories, 3 columns of X
+    MNLogitParams(beta=array([[0., 0., 0.],
+           [0., 0., 0.]]))
+    """
 
     beta: Any
 
 
 class OrderedParams(NamedTuple):
-    """Coefficients (no constant), then the cutpoint parameters (first cutpoint, log increments)."""
+    """Coefficients (no constant), then the cutpoint parameters (first cutpoint, log increments).
+
+    Example
+    -------
+    >>> OrderedParams(beta=np.zeros(2), thresholds=np.array([-1.0, 0.0]))  # cutpoints -1 and 0
+    OrderedParams(beta=array([0., 0.]), thresholds=array([-1.,  0.]))
+    """
 
     beta: Any
     thresholds: Any
 
 
 def mnlogit_loglike(params: MNLogitParams, data: dict) -> jnp.ndarray:
-    """Per-observation multinomial-logit log-likelihood; ``data["Y"]`` is one-hot ``(n, J)``."""
+    """Per-observation multinomial-logit log-likelihood; ``data["Y"]`` is one-hot ``(n, J)``.
+
+    Example
+    -------
+    >>> data = {"X": np.ones((2, 1)), "Y": np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])}
+    >>> import jax
+    >>> with jax.enable_x64(True):  # float64, as inside hs.fit
+    ...     out = mnlogit_loglike(MNLogitParams(np.zeros((2, 1))), data)
+    >>> np.asarray(out).round(6).tolist()  # log(1/3)
+    [-1.098612, -1.098612]
+    """
     eta = data["X"] @ params.beta.T
     eta = jnp.concatenate([jnp.zeros((eta.shape[0], 1)), eta], axis=1)
     return jnp.sum(data["Y"] * eta, axis=1) - jax.scipy.special.logsumexp(eta, axis=1)
 
 
 def cutpoints(thresholds: jnp.ndarray) -> jnp.ndarray:
-    """Cutpoints ``c`` from the unconstrained parameters: ``c_0 = t_0``, ``c_j = c_{j-1} + exp(t_j)``."""
+    """Cutpoints ``c`` from the unconstrained parameters: ``c_0 = t_0``, ``c_j = c_{j-1} + exp(t_j)``.
+
+    Example
+    -------
+    >>> import jax
+    >>> with jax.enable_x64(True):  # float64, as inside hs.fit
+    ...     out = cutpoints(jnp.array([-1.0, 0.0, np.log(2.0)]))
+    >>> np.asarray(out).round(6).tolist()
+    [-1.0, 0.0, 2.0]
+    """
     return jnp.cumsum(jnp.concatenate([thresholds[:1], jnp.exp(thresholds[1:])]))
 
 
@@ -68,12 +100,32 @@ def _ordered(params: OrderedParams, data: dict, cdf) -> jnp.ndarray:
 
 
 def ordered_logit_loglike(params: OrderedParams, data: dict) -> jnp.ndarray:
-    """Per-observation ordered-logit log-likelihood (integer codes ``data["y"]`` in 0..J-1)."""
+    """Per-observation ordered-logit log-likelihood (integer codes ``data["y"]`` in 0..J-1).
+
+    Example
+    -------
+    >>> data = {"X": np.zeros((2, 1)), "y": np.array([0, 1])}
+    >>> import jax
+    >>> with jax.enable_x64(True):  # float64, as inside hs.fit
+    ...     out = ordered_logit_loglike(OrderedParams(np.zeros(1), np.array([0.0])), data)
+    >>> np.asarray(out).round(6).tolist()  # log(1/2)
+    [-0.693147, -0.693147]
+    """
     return _ordered(params, data, jax.nn.sigmoid)
 
 
 def ordered_probit_loglike(params: OrderedParams, data: dict) -> jnp.ndarray:
-    """Per-observation ordered-probit log-likelihood."""
+    """Per-observation ordered-probit log-likelihood.
+
+    Example
+    -------
+    >>> data = {"X": np.zeros((2, 1)), "y": np.array([0, 1])}
+    >>> import jax
+    >>> with jax.enable_x64(True):  # float64, as inside hs.fit
+    ...     out = ordered_probit_loglike(OrderedParams(np.zeros(1), np.array([0.0])), data)
+    >>> np.asarray(out).round(6).tolist()  # log Phi(0)
+    [-0.693147, -0.693147]
+    """
     return _ordered(params, data, jstats.norm.cdf)
 
 

@@ -39,33 +39,71 @@ from .binary import SEPARATION_TOL
 
 
 class PoissonParams(NamedTuple):
-    """Poisson parameters: coefficients of X."""
+    """Poisson parameters: coefficients of X.
+
+    Example
+    -------
+    >>> PoissonParams(beta=np.zeros(3))
+    PoissonParams(beta=array([0., 0., 0.]))
+    """
 
     beta: Any
 
 
 class NB2Params(NamedTuple):
-    """NB2 parameters: coefficients of X, then the dispersion ``alpha`` (> 0)."""
+    """NB2 parameters: coefficients of X, then the dispersion ``alpha`` (> 0).
+
+    Example
+    -------
+    >>> NB2Params(beta=np.zeros(2), alpha=0.5)
+    NB2Params(beta=array([0., 0.]), alpha=0.5)
+    """
 
     beta: Any
     alpha: Any
 
 
 class ZIPParams(NamedTuple):
-    """Zero-inflated Poisson: count coefficients, then the logit inflation coefficients."""
+    """Zero-inflated Poisson: count coefficients, then the logit inflation coefficients.
+
+    Example
+    -------
+    >>> ZIPParams(beta=np.zeros(2), inflate=np.zeros(1))
+    ZIPParams(beta=array([0., 0.]), inflate=array([0.]))
+    """
 
     beta: Any
     inflate: Any
 
 
 def poisson_loglike(params: PoissonParams, data: dict) -> jnp.ndarray:
-    """Per-observation Poisson log-likelihood with offset (log exposure already added)."""
+    """Per-observation Poisson log-likelihood with offset (log exposure already added).
+
+    Example
+    -------
+    >>> data = {"X": np.ones((2, 1)), "y": np.array([0.0, 2.0]), "offset": np.zeros(2)}
+    >>> import jax
+    >>> with jax.enable_x64(True):  # float64, as inside hs.fit
+    ...     out = poisson_loglike(PoissonParams(np.array([0.0])), data)
+    >>> np.asarray(out).round(6).tolist()  # -1 and -1 - log 2
+    [-1.0, -1.693147]
+    """
     eta = data["X"] @ params.beta + data["offset"]
     return data["y"] * eta - jnp.exp(eta) - jsp.gammaln(data["y"] + 1.0)
 
 
 def nb2_loglike(params: NB2Params, data: dict) -> jnp.ndarray:
-    """Per-observation NB2 log-likelihood (statsmodels' parametrisation, ``alpha`` > 0)."""
+    """Per-observation NB2 log-likelihood (statsmodels' parametrisation, ``alpha`` > 0).
+
+    Example
+    -------
+    >>> data = {"X": np.ones((1, 1)), "y": np.array([0.0]), "offset": np.zeros(1)}
+    >>> import jax
+    >>> with jax.enable_x64(True):  # float64, as inside hs.fit
+    ...     out = nb2_loglike(NB2Params(np.array([0.0]), 1.0), data)
+    >>> np.asarray(out).round(6).tolist()  # log(1/2): geometric, mu = 1
+    [-0.693147]
+    """
     y, eta = data["y"], data["X"] @ params.beta + data["offset"]
     size = 1.0 / params.alpha
     log_1p_amu = jnp.logaddexp(0.0, jnp.log(params.alpha) + eta)  # log(1 + alpha * mu)
@@ -76,12 +114,32 @@ def nb2_loglike(params: NB2Params, data: dict) -> jnp.ndarray:
 def count_predict(params: PoissonParams | NB2Params, data: dict) -> jnp.ndarray:
     """``exp(X beta)``, the mean per unit of exposure (offset excluded): the prediction behind
     ``res.margins()`` for Poisson and NB2, as statsmodels' ``get_margeff`` (its ``_derivative_exog``
-    predicts from ``exog`` alone)."""
+    predicts from ``exog`` alone).
+
+    Example
+    -------
+    >>> data = {"X": np.array([[1.0, 0.0], [1.0, 1.0]]), "offset": np.log([10.0, 10.0])}
+    >>> import jax
+    >>> with jax.enable_x64(True):  # float64, as inside hs.fit
+    ...     out = count_predict(PoissonParams(np.array([0.0, np.log(2.0)])), data)
+    >>> np.asarray(out).round(6).tolist()  # offset ignored
+    [1.0, 2.0]
+    """
     return jnp.exp(data["X"] @ params.beta)
 
 
 def zip_loglike(params: ZIPParams, data: dict) -> jnp.ndarray:
-    """Per-observation zero-inflated Poisson log-likelihood (logit inflation)."""
+    """Per-observation zero-inflated Poisson log-likelihood (logit inflation).
+
+    Example
+    -------
+    >>> data = {"X": np.ones((2, 1)), "Z": np.ones((2, 1)), "y": np.array([0.0, 1.0]), "offset": np.zeros(2)}
+    >>> import jax
+    >>> with jax.enable_x64(True):  # float64, as inside hs.fit
+    ...     out = zip_loglike(ZIPParams(np.array([0.0]), np.array([0.0])), data)
+    >>> np.asarray(out).round(6).tolist()
+    [-0.379885, -1.693147]
+    """
     y = data["y"]
     eta = data["X"] @ params.beta + data["offset"]
     g = data["Z"] @ params.inflate

@@ -21,26 +21,58 @@ from ._design import build, design, index_extra, outcome, require, vector_option
 
 
 class WeibullParams(NamedTuple):
-    """Coefficients of ``log lam``, then the Weibull ``shape`` (> 0)."""
+    """Coefficients of ``log lam``, then the Weibull ``shape`` (> 0).
+
+    Example
+    -------
+    >>> WeibullParams(beta=np.zeros(2), shape=1.5)
+    WeibullParams(beta=array([0., 0.]), shape=1.5)
+    """
 
     beta: Any
     shape: Any
 
 
 class FixedShapeParams(NamedTuple):
-    """Coefficients of ``log lam`` only (the shape is fixed in the data)."""
+    """Coefficients of ``log lam`` only (the shape is fixed in the data).
+
+    Example
+    -------
+    >>> FixedShapeParams(beta=np.zeros(2))
+    FixedShapeParams(beta=array([0., 0.]))
+    """
 
     beta: Any
 
 
 def weibull_loglike(params: WeibullParams, data: dict) -> jnp.ndarray:
-    """Per-observation right-censored Weibull log-likelihood."""
+    """Per-observation right-censored Weibull log-likelihood.
+
+    Example
+    -------
+    >>> data = {"X": np.ones((2, 1)), "logt": np.zeros(2), "event": np.array([1.0, 0.0])}
+    >>> import jax
+    >>> with jax.enable_x64(True):  # float64, as inside hs.fit
+    ...     out = weibull_loglike(WeibullParams(np.array([0.0]), 1.0), data)
+    >>> np.asarray(out).round(6).tolist()  # exponential(1) at t = 1: -1 (event), -1 (censored)
+    [-1.0, -1.0]
+    """
     z = params.shape * (data["logt"] - data["X"] @ params.beta)
     return data["event"] * (jnp.log(params.shape) - data["logt"] + z) - jnp.exp(z)
 
 
 def weibull_fixed_loglike(params: FixedShapeParams, data: dict) -> jnp.ndarray:
-    """The same with the shape fixed at ``data["shape"]`` (``1``: exponential regression)."""
+    """The same with the shape fixed at ``data["shape"]`` (``1``: exponential regression).
+
+    Example
+    -------
+    >>> data = {"X": np.ones((2, 1)), "logt": np.log([1.0, 2.0]), "event": np.ones(2), "shape": 1.0}
+    >>> import jax
+    >>> with jax.enable_x64(True):  # float64, as inside hs.fit
+    ...     out = weibull_fixed_loglike(FixedShapeParams(np.array([0.0])), data)
+    >>> np.asarray(out).round(6).tolist()  # exponential(1): -t
+    [-1.0, -2.0]
+    """
     return weibull_loglike(WeibullParams(params.beta, data["shape"]), data)
 
 
