@@ -79,9 +79,10 @@ class Model:
         spec = ParamSpec.from_start(start, names)
         theta0 = np.asarray(spec.ravel(start), dtype=np.float64)
         data, sample, chunk_size, source_nobs = _scale.prepare(data, chunk_size)
-        shape = _output_shape(loglike, spec, theta0, sample)
+        jaxpr, out = _trace(loglike, spec, theta0, sample)  # one trace validates shape and dtypes
+        shape = _output_shape(out)
         per_obs = len(shape) == 1
-        _check_float32_constants(loglike, spec, theta0, sample)
+        _check_float32(jaxpr)
         if nobs is None:
             nobs = source_nobs or (shape[0] if per_obs else leading_length(data))
         _scale.check(per_obs, chunk_size, shard)
@@ -148,15 +149,19 @@ class Model:
         return fit_model(self, **kwargs)
 
 
-def _output_shape(loglike: LogLike, spec: ParamSpec, theta0: np.ndarray, data: Any) -> tuple[int, ...]:
+def _trace(loglike: LogLike, spec: ParamSpec, theta0: np.ndarray, data: Any) -> tuple[Any, Any]:
+    """Trace the log-likelihood once at the start values: ``(closed jaxpr, output shape)``."""
     try:
-        out = jax.eval_shape(lambda t, d: loglike(spec.unravel(t), d), jnp.asarray(theta0), data)
+        return jax.make_jaxpr(lambda t, d: loglike(spec.unravel(t), d), return_shape=True)(jnp.asarray(theta0), data)
     except Exception as exc:  # the user's function failed while tracing: say where
         raise SpecificationError(message(
             "the log-likelihood failed when called with the start values",
             expected="loglike(params, data) to run on a params pytree shaped like start",
             got=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:400],
             fix="call loglike(start, data) yourself to debug; use jax.numpy, not numpy or math, inside it")) from exc
+
+
+def _output_shape(out: Any) -> tuple[int, ...]:
     shape = getattr(out, "shape", None)
     dtype = getattr(out, "dtype", None)
     if shape is None or dtype is None or not jnp.issubdtype(dtype, jnp.floating):
@@ -174,9 +179,8 @@ def _output_shape(loglike: LogLike, spec: ParamSpec, theta0: np.ndarray, data: A
     return tuple(shape)
 
 
-def _check_float32_constants(loglike: LogLike, spec: ParamSpec, theta0: np.ndarray, data: Any) -> None:
+def _check_float32(jaxpr: Any) -> None:
     """Warn when the log-likelihood closes over float32 arrays or computes in float32."""
-    jaxpr = jax.make_jaxpr(lambda t, d: loglike(spec.unravel(t), d))(jnp.asarray(theta0), data)
     consts = [c for c in jaxpr.consts if getattr(c, "dtype", None) in (np.float32, np.float16)]
     ops = {str(e.primitive) for e in jaxpr.jaxpr.eqns
            if any(getattr(v.aval, "dtype", None) in (np.float32, np.float16) for v in e.outvars)}
