@@ -55,6 +55,24 @@ class InverseInformation:
         return not self.bad.any()
 
 
+def equilibrated_eigh(info: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(d, eigenvalues, vectors)`` of ``D^-1 info D^-1`` with ``D = diag(d)``, ``d = sqrt(diag(info))``
+    where that is positive (1 elsewhere): the information scaled to unit diagonal, so eigenvalue
+    thresholds are relative and free of the parameters' units. Shared by the covariance and the
+    optimiser.
+
+    Example
+    -------
+    >>> d, lam, _ = equilibrated_eigh(np.array([[4.0, 2.0], [2.0, 9.0]]))
+    >>> d.tolist(), lam.round(6).tolist()
+    ([2.0, 3.0], [0.666667, 1.333333])
+    """
+    diag = np.diag(info)
+    d = np.where(np.isfinite(diag) & (diag > 0), np.sqrt(np.abs(diag)), 1.0)
+    eigenvalues, vectors = np.linalg.eigh(info / d[:, None] / d[None, :])
+    return d, eigenvalues, vectors
+
+
 def invert_information(hessian: np.ndarray, names: tuple[str, ...], rtol: float = DEFAULT_RTOL) -> InverseInformation:
     """Invert ``-hessian`` safely (see module docstring).
 
@@ -70,14 +88,13 @@ def invert_information(hessian: np.ndarray, names: tuple[str, ...], rtol: float 
     info = (info + info.T) / 2.0
     k = info.shape[0]
     diag = np.diag(info)
-    scale = np.where(np.isfinite(diag) & (diag > 0), 1.0 / np.sqrt(np.abs(diag)), 1.0)
     if not np.all(np.isfinite(info)):
         nan = np.full((k, k), np.nan)
         rows = pd.DataFrame({"eigenvalue": np.nan, "problem": "non-finite Hessian",
                              "parameter": list(names), "loading": np.nan})
         return InverseInformation(nan, np.full(k, np.nan), np.ones(k, bool), rows)
-    scaled = info * scale[:, None] * scale[None, :]
-    eigenvalues, vectors = np.linalg.eigh(scaled)
+    d, eigenvalues, vectors = equilibrated_eigh(info)
+    scale = 1.0 / d
     top = max(float(np.max(np.abs(eigenvalues))), np.finfo(float).tiny)
     good = eigenvalues > rtol * top
     # columns with zero or negative diagonal are bad by themselves (no curvature or wrong sign)

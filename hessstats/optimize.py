@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.optimize
 
+from .covariance import equilibrated_eigh
 from .errors import SpecificationError, message
 from .model import Model
 
@@ -174,10 +175,9 @@ def _newton(cache: _Cache, theta: np.ndarray, max_steps: int) -> tuple[np.ndarra
 def _newton_step(hess: np.ndarray, grad: np.ndarray, rtol: float = 1e-12) -> np.ndarray | None:
     """Newton step ``(-H)^+ g`` on the identified eigenspace of the (equilibrated) information;
     ``None`` where the information has a clearly negative eigenvalue."""
-    info = -hess
-    d = np.sqrt(np.abs(np.diag(info)))
-    d = np.where(d > 0, d, 1.0)
-    eigenvalues, vectors = np.linalg.eigh(info / d[:, None] / d[None, :])
+    if not np.all(np.isfinite(hess)):
+        return None
+    d, eigenvalues, vectors = equilibrated_eigh(-hess)
     top = np.max(np.abs(eigenvalues))
     if not np.isfinite(top) or eigenvalues[0] < -rtol * top:
         return None
@@ -190,10 +190,9 @@ def _nearest_on_flat_ridge(cache: _Cache, theta0: np.ndarray, theta: np.ndarray,
     and the optimiser may have drifted far along them. Move back to the point of the ridge nearest
     the start (in equilibrated coordinates), if that does not lower the log-likelihood."""
     llf, _, hess = cache(theta)
-    info = -hess
-    d = np.sqrt(np.abs(np.diag(info)))
-    d = np.where(d > 0, d, 1.0)
-    eigenvalues, vectors = np.linalg.eigh(info / d[:, None] / d[None, :])
+    if not np.all(np.isfinite(hess)):
+        return theta
+    d, eigenvalues, vectors = equilibrated_eigh(-hess)
     null = vectors[:, np.abs(eigenvalues) <= rtol * np.max(np.abs(eigenvalues))]
     if null.shape[1] == 0:
         return theta
