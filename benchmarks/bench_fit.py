@@ -29,7 +29,7 @@ import numpy as np  # noqa: E402
 import scipy.linalg.blas as blas  # noqa: E402
 
 import hessstats as hs  # noqa: E402
-from hessstats import diff  # noqa: E402
+from hessstats.core import compilation as diff  # noqa: E402
 
 SIZES = [(100_000, 20), (1_000_000, 50)]
 QUICK_SIZES = [(100_000, 20)]

@@ -34,7 +34,6 @@ def _peak_gb() -> float:
 def case(name: str, n: int, k: int, repeat: int) -> dict:
     """Run one case in this process; returns seconds and notes."""
     import numpy as np
-
     from bench_fit import best_of, logit_loglike, logit_obs, simulate, timed
 
     X, y = simulate(n, k)
@@ -59,12 +58,14 @@ def case(name: str, n: int, k: int, repeat: int) -> dict:
         out["seconds"] = best_of(lambda: model.fit(disp=0, method="newton").bse, repeat)
     elif name == "sm_generic":
         from bench_fit import bench_generic
+
         import hessstats as hs
 
         res = hs.fit(logit_loglike, start, data)
         out["seconds"] = bench_generic(X, y, res)["glm_fit"]
     elif name == "numdifftools":
         import numdifftools as nd
+
         import hessstats as hs
 
         res = hs.fit(logit_loglike, start, data)

@@ -1,45 +1,71 @@
-"""hessstats: maximum-likelihood fits with exact JAX Hessians and trustworthy standard errors."""
+"""hessstats: maximum-likelihood fits with exact JAX Hessians and trustworthy standard errors.
+
+The package face: the user's vocabulary (``fit``, ``Model``, ``FitResult``, the built-in models,
+post-estimation, the Hessian toolkit). Mechanics live in layered subpackages (``core``, ``rows``,
+``inference``, ``models``, ``toolkit``, ``testing``, ``crosscheck``, ``cli``); nothing below this
+module imports it.
+"""
 
 from __future__ import annotations
 
-from . import errors
-from .diff import gradient, hessian
+from hessstats import datasets, errors, formula, testing
+from hessstats._version import __version__
+from hessstats.core.compilation import compile_stats, enable_compilation_cache
+from hessstats.core.derivatives import gradient, hessian
+from hessstats.core.hvp import hessian_blocked, selected_se
+from hessstats.crosscheck.compare import compare
+from hessstats.crosscheck.validation import validate
+from hessstats.fitting import fit
+from hessstats.formula import (
+                               from_formula,
+                               gamma,
+                               logit,
+                               mnlogit,
+                               negbin,
+                               ols,
+                               ordered_logit,
+                               ordered_probit,
+                               poisson,
+                               probit,
+                               tobit,
+                               weibull,
+                               zip,
+)
+from hessstats.inference.hypothesis import TestResult, lr_test, score_test, wald_test
+from hessstats.inference.margins import margins
+from hessstats.inference.profile import profile_ci
+from hessstats.model import Model
+from hessstats.models.index import IndexModel
+from hessstats.results import FitResult
+from hessstats.rows.dask import DaskSource
+from hessstats.rows.parquet import ParquetSource
+from hessstats.toolkit.convexity import ConvexityCheck, check_convexity
+from hessstats.toolkit.critical import (
+                               CriticalPoint,
+                               SecondDerivativeTest,
+                               classify_critical_point,
+                               find_critical_points,
+                               second_derivative_test,
+)
+from hessstats.toolkit.expression import Expression, parse_expression
+from hessstats.toolkit.lagrange import (
+                               BorderedHessian,
+                               ConstrainedClassification,
+                               LagrangeSolution,
+                               bordered_hessian,
+                               classify_constrained,
+                               solve_lagrange,
+)
+from hessstats.toolkit.taylor import Taylor2, TaylorError, taylor2
 
-__version__ = "0.1.0"
-
-# --- core (issue 2) ---
-from .fitting import fit
-from .model import Model
-from .results import FitResult
-
-# --- inference (issue 3) ---
-from .inference import TestResult, lr_test, score_test, wald_test
-from .margins import margins
-from .profile import profile_ci
-
-# --- models, formula, datasets, bridge (issue 4) ---
-from . import datasets, formula, models
-from .bridge import compare
-from .formula import (from_formula, gamma, logit, mnlogit, negbin, ols, ordered_logit, ordered_probit, poisson,
-                      probit, tobit, weibull, zip)
-from .validation import validate
-
-# --- Hessian toolkit (issue 5) ---
-from .constrained import (BorderedHessian, ConstrainedClassification, LagrangeSolution,
-                          bordered_hessian, classify_constrained, solve_lagrange)
-from .convexity import ConvexityCheck, check_convexity
-from .critical import (CriticalPoint, SecondDerivativeTest, classify_critical_point, find_critical_points,
-                       second_derivative_test)
-from .expr import Expression, parse_expression
-from .taylor import Taylor2, TaylorError, taylor2
-
-# --- testing (issue 6) ---
-from . import testing
-
-# --- scale (issue 7) ---
-from .cache import enable_compilation_cache
-from .chunked import ParquetSource
-from .diff import compile_stats
-from .distributed import DaskSource
-from .index import IndexModel
-from .matrix_free import hessian_blocked, selected_se
+__all__ = [
+    "BorderedHessian", "ConstrainedClassification", "ConvexityCheck", "CriticalPoint", "DaskSource",
+    "Expression", "FitResult", "IndexModel", "LagrangeSolution", "Model", "ParquetSource",
+    "SecondDerivativeTest", "Taylor2", "TaylorError", "TestResult", "__version__", "bordered_hessian",
+    "check_convexity", "classify_constrained", "classify_critical_point", "compare", "compile_stats",
+    "datasets", "enable_compilation_cache", "errors", "find_critical_points", "fit", "formula",
+    "from_formula", "gamma", "gradient", "hessian", "hessian_blocked", "logit", "lr_test", "margins",
+    "mnlogit", "negbin", "ols", "ordered_logit", "ordered_probit", "parse_expression", "poisson", "probit",
+    "profile_ci", "score_test", "second_derivative_test", "selected_se", "solve_lagrange", "taylor2",
+    "testing", "tobit", "validate", "wald_test", "weibull", "zip",
+]

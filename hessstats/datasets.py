@@ -6,13 +6,13 @@ Installed, they live in the package ``hessstats._data``; in a source checkout, i
 
 from __future__ import annotations
 
-from functools import lru_cache
 import importlib.util
+from functools import cache
 from pathlib import Path
 
 import pandas as pd
 
-from .errors import DataError, message
+from hessstats.errors import DataError, message
 
 
 def _directory() -> Path:
@@ -48,7 +48,7 @@ def list() -> list[str]:  # noqa: A001 - the public name asked for is hs.dataset
     return sorted(p.stem for p in _directory().glob("*.csv"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _read(name: str) -> pd.DataFrame:
     return pd.read_csv(_directory() / f"{name}.csv")
 

@@ -22,6 +22,10 @@ Warnings (all subclass :class:`HessstatsWarning`)::
 
 from __future__ import annotations
 
+import os
+import sys
+import warnings
+
 
 def message(problem: str, *, expected: str, got: str, fix: str) -> str:
     """Format an error message with the three parts every hessstats message carries.
@@ -168,15 +172,10 @@ def warn(text: str, category: type[Warning]) -> None:
     >>> caught[0].category.__name__
     'PrecisionWarning'
     """
-    import os
-    import sys
-
     package = os.path.dirname(os.path.abspath(__file__))
     level, frame = 1, sys._getframe(1)
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
         frame, level = frame.f_back, level + 1
-    import warnings
-
     warnings.warn(text, category, stacklevel=level + 1)
 
 

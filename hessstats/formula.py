@@ -17,14 +17,14 @@ from typing import Any
 
 import pandas as pd
 
-from ._formula_data import categorical_outcome, describe, matrices, prepare, rhs_matrix
-from .errors import SpecificationError, message
-from .model import Model
-from .models.binary import logit_model, probit_model
-from .models.categorical import mnlogit_model, ordered_model
-from .models.continuous import gamma_model, normal_model, tobit_model
-from .models.count import negbin_model, poisson_model, zip_model
-from .models.survival import weibull_model
+from hessstats.errors import SpecificationError, message
+from hessstats.model import Model
+from hessstats.models.binary import logit_model, probit_model
+from hessstats.models.categorical import mnlogit_model, ordered_model
+from hessstats.models.continuous import gamma_model, normal_model, tobit_model
+from hessstats.models.count import negbin_model, poisson_model, zip_model
+from hessstats.models.survival import weibull_model
+from hessstats.models.terms import categorical_outcome, describe, matrices, prepare, rhs_matrix
 
 
 def logit(formula: str, data: pd.DataFrame, *, missing: str = "raise", separation: bool = True) -> Model:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,11 +11,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _scale
-from ._config import float64, x64
-from .data import leading_length
-from .errors import warn, PrecisionWarning, SpecificationError, message
-from .params import ParamSpec
+from hessstats._config import float64, x64
+from hessstats.core import engine
+from hessstats.core.covariance import covariance_for
+from hessstats.core.linalg import DEFAULT_RTOL, invert_information
+from hessstats.core.optimize import NR_TOL, OptimizerMethod, certify, maximize
+from hessstats.core.params import ParamSpec
+from hessstats.errors import PrecisionWarning, SpecificationError, message, warn
+from hessstats.inference.defaults import PostEstimationDefaults
+from hessstats.inference.restrictions import FixedLoglike
+from hessstats.results import FitResult
+from hessstats.rows.prepare import leading_length
 
 LogLike = Callable[[Any, Any], Any]
 
@@ -29,7 +36,10 @@ class Model:
 
     Data are copied once into float64 device arrays at construction; the caller's objects are
     never modified. ``transforms`` (``{name: fn(params) -> scalar or vector}``) declares
-    natural-scale quantities reported by ``FitResult.transformed()``; kept in ``extra["transforms"]``.
+    natural-scale quantities reported by ``FitResult.transformed()``; ``defaults`` (a
+    :class:`~hessstats.inference.defaults.PostEstimationDefaults`) what ``lr_test_null()``,
+    ``margins()`` and ``transformed()`` use when called without arguments. ``extra`` is free-form
+    metadata for the user.
 
     Scale (issue 7): ``chunk_size=c`` evaluates the same compiled kernel on row blocks of ``c``
     rows and adds them (bounded memory); ``data`` may also be a row source
@@ -58,6 +68,7 @@ class Model:
     description: Mapping[str, Any]
     expected_information: Callable[[np.ndarray], np.ndarray] | None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    defaults: PostEstimationDefaults = field(default_factory=PostEstimationDefaults)
     chunk_size: int | None = None
     index: Any = None
     weights: Any = None
@@ -71,26 +82,26 @@ class Model:
                  extra: Mapping[str, Any] | None = None,
                  transforms: Mapping[str, Callable[[Any], Any]] | None = None,
                  chunk_size: int | None = None, index: Any = None, shard: Any = False,
-                 progress: bool | None = None) -> None:
+                 progress: bool | None = None, defaults: PostEstimationDefaults | None = None) -> None:
         if not callable(loglike):
             raise SpecificationError(message(
                 "loglike is not callable", expected="a function loglike(params, data)",
                 got=f"{type(loglike).__name__}: {loglike!r}"[:200], fix="pass the function itself"))
         spec = ParamSpec.from_start(start, names)
         theta0 = np.asarray(spec.ravel(start), dtype=np.float64)
-        data, sample, chunk_size, source_nobs = _scale.prepare(data, chunk_size)
+        data, sample, chunk_size, source_nobs = engine.prepare(data, chunk_size)
         jaxpr, out = _trace(loglike, spec, theta0, sample)  # one trace validates shape and dtypes
         shape = _output_shape(out)
         per_obs = len(shape) == 1
         _check_float32(jaxpr)
         if nobs is None:
             nobs = source_nobs or (shape[0] if per_obs else leading_length(data))
-        _scale.check(per_obs, chunk_size, shard)
-        data, weights = _scale.shard(data, nobs, shard)
+        engine.check(per_obs, chunk_size, shard)
+        data, weights = engine.shard(data, nobs, shard)
         values = dict(loglike=loglike, spec=spec, start=theta0, data=data, nobs=nobs,
                       per_observation=per_obs, description=dict(description or {}),
                       expected_information=expected_information,
-                      extra={**dict(extra or {}), **({"transforms": dict(transforms)} if transforms else {})},
+                      extra=dict(extra or {}), defaults=_defaults(defaults, transforms),
                       chunk_size=chunk_size, index=index, weights=weights, progress=progress)
         for key, value in values.items():
             object.__setattr__(self, key, value)
@@ -111,11 +122,11 @@ class Model:
         In-memory, sharded, chunked (``chunk_size``) and distributed (a Dask source) fits all call
         the same compiled kernel, on all rows or on row blocks whose sums are added.
         """
-        return _scale.evaluate(self, np.asarray(theta, dtype=np.float64))
+        return engine.evaluate(self, np.asarray(theta, dtype=np.float64))
 
     def loglike_obs(self, theta: np.ndarray) -> np.ndarray:
         """Per-observation log-likelihood values at ``theta`` (a 0-d array for a scalar model)."""
-        return _scale.rows(self, np.asarray(theta, dtype=np.float64), "loglike_obs")
+        return engine.rows(self, np.asarray(theta, dtype=np.float64), "loglike_obs")
 
     def scores(self, theta: np.ndarray) -> np.ndarray:
         """Per-observation scores ``(n, k)`` at ``theta``; needs a per-observation log-likelihood."""
@@ -125,15 +136,79 @@ class Model:
                 expected="a log-likelihood returning one value per observation, shape (n,)",
                 got="a log-likelihood returning a scalar",
                 fix="return the per-observation terms (do not sum them) to use OPG, robust or cluster covariances"))
-        return _scale.rows(self, np.asarray(theta, dtype=np.float64), "scores")
+        return engine.rows(self, np.asarray(theta, dtype=np.float64), "scores")
 
     def params_tree(self, theta: np.ndarray) -> Any:
         """The parameter pytree for a flat vector (numpy leaves)."""
         with x64():
             return jax.tree_util.tree_map(np.asarray, self.spec.unravel(jnp.asarray(theta)))
 
-    def fit(self, **kwargs: Any):
-        """Fit by maximum likelihood; keywords as :func:`hessstats.fit`.
+    def replace(self, **changes: Any) -> Model:
+        """A copy with some fields changed (``dataclasses.replace`` without re-validation): what
+        restricted fits and profiles use to swap the fixed values in ``data``.
+
+        Example
+        -------
+        >>> import numpy as np
+        >>> m = Model(lambda p, d: -(d - p["mu"]) ** 2, {"mu": 0.0}, data=np.array([1.0, 3.0]))
+        >>> m.replace(description={"model": "renamed"}).description
+        {'model': 'renamed'}
+        """
+        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
+        if unknown:
+            raise SpecificationError(message(
+                "Model.replace got unknown fields", expected=f"fields among {[f.name for f in dataclasses.fields(self)]}",
+                got=str(unknown), fix="check the spelling"))
+        new = object.__new__(Model)
+        for f in dataclasses.fields(self):
+            object.__setattr__(new, f.name, changes.get(f.name, getattr(self, f.name)))
+        return new
+
+    def fix(self, fixed: Mapping[str, float]) -> Model:
+        """This model with the parameters named in ``fixed`` (flat names) held at those values.
+
+        The restricted log-likelihood reads the fixed values from its data, so refits with other
+        fixed values (profiles) reuse its compiled kernels.
+
+        Example
+        -------
+        >>> import numpy as np
+        >>> m = Model(lambda p, d: -0.5 * ((d - p["a"]) ** 2 + p["b"] ** 2), {"a": 0.0, "b": 0.0}, np.ones(3))
+        >>> m.fix({"b": 1.0}).names
+        ('a',)
+        """
+        names = list(self.names)
+        unknown = [n for n in fixed if n not in names]
+        if unknown or not fixed or len(fixed) >= len(names):
+            raise SpecificationError(message(
+                "cannot fix these parameters", expected=f"a non-empty proper subset of {names}",
+                got=f"{dict(fixed)}" + (f" (unknown {unknown})" if unknown else ""),
+                fix="name parameters exactly as in res.params.index and leave at least one free"))
+        base = np.array(self.start, dtype=np.float64)
+        for name, value in fixed.items():
+            base[names.index(name)] = float(value)
+        free = np.array([i for i, n in enumerate(names) if n not in fixed], dtype=np.int64)
+        data = {"data": self.data, "base": base, "free": free}
+        label = self.description.get("model", getattr(self.loglike, "__name__", "custom"))
+        return Model(FixedLoglike(self.loglike, self.spec), np.asarray(self.start)[free], data,
+                     names=[names[i] for i in free], nobs=self.nobs, chunk_size=self.chunk_size,
+                     description={**self.description, "model": f"{label} with {dict(fixed)} fixed"})
+
+    @float64
+    def fit(self, *, start: Any = None, method: str | OptimizerMethod = "auto", cov_type: str = "nonrobust",
+            groups: Any = None, cov_options: Mapping[str, Any] | None = None, maxiter: int = 100,
+            nr_tol: float = NR_TOL, hessian_rtol: float = DEFAULT_RTOL) -> FitResult:
+        """Fit by maximum likelihood: optimise, certify, compute the covariance, return a frozen result.
+
+        - ``method``: ``"auto"`` (default: Newton with line search, handing over to scipy's
+          trust-region ``"trust-exact"`` on negative curvature), ``"newton"`` or ``"trust-exact"``.
+        - ``cov_type``: a name in :data:`hessstats.core.covariance.REGISTRY`: ``"nonrobust"`` (default,
+          inverse observed information), ``"opg"``, ``"HC0"``, ``"robust"`` (HC0 x n/(n-1)),
+          ``"cluster"`` (needs ``groups``: labels or a data column name; ``cov_options={"correction":
+          "stata"|"statsmodels"|"none"}``) or ``"expected"``. See :mod:`hessstats.core.covariance`.
+        - ``nr_tol``: converged means ``g'(-H)^-1 g < nr_tol`` **and** a negative definite Hessian.
+        - ``hessian_rtol``: eigenvalues of the equilibrated information below ``hessian_rtol`` times
+          the largest count as zero (unidentified).
 
         Example
         -------
@@ -144,9 +219,24 @@ class Model:
         >>> round(float(res.params["mu"]), 6)
         2.333333
         """
-        from .fitting import fit_model
+        theta0 = self.start if start is None else np.asarray(self.spec.ravel(start), dtype=np.float64)
+        opt = maximize(self, theta0, method=method, maxiter=maxiter)
+        inverse = invert_information(opt.hessian, self.names, rtol=hessian_rtol, eigen=opt.eigen)
+        converged, why = certify(opt, inverse, nr_tol, self.names)
+        cov, codes = covariance_for(self, opt.theta, inverse, cov_type, groups, cov_options)
+        return FitResult(model=self, theta=opt.theta, llf=opt.llf, gradient_array=opt.gradient,
+                         hessian_array=opt.hessian, cov_type=cov_type, cov_array=cov,
+                         inverse_information=inverse, converged=converged, iterations=opt.iterations,
+                         convergence_message=why, groups=codes, cov_options=dict(cov_options or {}))
 
-        return fit_model(self, **kwargs)
+
+def _defaults(defaults: PostEstimationDefaults | None, transforms: Mapping[str, Callable[[Any], Any]] | None
+              ) -> PostEstimationDefaults:
+    """The model's post-estimation defaults, with ``transforms=`` merged in."""
+    defaults = defaults or PostEstimationDefaults()
+    if transforms:
+        defaults = dataclasses.replace(defaults, transforms={**defaults.transforms, **dict(transforms)})
+    return defaults
 
 
 def _trace(loglike: LogLike, spec: ParamSpec, theta0: np.ndarray, data: Any) -> tuple[Any, Any]:

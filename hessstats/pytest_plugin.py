@@ -91,8 +91,9 @@ class EstimatesSnapshot:
     def __call__(self, res: Any, *, name: str | None = None, rtol: float | dict | None = None,
                  atol: float | dict | None = None, columns: list[str] | None = None) -> Path:
         """Assert ``res`` matches its snapshot (see :func:`hessstats.testing.assert_estimates_close`)."""
-        from . import testing
-        from .errors import SnapshotError
+        # deferred: pytest loads this plugin in every session; JAX is imported only when the fixture is used
+        from hessstats import testing
+        from hessstats.errors import SnapshotError
 
         path = self.path_for(name)
         tol = {"rtol": testing.DEFAULT_RTOL if rtol is None else rtol,
@@ -115,7 +116,7 @@ class EstimatesSnapshot:
         return path
 
     def _write(self, res: Any, path: Path, what: str) -> Path:
-        from .snapshot import save_snapshot
+        from hessstats.testing import save_snapshot  # deferred: see __call__
 
         save_snapshot(res, path)
         self._request.config.stash[_WRITTEN].append(f"{what}: {path}")

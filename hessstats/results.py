@@ -5,16 +5,23 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import scipy.special
 
-from .covariance import InverseInformation
-from .model import Model
+from hessstats._config import x64
+from hessstats.core.compilation import MODEL_STATS
+from hessstats.core.covariance import covariance_for
+from hessstats.core.linalg import InverseInformation
+from hessstats.errors import SpecificationError, message
+from hessstats.inference.delta import coef_table, delta, standard_errors, transformed
+from hessstats.inference.hypothesis import TestResult, lr_test, wald_test
+from hessstats.inference.margins import margins
+from hessstats.inference.profile import fit_restricted, profile_ci
 
-SUMMARY_COLUMNS = ("coef", "std_err", "z", "p_value", "ci_lower", "ci_upper")
+if TYPE_CHECKING:
+    from hessstats.model import Model
 
 
 @dataclass(frozen=True, eq=False)
@@ -82,23 +89,21 @@ class FitResult:
     @cached_property
     def bse(self) -> pd.Series:
         """Standard errors; NaN for parameters the data do not identify."""
-        var = np.diag(self.cov_array)
-        return pd.Series(np.sqrt(np.where(var >= 0, var, np.nan)), index=list(self.names), name="std_err")
+        return pd.Series(standard_errors(self.cov_array), index=list(self.names), name="std_err")
 
     @cached_property
     def zvalues(self) -> pd.Series:
         """Wald z statistics ``coef / std_err``."""
-        return (self.params / self.bse).rename("z")
+        return self.summary_frame()["z"].rename_axis(None)
 
     @cached_property
     def pvalues(self) -> pd.Series:
         """Two-sided p-values from the standard normal."""
-        return pd.Series(2 * scipy.special.ndtr(-np.abs(self.zvalues.to_numpy())), index=list(self.names), name="p_value")
+        return self.summary_frame()["p_value"].rename_axis(None)
 
     def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
         """Wald confidence intervals ``coef -/+ z_{1-alpha/2} std_err``."""
-        q = scipy.special.ndtri(1 - alpha / 2)
-        return pd.DataFrame({"ci_lower": self.params - q * self.bse, "ci_upper": self.params + q * self.bse})
+        return self.summary_frame(alpha)[["ci_lower", "ci_upper"]].rename_axis(None)
 
     @property
     def hessian(self) -> pd.DataFrame:
@@ -130,7 +135,7 @@ class FitResult:
         """The same fit under another covariance type, without refitting (a new frozen result).
 
         ``cov_type``: ``"nonrobust"``, ``"opg"``, ``"HC0"``, ``"robust"``, ``"cluster"`` (with
-        ``groups``: labels or a data column name) or ``"expected"``; see :mod:`hessstats.covariance`.
+        ``groups``: labels or a data column name) or ``"expected"``; see :mod:`hessstats.core.covariance`.
 
         Example
         -------
@@ -139,16 +144,13 @@ class FitResult:
         >>> res.with_cov("HC0").cov_type, round(float(res.with_cov("HC0").bse["mu"]), 6)
         ('HC0', 0.720082)
         """
-        from ._config import x64
-        from .covariance import covariance_for
-
         with x64():
             cov, codes = covariance_for(self.model, self.theta, self.inverse_information, cov_type, groups, cov_options)
         return dataclasses.replace(self, cov_type=cov_type, cov_array=cov, groups=codes,
                                    cov_options=dict(cov_options or {}))
 
     def delta(self, fn: Any, names: Any = None, alpha: float = 0.05) -> pd.DataFrame:
-        """Delta-method table for ``fn(params)`` (see :func:`hessstats.inference.delta`).
+        """Delta-method table for ``fn(params)`` (see :func:`hessstats.inference.delta.delta`).
 
         Example
         -------
@@ -157,8 +159,6 @@ class FitResult:
         >>> float(res.delta(lambda p: 2 * p["mu"]).loc["fn", "std_err"]).__round__(6)
         1.414214
         """
-        from .inference import delta
-
         return delta(self, fn, names, alpha)
 
     def transformed(self, alpha: float = 0.05) -> pd.DataFrame:
@@ -174,11 +174,9 @@ class FitResult:
         >>> round(float(res.transformed().loc["sigma", "coef"]), 6)
         1.581139
         """
-        from .inference import transformed
-
         return transformed(self, alpha)
 
-    def wald_test(self, R: Any, q: Any = None) -> Any:
+    def wald_test(self, R: Any, q: Any = None) -> TestResult:
         """Wald test of ``R b = q`` (matrix, ``"GPA = PSI, TUCE = 0"`` strings, or a function).
 
         Example
@@ -188,8 +186,6 @@ class FitResult:
         >>> res.wald_test("mu = 0")
         <Wald test: statistic=8, df=1, p_value=0.00467773>
         """
-        from .inference import wald_test
-
         return wald_test(self, R, q)
 
     def fit_restricted(self, fixed: dict[str, float], **fit_options: Any) -> FitResult:
@@ -204,14 +200,12 @@ class FitResult:
         >>> res.fit_restricted({"mu": 3.0}).names
         ('sigma',)
         """
-        from .profile import fit_restricted
-
         return fit_restricted(self, fixed, **fit_options)
 
-    def lr_test_null(self, fixed: dict[str, float] | None = None, **fit_options: Any) -> Any:
+    def lr_test_null(self, fixed: dict[str, float] | None = None, **fit_options: Any) -> TestResult:
         """LR test against the null model: this model refitted with ``fixed`` parameters held.
 
-        ``fixed`` defaults to ``model.extra["null"]``: every built-in model whose design has a
+        ``fixed`` defaults to ``model.defaults.null``: every built-in model whose design has a
         constant column fixes all slopes at 0 and keeps the constant and the ancillary parameters
         (``alpha``, ``sigma``, ``scale``, ``shape``) free, which is statsmodels' ``llnull`` /
         ``llr`` / ``llr_pvalue`` (``df = df_model``); ordered models fix all slopes (cutpoints
@@ -228,19 +222,16 @@ class FitResult:
         >>> hs.logit("GRADE ~ GPA + TUCE + PSI", hs.datasets.load("spector")).fit().lr_test_null()
         <LR test: statistic=15.4042, df=3, p_value=0.00150188>
         """
-        from .errors import SpecificationError, message
-        from .inference import lr_test
-
-        fixed = fixed if fixed is not None else self.model.extra.get("null")
+        fixed = fixed if fixed is not None else self.model.defaults.null
         if not fixed:
             raise SpecificationError(message(
                 "no null model is defined for this model", expected="fixed={name: value, ...}",
-                got="no fixed= and no model.extra['null'] (built-in models define it only with an intercept)",
+                got="no fixed= and no model.defaults.null (built-in models define it only with an intercept)",
                 fix="say which parameters the null model fixes, e.g. {'x1': 0.0, 'x2': 0.0}"))
         return lr_test(self.fit_restricted(fixed, **fit_options), self, check_data=False)
 
     def profile_ci(self, names: Any = None, alpha: float = 0.05, **options: Any) -> pd.DataFrame:
-        """Profile-likelihood intervals beside Wald ones (see :func:`hessstats.profile.profile_ci`).
+        """Profile-likelihood intervals beside Wald ones (see :func:`hessstats.inference.profile.profile_ci`).
 
         Example
         -------
@@ -249,13 +240,11 @@ class FitResult:
         >>> res.profile_ci()["status"].tolist()
         ['ok']
         """
-        from .profile import profile_ci
-
         return profile_ci(self, names, alpha, **options)
 
     def margins(self, predict: Any = None, variables: Any = None, *, kind: str = "average",
                 alpha: float = 0.05) -> pd.DataFrame:
-        """Marginal effects dy/dx with delta-method SEs (see :func:`hessstats.margins.margins`).
+        """Marginal effects dy/dx with delta-method SEs (see :func:`hessstats.inference.margins.margins`).
 
         With no arguments, for the built-in logit, probit, poisson and negbin models: statsmodels'
         ``get_margeff()`` (``kind="mean"``: ``at="mean"``), every regressor except the constant.
@@ -268,16 +257,12 @@ class FitResult:
         >>> bool(np.isclose(res.margins(lambda p, d: p["b"] * d["x"], ["x"]).loc["x", "coef"], res.params["b"]))
         True
         """
-        from .margins import margins
-
         return margins(self, predict, variables, kind=kind, alpha=alpha)
 
     # ------------------------------------------------------------------ reporting
     def summary_frame(self, alpha: float = 0.05) -> pd.DataFrame:
         """The coefficient table: ``coef, std_err, z, p_value, ci_lower, ci_upper`` by parameter."""
-        frame = pd.concat([self.params, self.bse, self.zvalues, self.pvalues, self.conf_int(alpha)], axis=1)
-        frame.index.name = "parameter"
-        return frame[list(SUMMARY_COLUMNS)]
+        return coef_table(self.theta, self.bse.to_numpy(), list(self.names), alpha)
 
     def _header(self) -> list[tuple[str, str]]:
         desc = self.model.description
@@ -312,6 +297,4 @@ class FitResult:
 
         A repeated fit of a model with the same log-likelihood and shapes shows 0 traces.
         """
-        from ._scale import MODEL_STATS
-
         return dict(MODEL_STATS.get(self.model, {"traces": 0, "compile_seconds": 0.0}))

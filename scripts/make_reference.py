@@ -3,7 +3,7 @@
     python scripts/make_reference.py              # data/reference/*.json from statsmodels
     python scripts/make_reference.py --datasets   # also re-export data/*.csv from statsmodels
 
-Each JSON file holds, for one case of :data:`hessstats.validation_cases.CASES`: the model,
+Each JSON file holds, for one case of :data:`hessstats.crosscheck.cases.CASES`: the model,
 dataset, formula and options; the reference's description and tolerance; statsmodels' parameters,
 standard errors per covariance type, covariance matrix, log-likelihood and nobs; the statsmodels
 version and the date. ``poisson_ships.json`` also stores Stata's published results for
@@ -58,7 +58,7 @@ def make_references(out: Path) -> list[Path]:
     import statsmodels
 
     import hessstats as hs
-    from hessstats.validation_cases import CASES
+    from hessstats.crosscheck.cases import CASES
 
     out.mkdir(parents=True, exist_ok=True)
     written = []

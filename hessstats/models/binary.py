@@ -5,7 +5,7 @@ Log-likelihoods (per observation, ``eta = X @ beta``):
 - logit: ``y*eta - log(1 + exp(eta))`` (statsmodels ``Logit``; its Hessian is analytic);
 - probit: ``y*log Phi(eta) + (1-y)*log Phi(-eta)`` (statsmodels ``Probit``; analytic).
 
-Built-in post-estimation defaults (``Model.extra``): ``res.margins()`` differentiates
+Built-in post-estimation defaults (``Model.defaults``): ``res.margins()`` differentiates
 ``P(y=1)`` with respect to every non-constant column of ``X`` (statsmodels ``get_margeff()``), and
 ``res.lr_test_null()`` fixes every slope at 0 when ``X`` has a constant (statsmodels ``llnull``).
 
@@ -28,9 +28,9 @@ import numpy as np
 import scipy.optimize
 import scipy.special
 
-from ..errors import PerfectSeparationError, SeparationWarning, message, warn
-from ..model import Model
-from ._design import build, design, index_extra, outcome, require, sparse_direction
+from hessstats.errors import PerfectSeparationError, SeparationWarning, message, warn
+from hessstats.model import Model
+from hessstats.models.design import build, design, index_defaults, outcome, require, sparse_direction
 
 SEPARATION_TOL = 1e-7
 """Rows with ``(2y-1) x_i'b`` above this (columns scaled to max |x| = 1, |b| <= 1) count as predicted."""
@@ -170,7 +170,7 @@ def _binary(kind: str, y: Any, X: Any, names: Sequence[str] | None, description:
 
     desc = {"model": kind, "formula": None, **(description or {})}
     return build(loglike, BinaryParams(np.zeros(X.shape[1])), {"y": y, "X": X},
-                 {"beta": list(names)}, desc, expected_information, extra=index_extra(X, names, predict))
+                 {"beta": list(names)}, desc, expected_information, defaults=index_defaults(X, names, predict))
 
 
 def logit_model(y: Any, X: Any, *, names: Sequence[str] | None = None, description: dict | None = None,

@@ -26,8 +26,8 @@ import jax.scipy.stats as jstats
 import numpy as np
 import scipy.special
 
-from ..model import Model
-from ._design import build, design, index_extra, outcome, require, vector_option
+from hessstats.model import Model
+from hessstats.models.design import build, design, index_defaults, outcome, require, vector_option
 
 LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
 
@@ -138,7 +138,7 @@ def normal_model(y: Any, X: Any, *, names: Sequence[str] | None = None, descript
 
     desc = {"model": "ols", "formula": None, **(description or {})}
     return build(normal_loglike, NormalParams(beta, sigma), {"y": y, "X": X},
-                 {"beta": list(names), "sigma": "sigma"}, desc, expected_information, extra=index_extra(X, names))
+                 {"beta": list(names), "sigma": "sigma"}, desc, expected_information, defaults=index_defaults(X, names))
 
 
 def tobit_model(y: Any, X: Any, *, left: Any = 0.0, right: Any = None, names: Sequence[str] | None = None,
@@ -172,8 +172,8 @@ def tobit_model(y: Any, X: Any, *, left: Any = 0.0, right: Any = None, names: Se
     desc = {"model": "tobit", "formula": None, **(description or {})}
     return build(tobit_loglike, NormalParams(beta, sigma), {"y": y, "X": X, "left": is_left, "right": is_right},
                  {"beta": list(names), "sigma": "sigma"}, desc,
-                 extra={"censored": {"left": int(is_left.sum()), "right": int(is_right.sum())},
-                        **index_extra(X, names)})
+                 extra={"censored": {"left": int(is_left.sum()), "right": int(is_right.sum())}},
+                 defaults=index_defaults(X, names))
 
 
 def gamma_model(y: Any, X: Any, *, names: Sequence[str] | None = None, description: dict | None = None) -> Model:
@@ -204,4 +204,4 @@ def gamma_model(y: Any, X: Any, *, names: Sequence[str] | None = None, descripti
 
     desc = {"model": "gamma", "formula": None, "link": "log", **(description or {})}
     return build(gamma_loglike, GammaParams(beta, scale), {"y": y, "X": X},
-                 {"beta": list(names), "scale": "scale"}, desc, expected_information, extra=index_extra(X, names))
+                 {"beta": list(names), "scale": "scale"}, desc, expected_information, defaults=index_defaults(X, names))

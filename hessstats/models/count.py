@@ -12,7 +12,7 @@ Log-likelihoods (per observation, ``eta = X @ beta + offset + log(exposure)``, `
   overwrites the filled upper triangle with the empty lower one), so its standard errors are off
   (here by up to 1e-2 relative); validation compares with its numerical Hessian instead (1e-5).
 
-Built-in post-estimation defaults (``Model.extra``), Poisson and NB2: ``res.margins()`` gives
+Built-in post-estimation defaults (``Model.defaults``), Poisson and NB2: ``res.margins()`` gives
 dy/dx of ``exp(X beta)`` for every non-constant column, the mean per unit of exposure with the
 offset left out, as statsmodels ``get_margeff()`` (for Stata's ``predict(n)``, counts including the
 exposure, pass ``predict=lambda p, d: jnp.exp(d["X"] @ p.beta + d["offset"])``); ``res.lr_test_null()``
@@ -32,10 +32,10 @@ import jax.scipy.special as jsp
 import numpy as np
 import scipy.optimize
 
-from ..errors import DataError, SeparationWarning, message, warn
-from ..model import Model
-from ._design import build, design, index_extra, outcome, require, sparse_direction, vector_option
-from .binary import SEPARATION_TOL
+from hessstats.errors import DataError, SeparationWarning, message, warn
+from hessstats.model import Model
+from hessstats.models.binary import SEPARATION_TOL
+from hessstats.models.design import build, design, index_defaults, outcome, require, sparse_direction, vector_option
 
 
 class PoissonParams(NamedTuple):
@@ -225,7 +225,7 @@ def poisson_model(y: Any, X: Any, *, offset: Any = None, exposure: Any = None, n
 
     return build(poisson_loglike, PoissonParams(start), {"y": y, "X": X, "offset": off}, {"beta": list(names)},
                  _describe("poisson", description, offset, exposure), expected_information,
-                 extra=index_extra(X, names, count_predict))
+                 defaults=index_defaults(X, names, count_predict))
 
 
 def negbin_model(y: Any, X: Any, *, offset: Any = None, exposure: Any = None, names: Sequence[str] | None = None,
@@ -243,7 +243,7 @@ def negbin_model(y: Any, X: Any, *, offset: Any = None, exposure: Any = None, na
     y, X, names, off, start = _counts(y, X, names, offset, exposure, "negbin")
     return build(nb2_loglike, NB2Params(start, 1.0), {"y": y, "X": X, "offset": off},
                  {"beta": list(names), "alpha": "alpha"}, _describe("negbin", description, offset, exposure),
-                 extra=index_extra(X, names, count_predict))
+                 defaults=index_defaults(X, names, count_predict))
 
 
 def zip_model(y: Any, X: Any, Z: Any = None, *, offset: Any = None, exposure: Any = None,

@@ -16,8 +16,8 @@ from typing import Any, NamedTuple
 import jax.numpy as jnp
 import numpy as np
 
-from ..model import Model
-from ._design import build, design, index_extra, outcome, require, vector_option
+from hessstats.model import Model
+from hessstats.models.design import build, design, index_defaults, outcome, require, vector_option
 
 
 class WeibullParams(NamedTuple):
@@ -102,7 +102,7 @@ def weibull_model(time: Any, X: Any, *, event: Any = None, shape: float | None =
     desc = {"model": "weibull", "formula": None, "shape": shape, **(description or {})}
     if shape is None:
         return build(weibull_loglike, WeibullParams(beta, 1.0), data, {"beta": list(names), "shape": "shape"}, desc,
-                     extra=index_extra(X, names))
+                     defaults=index_defaults(X, names))
     data["shape"] = np.float64(shape)
     return build(weibull_fixed_loglike, FixedShapeParams(beta), data, {"beta": list(names)}, desc,
-                 extra=index_extra(X, names))
+                 defaults=index_defaults(X, names))

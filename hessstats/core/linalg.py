@@ -1,0 +1,164 @@
+"""Linear algebra of the information matrix: one equilibrated eigen-decomposition, used for the
+Newton step, the Newton decrement, the flat-ridge check and the covariance.
+
+The observed information ``-H`` is equilibrated (scaled to unit diagonal) and eigen-decomposed
+once per point; eigenvalues that are not clearly positive (``<= rtol * largest``) mark directions
+that the data do not identify (zero) or where the point is not a maximum (negative). Parameters
+loading on those eigenvectors get NaN variances; the rest come from the pseudo-inverse on the
+identified eigenspace, which is exact for them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+DEFAULT_RTOL = 1e-12
+"""Eigenvalues of the equilibrated information below ``DEFAULT_RTOL * largest`` count as zero."""
+
+LOADING_TOL = 1e-6
+"""A parameter loads on a bad eigenvector when the eigenvector's entry exceeds this in size."""
+
+
+@dataclass(frozen=True)
+class InverseInformation:
+    """The inverse of the observed information with unidentified directions set to NaN.
+
+    Example
+    -------
+    >>> inv = invert_information(-np.array([[1.0, 1.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 4.0]]), ("a", "b", "s"))
+    >>> inv.ok, inv.bad.tolist(), float(inv.cov[2, 2])
+    (False, [True, True, False], 0.25)
+    """
+
+    cov: np.ndarray
+    """Inverse information; NaN rows/columns for parameters loading on bad eigenvectors."""
+    eigenvalues: np.ndarray
+    """Eigenvalues of the equilibrated information (unit diagonal), ascending."""
+    bad: np.ndarray
+    """Boolean mask of parameters with NaN variance."""
+    diagnostics: pd.DataFrame
+    """One row per (bad eigenvector, loading parameter): eigenvalue, problem, parameter, loading."""
+    pseudo_inverse: np.ndarray | None = None
+    """The pseudo-inverse on the identified eigenspace, before NaN-ing: the bread of sandwiches
+    (exact for every estimable combination of parameters)."""
+
+    @property
+    def ok(self) -> bool:
+        """True when the information is positive definite (the Hessian negative definite)."""
+        return not self.bad.any()
+
+
+FACTORISATIONS = [0]
+"""How many equilibrated eigen-decompositions this process has computed (a fit factorises the
+information at its optimum once; tests read this)."""
+
+
+class InformationEigen(NamedTuple):
+    """``D^-1 info D^-1 = V diag(eigenvalues) V'`` with ``D = diag(d)``: the information scaled to
+    unit diagonal, so eigenvalue thresholds are relative and free of the parameters' units.
+
+    Example
+    -------
+    >>> eigen = equilibrated_eigh(np.array([[4.0, 0.0], [0.0, 1.0]]))
+    >>> eigen.d.tolist(), eigen.indefinite(), round(eigen.decrement(np.array([2.0, 1.0])), 12)
+    ([2.0, 1.0], False, 2.0)
+    """
+
+    d: np.ndarray
+    eigenvalues: np.ndarray
+    vectors: np.ndarray
+
+    @property
+    def top(self) -> float:
+        """The largest eigenvalue in size (at least the smallest positive float)."""
+        return max(float(np.max(np.abs(self.eigenvalues))), np.finfo(float).tiny)
+
+    def identified(self, rtol: float = DEFAULT_RTOL) -> np.ndarray:
+        """Mask of the clearly positive eigenvalues (``> rtol * top``)."""
+        return self.eigenvalues > rtol * self.top
+
+    def indefinite(self, rtol: float = DEFAULT_RTOL) -> bool:
+        """True when an eigenvalue is clearly negative (the point is not a maximum)."""
+        return bool(self.eigenvalues[0] < -rtol * self.top)
+
+    def solve(self, g: np.ndarray, rtol: float = DEFAULT_RTOL) -> np.ndarray:
+        """``info^+ g`` on the identified eigenspace: the Newton step for gradient ``g``.
+
+        Example
+        -------
+        >>> equilibrated_eigh(np.array([[4.0, 0.0], [0.0, 1.0]])).solve(np.array([4.0, 1.0])).tolist()
+        [1.0, 1.0]
+        """
+        keep = self.identified(rtol)
+        v = self.vectors[:, keep]
+        return ((v / self.eigenvalues[keep]) @ (v.T @ (g / self.d))) / self.d
+
+    def decrement(self, g: np.ndarray, rtol: float = DEFAULT_RTOL) -> float:
+        """The Newton decrement ``g' info^+ g`` (Stata's scaled gradient ``g'(-H)^-1 g``)."""
+        return float(g @ self.solve(g, rtol))
+
+
+def equilibrated_eigh(info: np.ndarray) -> InformationEigen:
+    """``(d, eigenvalues, vectors)`` of ``D^-1 info D^-1`` with ``D = diag(d)``, ``d = sqrt(diag(info))``
+    where that is positive (1 elsewhere). The one factorisation of the information, shared by the
+    optimiser (Newton step, decrement, flat ridge) and the covariance.
+
+    Example
+    -------
+    >>> d, lam, _ = equilibrated_eigh(np.array([[4.0, 2.0], [2.0, 9.0]]))
+    >>> d.tolist(), lam.round(6).tolist()
+    ([2.0, 3.0], [0.666667, 1.333333])
+    """
+    FACTORISATIONS[0] += 1
+    diag = np.diag(info)
+    d = np.where(np.isfinite(diag) & (diag > 0), np.sqrt(np.abs(diag)), 1.0)
+    eigenvalues, vectors = np.linalg.eigh(info / d[:, None] / d[None, :])
+    return InformationEigen(d, eigenvalues, vectors)
+
+
+def invert_information(hessian: np.ndarray, names: tuple[str, ...], rtol: float = DEFAULT_RTOL, *,
+                       eigen: InformationEigen | None = None) -> InverseInformation:
+    """Invert ``-hessian`` safely (see module docstring); ``eigen``: its decomposition, if computed.
+
+    Example
+    -------
+    >>> inv = invert_information(-np.array([[1.0, 1.0, 0], [1.0, 1.0, 0], [0, 0, 2.0]]), ("a", "b", "s"))
+    >>> np.sqrt(np.diag(inv.cov)).round(4).tolist()
+    [nan, nan, 0.7071]
+    >>> inv.diagnostics["parameter"].tolist()
+    ['a', 'b']
+    """
+    info = -np.asarray(hessian, dtype=np.float64)
+    info = (info + info.T) / 2.0
+    k = info.shape[0]
+    diag = np.diag(info)
+    if not np.all(np.isfinite(info)):
+        nan = np.full((k, k), np.nan)
+        rows = pd.DataFrame({"eigenvalue": np.nan, "problem": "non-finite Hessian",
+                             "parameter": list(names), "loading": np.nan})
+        return InverseInformation(nan, np.full(k, np.nan), np.ones(k, bool), rows)
+    d, eigenvalues, vectors = eigen if eigen is not None else equilibrated_eigh(info)
+    scale = 1.0 / d
+    top = max(float(np.max(np.abs(eigenvalues))), np.finfo(float).tiny)
+    good = eigenvalues > rtol * top
+    # columns with zero or negative diagonal are bad by themselves (no curvature or wrong sign)
+    bad_params = (diag <= 0) | np.any(np.abs(vectors[:, ~good]) > LOADING_TOL, axis=1)
+    inv_scaled = (vectors[:, good] / eigenvalues[good]) @ vectors[:, good].T
+    pseudo = inv_scaled * scale[:, None] * scale[None, :]
+    cov = pseudo.copy()
+    cov[bad_params, :] = np.nan
+    cov[:, bad_params] = np.nan
+    rows = []
+    for j in np.flatnonzero(~good):
+        problem = "negative curvature (not a maximum)" if eigenvalues[j] < -rtol * top else "singular (not identified)"
+        for i in np.flatnonzero(np.abs(vectors[:, j]) > LOADING_TOL):
+            rows.append((float(eigenvalues[j]), problem, names[i], float(vectors[i, j])))
+    for i in np.flatnonzero(diag <= 0):
+        if names[i] not in {r[2] for r in rows}:
+            rows.append((float(diag[i]), "no curvature on the diagonal", names[i], 1.0))
+    diagnostics = pd.DataFrame(rows, columns=["eigenvalue", "problem", "parameter", "loading"])
+    return InverseInformation(cov, eigenvalues, bad_params, diagnostics, pseudo)

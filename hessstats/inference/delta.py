@@ -1,0 +1,189 @@
+"""The coefficient table and the delta method: exact Jacobians of functions of the parameters.
+
+Every function takes a fitted :class:`~hessstats.results.FitResult` (``FitResult`` methods delegate
+here) and works for any user log-likelihood. Jacobians are exact (``jax.jacfwd``). Covariances are
+the result's own (its ``cov_type``), and NaN variances of unidentified parameters reach only the
+outputs that actually depend on them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+import scipy.special
+
+from hessstats._config import float64
+from hessstats.errors import SpecificationError, message
+
+SUMMARY_COLUMNS = ("coef", "std_err", "z", "p_value", "ci_lower", "ci_upper")
+
+
+def standard_errors(cov: np.ndarray) -> np.ndarray:
+    """Square roots of the diagonal of ``cov``; NaN where a variance is negative or NaN.
+
+    Example
+    -------
+    >>> standard_errors(np.array([[4.0, 0.0], [0.0, -1.0]])).tolist()
+    [2.0, nan]
+    """
+    var = np.diag(cov)
+    return np.sqrt(np.where(var >= 0, var, np.nan))
+
+
+def coef_table(estimates: np.ndarray, std_err: np.ndarray, index: list[str], alpha: float = 0.05) -> pd.DataFrame:
+    """The coefficient table, ``coef, std_err, z, p_value, ci_lower, ci_upper`` indexed by
+    ``parameter``, with normal-distribution (Wald z) inference: the one place it is computed.
+
+    Example
+    -------
+    >>> coef_table(np.array([1.96]), np.array([1.0]), ["b"]).round(4)
+               coef  std_err     z  p_value  ci_lower  ci_upper
+    parameter                                                  
+    b          1.96      1.0  1.96     0.05       0.0      3.92
+    """
+    z = estimates / std_err
+    q = scipy.special.ndtri(1 - alpha / 2)
+    frame = pd.DataFrame({"coef": estimates, "std_err": std_err, "z": z, "p_value": 2 * scipy.special.ndtr(-np.abs(z)),
+                          "ci_lower": estimates - q * std_err, "ci_upper": estimates + q * std_err}, index=index)
+    frame.index.name = "parameter"
+    return frame
+
+
+def wald_frame(estimates: np.ndarray, cov: np.ndarray, index: list[str], alpha: float = 0.05) -> pd.DataFrame:
+    """:func:`coef_table` of estimates with covariance ``cov``.
+
+    Example
+    -------
+    >>> wald_frame(np.array([1.96]), np.array([[1.0]]), ["b"])["z"].round(4).tolist()
+    [1.96]
+    """
+    return coef_table(estimates, standard_errors(cov), index, alpha)
+
+
+def sandwich(jac: np.ndarray, cov: np.ndarray) -> np.ndarray:
+    """``J V J'`` where NaN rows of ``V`` (unidentified parameters) reach only the rows of ``J``
+    that load on them.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> V = np.array([[1.0, np.nan], [np.nan, np.nan]])
+    >>> sandwich(np.array([[2.0, 0.0], [1.0, 1.0]]), V).tolist()
+    [[4.0, nan], [nan, nan]]
+    """
+    bad = np.isnan(np.diag(cov))
+    out = jac @ np.where(np.isnan(cov), 0.0, cov) @ jac.T
+    touched = np.any(jac[:, bad] != 0, axis=1)
+    out[touched, :] = np.nan
+    out[:, touched] = np.nan
+    return out
+
+
+def _flat(fn: Callable, res: Any, what: str) -> tuple[Callable, bool]:
+    """``fn`` of the params pytree as a function of the flat vector (output raveled), and whether
+    its output is a scalar. The output is checked: float, 0-d or 1-d."""
+    if not callable(fn):
+        raise SpecificationError(message(
+            f"{what} is not callable", expected="a function fn(params) of the parameter pytree",
+            got=type(fn).__name__, fix="pass a function, e.g. lambda p: jnp.exp(p['beta'][0])"))
+    spec = res.model.spec
+
+    def flat(theta):
+        return fn(spec.unravel(theta))
+
+    try:
+        out = jax.eval_shape(flat, jnp.asarray(res.theta))
+    except Exception as exc:
+        raise SpecificationError(message(
+            f"{what} failed on the parameter pytree", expected="fn(params) written in jax.numpy",
+            got=f"{type(exc).__name__}: {exc}"[:300], fix="call it on res.params_tree to debug")) from exc
+    shape, dtype = getattr(out, "shape", None), getattr(out, "dtype", None)
+    if shape is None or dtype is None or not jnp.issubdtype(dtype, jnp.floating) or len(shape) > 1:
+        raise SpecificationError(message(
+            f"{what} returned the wrong kind of value", expected="a float scalar or a 1-d float array",
+            got=f"{type(out).__name__} of shape {shape} and dtype {dtype}",
+            fix="return jnp floats of shape () or (m,); use .ravel() for matrices and float() casts for ints"))
+    return (lambda theta: jnp.ravel(jnp.asarray(flat(theta), dtype=jnp.float64))), len(shape) == 0
+
+
+@float64
+def delta_values(res: Any, fn: Callable, what: str = "fn") -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    """``(value, Jacobian, covariance, is_scalar)`` of ``fn(params)`` by the delta method.
+
+    Example
+    -------
+    >>> import numpy as np, jax.numpy as jnp, hessstats as hs
+    >>> res = hs.fit(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, np.array([1.0, 3.0]))
+    >>> value, jac, cov, scalar = delta_values(res, lambda p: p["mu"] ** 2)
+    >>> value.tolist(), jac.round(6).tolist(), cov.round(6).tolist(), scalar
+    ([4.0], [[4.0]], [[8.0]], True)
+    """
+    flat, scalar = _flat(fn, res, what)
+    theta = jnp.asarray(res.theta)
+    value = np.asarray(flat(theta))
+    jac = np.asarray(jax.jacfwd(flat)(theta)).reshape(value.size, theta.size)
+    return value, jac, sandwich(jac, res.cov_array), scalar
+
+
+def _names(names: Any, fn: Callable, size: int, scalar: bool) -> list[str]:
+    if names is None:
+        base = getattr(fn, "__name__", "fn")
+        base = "fn" if base == "<lambda>" else base
+        return [base] if scalar else [f"{base}[{i}]" for i in range(size)]
+    names = [names] if isinstance(names, str) else [str(n) for n in names]
+    if len(names) != size:
+        raise SpecificationError(message(
+            "names do not match the output of fn", expected=f"{size} names", got=f"{len(names)}: {names}",
+            fix="give one name per output element"))
+    return names
+
+
+def delta(res: Any, fn: Callable, names: Any = None, alpha: float = 0.05) -> pd.DataFrame:
+    """Delta-method table for ``fn(params)`` (scalar or vector) under the result's covariance.
+
+    Example
+    -------
+    >>> import numpy as np, jax.numpy as jnp, hessstats as hs
+    >>> res = hs.fit(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, np.array([1.0, 3.0]))
+    >>> delta(res, lambda p: jnp.exp(p["mu"]), names="exp_mu")[["coef", "std_err"]].round(4)
+                 coef  std_err
+    parameter                 
+    exp_mu     7.3891   5.2249
+    """
+    value, _, cov, scalar = delta_values(res, fn)
+    return wald_frame(value, cov, _names(names, fn, value.size, scalar), alpha)
+
+
+def transformed(res: Any, alpha: float = 0.05) -> pd.DataFrame:
+    """Natural-scale quantities declared as ``transforms={name: fn(params)}`` with delta-method SEs.
+
+    Vector-valued transforms are named ``name[i]``.
+
+    Example
+    -------
+    >>> import numpy as np, jax.numpy as jnp, hessstats as hs
+    >>> res = hs.fit(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, np.array([1.0, 3.0]),
+    ...              transforms={"exp_mu": lambda p: jnp.exp(p["mu"])})
+    >>> transformed(res)[["coef", "std_err"]].round(4)
+                 coef  std_err
+    parameter                 
+    exp_mu     7.3891   5.2249
+    """
+    transforms = res.model.defaults.transforms
+    if not transforms:
+        raise SpecificationError(message(
+            "this model declares no transforms", expected="hs.fit(..., transforms={'sigma': fn})",
+            got="no transforms", fix="declare transforms when fitting, or use res.delta(fn)"))
+    values, jacs, labels = [], [], []
+    for name, fn in transforms.items():
+        value, jac, _, scalar = delta_values(res, fn, what=f"transform {name!r}")
+        values.append(value)
+        jacs.append(jac)
+        labels += [str(name)] if scalar else [f"{name}[{i}]" for i in range(value.size)]
+    jac = np.vstack(jacs)
+    return wald_frame(np.concatenate(values), sandwich(jac, res.cov_array), labels, alpha)

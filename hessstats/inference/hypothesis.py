@@ -1,0 +1,201 @@
+"""Hypothesis tests on a fitted result: Wald (linear, string or nonlinear), likelihood-ratio and score.
+
+Every function takes a fitted :class:`~hessstats.results.FitResult` and works for any user
+log-likelihood; statistics are chi-squared (statsmodels' ``use_f=False``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import jax.tree_util as tu
+import numpy as np
+import scipy.special
+
+from hessstats._config import float64
+from hessstats.core.scores import score_meat
+from hessstats.errors import ConvergenceWarning, CovarianceError, SpecificationError, message, warn
+from hessstats.inference.delta import delta_values, sandwich
+from hessstats.inference.restrictions import parse_constraints
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """A test statistic with its degrees of freedom and chi-squared p-value.
+
+    Example
+    -------
+    >>> TestResult("Wald", 3.84, 1, 0.05)
+    <Wald test: statistic=3.84, df=1, p_value=0.05>
+    """
+
+    __test__ = False  # not a pytest test class
+
+    test: str
+    statistic: float
+    df: int
+    p_value: float
+    detail: str = ""
+
+    def __repr__(self) -> str:
+        more = f", {self.detail}" if self.detail else ""
+        return f"<{self.test} test: statistic={self.statistic:.6g}, df={self.df}, p_value={self.p_value:.6g}{more}>"
+
+
+def _chi2(test: str, stat: float, df: int, detail: str = "") -> TestResult:
+    return TestResult(test, float(stat), int(df), float(scipy.special.chdtrc(df, stat)), detail)
+
+
+@float64
+def wald_test(res: Any, R: Any, q: Any = None) -> TestResult:
+    """Wald test of ``R theta = q`` (matrix or string constraints) or of ``R(params) = q`` (a function).
+
+    ``R`` may be an ``(m, k)`` matrix, a string such as ``"GPA = PSI, TUCE = 0"`` (or a list of such
+    strings) over the parameter names, or a function of the params pytree (nonlinear Wald, exact
+    Jacobian). The statistic is chi-squared with ``m`` degrees of freedom (statsmodels'
+    ``wald_test(..., use_f=False)``).
+
+    Example
+    -------
+    >>> import numpy as np, hessstats as hs
+    >>> res = hs.fit(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, np.array([1.0, 3.0]))
+    >>> wald_test(res, "mu = 0")
+    <Wald test: statistic=8, df=1, p_value=0.00467773>
+    """
+    k = len(res.theta)
+    if callable(R):
+        value, jac, cov, _ = delta_values(res, R, what="the Wald constraint function")
+    else:
+        if isinstance(R, str) or (isinstance(R, (list, tuple)) and R and all(isinstance(r, str) for r in R)):
+            R, q_parsed = parse_constraints(R, res.names)
+            q = q_parsed if q is None else q
+        R = np.atleast_2d(np.asarray(R, dtype=np.float64))
+        if R.ndim != 2 or R.shape[1] != k:
+            raise SpecificationError(message(
+                "the restriction matrix R has the wrong shape", expected=f"(m, {k}) for {k} parameters",
+                got=f"shape {R.shape}", fix="one row per constraint, one column per parameter"))
+        value, jac, cov = R @ res.theta, R, sandwich(R, res.cov_array)
+    q = np.zeros(value.size) if q is None else np.ravel(np.asarray(q, dtype=np.float64))
+    if q.size != value.size:
+        raise SpecificationError(message(
+            "q does not match the number of constraints", expected=f"{value.size} values",
+            got=f"{q.size}", fix="one value per constraint"))
+    if not np.all(np.isfinite(cov)):
+        raise CovarianceError(message(
+            "the constraints involve parameters without a finite covariance",
+            expected="constraints on identified parameters", got="NaN in R V R'",
+            fix="see res.identification; drop those parameters from the constraints"))
+    rank = np.linalg.matrix_rank(jac)
+    if rank < value.size:
+        raise SpecificationError(message(
+            "the constraints are linearly dependent", expected=f"{value.size} independent constraints",
+            got=f"rank {rank}", fix="drop redundant constraints"))
+    diff = value - q
+    stat = float(diff @ np.linalg.solve(cov, diff))
+    return _chi2("Wald", stat, value.size)
+
+
+# ----------------------------------------------------------------------------- likelihood-ratio and score tests
+
+def lr_test(restricted: Any, full: Any, *, check_data: bool = True) -> TestResult:
+    """Likelihood-ratio test of a restricted fit against the full fit that nests it.
+
+    ``statistic = 2 (llf_full - llf_restricted)``, chi-squared with
+    ``df = k_full - k_restricted``. Refuses (``SpecificationError``) when ``df <= 0``, when the
+    restricted fit has the higher log-likelihood (not nested, or a fit did not converge), when the
+    numbers of observations differ, or (``check_data=True``) when a data array present in both
+    models under the same name and shape holds different values.
+
+    Example
+    -------
+    >>> import numpy as np, jax.numpy as jnp, hessstats as hs
+    >>> def loglike(p, d):
+    ...     return -0.5 * ((d - p["mu"]) / p["sigma"]) ** 2 - jnp.log(p["sigma"])
+    >>> full = hs.fit(loglike, {"mu": 1.0, "sigma": 1.0}, np.array([0.5, 1.5, 2.0, 4.0]))
+    >>> lr_test(full.fit_restricted({"mu": 0.0}), full)  # 4 log(1 + 4 / 1.625), closed form
+    <LR test: statistic=4.96685, df=1, p_value=0.0258376>
+    """
+    df = full.k_params - restricted.k_params
+    problem = None
+    if df <= 0:
+        problem = (f"the full model must have more parameters (k_full={full.k_params}, "
+                   f"k_restricted={restricted.k_params})", "pass (restricted, full) in that order")
+    elif restricted.nobs != full.nobs:
+        problem = (f"different numbers of observations ({restricted.nobs} vs {full.nobs})",
+                   "fit both models on the same rows")
+    elif check_data and _differing_data(restricted.model.data, full.model.data):
+        problem = (f"data arrays {_differing_data(restricted.model.data, full.model.data)} differ between the fits",
+                   "fit both models on the same data, or pass check_data=False if that is intended")
+    stat = 2.0 * (full.llf - restricted.llf)
+    if problem is None and stat < -1e-8 * max(1.0, abs(full.llf)):
+        problem = (f"the restricted model fits better (llf {restricted.llf:.10g} > {full.llf:.10g})",
+                   "check that the models are nested and both converged")
+    if problem is not None:
+        raise SpecificationError(message(
+            "the likelihood-ratio test needs nested models fitted to the same data",
+            expected="restricted nested in full, same observations", got=problem[0], fix=problem[1]))
+    if not (restricted.converged and full.converged):
+        warn("likelihood-ratio test between fits that did not both converge", ConvergenceWarning)
+    return _chi2("LR", max(stat, 0.0), df)
+
+
+def _differing_data(a: Any, b: Any) -> list[str]:
+    """Names of data leaves present in both pytrees with the same shape but different values."""
+    leaves_a = {tu.keystr(p): x for p, x in tu.tree_flatten_with_path(a)[0]}
+    out = []
+    for path, y in tu.tree_flatten_with_path(b)[0]:
+        x = leaves_a.get(tu.keystr(path))
+        if x is not None and np.shape(x) == np.shape(y) and not np.array_equal(np.asarray(x), np.asarray(y)):
+            out.append(tu.keystr(path) or "data")
+    return out
+
+
+@float64
+def score_test(restricted: Any, full_model: Any, params: Any = None, *, information: str = "observed") -> TestResult:
+    """Score (Lagrange multiplier) test: the full model's score at the restricted estimate.
+
+    ``LM = g' I^-1 g`` with ``g`` the gradient of the full model's log-likelihood at the
+    restricted estimate, and ``I`` the information there: ``"observed"`` (``-H``, default, as
+    statsmodels' ``score_test(observed=True)``), ``"expected"`` (``full_model.expected_information``)
+    or ``"opg"`` (``S'S``). ``df = k_full - k_restricted``. ``params`` is the full model's
+    parameter pytree at the restricted estimate; by default it is built by name: parameters of
+    the restricted fit keep their estimates, the others are 0 (the usual null "extra terms = 0").
+
+    Example
+    -------
+    >>> import numpy as np, jax.numpy as jnp, hessstats as hs
+    >>> def loglike(p, d):
+    ...     return -0.5 * ((d - p["mu"]) / p["sigma"]) ** 2 - jnp.log(p["sigma"])
+    >>> full = hs.Model(loglike, {"mu": 1.0, "sigma": 1.0}, np.array([0.5, 1.5, 2.0, 4.0]))
+    >>> score_test(full.fit().fit_restricted({"mu": 0.0}), full, information="opg")  # mu = 0 filled in
+    <Score test: statistic=3.92121, df=1, p_value=0.0476806, information=opg>
+    """
+    df = full_model.k_params - restricted.k_params
+    if df <= 0 or restricted.nobs != full_model.nobs:
+        raise SpecificationError(message(
+            "the score test needs a restricted fit nested in the full model, on the same observations",
+            expected="k_full > k_restricted and equal nobs",
+            got=f"k {restricted.k_params} vs {full_model.k_params}, nobs {restricted.nobs} vs {full_model.nobs}",
+            fix="pass (restricted result, full Model)"))
+    if params is None:
+        known = dict(zip(restricted.names, restricted.theta))
+        theta = np.array([known.get(name, 0.0) for name in full_model.names])
+    else:
+        theta = np.asarray(full_model.spec.ravel(params), dtype=np.float64)
+    _, grad, hess = full_model.evaluate(theta)
+    infos = {"observed": lambda: -hess, "opg": lambda: score_meat(full_model, theta),
+             "expected": lambda: (full_model.expected_information(theta)
+                                  if full_model.expected_information is not None else None)}
+    info = infos[information]() if information in infos else None
+    if info is None:
+        raise CovarianceError(message(
+            "information not available for the score test", expected="'observed', 'opg' or 'expected' "
+            "(expected needs Model(expected_information=fn))", got=repr(information), fix="choose another"))
+    stat = float(grad @ np.linalg.lstsq(np.asarray(info), grad, rcond=None)[0])
+    if stat < 0:
+        raise CovarianceError(message(
+            f"the {information} information is not positive definite at the restricted estimate",
+            expected="a positive definite information matrix", got=f"LM statistic {stat:.6g} < 0",
+            fix="use information='opg' or 'expected' (the observed information can be indefinite away from the MLE)"))
+    return _chi2("Score", stat, df, f"information={information}")

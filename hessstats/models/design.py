@@ -1,0 +1,283 @@
+"""Shared input checks for the built-in models: design matrices, outcomes, rank, model assembly.
+
+Every built-in model goes through :func:`build`, which makes an ordinary :class:`hessstats.Model`
+(the same path as user code). The log-likelihoods are module-level functions, so each model
+compiles once per data shape and is reused across fits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.optimize
+
+from hessstats.errors import CollinearityError, DataError, message
+from hessstats.inference.defaults import PostEstimationDefaults
+from hessstats.model import Model
+
+
+def design(X: Any, names: Sequence[str] | None = None, *, what: str = "X") -> tuple[np.ndarray, tuple[str, ...]]:
+    """A float64 copy of the design matrix and its column names, checked for NaN and rank.
+
+    Names come from ``names``, else from DataFrame columns, else ``x0, x1, ...``.
+
+    Example
+    -------
+    >>> X, names = design(pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [1.0, 0.0, 1.0]}))
+    >>> names, X.dtype.name
+    (('a', 'b'), 'float64')
+    """
+    if isinstance(X, pd.Series):
+        X = X.to_frame()
+    if isinstance(X, pd.DataFrame):
+        check_missing(X, what)
+        default = [str(c) for c in X.columns]
+        bad = [c for c in X.columns if not (pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c]))]
+        if bad:
+            raise DataError(message(
+                f"{what} has non-numeric columns {bad}", expected="numeric columns",
+                got=f"dtypes {[str(X[c].dtype) for c in bad]}",
+                fix="use the formula interface (e.g. hs.logit('y ~ C(g) + x', data=df)), which encodes categories"))
+        arr = X.to_numpy(dtype=np.float64, copy=True)
+    else:
+        try:
+            arr = np.array(X, dtype=np.float64, copy=True)
+        except (TypeError, ValueError) as exc:
+            raise DataError(message(f"{what} is not numeric", expected="a numeric 2-d array or DataFrame",
+                                    got=f"{type(X).__name__}: {exc}", fix="convert or encode the columns")) from None
+        if arr.ndim == 1:
+            arr = arr[:, None]
+        default = [f"x{i}" for i in range(arr.shape[1] if arr.ndim == 2 else 0)]
+    if arr.ndim != 2 or arr.shape[1] == 0 or arr.shape[0] == 0:
+        raise DataError(message(f"{what} has the wrong shape", expected="a non-empty 2-d array (n, k)",
+                                got=f"shape {arr.shape}", fix="pass one column per regressor"))
+    names = tuple(str(n) for n in (default if names is None else names))
+    if len(names) != arr.shape[1]:
+        raise DataError(message(f"names do not match the columns of {what}", expected=f"{arr.shape[1]} names",
+                                got=f"{len(names)}: {list(names)}", fix="give one name per column"))
+    _check_finite(arr, names, what)
+    check_rank(arr, names, what=what)
+    return arr, names
+
+
+def _check_finite(arr: np.ndarray, names: Sequence[str], what: str) -> None:
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        counts = {n: int(c) for n, c in zip(names, bad.sum(axis=0)) if c}
+        raise DataError(message(
+            f"{what} has missing or infinite values", expected="finite numbers",
+            got=f"non-finite counts by column {counts}",
+            fix="drop those rows (formula interface: missing='drop') or impute them"))
+
+
+def check_missing(frame: pd.DataFrame, what: str = "data") -> None:
+    """Raise a :class:`DataError` naming each column with missing values and how many.
+
+    Example
+    -------
+    >>> check_missing(pd.DataFrame({"x": [1.0, 2.0]})) is None
+    True
+    """
+    counts = frame.isna().sum()
+    counts = counts[counts > 0]
+    if len(counts):
+        raise DataError(message(
+            f"{what} has missing values", expected="no missing values",
+            got=f"missing counts by column {dict((str(k), int(v)) for k, v in counts.items())} of {len(frame)} rows",
+            fix="pass missing='drop' to drop those rows, or drop/impute them yourself (df.dropna(subset=[...]))"))
+
+
+def check_rank(X: np.ndarray, names: Sequence[str], *, what: str = "X") -> None:
+    """Raise a :class:`CollinearityError` naming collinear columns (SVD of the column-scaled design).
+
+    Columns are scaled to unit length; singular values below ``max(n, k) * eps * largest`` (numpy's
+    ``matrix_rank`` rule) span the null space, and every column loading on it is named.
+
+    Example
+    -------
+    >>> X = np.column_stack([np.ones(4), [1.0, 2, 3, 4], [2.0, 3, 4, 5]])
+    >>> try:
+    ...     check_rank(X, ["const", "a", "b"])
+    ... except CollinearityError as e:
+    ...     print(str(e).splitlines()[0])
+    X is rank deficient: 1 linear dependence(s) among columns ['const', 'a', 'b']
+    """
+    n, k = X.shape
+    norms = np.linalg.norm(X, axis=0)
+    zero = [names[j] for j in np.flatnonzero(norms == 0)]
+    if zero:
+        raise CollinearityError(message(
+            f"{what} has all-zero columns {zero}", expected="columns with some non-zero values",
+            got=f"all-zero columns {zero}", fix=f"drop {zero}"))
+    _, s, vt = np.linalg.svd(X / norms, full_matrices=False)
+    null = vt[s <= max(n, k) * np.finfo(float).eps * s[0]]
+    if k > n:
+        raise CollinearityError(message(
+            f"{what} has more columns than rows", expected=f"at most {n} columns",
+            got=f"{k} columns", fix="drop regressors or add observations"))
+    if len(null):
+        involved = [names[j] for j in np.flatnonzero(np.any(np.abs(null) > 1e-8, axis=0))]
+        relations = []
+        for v in null[:3]:
+            j = int(np.argmax(np.abs(v)))
+            terms = [f"{-v[i] / v[j] * norms[j] / norms[i]:+.4g}*{names[i]}" for i in np.flatnonzero(np.abs(v) > 1e-8) if i != j]
+            relations.append(f"{names[j]} = " + " ".join(terms))
+        raise CollinearityError(message(
+            f"{what} is rank deficient: {len(null)} linear dependence(s) among columns {involved}",
+            expected="linearly independent columns (full column rank)",
+            got="; ".join(relations),
+            fix=f"drop one column of each dependence (e.g. {relations[0].split(' =')[0]!r}), or use "
+                "full-rank coding of categorical variables (the formula interface does this)"))
+
+
+def outcome(y: Any, n: int | None = None, *, what: str = "y") -> np.ndarray:
+    """A float64 1-d copy of an outcome, checked for length and missing values.
+
+    Example
+    -------
+    >>> outcome([1, 0, 1], 3).tolist()
+    [1.0, 0.0, 1.0]
+    """
+    if isinstance(y, pd.DataFrame) and y.shape[1] == 1:
+        y = y.iloc[:, 0]
+    try:
+        arr = np.array(y, dtype=np.float64, copy=True)
+    except (TypeError, ValueError):
+        raise DataError(message(f"{what} is not numeric", expected="numbers",
+                                got=f"{type(y).__name__} e.g. {list(np.ravel(y))[:3]}",
+                                fix="encode the outcome as numbers")) from None
+    arr = arr.reshape(-1) if arr.ndim == 2 and 1 in arr.shape else arr
+    if arr.ndim != 1 or (n is not None and arr.shape[0] != n):
+        raise DataError(message(f"{what} has the wrong shape", expected=f"a vector of length {n}",
+                                got=f"shape {arr.shape}", fix=f"pass one {what} value per row of X"))
+    if not np.all(np.isfinite(arr)):
+        raise DataError(message(f"{what} has missing or infinite values", expected="finite numbers",
+                                got=f"{int((~np.isfinite(arr)).sum())} non-finite of {arr.size}",
+                                fix="drop those rows (formula interface: missing='drop')"))
+    return arr
+
+
+def require(ok: np.ndarray, y: np.ndarray, *, what: str, expected: str, fix: str) -> None:
+    """Raise a :class:`DataError` listing the first offending values where ``ok`` is False.
+
+    Example
+    -------
+    >>> y = np.array([1.0, -2.0])
+    >>> try:
+    ...     require(y >= 0, y, what="y", expected="counts >= 0", fix="drop negative rows")
+    ... except DataError as e:
+    ...     print(str(e).splitlines()[0])
+    y has invalid values
+    """
+    bad = np.flatnonzero(~np.asarray(ok))
+    if bad.size:
+        raise DataError(message(
+            f"{what} has invalid values", expected=expected,
+            got=f"{bad.size} invalid of {y.size}, e.g. rows {bad[:5].tolist()} with values {y[bad[:5]].tolist()}",
+            fix=fix))
+
+
+def vector_option(value: Any, n: int, *, what: str, default: float) -> np.ndarray:
+    """An optional per-observation vector (offset, exposure, limits): ``None`` -> ``default``.
+
+    Example
+    -------
+    >>> vector_option(None, 2, what="offset", default=0.0).tolist(), vector_option(3, 2, what="left", default=0).tolist()
+    ([0.0, 0.0], [3.0, 3.0])
+    """
+    if value is None:
+        return np.full(n, float(default))
+    if np.ndim(value) == 0:
+        return np.full(n, float(value))
+    return outcome(value, n, what=what)
+
+
+def sparse_direction(signed: np.ndarray, rows: np.ndarray, fallback: np.ndarray,
+                     equal: np.ndarray | None = None) -> np.ndarray:
+    """The separating direction with the smallest L1 norm, so that it names few variables.
+
+    Minimise ``sum|b|`` subject to ``signed @ b >= 1`` on ``rows``, ``>= 0`` on the other rows,
+    and ``equal @ b == 0``; ``fallback`` if the linear programme fails.
+
+    Example
+    -------
+    >>> signed = np.array([[1.0, 0.0], [1.0, 1.0]])  # rows already signed by the outcome
+    >>> (sparse_direction(signed, np.array([True, True]), np.zeros(2)).round(6) + 0.0).tolist()  # + 0.0: no -0.0
+    [1.0, 0.0]
+    """
+    n, k = signed.shape
+    eye = np.eye(k)
+    A = np.block([[eye, -eye], [-eye, -eye], [-signed, np.zeros((n, k))]])
+    b_ub = np.r_[np.zeros(2 * k), -rows.astype(float)]
+    A_eq = None if equal is None or not len(equal) else np.c_[equal, np.zeros((len(equal), k))]
+    out = scipy.optimize.linprog(np.r_[np.zeros(k), np.ones(k)], A_ub=A, b_ub=b_ub, A_eq=A_eq,
+                                 b_eq=None if A_eq is None else np.zeros(len(equal)),
+                                 bounds=[(None, None)] * k + [(0, None)] * k, method="highs")
+    return out.x[:k] if out.status == 0 else fallback
+
+
+def constant_columns(X: np.ndarray) -> np.ndarray:
+    """Mask of the constant columns of ``X`` (zero variance, the rule of statsmodels'
+    ``discrete_margins._get_const_index``).
+
+    Example
+    -------
+    >>> constant_columns(np.array([[1.0, 2.0], [1.0, 3.0]])).tolist()
+    [True, False]
+    """
+    return np.var(X, axis=0) == 0
+
+
+def null_fixed(X: np.ndarray, names: Sequence[str]) -> dict[str, float]:
+    """``{name: 0.0}`` for the slopes (non-constant columns) when ``X`` has a constant column, else
+    ``{}``: the parameters that the null (constant-only) model of ``FitResult.lr_test_null`` fixes.
+    ``names`` are the parameter names of the columns (in column order, repeated per equation for
+    multi-equation models).
+
+    Example
+    -------
+    >>> null_fixed(np.column_stack([np.ones(3), [1.0, 2.0, 4.0]]), ["const", "x"])
+    {'x': 0.0}
+    """
+    const = constant_columns(X)
+    if not const.any() or const.all():
+        return {}
+    k = X.shape[1]
+    return {str(n): 0.0 for j, n in enumerate(names) if not const[j % k]}
+
+
+def index_defaults(X: np.ndarray, names: Sequence[str], predict: Callable | None = None) -> PostEstimationDefaults:
+    """Post-estimation defaults of a single-index model on ``data["X"]``: the null model
+    (:func:`null_fixed`) and, with ``predict(params, data) -> (n,)``, what ``FitResult.margins()``
+    uses by default: ``predict`` and ``margins_variables`` (``{name: ("X", column)}`` for every
+    non-constant column, as statsmodels' ``get_margeff`` leaves out the constant).
+
+    Example
+    -------
+    >>> index_defaults(np.column_stack([np.ones(3), [1.0, 2.0, 4.0]]), ["const", "x"]).null
+    {'x': 0.0}
+    """
+    null = null_fixed(X, names) or None
+    if predict is None:
+        return PostEstimationDefaults(null=null)
+    const = constant_columns(X)
+    return PostEstimationDefaults(null=null, predict=predict,
+                                  margins_variables={str(n): ("X", j) for j, n in enumerate(names) if not const[j]})
+
+
+def build(loglike: Callable, start: Any, data: Mapping[str, Any], names: Any, description: Mapping[str, Any],
+          expected_information: Callable[[np.ndarray], np.ndarray] | None = None,
+          extra: Mapping[str, Any] | None = None, defaults: PostEstimationDefaults | None = None) -> Model:
+    """Assemble the :class:`hessstats.Model` of a built-in likelihood.
+
+    Example
+    -------
+    >>> m = build(lambda p, d: -(d["y"] - p["mu"]) ** 2, {"mu": 0.0}, {"y": np.ones(2)}, None, {"model": "demo"})
+    >>> m.names, m.description["model"]
+    (('mu',), 'demo')
+    """
+    return Model(loglike, start, dict(data), names=names, description=dict(description),
+                 expected_information=expected_information, extra=extra, defaults=defaults)

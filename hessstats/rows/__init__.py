@@ -1,0 +1,3 @@
+"""Where the rows come from: data preparation and row-leaf handling, row sources (in memory,
+Parquet, Dask) and sharding over devices. Imports only :mod:`hessstats.errors` and
+:mod:`hessstats._config`."""

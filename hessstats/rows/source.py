@@ -1,0 +1,139 @@
+"""Row sources for bounded-memory fits: the data arrive in fixed-size row blocks.
+
+A chunked fit evaluates the *same* compiled kernel on blocks of ``chunk_size`` rows and adds the
+blocks' log-likelihood, gradient and Hessian (scores and per-observation values are
+concatenated). Every block has exactly ``chunk_size`` rows, so the kernel compiles once: the last
+block is padded with real rows carrying weight 0 (they add nothing to any sum).
+
+Which data are chunked: every data array whose leading dimension equals the number of
+observations is split by rows; every other leaf (scalars, a lookup table, a matrix of a different
+length) is passed whole to every block.
+
+Sources:
+
+- in-memory data with ``Model(..., chunk_size=c)``: bounds the memory of the derivative
+  computations (``jax.hessian`` holds ``n x k`` per tangent direction; a block holds ``c x k``);
+- :class:`ParquetSource`: columns of a Parquet file read block by block with pyarrow on every pass,
+  so the data never sit in memory whole;
+- :class:`hessstats.rows.dask.DaskSource`: partitions of a Dask DataFrame on a cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import jax
+import numpy as np
+
+from hessstats._progress import progress
+from hessstats.errors import SpecificationError, message
+
+Block = tuple[Any, np.ndarray]
+"""One row block: the data pytree (``chunk_size`` rows) and its row weights (1 real, 0 padding)."""
+
+
+class RowSource:
+    """Base class: data that arrive in row blocks. Subclasses define ``nobs``, ``sample`` and ``blocks``.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> source = ArraySource({"y": np.arange(5.0)}, 5)
+    >>> isinstance(source, RowSource), source.reduce(lambda d, w: (float((d["y"] * w).sum()),), chunk_size=2)
+    (True, (10.0,))
+    """
+
+    nobs: int
+    default_chunk_size: int = 65_536
+
+    def sample(self) -> Any:
+        """A few leading rows (as the data pytree) to validate the log-likelihood on."""
+        raise NotImplementedError
+
+    def blocks(self, chunk_size: int) -> Iterator[Block]:
+        """Yield ``(data, weights)`` row blocks of exactly ``chunk_size`` rows."""
+        raise NotImplementedError
+
+    def reduce(self, fn: Callable[[Any, np.ndarray], tuple], chunk_size: int, progress: bool | None = None) -> tuple:
+        """The sum over blocks of ``fn(data, weights)`` (a tuple of arrays)."""
+        total = None
+        for data, weights in _progress(self.blocks(chunk_size), self.nobs, chunk_size, progress):
+            out = fn(data, weights)
+            total = list(out) if total is None else [a + b for a, b in zip(total, out)]
+        return tuple(total)
+
+    def rows(self, fn: Callable[[Any, np.ndarray], np.ndarray], chunk_size: int, progress: bool | None = None) -> np.ndarray:
+        """Per-row results ``fn(data, weights)`` of all blocks, concatenated (padding rows dropped)."""
+        parts = [np.asarray(fn(data, weights))[np.asarray(weights) > 0]
+                 for data, weights in _progress(self.blocks(chunk_size), self.nobs, chunk_size, progress)]
+        return np.concatenate(parts, axis=0)
+
+
+def _progress(blocks: Iterator[Block], nobs: int, chunk_size: int, show: bool | None) -> Iterator[Block]:
+    return progress(blocks, -(-nobs // chunk_size), desc="hessstats blocks", unit="block", show=show)
+
+
+class ArraySource(RowSource):
+    """In-memory data (already validated device or numpy arrays) served in row blocks.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> src = ArraySource({"y": np.arange(5.0), "scale": np.float64(2.0)}, nobs=5)
+    >>> [(d["y"].tolist(), w.tolist()) for d, w in src.blocks(2)]
+    [([0.0, 1.0], [1.0, 1.0]), ([2.0, 3.0], [1.0, 1.0]), ([3.0, 4.0], [0.0, 1.0])]
+    >>> [(d["y"].tolist(), w.tolist()) for d, w in src.blocks(7)]
+    [([0.0, 1.0, 2.0, 3.0, 4.0, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0])]
+    """
+
+    def __init__(self, data: Any, nobs: int):
+        self.data, self.nobs = data, int(nobs)
+
+    def sample(self) -> Any:
+        return self.data
+
+    def blocks(self, chunk_size: int) -> Iterator[Block]:
+        n, c = self.nobs, int(chunk_size)
+        if n < c:  # fewer rows than a block: pad with copies of row 0 at weight 0 (same compiled shape)
+            yield _pad_rows(self.data, n, c), (np.arange(c) < n).astype(np.float64)
+            return
+        ones = np.ones(c)
+        for start in range(0, n, c):
+            lo = min(start, n - c)  # the last block overlaps the previous one: overlap rows weigh 0
+            weights = ones if lo == start else (np.arange(lo, lo + c) >= start).astype(np.float64)
+            yield _slice_rows(self.data, n, lo, lo + c), weights
+
+
+def _pad_rows(data: Any, nobs: int, size: int) -> Any:
+    def pad(a):
+        if np.ndim(a) >= 1 and np.shape(a)[0] == nobs:
+            xp = np if isinstance(a, np.ndarray) else jax.numpy
+            return xp.concatenate([a, xp.repeat(a[:1], size - nobs, axis=0)])
+        return a
+
+    return jax.tree_util.tree_map(pad, data)
+
+
+def _slice_rows(data: Any, nobs: int, lo: int, hi: int) -> Any:
+    return jax.tree_util.tree_map(lambda a: a[lo:hi] if np.ndim(a) >= 1 and np.shape(a)[0] == nobs else a, data)
+
+
+def check_chunk_size(chunk_size: Any) -> int:
+    """A positive integer, or a :class:`SpecificationError`.
+
+    Example
+    -------
+    >>> check_chunk_size(1000)
+    1000
+    >>> try:
+    ...     check_chunk_size(0)
+    ... except SpecificationError:
+    ...     print("rejected")
+    rejected
+    """
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
+        raise SpecificationError(message(
+            "chunk_size must be a positive integer", expected="an int >= 1 (rows per block), or None",
+            got=repr(chunk_size), fix="e.g. chunk_size=100_000"))
+    return int(chunk_size)

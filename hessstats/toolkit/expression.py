@@ -1,0 +1,210 @@
+"""A safe parser for command-line expressions such as ``"y**4 + x**3 - 4*x*y"``.
+
+The text is parsed with :mod:`ast` and checked against a whitelist: numbers, variable names,
+``+ - * / **``, unary ``-``/``+``, parentheses, the functions in :data:`FUNCTIONS` and the constants
+``pi`` and ``e``. The checked tree is turned into nested closures over :mod:`jax.numpy` (nothing is
+ever passed to ``eval``/``exec``/``compile``), so the result is differentiable by JAX. Anything
+else raises :class:`~hessstats.errors.ExpressionError` with a caret under the offending token.
+"""
+
+from __future__ import annotations
+
+import ast
+import keyword
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import jax.numpy as jnp
+import jax.scipy.special as jsp
+
+from hessstats._config import float64
+from hessstats.errors import ExpressionError, message
+
+FUNCTIONS: dict[str, tuple[Callable, int]] = {
+    name: (fn, 1) for name, fn in {
+        "exp": jnp.exp, "log": jnp.log, "ln": jnp.log, "log10": jnp.log10, "log2": jnp.log2,
+        "log1p": jnp.log1p, "expm1": jnp.expm1, "sqrt": jnp.sqrt, "cbrt": jnp.cbrt, "abs": jnp.abs,
+        "sin": jnp.sin, "cos": jnp.cos, "tan": jnp.tan, "arcsin": jnp.arcsin, "arccos": jnp.arccos,
+        "arctan": jnp.arctan, "asin": jnp.arcsin, "acos": jnp.arccos, "atan": jnp.arctan,
+        "sinh": jnp.sinh, "cosh": jnp.cosh, "tanh": jnp.tanh, "arcsinh": jnp.arcsinh,
+        "arccosh": jnp.arccosh, "arctanh": jnp.arctanh, "erf": jsp.erf, "sigmoid": jsp.expit,
+        "gammaln": jsp.gammaln,
+    }.items()
+} | {"arctan2": (jnp.arctan2, 2), "atan2": (jnp.arctan2, 2), "hypot": (jnp.hypot, 2)}
+"""Allowed functions: name -> (jax.numpy function, number of arguments)."""
+
+CONSTANTS = {"pi": math.pi, "e": math.e}
+_BINOPS = {ast.Add: jnp.add, ast.Sub: jnp.subtract, ast.Mult: jnp.multiply,
+           ast.Div: jnp.divide, ast.Pow: jnp.power}
+_UNARY = {ast.USub: jnp.negative, ast.UAdd: lambda a: a}
+MAX_LENGTH = 2000
+MAX_NODES = 500
+
+
+@dataclass(frozen=True, eq=False)
+class Expression:
+    """A parsed expression: call it with a vector of values in ``variables`` order.
+
+    Example
+    -------
+    >>> ex = parse_expression("x * y + 1")
+    >>> ex.variables, ex([2.0, 3.0]).item()
+    (('x', 'y'), 7.0)
+    """
+
+    text: str
+    variables: tuple[str, ...]
+    _fn: Callable[[dict], jnp.ndarray]
+
+    @float64
+    def __call__(self, v) -> jnp.ndarray:
+        """Value at ``v`` (a sequence or array of ``len(variables)`` numbers)."""
+        return self._fn({name: v[i] for i, name in enumerate(self.variables)})
+
+
+def _fail(text: str, problem: str, col: int, end: int, *, expected: str, got: str,
+          fix: str) -> ExpressionError:
+    caret = " " * col + "^" * max(1, end - col)
+    return ExpressionError(message(f"{problem} (column {col + 1})", expected=expected, got=got,
+                                   fix=fix) + f"\n    {text}\n    {caret}")
+
+
+def _names(tree: ast.AST) -> list[str]:
+    called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    out = []
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Name) and id(n) not in called and n.id not in CONSTANTS | FUNCTIONS:
+            out.append(n.id)
+    return sorted(set(out))
+
+
+@float64
+def parse_expression(text: str, variables: Sequence[str] | None = None) -> Expression:
+    """Parse ``text`` into a jax.numpy callable of a vector; ``variables`` fixes their order
+    (default: sorted). Every name in ``text`` must be among ``variables`` when they are given.
+
+    Example
+    -------
+    >>> ex = parse_expression("x**2 * y + exp(y * ln(x))", ["x", "y"])
+    >>> ex.variables, float(ex([2.0, 3.0]))
+    (('x', 'y'), 20.0)
+    >>> parse_expression("__import__('os')")
+    Traceback (most recent call last):
+    ...
+    hessstats.errors.ExpressionError: '__import__' is not an allowed function (column 1)
+      expected: one of abs, acos, arccos, arccosh, arcsin, arcsinh, arctan, arctan2, arctanh, asin, atan, atan2, cbrt, cos, cosh, erf, exp, expm1, gammaln, hypot, ln, log, log10, log1p, log2, sigmoid, sin, sinh, sqrt, tan, tanh
+      got:      __import__
+      fix:      use an allowed function name
+        __import__('os')
+        ^^^^^^^^^^
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise ExpressionError(message("empty expression", expected="an expression such as "
+                                      "'x**2 + y**2'", got=repr(text), fix="give an expression"))
+    text = text.strip()
+    if len(text) > MAX_LENGTH or "\n" in text:
+        raise ExpressionError(message("expression too long or on several lines",
+                                      expected=f"one line of at most {MAX_LENGTH} characters",
+                                      got=f"{len(text)} characters", fix="shorten the expression"))
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError as exc:
+        col = (exc.offset or 0) - 1
+        col = len(text) if col < 0 or exc.lineno != 1 else min(col, len(text))
+        end = (exc.end_offset or 0) - 1 if exc.end_lineno == 1 else 0
+        problem = "unexpected end of expression" if col >= len(text) else f"syntax error: {exc.msg}"
+        raise _fail(text, problem, col, max(end, col + 1), expected="an arithmetic expression",
+                    got=text[col:col + 10] or "end of text",
+                    fix="check parentheses and operators (powers are written **)") from None
+    if sum(1 for _ in ast.walk(tree)) > MAX_NODES:
+        raise ExpressionError(message("expression too complex", expected=f"at most {MAX_NODES} "
+                                      "syntax nodes", got=text[:60], fix="simplify it"))
+    fn = _build(tree.body, text)
+    found = _names(tree)
+    order = tuple(found) if variables is None else tuple(variables)
+    bad = [v for v in order if not isinstance(v, str) or not v.isidentifier() or v.startswith("_")
+           or keyword.iskeyword(v) or v in CONSTANTS or v in FUNCTIONS]
+    if bad or len(set(order)) != len(order):
+        raise ExpressionError(message(
+            "invalid variable names", expected="distinct identifiers, not starting with '_', not "
+            "a constant (pi, e) or function name", got=repr(list(order)),
+            fix="rename the variables (e.g. x, y, z, x1, beta)"))
+    missing = [name for name in found if name not in order]
+    if missing:
+        node = next(n for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id == missing[0])
+        raise _fail(text, f"variable {missing[0]!r} has no value", node.col_offset,
+                    node.end_col_offset, expected=f"variables among {list(order)}",
+                    got=", ".join(missing), fix=f"give a value for {missing[0]!r} (e.g. --at "
+                    f"{','.join(f'{v}=0' for v in (*order, *missing))})")
+    return Expression(text, order, fn)
+
+
+def _build(node: ast.AST, text: str) -> Callable[[dict], jnp.ndarray]:
+    col, end = getattr(node, "col_offset", 0), getattr(node, "end_col_offset", len(text))
+    snippet = text[col:end]
+    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+        try:
+            value = float(node.value)
+            if not math.isfinite(value):
+                raise OverflowError
+        except OverflowError:
+            raise _fail(text, "number too large", col, end, expected="a float64 number",
+                        got=snippet[:20], fix="use a smaller number") from None
+        return lambda env: jnp.asarray(value, dtype=jnp.float64)
+    if isinstance(node, ast.Name):
+        if node.id in CONSTANTS:
+            value = CONSTANTS[node.id]
+            return lambda env: jnp.asarray(value, dtype=jnp.float64)
+        if node.id in FUNCTIONS:
+            raise _fail(text, f"function {node.id!r} used without arguments", col, end,
+                        expected=f"{node.id}(...)", got=node.id, fix=f"write {node.id}(x)")
+        if node.id.startswith("_"):
+            raise _fail(text, f"name {node.id!r} is not allowed", col, end,
+                        expected="variable names not starting with '_'", got=node.id,
+                        fix="rename the variable")
+        name = node.id
+        return lambda env: env[name]
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+        op, left, right = _BINOPS[type(node.op)], _build(node.left, text), _build(node.right, text)
+        return lambda env: op(left(env), right(env))
+    if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
+        op, operand = _UNARY[type(node.op)], _build(node.operand, text)
+        return lambda env: op(operand(env))
+    if isinstance(node, ast.Call):
+        fname = node.func.id if isinstance(node.func, ast.Name) else None
+        if fname not in FUNCTIONS:
+            fc, fe = node.func.col_offset, node.func.end_col_offset
+            raise _fail(text, f"{text[fc:fe]!r} is not an allowed function", fc, fe,
+                        expected="one of " + ", ".join(sorted(FUNCTIONS)), got=text[fc:fe],
+                        fix="use an allowed function name")
+        fn, arity = FUNCTIONS[fname]
+        if node.keywords or len(node.args) != arity or any(isinstance(a, ast.Starred) for a in node.args):
+            raise _fail(text, f"{fname} takes {arity} positional argument(s)", col, end,
+                        expected=f"{fname}({', '.join('xy'[:arity])})", got=snippet,
+                        fix=f"call {fname} with {arity} argument(s)")
+        args = [_build(a, text) for a in node.args]
+        return lambda env: fn(*(a(env) for a in args))
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitXor):
+        return _reject(text, node, "'^' is not a power", "x**2", "write powers as ** (x**2)")
+    if isinstance(node, ast.BinOp):
+        symbol = {ast.FloorDiv: "//", ast.Mod: "%", ast.MatMult: "@", ast.LShift: "<<",
+                  ast.RShift: ">>", ast.BitOr: "|", ast.BitAnd: "&"}.get(type(node.op), "?")
+        return _reject(text, node, f"operator {symbol!r} is not allowed", "+ - * / **",
+                       "use + - * / ** only")
+    kind = {ast.Attribute: "attribute access", ast.Subscript: "indexing",
+            ast.Compare: "comparison", ast.Lambda: "lambda", ast.Constant: "this constant"}.get(
+        type(node), f"{type(node).__name__} syntax")
+    return _reject(text, node, f"{kind} is not allowed", "numbers, variables, + - * / **, "
+                   "parentheses and allowed functions", "remove it")
+
+
+def _reject(text: str, node: ast.AST, problem: str, expected: str, fix: str):
+    col, end = node.col_offset, node.end_col_offset
+    if isinstance(node, ast.BinOp):  # point at the operator, not the whole expression
+        col = node.left.end_col_offset + (len(text[node.left.end_col_offset:node.right.col_offset])
+                                          - len(text[node.left.end_col_offset:node.right.col_offset].lstrip()))
+        end = col + 1
+    elif isinstance(node, ast.Attribute):
+        col = node.value.end_col_offset
+    raise _fail(text, problem, col, end, expected=expected, got=text[col:end], fix=fix)

@@ -1,0 +1,210 @@
+"""Delta method, transforms, Wald / LR / score tests (issue 3).
+
+References: closed-form delta-method SEs computed here in numpy from ``res.cov_params()``;
+statsmodels 0.15 ``Logit.wald_test(..., use_f=False, scalar=True)``, ``Logit`` ``llf``/``llr``/
+``llr_pvalue``, ``GLM(Poisson).score_test(params_constrained, k_constraints, observed=True)``
+(analytic models, 1e-8); ``statsmodels.stats._delta_method.NonlinearDeltaCov`` (complex-step
+Jacobian for numpy functions, exact to rounding: 1e-10); closed forms for the iid normal.
+"""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import statsmodels.api as sm
+from likelihoods import logit_ll, normal_ll, poisson_ll
+from statsmodels.stats._delta_method import NonlinearDeltaCov
+
+import hessstats as hs
+from hessstats.errors import CovarianceError, IdentificationWarning, SpecificationError
+
+RTOL = 1e-8
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def logit(spector):
+    d = {"X": spector["X"], "y": spector["y"]}
+    res = hs.fit(logit_ll, {"beta": np.zeros(4)}, d, names={"beta": spector["names"]})
+    sm_res = sm.Logit(d["y"], d["X"]).fit(disp=0, tol=1e-12)
+    return res, sm_res
+
+
+def test_delta_exp_and_ratio_closed_form(logit):
+    res, _ = logit
+    b, V = res.params.to_numpy(), res.cov_params().to_numpy()
+    out = res.delta(lambda p: jnp.exp(p["beta"]), names=[f"exp_{n}" for n in res.names])
+    np.testing.assert_allclose(out["coef"], np.exp(b), rtol=1e-14)
+    np.testing.assert_allclose(out["std_err"], np.exp(b) * res.bse.to_numpy(), rtol=1e-12)  # exp(b) se(b)
+    assert list(out.columns) == list(res.summary_frame().columns)
+    ratio = res.delta(lambda p: p["beta"][0] / p["beta"][2])
+    grad = np.array([1 / b[2], 0, -b[0] / b[2] ** 2, 0])  # d(b0/b2)/db by hand
+    np.testing.assert_allclose(ratio.loc["fn", "std_err"], np.sqrt(grad @ V @ grad), rtol=1e-12)
+
+
+def test_delta_matches_statsmodels_nonlinear_delta_cov(logit):
+    res, sm_res = logit
+    fun = lambda b: np.array([b[0] / b[2], np.exp(b[1])])  # noqa: E731
+    nl = NonlinearDeltaCov(fun, sm_res.params, sm_res.cov_params())
+    ours = res.delta(lambda p: jnp.stack([p["beta"][0] / p["beta"][2], jnp.exp(p["beta"][1])]))
+    np.testing.assert_allclose(ours["coef"], nl.predicted(), rtol=1e-8)
+    np.testing.assert_allclose(ours["std_err"], nl.se_vectorized(), rtol=1e-10)  # complex-step Jacobian there
+    assert list(ours.index) == ["fn[0]", "fn[1]"]
+
+
+def test_delta_uses_the_result_covariance_type(logit):
+    res, _ = logit
+    hc0 = res.with_cov("HC0")
+    out = hc0.delta(lambda p: 2.0 * p["beta"][1])
+    np.testing.assert_allclose(out["std_err"].iloc[0], 2 * hc0.bse.iloc[1], rtol=1e-13)
+
+
+def test_delta_bad_functions(logit):
+    res, _ = logit
+    with pytest.raises(SpecificationError, match="wrong kind"):
+        res.delta(lambda p: jnp.outer(p["beta"], p["beta"]))
+    with pytest.raises(SpecificationError, match="wrong kind"):
+        res.delta(lambda p: jnp.argmax(p["beta"]))
+    with pytest.raises(SpecificationError, match="names"):
+        res.delta(lambda p: p["beta"], names=["a"])
+    with pytest.raises(SpecificationError, match="failed"):
+        res.delta(lambda p: p["gamma"])
+    with pytest.raises(SpecificationError, match="not callable"):
+        res.delta(3.0)
+
+
+def test_delta_nan_stays_with_unidentified(spector):
+    X = np.column_stack([spector["X"][:, 0], spector["X"]])
+    with pytest.warns(IdentificationWarning):
+        res = hs.fit(logit_ll, {"beta": np.zeros(5)}, {"X": X, "y": spector["y"]})
+    out = res.delta(lambda p: jnp.stack([p["beta"][2] * 2, p["beta"][0] + p["beta"][3]]))
+    assert np.isfinite(out["std_err"].iloc[0]) and np.isnan(out["std_err"].iloc[1])
+    np.testing.assert_allclose(out["std_err"].iloc[0], 2 * res.bse.iloc[2], rtol=1e-13)
+
+
+def test_transforms_normal_sigma_closed_form():
+    """iid normal: sigma_hat = sqrt(mean((y - ybar)^2)), se(sigma_hat) = sigma_hat / sqrt(2 n)."""
+    y = np.random.default_rng(0).normal(3.0, 2.0, size=50)
+    res = hs.fit(normal_ll, {"mu": 0.0, "log_sigma": 0.0}, y,
+                 transforms={"sigma": lambda p: jnp.exp(p["log_sigma"]),
+                             "moments": lambda p: jnp.stack([p["mu"], jnp.exp(2 * p["log_sigma"])])})
+    sigma = np.sqrt(np.mean((y - y.mean()) ** 2))
+    out = res.transformed()
+    assert list(out.index) == ["sigma", "moments[0]", "moments[1]"]
+    np.testing.assert_allclose(out.loc["sigma", "coef"], sigma, rtol=1e-10)
+    np.testing.assert_allclose(out.loc["sigma", "std_err"], sigma / np.sqrt(2 * len(y)), rtol=1e-8)
+    np.testing.assert_allclose(out.loc["moments[1]", "std_err"], sigma ** 2 * np.sqrt(2 / len(y)), rtol=1e-8)
+    np.testing.assert_allclose(out.loc["moments[0]", "std_err"], sigma / np.sqrt(len(y)), rtol=1e-8)
+    with pytest.raises(SpecificationError, match="no transforms"):
+        hs.fit(normal_ll, {"mu": 0.0, "log_sigma": 0.0}, y).transformed()
+
+
+def test_wald_linear_matches_statsmodels(logit):
+    res, sm_res = logit
+    sm_w = sm_res.wald_test("x1 = x3, x2 = 0", use_f=False, scalar=True)
+    for spec in ["GPA = PSI, TUCE = 0", ["GPA - PSI = 0", "TUCE = 0"]]:
+        ours = res.wald_test(spec)
+        np.testing.assert_allclose(ours.statistic, sm_w.statistic, rtol=RTOL)
+        np.testing.assert_allclose(ours.p_value, sm_w.pvalue, rtol=1e-7)
+        assert ours.df == 2
+    R = np.array([[1.0, 0, -1, 0], [0, 1, 0, 0]])
+    np.testing.assert_allclose(res.wald_test(R).statistic, sm_w.statistic, rtol=RTOL)
+    sm_q = sm_res.wald_test((np.array([[0, 1.0, 0, 0]]), np.array([0.1])), use_f=False, scalar=True)
+    np.testing.assert_allclose(res.wald_test("TUCE = 0.1").statistic, sm_q.statistic, rtol=RTOL)
+    assert "Wald test" in repr(res.wald_test("TUCE = 0"))
+
+
+def test_wald_nonlinear_closed_form(logit):
+    res, _ = logit
+    b, V = res.params.to_numpy(), res.cov_params().to_numpy()
+    g = b[0] * b[2] - 1.0
+    J = np.array([b[2], 0, b[0], 0])
+    ours = res.wald_test(lambda p: p["beta"][0] * p["beta"][2], q=1.0)
+    np.testing.assert_allclose(ours.statistic, g ** 2 / (J @ V @ J), rtol=1e-12)
+
+
+def test_wald_bad_constraints(logit):
+    res, _ = logit
+    with pytest.raises(SpecificationError, match="unknown name"):
+        res.wald_test("GPAX = 0")
+    with pytest.raises(SpecificationError, match="not linear"):
+        res.wald_test("GPA * PSI = 0")
+    with pytest.raises(SpecificationError, match="exactly one"):
+        res.wald_test("GPA")
+    with pytest.raises(SpecificationError, match="linearly dependent"):
+        res.wald_test("GPA = 0, 2*GPA = 0")
+    with pytest.raises(SpecificationError, match="wrong shape"):
+        res.wald_test(np.ones((1, 3)))
+
+
+def test_lr_test_matches_statsmodels(logit, spector):
+    res, sm_res = logit
+    keep = [0, 2, 3]
+    restricted = hs.fit(logit_ll, {"beta": np.zeros(3)}, {"X": spector["X"][:, keep], "y": spector["y"]})
+    sm_r = sm.Logit(spector["y"], spector["X"][:, keep]).fit(disp=0, tol=1e-12)
+    out = hs.lr_test(restricted, res)
+    np.testing.assert_allclose(out.statistic, 2 * (sm_res.llf - sm_r.llf), rtol=1e-9)
+    assert out.df == 1
+    null = res.lr_test_null({"GPA": 0.0, "TUCE": 0.0, "PSI": 0.0})
+    np.testing.assert_allclose(null.statistic, sm_res.llr, rtol=1e-9)
+    np.testing.assert_allclose(null.p_value, sm_res.llr_pvalue, rtol=1e-7)
+    assert null.df == 3
+    fixed = res.fit_restricted({"TUCE": 0.0})  # same as dropping the column
+    np.testing.assert_allclose(fixed.llf, sm_r.llf, rtol=1e-12)
+
+
+def test_lr_test_refuses_non_nested_or_other_data(logit, spector):
+    res, _ = logit
+    keep = [0, 2, 3]
+    restricted = hs.fit(logit_ll, {"beta": np.zeros(3)}, {"X": spector["X"][:, keep], "y": spector["y"]})
+    with pytest.raises(SpecificationError, match="more parameters"):
+        hs.lr_test(res, restricted)
+    other_y = hs.fit(logit_ll, {"beta": np.zeros(3)}, {"X": spector["X"][:, keep], "y": 1.0 - spector["y"]})
+    with pytest.raises(SpecificationError, match="differ"):
+        hs.lr_test(other_y, res)
+    fewer = hs.fit(logit_ll, {"beta": np.zeros(3)}, {"X": spector["X"][:-2, keep], "y": spector["y"][:-2]})
+    with pytest.raises(SpecificationError, match="observations"):
+        hs.lr_test(fewer, res)
+    with pytest.raises(SpecificationError, match="no null model"):
+        res.lr_test_null()
+
+
+def test_score_test_matches_statsmodels_glm(randhie):
+    X, y = randhie["X"], randhie["y"]
+    drop = [6, 7, 8]  # hlthg, hlthf, hlthp
+    keep = [i for i in range(X.shape[1]) if i not in drop]
+    restricted = hs.fit(poisson_ll, {"beta": np.zeros(len(keep))}, {"X": X[:, keep], "y": y},
+                        names={"beta": [randhie["names"][i] for i in keep]})
+    full = hs.Model(poisson_ll, {"beta": np.zeros(X.shape[1])}, {"X": X, "y": y}, names={"beta": randhie["names"]})
+    constrained = np.zeros(X.shape[1])
+    constrained[keep] = restricted.theta
+    stat, pvalue, df = sm.GLM(y, X, family=sm.families.Poisson()).score_test(constrained, k_constraints=3)
+    out = hs.score_test(restricted, full)
+    np.testing.assert_allclose(out.statistic, stat, rtol=1e-8)
+    np.testing.assert_allclose(out.p_value, pvalue, rtol=1e-6)
+    assert out.df == df == 3
+    explicit = hs.score_test(restricted, full, {"beta": constrained}, information="opg")
+    assert explicit.df == 3 and explicit.statistic > 0
+    with pytest.raises(CovarianceError, match="not available"):
+        hs.score_test(restricted, full, information="expected")
+
+
+def test_example_script_runs():
+    """Smoke test: the documented example runs end to end."""
+    runpy.run_path(str(ROOT / "examples" / "robust_and_delta.py"), run_name="__main__")
+
+
+def test_score_test_expected_information_equals_observed_for_canonical_poisson(randhie):
+    """Poisson with the log link: expected information X'diag(mu)X equals the observed one."""
+    X, y = randhie["X"][:2000], randhie["y"][:2000]
+    restricted = hs.fit(poisson_ll, {"beta": np.zeros(7)}, {"X": X[:, [0, 1, 2, 3, 4, 5, 9]], "y": y},
+                        names={"beta": [randhie["names"][i] for i in [0, 1, 2, 3, 4, 5, 9]]})
+    fisher = lambda theta: X.T @ (np.exp(X @ theta)[:, None] * X)  # noqa: E731
+    full = hs.Model(poisson_ll, {"beta": np.zeros(10)}, {"X": X, "y": y}, names={"beta": randhie["names"]},
+                    expected_information=fisher)
+    np.testing.assert_allclose(hs.score_test(restricted, full, information="expected").statistic,
+                               hs.score_test(restricted, full).statistic, rtol=1e-10)
