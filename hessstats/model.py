@@ -21,7 +21,7 @@ from hessstats.errors import PrecisionWarning, SpecificationError, message, warn
 from hessstats.inference.defaults import PostEstimationDefaults
 from hessstats.inference.restrictions import FixedLoglike
 from hessstats.results import FitResult
-from hessstats.rows.prepare import leading_length
+from hessstats.rows.leaves import leading_length
 
 LogLike = Callable[[Any, Any], Any]
 
@@ -159,7 +159,7 @@ class Model:
             raise SpecificationError(message(
                 "Model.replace got unknown fields", expected=f"fields among {[f.name for f in dataclasses.fields(self)]}",
                 got=str(unknown), fix="check the spelling"))
-        new = object.__new__(Model)
+        new = object.__new__(type(self))
         for f in dataclasses.fields(self):
             object.__setattr__(new, f.name, changes.get(f.name, getattr(self, f.name)))
         return new
@@ -219,7 +219,7 @@ class Model:
         >>> round(float(res.params["mu"]), 6)
         2.333333
         """
-        theta0 = self.start if start is None else np.asarray(self.spec.ravel(start), dtype=np.float64)
+        theta0 = self.start if start is None else self.spec.flatten(start, what="start")
         opt = maximize(self, theta0, method=method, maxiter=maxiter)
         inverse = invert_information(opt.hessian, self.names, rtol=hessian_rtol, eigen=opt.eigen)
         converged, why = certify(opt, inverse, nr_tol, self.names)

@@ -155,3 +155,28 @@ def test_float64_in_a_fresh_process_that_never_enabled_x64():
                          env={**__import__("os").environ, "JAX_ENABLE_X64": "0"})
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().endswith("OK")
+
+
+# ----------------------------------------------------------------------------- layout issue: Model as a value
+
+def test_model_replace_returns_a_new_value_and_refuses_unknown_fields():
+    """Model.replace copies (dataclasses.replace semantics, no re-validation); the original is unchanged."""
+    m = hs.Model(lambda p, d: -(d - p["mu"]) ** 2, {"mu": 0.0}, data=np.array([1.0, 3.0]))
+    renamed = m.replace(description={"model": "renamed"})
+    assert renamed.description == {"model": "renamed"} and m.description == {}
+    assert type(renamed) is type(m) and renamed.names == m.names
+    with pytest.raises(SpecificationError, match="unknown fields"):
+        m.replace(colour="red")
+
+
+def test_fit_start_is_validated_like_model_start():
+    """A start pytree with a missing key is a typed error, not a raw JAX TypeError."""
+    def loglike(p, d):
+        return -0.5 * ((d - p["mu"]) / p["sigma"]) ** 2 - jnp.log(p["sigma"])
+
+    m = hs.Model(loglike, {"mu": 0.0, "sigma": 1.0}, data=np.array([1.0, 2.0, 4.0]))
+    with pytest.raises(SpecificationError, match="parameter structure"):
+        m.fit(start={"mu": 1.0})
+    with pytest.raises(SpecificationError, match="non-finite"):
+        m.fit(start={"mu": np.nan, "sigma": 1.0})
+    assert m.fit(start={"mu": 2.0, "sigma": 1.5}).converged

@@ -7,6 +7,7 @@ observed information is inverted once, by :func:`hessstats.core.linalg.invert_in
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -59,11 +60,30 @@ REGISTRY: dict[str, Estimator] = {}
 OPTIONS: dict[str, dict[str, tuple]] = {}
 """Allowed ``cov_options`` per covariance type: ``{name: {key: allowed values or ()}}``."""
 
+
+class Needs(enum.Enum):
+    """Inputs a covariance estimator declares it needs (beyond the inverse information).
+
+    Example
+    -------
+    >>> sorted(name for name, needs in NEEDS.items() if Needs.GROUPS in needs)
+    ['cluster']
+    """
+
+    GROUPS = "groups"
+    """cluster labels, ``groups=``"""
+
+
+NEEDS: dict[str, frozenset[Needs]] = {}
+"""What each covariance type needs; ``covariance_for`` checks it, so adding an estimator touches one file."""
+
 CLUSTER_CORRECTIONS = ("stata", "statsmodels", "none")
 
 
-def register(name: str, options: dict[str, tuple] | None = None) -> Callable[[Estimator], Estimator]:
-    """Add a covariance estimator under ``name`` (used as a decorator), with its allowed options.
+def register(name: str, options: dict[str, tuple] | None = None,
+             needs: frozenset[Needs] = frozenset()) -> Callable[[Estimator], Estimator]:
+    """Add a covariance estimator under ``name`` (used as a decorator), with its allowed options and
+    the inputs it needs (:class:`Needs`).
 
     Example
     -------
@@ -73,12 +93,13 @@ def register(name: str, options: dict[str, tuple] | None = None) -> Callable[[Es
     >>> inputs = CovarianceInputs(invert_information(-np.diag([4.0]), ("mu",)), scores=lambda: None, nobs=2)
     >>> compute("half_nonrobust", inputs).tolist()
     [[0.125]]
-    >>> _ = REGISTRY.pop("half_nonrobust"), OPTIONS.pop("half_nonrobust")
+    >>> _ = REGISTRY.pop("half_nonrobust"), OPTIONS.pop("half_nonrobust"), NEEDS.pop("half_nonrobust")
     """
 
     def decorate(fn: Estimator) -> Estimator:
         REGISTRY[name] = fn
         OPTIONS[name] = dict(options or {})
+        NEEDS[name] = frozenset(needs)
         return fn
 
     return decorate
@@ -160,7 +181,7 @@ def robust(inputs: CovarianceInputs) -> np.ndarray:
     return _sandwich(inputs, None) * (n / (n - 1.0))
 
 
-@register("cluster", options={"correction": CLUSTER_CORRECTIONS})
+@register("cluster", options={"correction": CLUSTER_CORRECTIONS}, needs=frozenset({Needs.GROUPS}))
 def cluster(inputs: CovarianceInputs) -> np.ndarray:
     """Cluster-robust sandwich ``H^-1 (sum_g s_g s_g') H^-1`` with a small-sample factor.
 
@@ -176,10 +197,6 @@ def cluster(inputs: CovarianceInputs) -> np.ndarray:
     >>> round(float(res.with_cov("cluster", groups=[0, 0, 1, 1]).bse["mu"]), 6)
     2.0
     """
-    if inputs.groups is None:
-        raise CovarianceError(message(
-            "cov_type='cluster' needs groups", expected="groups= an array of cluster labels, one per observation",
-            got="groups=None", fix="pass groups=array or groups='column name'"))
     n_groups = int(inputs.groups.max()) + 1
     n, k = _nobs(inputs), inputs.inverse_information.cov.shape[0]
     factor = {"stata": n_groups / (n_groups - 1.0),
@@ -241,10 +258,11 @@ def compute(cov_type: str, inputs: CovarianceInputs) -> np.ndarray:
     ...     print(str(e).splitlines()[0])
     unknown cov_type
     """
-    if cov_type not in REGISTRY:
+    _check_known(cov_type)
+    if Needs.GROUPS in NEEDS[cov_type] and inputs.groups is None:
         raise CovarianceError(message(
-            "unknown cov_type", expected=f"one of {sorted(REGISTRY)}", got=repr(cov_type),
-            fix="choose one of the listed covariance types"))
+            f"cov_type={cov_type!r} needs groups", expected="groups= an array of cluster labels, one per observation",
+            got="groups=None", fix="pass groups=array or groups='column name'"))
     allowed = OPTIONS[cov_type]
     for key, value in inputs.options:
         if key not in allowed:
@@ -257,6 +275,24 @@ def compute(cov_type: str, inputs: CovarianceInputs) -> np.ndarray:
                 fix=f"choose one of {allowed[key]}"))
     cov = np.asarray(REGISTRY[cov_type](inputs), dtype=np.float64)
     return (cov + cov.T) / 2.0
+
+
+def available() -> dict[str, str]:
+    """Every registered covariance type with the first line of its description (for help texts).
+
+    Example
+    -------
+    >>> sorted(available())[:3]
+    ['HC0', 'cluster', 'expected']
+    """
+    return {name: ((fn.__doc__ or "").strip().splitlines() or [""])[0] for name, fn in sorted(REGISTRY.items())}
+
+
+def _check_known(cov_type: str) -> None:
+    if cov_type not in REGISTRY:
+        raise CovarianceError(message(
+            "unknown cov_type", expected=f"one of {sorted(REGISTRY)}", got=repr(cov_type),
+            fix="choose one of the listed covariance types"))
 
 
 def covariance_for(model: Any, theta: np.ndarray, inverse: InverseInformation, cov_type: str,
@@ -274,10 +310,12 @@ def covariance_for(model: Any, theta: np.ndarray, inverse: InverseInformation, c
     ([[2.888889]], None)
     """
     options = dict(cov_options or {})
-    if groups is not None and cov_type != "cluster":
+    _check_known(cov_type)
+    if groups is not None and Needs.GROUPS not in NEEDS[cov_type]:
+        takes = sorted(name for name, needs in NEEDS.items() if Needs.GROUPS in needs)
         raise CovarianceError(message(
-            "groups given for a covariance that does not use them", expected="cov_type='cluster' with groups",
-            got=f"cov_type={cov_type!r} and groups", fix="use cov_type='cluster', or drop groups"))
+            "groups given for a covariance that does not use them", expected=f"cov_type in {takes} with groups",
+            got=f"cov_type={cov_type!r} and groups", fix=f"use cov_type={takes[0]!r}, or drop groups"))
     codes = None if groups is None else resolve_groups(groups, model.data, model.nobs)
     user_info = options.get("information")
     if user_info is not None and not callable(user_info):

@@ -72,6 +72,40 @@ class ParamSpec:
             return jnp.concatenate([jnp.ravel(jnp.asarray(x, dtype=jnp.float64)) for x in leaves])
         return np.concatenate([np.ravel(np.asarray(x, dtype=np.float64)) for x in leaves])
 
+    def flatten(self, tree: Any, *, what: str = "start") -> np.ndarray:
+        """``tree`` as a float64 vector after checking it has this structure: the same keys, shapes
+        and finite numbers (a flat vector of the right length is accepted as is).
+
+        Example
+        -------
+        >>> spec = ParamSpec.from_start({"a": 0.0, "b": [0.0, 0.0]})
+        >>> spec.flatten({"a": 1.0, "b": [2.0, 3.0]}).tolist()
+        [1.0, 2.0, 3.0]
+        >>> try:
+        ...     spec.flatten({"a": 1.0})
+        ... except SpecificationError as e:
+        ...     print(str(e).splitlines()[0])
+        start does not have the parameter structure of the model
+        """
+        if isinstance(tree, np.ndarray) and tree.shape == (self.size,) and tree.dtype.kind in "iuf":
+            flat = np.asarray(tree, dtype=np.float64)
+        else:
+            leaves, treedef = jax.tree_util.tree_flatten(tree)
+            shapes = tuple(tuple(np.shape(x)) for x in leaves)
+            if treedef != self.treedef or shapes != self.shapes:
+                raise SpecificationError(message(
+                    f"{what} does not have the parameter structure of the model",
+                    expected=f"{self.treedef} with leaf shapes {list(self.shapes)}",
+                    got=f"{treedef} with leaf shapes {list(shapes)}",
+                    fix=f"pass {what} shaped like the model's start values (e.g. res.params_tree), or a flat "
+                        f"vector of {self.size} numbers in the order {list(self.names)}"))
+            flat = self.ravel(tree)
+        if not np.all(np.isfinite(flat)):
+            raise SpecificationError(message(
+                f"{what} has non-finite values", expected="finite numbers",
+                got=f"{flat.tolist()}"[:200], fix=f"give finite {what} values"))
+        return flat
+
     def unravel(self, flat: jnp.ndarray) -> Any:
         """Rebuild the pytree from a flat vector (works under ``jit``)."""
         leaves, i = [], 0

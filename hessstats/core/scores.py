@@ -21,6 +21,7 @@ import scipy.sparse
 
 from hessstats.core import derivatives
 from hessstats.errors import CovarianceError, SpecificationError, message
+from hessstats.rows.leaves import has_row_leaves, row_block
 
 CHUNK_ELEMENTS = 2 ** 22
 """Target size (rows x parameters) of one block of scores."""
@@ -123,7 +124,7 @@ def score_meat(model: Any, theta: np.ndarray, codes: np.ndarray | None = None, *
     n, k = model.nobs, model.k_params
     rows = chunk_rows or max(256, CHUNK_ELEMENTS // max(k, 1))
     own_blocks = getattr(model, "chunk_size", None) is not None or getattr(model, "weights", None) is not None
-    if (own_blocks or not model.per_observation or n is None or n <= rows or not _row_leaves(model.data, n)):
+    if (own_blocks or not model.per_observation or n is None or n <= rows or not _device_row_leaves(model.data, n)):
         return accumulate_meat(model_scores(model, theta), codes)  # small, or the model chunks its own rows
     n_groups = None if codes is None else int(codes.max()) + 1
     total = np.zeros((k, k)) if codes is None else np.zeros((n_groups, k))
@@ -132,7 +133,7 @@ def score_meat(model: Any, theta: np.ndarray, codes: np.ndarray | None = None, *
         t = jnp.asarray(theta)
         for start in range(0, n, rows):
             stop = min(start + rows, n)
-            block = _rows(model.data, n, start, rows)
+            block = row_block(model.data, n, start, rows)
             obs = np.asarray(derivatives.loglike_obs(t, block, model.loglike, model.spec))[: stop - start]
             if obs.shape != (stop - start,) or not np.allclose(obs, full_obs[start:stop], rtol=1e-12, atol=0):
                 return accumulate_meat(model_scores(model, theta), codes)  # rows are not independent
@@ -141,17 +142,6 @@ def score_meat(model: Any, theta: np.ndarray, codes: np.ndarray | None = None, *
     return total if codes is None else total.T @ total
 
 
-def _row_leaves(data: Any, n: int) -> bool:
-    leaves = jax.tree_util.tree_leaves(data)
-    return all(isinstance(x, jax.Array) for x in leaves) and any(getattr(x, "ndim", 0) >= 1 and x.shape[0] == n for x in leaves)
-
-
-def _rows(data: Any, n: int, start: int, rows: int) -> Any:
-    """Rows ``start .. start+rows`` of every row-aligned leaf; the last block is padded (same shape,
-    so the kernels compile once)."""
-    if start + rows <= n:
-        take = lambda x: x[start:start + rows]
-    else:
-        index = jnp.minimum(jnp.arange(start, start + rows), n - 1)
-        take = lambda x: x[index]
-    return jax.tree_util.tree_map(lambda x: take(x) if getattr(x, "ndim", 0) >= 1 and x.shape[0] == n else x, data)
+def _device_row_leaves(data: Any, n: int) -> bool:
+    """Row blocks of in-memory device data can be taken (not a row source)."""
+    return all(isinstance(x, jax.Array) for x in jax.tree_util.tree_leaves(data)) and has_row_leaves(data, n)

@@ -30,6 +30,7 @@ from hessstats._config import float64
 from hessstats.core.compilation import TRACES
 from hessstats.errors import SpecificationError, message
 from hessstats.inference.delta import sandwich, wald_frame
+from hessstats.rows.leaves import map_row_leaves
 
 KINDS = ("average", "mean")
 
@@ -57,8 +58,7 @@ def _variables(variables: Any, data: Any) -> dict[str, tuple[str, int | None]]:
 
 
 def _at_means(data: dict, n: int) -> dict:
-    return {k: (jnp.mean(v, axis=0, keepdims=True) if getattr(v, "ndim", 0) >= 1 and v.shape[0] == n else v)
-            for k, v in data.items()}
+    return map_row_leaves(lambda v: jnp.mean(v, axis=0, keepdims=True), dict(data), n)
 
 
 def _effects(theta, data, predict: Callable, spec: Any, variables: tuple) -> jax.Array:

@@ -17,6 +17,7 @@ import scipy.optimize
 from hessstats.errors import CollinearityError, DataError, message
 from hessstats.inference.defaults import PostEstimationDefaults
 from hessstats.model import Model
+from hessstats.rows.prepare import FiniteArray
 
 
 def design(X: Any, names: Sequence[str] | None = None, *, what: str = "X") -> tuple[np.ndarray, tuple[str, ...]]:
@@ -32,8 +33,7 @@ def design(X: Any, names: Sequence[str] | None = None, *, what: str = "X") -> tu
     """
     if isinstance(X, pd.Series):
         X = X.to_frame()
-    if isinstance(X, pd.DataFrame):
-        check_missing(X, what)
+    if isinstance(X, pd.DataFrame):  # missing cells become NaN: one finiteness scan below covers both
         default = [str(c) for c in X.columns]
         bad = [c for c in X.columns if not (pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c]))]
         if bad:
@@ -60,7 +60,7 @@ def design(X: Any, names: Sequence[str] | None = None, *, what: str = "X") -> tu
                                 got=f"{len(names)}: {list(names)}", fix="give one name per column"))
     _check_finite(arr, names, what)
     check_rank(arr, names, what=what)
-    return arr, names
+    return arr.view(FiniteArray), names
 
 
 def _check_finite(arr: np.ndarray, names: Sequence[str], what: str) -> None:
@@ -157,7 +157,7 @@ def outcome(y: Any, n: int | None = None, *, what: str = "y") -> np.ndarray:
         raise DataError(message(f"{what} has missing or infinite values", expected="finite numbers",
                                 got=f"{int((~np.isfinite(arr)).sum())} non-finite of {arr.size}",
                                 fix="drop those rows (formula interface: missing='drop')"))
-    return arr
+    return arr.view(FiniteArray)
 
 
 def require(ok: np.ndarray, y: np.ndarray, *, what: str, expected: str, fix: str) -> None:
@@ -189,9 +189,9 @@ def vector_option(value: Any, n: int, *, what: str, default: float) -> np.ndarra
     ([0.0, 0.0], [3.0, 3.0])
     """
     if value is None:
-        return np.full(n, float(default))
+        return np.full(n, float(default)).view(FiniteArray)
     if np.ndim(value) == 0:
-        return np.full(n, float(value))
+        return np.full(n, float(value)).view(FiniteArray)
     return outcome(value, n, what=what)
 
 

@@ -33,6 +33,7 @@ from hessstats.core.compilation import TRACES
 from hessstats.core.params import ParamSpec
 from hessstats.errors import SpecificationError, message
 from hessstats.model import Model
+from hessstats.rows.leaves import row_block
 from hessstats.rows.source import RowSource
 
 
@@ -225,9 +226,7 @@ def _flat_positions(spec: ParamSpec) -> dict[str, np.ndarray]:
     return jax.tree_util.tree_unflatten(spec.treedef, leaves)
 
 
-@float64
-def IndexModel(obs_loglike: Callable[..., Any], start: Mapping[str, Any], data: Mapping[str, Any], *,
-               design: Mapping[str, str], index_hessian: bool = True, **model_options: Any):
+class IndexModel(Model):
     """A :class:`~hessstats.Model` whose data enter through linear predictors ``eta = X @ beta``.
 
     ``obs_loglike(eta, params, data)`` returns the per-observation log-likelihood, shape ``(n,)``,
@@ -249,9 +248,22 @@ def IndexModel(obs_loglike: Callable[..., Any], start: Mapping[str, Any], data: 
     >>> model = hs.IndexModel(logit, {"beta": np.zeros(2)}, {"X": X, "y": y}, design={"beta": "X"})
     >>> fast, generic = model.fit(), hs.IndexModel(logit, {"beta": np.zeros(2)}, {"X": X, "y": y},
     ...                                            design={"beta": "X"}, index_hessian=False).fit()
-    >>> bool(np.allclose(fast.bse, generic.bse, rtol=1e-12))
-    True
+    >>> bool(np.allclose(fast.bse, generic.bse, rtol=1e-12)), isinstance(model, hs.Model)
+    (True, True)
     """
+
+    @float64
+    def __init__(self, obs_loglike: Callable[..., Any], start: Mapping[str, Any], data: Mapping[str, Any], *,
+                 design: Mapping[str, str], index_hessian: bool = True, **model_options: Any) -> None:
+        loglike = _index_loglike(obs_loglike, start, data, design)
+        super().__init__(loglike, start, data, index=loglike if index_hessian else None, **model_options)
+        if index_hessian and not isinstance(self.data, RowSource):
+            _check_row_separable(self)
+
+
+def _index_loglike(obs_loglike: Callable[..., Any], start: Mapping[str, Any], data: Any,
+                   design: Mapping[str, str]) -> IndexLoglike:
+    """Check that ``design`` names start vectors and data matrices of matching sizes."""
     if not isinstance(start, Mapping) or not isinstance(design, Mapping) or not design:
         raise SpecificationError(message(
             "IndexModel needs dict start values and a non-empty design mapping",
@@ -271,11 +283,7 @@ def IndexModel(obs_loglike: Callable[..., Any], start: Mapping[str, Any], data: 
                 expected=f"data[{col!r}] with {np.size(start[name])} columns (one per element of start[{name!r}])",
                 got=f"shape {np.shape(table[col]) if isinstance(table, Mapping) and col in table else 'missing'}",
                 fix="pass the design matrix in data under that key"))
-    loglike = IndexLoglike(obs_loglike, tuple(sorted((str(k), str(v)) for k, v in design.items())))
-    model = Model(loglike, start, data, index=loglike if index_hessian else None, **model_options)
-    if index_hessian and not hasattr(model.data, "blocks"):
-        _check_row_separable(model)
-    return model
+    return IndexLoglike(obs_loglike, tuple(sorted((str(k), str(v)) for k, v in design.items())))
 
 
 @partial(jax.jit, static_argnames=("loglike", "spec"))
@@ -297,10 +305,9 @@ def _row_jacobian(theta, sample, loglike: IndexLoglike, spec: ParamSpec):
 def _check_row_separable(model) -> None:
     """Observation i must depend on row i of the linear predictors only (checked on 8 rows)."""
     n = model.nobs or 0
-    lengths = {n} | ({len(model.weights)} if model.weights is not None else set())  # sharded: padded rows
+    length = len(model.weights) if model.weights is not None else n  # sharded: rows padded to the mesh
     rows = min(n, 8)
-    sample = jax.tree_util.tree_map(lambda a: a[:rows] if np.ndim(a) >= 1 and np.shape(a)[0] in lengths else a,
-                                    model.data)
+    sample = row_block(model.data, length, 0, rows)
     theta = model.start + 0.01 * np.random.default_rng(0).standard_normal(model.k_params)
     with x64():
         jac = np.asarray(_row_jacobian(jnp.asarray(theta), sample, model.index, model.spec))

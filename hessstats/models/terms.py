@@ -7,6 +7,7 @@ columns and counts, unless ``missing="drop"``; formulaic's own silent row droppi
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,14 @@ def _check_frame(data: Any) -> pd.DataFrame:
     return data
 
 
+@functools.lru_cache(maxsize=256)
+def _parsed(formula: str) -> Any:
+    """formulaic's parse of ``formula``, once per distinct string (the parse depends on nothing else)."""
+    from formulaic import Formula  # imported on first use: keeps `import hessstats` fast
+
+    return Formula(formula)
+
+
 def parse(formula: str, need_lhs: bool = True) -> Any:
     """Parse a formula with formulaic; a syntax error or a missing outcome is a SpecificationError.
 
@@ -33,10 +42,8 @@ def parse(formula: str, need_lhs: bool = True) -> Any:
     >>> sorted(parse("y ~ x + C(g)").required_variables)
     ['g', 'x', 'y']
     """
-    from formulaic import Formula  # imported on first use: keeps `import hessstats` fast
-
     try:
-        parsed = Formula(formula)
+        parsed = _parsed(formula)
     except Exception as exc:
         raise SpecificationError(message("the formula cannot be parsed", expected="e.g. 'y ~ x1 + C(g)'",
                                          got=f"{formula!r}: {exc}", fix="fix the formula syntax")) from None
@@ -138,7 +145,7 @@ def rhs_matrix(formula: str, frame: pd.DataFrame) -> pd.DataFrame:
     rhs = formula if formula.strip().startswith("~") else "~ " + formula
     from formulaic import model_matrix  # first use only: keeps `import hessstats` fast
 
-    return pd.DataFrame(model_matrix(rhs, frame, na_action="raise"))
+    return pd.DataFrame(model_matrix(parse(rhs, need_lhs=False), frame, na_action="raise"))
 
 
 def describe(name: str, formula: str, **options: Any) -> dict[str, Any]:

@@ -20,13 +20,13 @@ module on the workers' path) or defined in ``__main__`` (cloudpickle then ships 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from hessstats.errors import DataError, SpecificationError, message
-from hessstats.rows.source import ArraySource, RowSource
+from hessstats.rows.source import ArraySource, Block, RowSource
 
 Columns = Mapping[str, str | Sequence[str]] | Callable[[Any], Any]
 
@@ -104,6 +104,13 @@ class DaskSource(RowSource):
 
     def sample(self) -> Any:
         return partition_data(self.ddf.head(64, npartitions=-1), self.columns)
+
+    def blocks(self, chunk_size: int) -> Iterator[Block]:
+        """Row blocks of every partition, computed here one partition at a time (``reduce`` and
+        ``rows`` run on the cluster instead)."""
+        for part in self.partitions:
+            frame = part.compute()
+            yield from ArraySource(partition_data(frame, self.columns), len(frame)).blocks(chunk_size)
 
     def _run(self, fn: Callable, chunk_size: int, what: str) -> list:
         import dask  # optional dependency, as above

@@ -12,6 +12,19 @@ import pandas as pd
 from hessstats.errors import DataError, PrecisionWarning, message, warn
 
 
+class FiniteArray(np.ndarray):
+    """A float64 numpy array its producer has already checked to be finite (the built-in model
+    constructors, which name the offending columns); :func:`prepare_data` converts it without a
+    second scan, so each array is checked once.
+
+    Example
+    -------
+    >>> checked = np.array([1.0, 2.0]).view(FiniteArray)
+    >>> isinstance(checked, np.ndarray), checked.tolist()
+    (True, [1.0, 2.0])
+    """
+
+
 def prepare_data(data: Any) -> Any:
     """Check ``data`` and return a copy as a pytree of JAX arrays (floats as float64).
 
@@ -69,7 +82,7 @@ def _leaf(path: tuple, leaf: Any) -> jax.Array:
             fix="convert it with np.asarray(x, dtype=float) or encode categories as numbers"))
     if arr.dtype == np.float32:
         _warn_float32(name)
-    if not np.isfinite(arr).all():
+    if not isinstance(leaf, FiniteArray) and not np.isfinite(arr).all():
         bad = ~np.isfinite(arr)
         where = (np.flatnonzero(bad) if arr.ndim == 1 else np.argwhere(bad))[:5].tolist()
         raise DataError(message(
@@ -85,18 +98,3 @@ def _warn_float32(name: str) -> None:
         f"{name} is float32: hessstats computes in float64, but these values carry only float32 "
         "precision (about 7 digits). Create them as float64 (numpy does by default; for JAX arrays "
         "use `with jax.enable_x64(True):`).", PrecisionWarning)
-
-
-def leading_length(data: Any) -> int | None:
-    """The common leading dimension of the data arrays with ``ndim >= 1``, if there is one.
-
-    Example
-    -------
-    >>> import numpy as np
-    >>> leading_length({"y": np.zeros(5), "X": np.zeros((5, 2)), "c": np.float64(1.0)})
-    5
-    >>> leading_length({"y": np.zeros(5), "X": np.zeros((4, 2))}) is None
-    True
-    """
-    lengths = {leaf.shape[0] for leaf in jax.tree_util.tree_leaves(data) if getattr(leaf, "ndim", 0) >= 1}
-    return lengths.pop() if len(lengths) == 1 else None

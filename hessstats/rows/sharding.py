@@ -21,6 +21,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from hessstats._config import float64
 from hessstats.errors import SpecificationError, message
+from hessstats.rows.leaves import is_row_leaf, row_block
 
 AXIS = "rows"
 
@@ -71,11 +72,8 @@ def shard_rows(data: Any, nobs: int, shard: Any = True) -> tuple[Any, jax.Array]
     whole = NamedSharding(mesh, PartitionSpec())
 
     def place(leaf):
-        if np.ndim(leaf) >= 1 and np.shape(leaf)[0] == nobs:
-            arr = jnp.asarray(leaf)
-            if padded > nobs:
-                arr = jnp.concatenate([arr, jnp.repeat(arr[-1:], padded - nobs, axis=0)])
-            return jax.device_put(arr, rows)
+        if is_row_leaf(leaf, nobs):  # padded with copies of the last row (weight 0)
+            return jax.device_put(row_block(jnp.asarray(leaf), nobs, 0, padded), rows)
         return jax.device_put(leaf, whole)
 
     weights = np.zeros(padded)

@@ -20,21 +20,24 @@ Sources:
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import jax
 import numpy as np
 
 from hessstats._progress import progress
 from hessstats.errors import SpecificationError, message
+from hessstats.rows.leaves import row_block
 
 Block = tuple[Any, np.ndarray]
 """One row block: the data pytree (``chunk_size`` rows) and its row weights (1 real, 0 padding)."""
 
 
-class RowSource:
-    """Base class: data that arrive in row blocks. Subclasses define ``nobs``, ``sample`` and ``blocks``.
+class RowSource(abc.ABC):
+    """Abstract base: data that arrive in row blocks. Subclasses define ``nobs``, ``sample`` and
+    ``blocks``; ``reduce`` and ``rows`` (what the engine calls) may be overridden, e.g. to run
+    blocks on a cluster.
 
     Example
     -------
@@ -47,13 +50,13 @@ class RowSource:
     nobs: int
     default_chunk_size: int = 65_536
 
+    @abc.abstractmethod
     def sample(self) -> Any:
         """A few leading rows (as the data pytree) to validate the log-likelihood on."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def blocks(self, chunk_size: int) -> Iterator[Block]:
         """Yield ``(data, weights)`` row blocks of exactly ``chunk_size`` rows."""
-        raise NotImplementedError
 
     def reduce(self, fn: Callable[[Any, np.ndarray], tuple], chunk_size: int, progress: bool | None = None) -> tuple:
         """The sum over blocks of ``fn(data, weights)`` (a tuple of arrays)."""
@@ -84,7 +87,7 @@ class ArraySource(RowSource):
     >>> [(d["y"].tolist(), w.tolist()) for d, w in src.blocks(2)]
     [([0.0, 1.0], [1.0, 1.0]), ([2.0, 3.0], [1.0, 1.0]), ([3.0, 4.0], [0.0, 1.0])]
     >>> [(d["y"].tolist(), w.tolist()) for d, w in src.blocks(7)]
-    [([0.0, 1.0, 2.0, 3.0, 4.0, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0])]
+    [([0.0, 1.0, 2.0, 3.0, 4.0, 4.0, 4.0], [1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0])]
     """
 
     def __init__(self, data: Any, nobs: int):
@@ -95,28 +98,14 @@ class ArraySource(RowSource):
 
     def blocks(self, chunk_size: int) -> Iterator[Block]:
         n, c = self.nobs, int(chunk_size)
-        if n < c:  # fewer rows than a block: pad with copies of row 0 at weight 0 (same compiled shape)
-            yield _pad_rows(self.data, n, c), (np.arange(c) < n).astype(np.float64)
+        if n < c:  # fewer rows than a block: pad with copies of the last row at weight 0 (same compiled shape)
+            yield row_block(self.data, n, 0, c), (np.arange(c) < n).astype(np.float64)
             return
         ones = np.ones(c)
         for start in range(0, n, c):
             lo = min(start, n - c)  # the last block overlaps the previous one: overlap rows weigh 0
             weights = ones if lo == start else (np.arange(lo, lo + c) >= start).astype(np.float64)
-            yield _slice_rows(self.data, n, lo, lo + c), weights
-
-
-def _pad_rows(data: Any, nobs: int, size: int) -> Any:
-    def pad(a):
-        if np.ndim(a) >= 1 and np.shape(a)[0] == nobs:
-            xp = np if isinstance(a, np.ndarray) else jax.numpy
-            return xp.concatenate([a, xp.repeat(a[:1], size - nobs, axis=0)])
-        return a
-
-    return jax.tree_util.tree_map(pad, data)
-
-
-def _slice_rows(data: Any, nobs: int, lo: int, hi: int) -> Any:
-    return jax.tree_util.tree_map(lambda a: a[lo:hi] if np.ndim(a) >= 1 and np.shape(a)[0] == nobs else a, data)
+            yield row_block(self.data, n, lo, c), weights
 
 
 def check_chunk_size(chunk_size: Any) -> int:

@@ -212,3 +212,26 @@ def test_groups_column_of_a_dataframe(spector):
     sm_clu = sm.Logit(spector["y"], spector["X"]).fit(disp=0, tol=1e-12, cov_type="cluster",
                                                       cov_kwds={"groups": np.arange(32) % 7})
     np.testing.assert_allclose(res.bse.to_numpy()[[1, 2, 3, 0]], sm_clu.bse, rtol=RTOL)
+
+
+def test_a_new_estimator_declares_its_inputs_in_one_place():
+    """Registering an estimator that needs groups is all it takes: covariance_for checks groups by
+    the declaration (the layout issue: adding one used to touch several files)."""
+    import hessstats as hs
+    from hessstats.core import covariance
+
+    @covariance.register("cluster_half", needs=frozenset({covariance.Needs.GROUPS}))
+    def cluster_half(inputs):
+        return covariance.REGISTRY["cluster"](inputs) / 2.0
+
+    try:
+        res = hs.fit(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, np.array([1.0, 3.0, 8.0, 4.0]))
+        half = res.with_cov("cluster_half", groups=[0, 0, 1, 1])
+        full = res.with_cov("cluster", groups=[0, 0, 1, 1])
+        np.testing.assert_allclose(half.cov_array, full.cov_array / 2.0, rtol=1e-14)
+        assert "cluster_half" in covariance.available()
+        with pytest.raises(CovarianceError, match="needs groups"):
+            res.with_cov("cluster_half")
+    finally:
+        for table in (covariance.REGISTRY, covariance.OPTIONS, covariance.NEEDS):
+            table.pop("cluster_half", None)

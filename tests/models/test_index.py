@@ -102,3 +102,18 @@ def test_bad_design_is_a_typed_error():
         hs.IndexModel(logit_obs, {"beta": np.zeros(2)}, {"X": X, "y": np.zeros(10)}, design={"beta": "X"})
     with pytest.raises(SpecificationError, match="does not name a vector"):
         hs.IndexModel(logit_obs, {"b": np.zeros(3)}, {"X": X, "y": np.zeros(10)}, design={"beta": "X"})
+
+
+def test_index_model_is_a_model_class():
+    """hs.IndexModel is a real class (the layout issue: isinstance raised when it was a function)."""
+    import jax.numpy as jnp
+
+    X = np.column_stack([np.linspace(-1, 1, 20), np.ones(20)])
+    y = (np.arange(20) % 3 == 0).astype(float)
+
+    def logit(eta, params, d):
+        return d["y"] * eta["beta"] - jnp.logaddexp(0.0, eta["beta"])
+
+    model = hs.IndexModel(logit, {"beta": np.zeros(2)}, {"X": X, "y": y}, design={"beta": "X"})
+    assert isinstance(model, hs.IndexModel) and isinstance(model, hs.Model)
+    assert isinstance(model.replace(description={"model": "x"}), hs.IndexModel)

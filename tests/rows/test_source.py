@@ -176,3 +176,17 @@ def test_progress_bar_is_opt_in(capsys):
     assert "hessstats blocks" not in capsys.readouterr().err
     loud.evaluate(np.ones(2))
     assert "hessstats blocks" in capsys.readouterr().err
+
+
+def test_row_source_is_an_abstract_base():
+    """A row source must say how to sample and how to make blocks (abc), not fail at fit time."""
+    from hessstats.rows.source import RowSource
+
+    class Incomplete(RowSource):
+        nobs = 3
+
+        def sample(self):
+            return {"y": np.zeros(3)}
+
+    with pytest.raises(TypeError, match="abstract"):
+        Incomplete()

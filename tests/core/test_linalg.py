@@ -1,0 +1,52 @@
+"""The information's one factorisation: shared by the Newton step, the decrement and the covariance.
+
+References: closed-form linear algebra (a diagonal information matrix) and the layout issue's
+requirement that a fit factorises the information at its optimum once.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import hessstats as hs
+from hessstats.core import linalg
+from hessstats.core.linalg import equilibrated_eigh, invert_information
+
+
+def test_solve_and_decrement_closed_form():
+    """info = diag(4, 1): info^+ g = (g1/4, g2); decrement g' info^+ g = g1^2/4 + g2^2."""
+    eigen = equilibrated_eigh(np.diag([4.0, 1.0]))
+    np.testing.assert_allclose(eigen.solve(np.array([2.0, 3.0])), [0.5, 3.0], rtol=1e-14)
+    assert eigen.decrement(np.array([2.0, 3.0])) == pytest.approx(1.0 + 9.0, rel=1e-14)
+    assert not eigen.indefinite()
+    assert equilibrated_eigh(np.diag([1.0, -1.0])).indefinite()
+
+
+def test_precomputed_decomposition_gives_the_same_inverse():
+    info = np.array([[4.0, 1.0], [1.0, 3.0]])
+    direct = invert_information(-info, ("a", "b"))
+    reused = invert_information(-info, ("a", "b"), eigen=equilibrated_eigh(info))
+    np.testing.assert_allclose(reused.cov, direct.cov, rtol=1e-15)
+    np.testing.assert_allclose(direct.cov, np.linalg.inv(info), rtol=1e-13)  # closed form
+
+
+def test_a_fit_factorises_the_information_at_its_optimum_once(monkeypatch):
+    """Count eigen-decompositions of the optimum's information during a whole fit (optimiser,
+    certificate, covariance): exactly one."""
+    y = np.array([0.5, 1.5, 2.0, 4.0, 3.5])
+    seen: list[np.ndarray] = []
+    original = linalg.equilibrated_eigh
+
+    def counting(info):
+        seen.append(np.array(info))
+        return original(info)
+
+    monkeypatch.setattr(linalg, "equilibrated_eigh", counting)
+    import hessstats.core.optimize as optimize
+
+    monkeypatch.setattr(optimize, "equilibrated_eigh", counting)
+    res = hs.fit(lambda p, d: -0.5 * ((d - p["mu"]) / p["s"]) ** 2 - jnp.log(p["s"]), {"mu": 0.0, "s": 1.0}, y)
+    at_optimum = [m for m in seen if np.array_equal(m, -res.hessian_array)]
+    assert res.converged and len(at_optimum) == 1

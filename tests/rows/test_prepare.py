@@ -1,0 +1,46 @@
+"""Data preparation: one finiteness scan per array, and float64 copies of the caller's data.
+
+Reference: the layout issue ("one finite/missing check per array"); closed-form expectations.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hessstats._config import x64
+from hessstats.errors import DataError
+from hessstats.models.design import design, outcome
+from hessstats.rows.prepare import FiniteArray, prepare_data
+
+
+def test_builtin_design_arrays_are_marked_checked_and_not_rescanned(monkeypatch):
+    X, _ = design(pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [0.0, 1.0, 5.0]}))
+    y = outcome([1.0, 0.0, 1.0], 3)
+    assert isinstance(X, FiniteArray) and isinstance(y, FiniteArray)
+    calls = []
+    real = np.isfinite
+    monkeypatch.setattr(np, "isfinite", lambda a, *k: calls.append(np.shape(a)) or real(a, *k))
+    with x64():
+        out = prepare_data({"X": X, "y": y, "w": np.ones(3)})
+    assert calls == [(3,)]  # only the unchecked leaf "w" is scanned
+    assert str(out["X"].dtype) == "float64"
+
+
+def test_unchecked_arrays_are_still_refused_when_not_finite():
+    with x64(), pytest.raises(DataError, match="non-finite"):
+        prepare_data({"y": np.array([1.0, np.nan])})
+
+
+def test_design_reports_missing_cells_by_column():
+    with pytest.raises(DataError, match="non-finite counts by column"):
+        design(pd.DataFrame({"a": [1.0, None, 3.0], "b": [0.0, 1.0, 5.0]}))
+
+
+def test_prepare_data_copies_the_callers_array():
+    y = np.array([1.0, 2.0])
+    with x64():
+        out = prepare_data({"y": y})
+    y[0] = 99.0
+    assert float(out["y"][0]) == pytest.approx(1.0)
