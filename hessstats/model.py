@@ -178,12 +178,11 @@ class Model:
         ('a',)
         """
         names = list(self.names)
-        unknown = [n for n in fixed if n not in names]
-        if unknown or not fixed or len(fixed) >= len(names):
+        self.spec.positions(list(fixed), context="cannot fix these parameters: ")
+        if not fixed or len(fixed) >= len(names):
             raise SpecificationError(message(
                 "cannot fix these parameters", expected=f"a non-empty proper subset of {names}",
-                got=f"{dict(fixed)}" + (f" (unknown {unknown})" if unknown else ""),
-                fix="name parameters exactly as in res.params.index and leave at least one free"))
+                got=f"{dict(fixed)}", fix="leave at least one parameter free"))
         base = np.array(self.start, dtype=np.float64)
         for name, value in fixed.items():
             base[names.index(name)] = float(value)

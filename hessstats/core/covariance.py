@@ -10,13 +10,16 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from hessstats.core.linalg import InverseInformation, invert_information
 from hessstats.core.scores import accumulate_meat, model_scores, resolve_groups, score_meat
 from hessstats.errors import CovarianceError, message
+
+if TYPE_CHECKING:
+    from hessstats.model import Model
 
 # ----------------------------------------------------------------------------- registry
 
@@ -295,7 +298,7 @@ def _check_known(cov_type: str) -> None:
             fix="choose one of the listed covariance types"))
 
 
-def covariance_for(model: Any, theta: np.ndarray, inverse: InverseInformation, cov_type: str,
+def covariance_for(model: Model, theta: np.ndarray, inverse: InverseInformation, cov_type: str,
                    groups: Any = None, cov_options: dict | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """``(cov, cluster codes)`` of type ``cov_type`` for ``model`` at ``theta`` (what ``fit`` and
     ``FitResult.with_cov`` call). ``groups`` (labels or a data column name) only with ``"cluster"``.

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax.numpy as jnp
 import numpy as np
@@ -26,11 +26,14 @@ from hessstats._config import float64, x64
 from hessstats._progress import progress as progress_bar
 from hessstats.core import derivatives
 from hessstats.core.compilation import call_kernel
-from hessstats.errors import ConvergenceWarning, SpecificationError, message, warn
+from hessstats.errors import ConvergenceWarning, warn
 from hessstats.rows.source import ArraySource, RowSource
 
+if TYPE_CHECKING:
+    from hessstats.model import Model
 
-def _block_hvp(theta: np.ndarray, data: Any, weights: Any, *, directions: np.ndarray, model: Any) -> tuple[np.ndarray]:
+
+def _block_hvp(theta: np.ndarray, data: Any, weights: Any, *, directions: np.ndarray, model: Model) -> tuple[np.ndarray]:
     with x64():
         w = None if weights is None else jnp.asarray(weights)
         out = call_kernel("hessian_columns", derivatives.hessian_columns, jnp.asarray(theta), data,
@@ -71,7 +74,7 @@ def columns_in_blocks(theta: np.ndarray, data: Any, weights: Any, loglike: Any, 
     return (hess + hess.T) / 2.0
 
 
-def hvp(model: Any, theta: np.ndarray, directions: np.ndarray) -> np.ndarray:
+def hvp(model: Model, theta: np.ndarray, directions: np.ndarray) -> np.ndarray:
     """``H @ directions`` (``directions`` of shape ``(k,)`` or ``(k, b)``), summed over row chunks.
 
     Example
@@ -95,7 +98,7 @@ def hvp(model: Any, theta: np.ndarray, directions: np.ndarray) -> np.ndarray:
 
 
 @float64
-def hessian_blocked(model: Any, theta: Any, block_size: int = 128, progress: bool | None = None) -> np.ndarray:
+def hessian_blocked(model: Model, theta: Any, block_size: int = 128, progress: bool | None = None) -> np.ndarray:
     """The exact ``k x k`` Hessian, built ``block_size`` columns at a time (bounded memory).
 
     Example
@@ -115,7 +118,7 @@ def hessian_blocked(model: Any, theta: Any, block_size: int = 128, progress: boo
 
 
 @float64
-def selected_se(model: Any, theta: Any, names: Sequence[str], *, rtol: float = 1e-10,
+def selected_se(model: Model, theta: Any, names: Sequence[str], *, rtol: float = 1e-10,
                 maxiter: int | None = None) -> pd.Series:
     """Standard errors of the named parameters from Hessian-vector products (no ``k x k`` matrix).
 
@@ -134,11 +137,7 @@ def selected_se(model: Any, theta: Any, names: Sequence[str], *, rtol: float = 1
     """
     theta = np.asarray(theta, dtype=np.float64)
     k = theta.size
-    unknown = [n for n in names if n not in model.names]
-    if unknown:
-        raise SpecificationError(message(
-            "unknown parameter names", expected=f"names among {list(model.names)[:10]}...",
-            got=repr(unknown), fix="use names from model.names"))
+    model.spec.positions(names)
     operator = scipy.sparse.linalg.LinearOperator((k, k), matvec=lambda v: -hvp(model, theta, np.ravel(v)),
                                                   dtype=np.float64)
     out = {}

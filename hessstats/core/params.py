@@ -106,6 +106,22 @@ class ParamSpec:
                 got=f"{flat.tolist()}"[:200], fix=f"give finite {what} values"))
         return flat
 
+    def positions(self, names: Sequence[str], *, context: str = "") -> list[int]:
+        """Flat positions of ``names``; an unknown name is a typed error listing the known ones
+        (the one unknown-names check for fixing, profiling and selecting parameters).
+
+        Example
+        -------
+        >>> ParamSpec.from_start({"a": 0.0, "b": 0.0}).positions(["b"])
+        [1]
+        """
+        unknown = [str(n) for n in names if n not in self.names]
+        if unknown:
+            raise SpecificationError(message(
+                f"{context}unknown parameter names", expected=f"names among {list(self.names)}", got=repr(unknown),
+                fix="use names exactly as in res.params.index (model.names)"))
+        return [self.names.index(n) for n in names]
+
     def unravel(self, flat: jnp.ndarray) -> Any:
         """Rebuild the pytree from a flat vector (works under ``jit``)."""
         leaves, i = [], 0

@@ -11,7 +11,7 @@ the check (e.g. lagged terms) falls back to the full score matrix.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
@@ -22,6 +22,9 @@ import scipy.sparse
 from hessstats.core import derivatives
 from hessstats.errors import CovarianceError, SpecificationError, message
 from hessstats.rows.leaves import has_row_leaves, row_block
+
+if TYPE_CHECKING:
+    from hessstats.model import Model
 
 CHUNK_ELEMENTS = 2 ** 22
 """Target size (rows x parameters) of one block of scores."""
@@ -94,7 +97,7 @@ def cluster_sums(scores: np.ndarray, codes: np.ndarray, n_groups: int | None = N
     return np.asarray(indicator @ scores)
 
 
-def model_scores(model: Any, theta: np.ndarray) -> np.ndarray:
+def model_scores(model: Model, theta: np.ndarray) -> np.ndarray:
     """All per-observation scores; a scalar log-likelihood raises a :class:`CovarianceError`.
 
     Example
@@ -110,7 +113,7 @@ def model_scores(model: Any, theta: np.ndarray) -> np.ndarray:
         raise CovarianceError(str(exc)) from None
 
 
-def score_meat(model: Any, theta: np.ndarray, codes: np.ndarray | None = None, *,
+def score_meat(model: Model, theta: np.ndarray, codes: np.ndarray | None = None, *,
                chunk_rows: int | None = None) -> np.ndarray:
     """``sum_g s_g s_g'`` at ``theta`` (per observation when ``codes`` is None), in row blocks.
 

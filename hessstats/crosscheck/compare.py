@@ -10,12 +10,15 @@ names is compatible (statsmodels' generic ``x1``/``par0`` names are compatible w
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from hessstats.errors import SpecificationError, message
+
+if TYPE_CHECKING:
+    from hessstats.results import FitResult
 
 GENERIC = re.compile(r"^(x\d+|par\d+|const|Intercept)$")
 
@@ -97,7 +100,7 @@ def relative_difference(ours: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return np.abs(ours - reference) / scale
 
 
-def compare(res: Any, sm_results: Any) -> pd.DataFrame:
+def compare(res: FitResult, sm_results: Any) -> pd.DataFrame:
     """Side by side: our ``coef``/``std_err``, statsmodels' (``*_sm``) and relative differences.
 
     Example

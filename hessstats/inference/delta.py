@@ -9,7 +9,7 @@ outputs that actually depend on them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
@@ -19,6 +19,9 @@ import scipy.special
 
 from hessstats._config import float64
 from hessstats.errors import SpecificationError, message
+
+if TYPE_CHECKING:
+    from hessstats.results import FitResult
 
 SUMMARY_COLUMNS = ("coef", "std_err", "z", "p_value", "ci_lower", "ci_upper")
 
@@ -84,7 +87,7 @@ def sandwich(jac: np.ndarray, cov: np.ndarray) -> np.ndarray:
     return out
 
 
-def _flat(fn: Callable, res: Any, what: str) -> tuple[Callable, bool]:
+def _flat(fn: Callable, res: FitResult, what: str) -> tuple[Callable, bool]:
     """``fn`` of the params pytree as a function of the flat vector (output raveled), and whether
     its output is a scalar. The output is checked: float, 0-d or 1-d."""
     if not callable(fn):
@@ -112,7 +115,7 @@ def _flat(fn: Callable, res: Any, what: str) -> tuple[Callable, bool]:
 
 
 @float64
-def delta_values(res: Any, fn: Callable, what: str = "fn") -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+def delta_values(res: FitResult, fn: Callable, what: str = "fn") -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
     """``(value, Jacobian, covariance, is_scalar)`` of ``fn(params)`` by the delta method.
 
     Example
@@ -143,7 +146,7 @@ def _names(names: Any, fn: Callable, size: int, scalar: bool) -> list[str]:
     return names
 
 
-def delta(res: Any, fn: Callable, names: Any = None, alpha: float = 0.05) -> pd.DataFrame:
+def delta(res: FitResult, fn: Callable, names: Any = None, alpha: float = 0.05) -> pd.DataFrame:
     """Delta-method table for ``fn(params)`` (scalar or vector) under the result's covariance.
 
     Example
@@ -159,7 +162,7 @@ def delta(res: Any, fn: Callable, names: Any = None, alpha: float = 0.05) -> pd.
     return wald_frame(value, cov, _names(names, fn, value.size, scalar), alpha)
 
 
-def transformed(res: Any, alpha: float = 0.05) -> pd.DataFrame:
+def transformed(res: FitResult, alpha: float = 0.05) -> pd.DataFrame:
     """Natural-scale quantities declared as ``transforms={name: fn(params)}`` with delta-method SEs.
 
     Vector-valued transforms are named ``name[i]``.

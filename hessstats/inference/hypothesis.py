@@ -7,7 +7,7 @@ log-likelihood; statistics are chi-squared (statsmodels' ``use_f=False``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax.tree_util as tu
 import numpy as np
@@ -18,6 +18,10 @@ from hessstats.core.scores import score_meat
 from hessstats.errors import ConvergenceWarning, CovarianceError, SpecificationError, message, warn
 from hessstats.inference.delta import delta_values, sandwich
 from hessstats.inference.restrictions import parse_constraints
+
+if TYPE_CHECKING:
+    from hessstats.model import Model
+    from hessstats.results import FitResult
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,7 @@ def _chi2(test: str, stat: float, df: int, detail: str = "") -> TestResult:
 
 
 @float64
-def wald_test(res: Any, R: Any, q: Any = None) -> TestResult:
+def wald_test(res: FitResult, R: Any, q: Any = None) -> TestResult:
     """Wald test of ``R theta = q`` (matrix or string constraints) or of ``R(params) = q`` (a function).
 
     ``R`` may be an ``(m, k)`` matrix, a string such as ``"GPA = PSI, TUCE = 0"`` (or a list of such
@@ -98,7 +102,7 @@ def wald_test(res: Any, R: Any, q: Any = None) -> TestResult:
 
 # ----------------------------------------------------------------------------- likelihood-ratio and score tests
 
-def lr_test(restricted: Any, full: Any, *, check_data: bool = True) -> TestResult:
+def lr_test(restricted: FitResult, full: FitResult, *, check_data: bool = True) -> TestResult:
     """Likelihood-ratio test of a restricted fit against the full fit that nests it.
 
     ``statistic = 2 (llf_full - llf_restricted)``, chi-squared with
@@ -152,7 +156,7 @@ def _differing_data(a: Any, b: Any) -> list[str]:
 
 
 @float64
-def score_test(restricted: Any, full_model: Any, params: Any = None, *, information: str = "observed") -> TestResult:
+def score_test(restricted: FitResult, full_model: Model, params: Any = None, *, information: str = "observed") -> TestResult:
     """Score (Lagrange multiplier) test: the full model's score at the restricted estimate.
 
     ``LM = g' I^-1 g`` with ``g`` the gradient of the full model's log-likelihood at the

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
@@ -31,6 +31,9 @@ from hessstats.core.compilation import TRACES
 from hessstats.errors import SpecificationError, message
 from hessstats.inference.delta import sandwich, wald_frame
 from hessstats.rows.leaves import map_row_leaves
+
+if TYPE_CHECKING:
+    from hessstats.results import FitResult
 
 KINDS = ("average", "mean")
 
@@ -85,7 +88,7 @@ def _effects_and_jacobian(theta, data, predict: Callable, spec: Any, variables: 
     return effects(theta), jax.jacfwd(effects)(theta)
 
 
-def _defaults(res: Any, predict: Any, variables: Any) -> tuple[Callable, Any]:
+def _defaults(res: FitResult, predict: Any, variables: Any) -> tuple[Callable, Any]:
     """``predict`` and ``variables``, filled in from ``res.model.defaults`` where omitted."""
     defaults = res.model.defaults
     missing = [name for name, value, default in (("predict", predict, defaults.predict),
@@ -109,7 +112,7 @@ def _defaults(res: Any, predict: Any, variables: Any) -> tuple[Callable, Any]:
 
 
 @float64
-def margins(res: Any, predict: Callable | None = None, variables: Any = None, *, kind: str = "average",
+def margins(res: FitResult, predict: Callable | None = None, variables: Any = None, *, kind: str = "average",
             alpha: float = 0.05) -> pd.DataFrame:
     """Marginal effects with delta-method SEs: a ``summary_frame``-like table indexed by variable.
 

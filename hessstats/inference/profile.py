@@ -27,7 +27,7 @@ import scipy.special
 from hessstats._config import float64
 from hessstats._progress import progress as progress_bar
 from hessstats.core.optimize import maximize
-from hessstats.errors import SpecificationError, message
+from hessstats.errors import SpecificationError
 
 if TYPE_CHECKING:
     from hessstats.model import Model
@@ -111,11 +111,7 @@ def profile_ci(res: FitResult, names: Any = None, alpha: float = 0.05, *, max_st
     mu          2.0         0.3812         3.6188     ok
     """
     selected = list(res.names) if names is None else ([names] if isinstance(names, str) else list(names))
-    unknown = [n for n in selected if n not in res.names]
-    if unknown:
-        raise SpecificationError(message(
-            "profile_ci: unknown parameter names", expected=f"names among {list(res.names)}",
-            got=str(unknown), fix="use names from res.params.index"))
+    res.model.spec.positions(selected, context="profile_ci: ")
     if len(res.theta) < 2:
         template = None
     else:
