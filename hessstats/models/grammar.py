@@ -164,7 +164,7 @@ def check_formula(formula: object, columns: Iterable[object] | None = None, *, o
     ...     check_formula("y ~ I(__import__('os').system('id'))")
     ... except SpecificationError as exc:
     ...     print(str(exc).splitlines()[0])
-    the formula uses a name that is not allowed: '__import__'
+    the formula calls a function that is not allowed: '__import__'
     """
     if not isinstance(formula, str):
         raise error(message(f"the {origin} must be a string", expected="a formula such as 'y ~ x1 + x2'",
