@@ -367,6 +367,10 @@ def _from_record(record: Any, path: Path) -> Snapshot:
             raise ValueError(f"duplicate parameter names {sorted({n for n in names if names.count(n) > 1})[:5]}")
         params = np.array([_float(r["coef"], f"parameters[{i}].coef") for i, r in enumerate(rows)], dtype=float)
         std_err = np.array([_float(r["std_err"], f"parameters[{i}].std_err") for i, r in enumerate(rows)], dtype=float)
+        if not names:
+            raise ValueError("no parameters")
+        if np.isnan(params).any():
+            raise ValueError(f"coef is NaN for {[n for n, c in zip(names, params) if np.isnan(c)][:5]}")
         if (std_err < 0).any():
             raise ValueError(f"negative std_err for {[n for n, s in zip(names, std_err) if s < 0][:5]}")
         cov_rows = _field(record, "cov", list)
@@ -385,7 +389,10 @@ def _from_record(record: Any, path: Path) -> Snapshot:
             if not re.fullmatch(r"[0-9a-f]{64}", sha):
                 raise ValueError(f"data_fingerprint.sha256 must be 64 hex digits, got {_short(sha)}")
             _field(fingerprint, "leaves", list)
-        return Snapshot(names=names, params=params, std_err=std_err, cov=cov, llf=_float(record["llf"], "llf"),
+        llf = _float(record["llf"], "llf")
+        if math.isnan(llf):
+            raise ValueError("llf is NaN (a fitted log-likelihood is a number)")
+        return Snapshot(names=names, params=params, std_err=std_err, cov=cov, llf=llf,
                         nobs=nobs, cov_type=_text(_field(record, "cov_type", str), "cov_type"),
                         converged=_field(record, "converged", bool),
                         description=dict(_field(record, "description", dict)), data_fingerprint=fingerprint,

@@ -8,6 +8,8 @@ evaluates as Python (a marker file appears when formulaic is given them directly
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -147,3 +149,38 @@ def test_one_sided_and_variables():
 def test_tokens_and_limits():
     assert [t.kind for t in tokenize("`a b` + Q('c')")] == ["backtick", "op", "name", "op", "string", "op", "end"]
     assert MAX_LENGTH >= 1000 and np.isfinite(MAX_DEPTH)
+
+
+def test_random_formulas_never_call_anything(monkeypatch):
+    """Differential fuzz against formulaic (seeded): formulas assembled from valid terms and hostile
+    fragments joined by formula operators, then mutated by one inserted/deleted character; whatever
+    the grammar accepts, formulaic evaluates without ever calling ``print`` (spied)."""
+    import builtins
+
+    calls = []
+    monkeypatch.setattr(builtins, "print", lambda *a, **k: calls.append(a))
+    terms = ["x", "z", "np.log(x)", "I(x**2)", "I(-x / z)", "C(g)", "C(g, Treatment('a'))", "Q('a b')", "`a b`",
+             "{x + 1}", "(x + z)", "center(z)", "1", "0", "print(x)", "x.real", "I(print(1))", "Q('a) + print(1) + (b')",
+             "`x(1)`", "np.sqrt(`x(1)`)", "C(`g`, levels=['a', 'b', 'c'])"]
+    ops = [" + ", " - ", ":", " * ", " / "]
+    noise = list("()[]{}'\"`.,=_ %|\\~") + ["print(", "np.", "I(", "Q("]
+    rng = np.random.default_rng(11)
+    accepted = 0
+    for _ in range(1500):
+        parts = rng.choice(terms, size=rng.integers(1, 4))
+        formula = "y ~ " + "".join(p + str(rng.choice(ops)) for p in parts[:-1]) + parts[-1]
+        if rng.random() < 0.6:
+            at = int(rng.integers(4, len(formula) + 1))
+            formula = (formula[:at] + str(rng.choice(noise)) + formula[at:]) if rng.random() < 0.7 else formula[:at - 1] + formula[at:]
+        try:
+            check_formula(formula, COLUMNS)
+        except SpecificationError:
+            continue
+        accepted += 1
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model_matrix(formula, FRAME)
+        except Exception:
+            pass
+    assert accepted > 300 and calls == []
