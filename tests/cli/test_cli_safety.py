@@ -287,3 +287,9 @@ def test_argument_errors_are_usage_errors(argv, capsys):
 def test_model_option_errors_exit_2(option, needle, capsys):
     code, _, err = run(["fit", "spector", *LOGIT, "--option", option], capsys)
     assert code == 2 and needle in err
+
+
+def test_validate_unknown_model_is_a_usage_error_not_a_pass(capsys):
+    """Before: `validate --model nope` printed "0 of 0 comparisons passed" and exited 0 (a silent pass)."""
+    code, _, err = run(["validate", "--no-live", "--model", "nope"], capsys)
+    assert code == 2 and "invalid choice: 'nope'" in err
