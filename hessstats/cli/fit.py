@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from hessstats import datasets
+from hessstats.core import covariance
 from hessstats.errors import DataError, HessstatsError, SnapshotError, SpecificationError, message
 from hessstats.formula import MODELS, from_formula
 from hessstats.models.grammar import check_formula
@@ -620,8 +621,9 @@ def _model_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("data", metavar="DATA", help="CSV or Parquet file, or a bundled dataset name (e.g. spector)")
     p.add_argument("--model", "-m", required=True, choices=sorted(MODELS), help="the model")
     p.add_argument("--formula", "-f", required=True, help='Wilkinson formula, e.g. "y ~ x1 + x2 + C(group)"')
-    p.add_argument("--cov-type", default="nonrobust",
-                   help="nonrobust (inverse observed information, default), opg, HC0, robust, cluster, expected")
+    p.add_argument("--cov-type", default="nonrobust", choices=sorted(covariance.REGISTRY),
+                   help="covariance type (default nonrobust, the inverse observed information): "
+                        + "; ".join(f"{name}: {text}" for name, text in covariance.available().items()))
     p.add_argument("--groups", metavar="COLUMN", help="cluster column for --cov-type cluster")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="model option, repeatable, e.g. --option missing=drop (VALUE read as JSON if it parses)")
