@@ -53,7 +53,7 @@ def test_row_block_takes_rows_of_every_row_leaf_and_repeats_the_last():
     np.testing.assert_array_equal(block["y"], Y[index])
     np.testing.assert_array_equal(block["inner"]["X"], data["inner"]["X"][index])
     np.testing.assert_array_equal(block["table"], TABLE)
-    assert block["scale"] == 2.0
+    np.testing.assert_array_equal(block["scale"], 2.0)
     middle = row_block(data, N, 3, 4)
     np.testing.assert_array_equal(middle["inner"]["X"], data["inner"]["X"][3:7])
 
