@@ -130,6 +130,7 @@ class InformationEigen(NamedTuple):
                 return self._trust(p, c, lam, shift=0.0)
         low = max(0.0, -float(lam[0]))
         norm_c = float(np.linalg.norm(c))
+        radius = min(radius, 1e150)  # an unbounded region around an indefinite model: a finite one
         if lam[0] < 0:  # hard case: c has (almost) no component on the most negative eigenvectors
             lowest = lam <= lam[0] + rtol * top
             if float(np.linalg.norm(c[lowest])) <= 1e-10 * max(norm_c, np.finfo(float).tiny):

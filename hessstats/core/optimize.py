@@ -260,7 +260,7 @@ def maximize(model: Model, theta0: np.ndarray, *, method: str | OptimizerMethod 
     theta0 = np.array(theta0, dtype=np.float64)
     evaluate = _Evaluator(model)
     point = _Point(theta0, *check_start(model, theta0))  # raises if not finite
-    evaluate.evaluations = 1
+    evaluate.evaluations = 1  # the start, evaluated by check_start
     if method is OptimizerMethod.NEWTON:
         point, iterations, status = _newton(evaluate, point, maxiter)
     else:
@@ -342,7 +342,7 @@ def _trust_region(evaluate: _Evaluator, point: _Point, maxiter: int, method: Opt
             return point, iterations, NewtonStatus.ITERATION_LIMIT
         if radius < MIN_RADIUS and not polish:
             return point, iterations, NewtonStatus.STALLED
-        step = metric.trust_step(point.grad, math.inf if polish else radius, )
+        step = metric.trust_step(point.grad, math.inf if polish else radius)
         theta = point.theta + step.step
         if np.array_equal(theta, point.theta):
             return point, iterations, NewtonStatus.CONVERGED if polish else NewtonStatus.STALLED
