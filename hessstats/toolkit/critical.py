@@ -49,6 +49,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
+import scipy.optimize
 
 from hessstats._config import as_float64, float64
 from hessstats.core import derivatives
@@ -89,11 +90,19 @@ class Smoothness(enum.Enum):
 
 # ----------------------------------------------------------------------------- helpers
 
-def _scalar_error(shape: tuple[int, ...]) -> SpecificationError:
-    return SpecificationError(message(
+def _require_scalar(fn: Callable, arg: Any) -> None:
+    """Raise SpecificationError unless ``fn(arg)`` is a single 0-d value (checked by tracing
+    shapes only, ``jax.eval_shape``: nothing is computed)."""
+    out = jax.eval_shape(fn, arg)
+    leaves, tree = jax.tree_util.tree_flatten(out)
+    single = jax.tree_util.treedef_is_leaf(tree) and len(leaves) == 1
+    if single and tuple(leaves[0].shape) == ():
+        return
+    got = (f"output shape {tuple(leaves[0].shape)}" if single else
+           f"output {tree} with {len(leaves)} part(s)")
+    raise SpecificationError(message(
         "f must return a scalar: expected a scalar function", expected="f: R^n -> R returning a "
-        "0-d value", got=f"output shape {shape}",
-        fix="sum the components (jnp.sum(f(x))) or pick one (f(x)[i])"))
+        "0-d value", got=got, fix="sum the components (jnp.sum(f(x))) or pick one (f(x)[i])"))
 
 
 def _flatten(f: Callable, x: Any) -> tuple[Callable, np.ndarray, ParamSpec]:
@@ -106,18 +115,13 @@ def _flatten(f: Callable, x: Any) -> tuple[Callable, np.ndarray, ParamSpec]:
     def flat(u):
         return jnp.asarray(f(spec.unravel(u)), dtype=jnp.float64)
 
-    shape = jax.eval_shape(flat, jnp.asarray(v)).shape
-    if shape != ():
-        raise _scalar_error(shape)
+    _require_scalar(lambda u: f(spec.unravel(u)), jnp.asarray(v))
     return flat, v, spec
 
 
 def _check_scalar(f: Callable, n: int) -> None:
     """Raise SpecificationError unless ``f`` (a function of a flat vector of ``n``) is scalar."""
-    shape = jax.eval_shape(lambda u: jnp.asarray(f(u), dtype=jnp.float64),
-                           jax.ShapeDtypeStruct((n,), jnp.float64)).shape
-    if shape != ():
-        raise _scalar_error(shape)
+    _require_scalar(f, jax.ShapeDtypeStruct((n,), jnp.float64))
 
 
 def _points(points: Any, n: int | None = None, what: str = "points") -> np.ndarray:
@@ -264,6 +268,8 @@ class _KinkScan:
     jump: np.ndarray       # largest gradient jump across the point (0 where the gradient is continuous)
     direction: np.ndarray  # (k, n): the direction with the largest relative disagreement
     error: np.ndarray      # that disagreement, ||one-sided difference quotient - H d||
+    jump_directions: list[np.ndarray]   # per point: the directions across which the gradient jumps
+    level: np.ndarray      # the rounding level of a gradient at each point
 
 
 def _kink_scan(grad_rows: Callable[[np.ndarray], np.ndarray], X: np.ndarray, G: np.ndarray,
@@ -329,7 +335,40 @@ def _kink_scan(grad_rows: Callable[[np.ndarray], np.ndarray], X: np.ndarray, G: 
                     np.eye(n)[np.maximum(worst - n, 0)])
     jumps = np.where(grad_kink, jump[..., 1], 0.0).max(axis=1)
     errs = np.where(hess_kink.any(axis=1), err[np.arange(k), worst, 1], 0.0)
-    return _KinkScan(smooth, jumps, dirs, errs)
+    jump_dirs = []
+    for i in range(k):
+        js = np.flatnonzero(grad_kink[i])
+        jump_dirs.append(np.array([Q[i, :, j] if j < n else np.eye(n)[j - n] for j in js]).reshape(-1, n))
+    return _KinkScan(smooth, jumps, dirs, errs, jump_dirs, level)
+
+
+def _subgradient_gap(grad_rows: Callable[[np.ndarray], np.ndarray], x: np.ndarray, g: np.ndarray,
+                     directions: np.ndarray) -> tuple[float, float]:
+    """Distance from 0 to the convex hull of ``g`` and the gradients just beyond a kink,
+    ``g(x +- h d)`` for the directions ``d`` across which the gradient jumps (``h`` the smaller kink
+    step): 0 when the one-sided gradients surround 0 (a possible critical point of a non-smooth
+    ``f``, Clarke's sense), positive when even the one-sided gradients all point away from 0.
+    A min-norm point by non-negative least squares with a heavily weighted ``sum = 1`` row.
+    Returns ``(distance, largest gradient norm)``."""
+    h = KINK_STEPS[1] * (1.0 + float(np.linalg.norm(x)))
+    Y = np.concatenate([x + h * directions, x - h * directions])
+    P = np.vstack([g[None], grad_rows(Y)])
+    P = P[np.isfinite(P).all(axis=1)]
+    rho = 1e4 * (float(np.abs(P).max(initial=0.0)) + 1e-300)
+    A = np.vstack([P.T, np.full((1, len(P)), rho)])
+    b = np.zeros(A.shape[0])
+    b[-1] = rho
+    lam = scipy.optimize.nnls(A, b)[0]
+    total = float(lam.sum())
+    size = float(np.linalg.norm(P, axis=1).max(initial=0.0))
+    return (float(np.linalg.norm(P.T @ lam) / total) if total > 0 else float(np.linalg.norm(g))), size
+
+
+def _gap_tol(gtol: float, scale: float, ell: float, top: float, size: float) -> float:
+    """When the one-sided gradients count as surrounding 0: the gradient test's tolerance, ``gtol``
+    relative to the one-sided gradients' size, and the drift ``2 h ||H||`` of the gradients over the
+    kink step ``h``."""
+    return gtol * (scale * ell + size) + 2 * KINK_STEPS[1] * ell * top
 
 
 def _kink_note(s: Smoothness, direction: np.ndarray, error: float) -> str:
@@ -413,13 +452,17 @@ def _judge(flat: Callable, x, value, g, H, tol, gtol, scale=None) -> CriticalPoi
     s1 = _signal_steps(w[None], Q[None], g[None], x[None])
     s2 = _point_step(flat, x + p1[0])[None] if np.any(s1) else s1
     dist = float(_newton_distance(s1, s2)[0])
-    kinks = _kink_scan(_gradient_rows(flat), x[None], g[None], H[None], _batch_rows(x.size, 1, BATCH_BYTES)[1])
+    rows = _gradient_rows(flat)
+    kinks = _kink_scan(rows, x[None], g[None], H[None], _batch_rows(x.size, 1, BATCH_BYTES)[1])
     smooth = kinks.smoothness[0]
     stationary = gnorm <= grad_tol and dist <= dist_tol
-    if smooth is Smoothness.GRADIENT_JUMP and gnorm > kinks.jump[0]:
+    gap, size = (_subgradient_gap(rows, x, g, kinks.jump_directions[0])
+                 if smooth is Smoothness.GRADIENT_JUMP else (0.0, 0.0))
+    gap_tol = _gap_tol(gtol, s, ell, float(np.abs(w).max(initial=0.0)), size)
+    if gap > gap_tol:
         kind, note = "not a critical point", (
-            f"the gradient jumps across x by {kinks.jump[0]:.3g} but stays far from 0 (norm "
-            f"{gnorm:.3g}): not a critical point even in the one-sided sense")
+            f"the gradient jumps across x (by {kinks.jump[0]:.3g}) but the one-sided gradients do "
+            f"not surround 0 (distance {gap:.3g}): not a critical point even in the one-sided sense")
     elif smooth is Smoothness.GRADIENT_JUMP:
         kind, note = NOT_TWICE_DIFFERENTIABLE, _kink_note(smooth, kinks.direction[0], kinks.error[0])
     elif not stationary:
@@ -527,7 +570,7 @@ def second_derivative_test(f: Callable[[Any], Any], x: Any, tol: float = 1e-8,
 
 # ----------------------------------------------------------------------------- critical point search
 
-GRID_LIMIT = 4096
+GRID_LIMIT = 16384
 """The default grid of ``grid**n`` cell centres is used while it has at most this many points."""
 
 
@@ -693,10 +736,15 @@ def _stationary(kern: _Kernels, X: np.ndarray, gtol: float, typical: float):
 
 @dataclass(frozen=True)
 class SearchReport:
-    """How a :func:`find_critical_points` search went. A multistart search is never exhaustive:
+    """How a :func:`find_critical_points` search went. Every start ends in exactly one of
+    ``converged`` (at a critical point in the box; ``fallback`` of them only after the
+    trust-region fallback), ``kinks`` (at a kink of a non-smooth ``f`` whose one-sided gradients
+    surround 0, reported as "not twice differentiable"), ``not_converged``, ``failed`` (``f`` or its
+    derivatives not finite) or ``outside_box``. A multistart search is never exhaustive:
     ``singletons`` (points reached from a single start) and ``missing_mass`` (their share of the
     converged runs, the Good-Turing estimate of the chance that one more start finds a new point)
-    say how far from complete it probably is.
+    say how far from complete it probably is; ``batch`` is the number of starts whose Hessians are
+    held at once (the memory bound).
 
     Example
     -------
@@ -716,13 +764,15 @@ class SearchReport:
     singletons: int
     missing_mass: float
     batch: int
+    kinks: int = 0
     exhaustive: bool = False
 
     def summary(self) -> str:
         """One line: the search is not exhaustive, and how the starts ended."""
         fb = f" ({self.fallback} via the trust-region fallback)" if self.fallback else ""
+        kinks = f"{self.kinks} ended at a kink (not twice differentiable), " if self.kinks else ""
         return (f"search not exhaustive: {self.starts} starts, {self.converged} converged{fb}, "
-                f"{self.not_converged} did not converge, {self.failed} failed (f not finite), "
+                f"{kinks}{self.not_converged} did not converge, {self.failed} failed (f not finite), "
                 f"{self.outside_box} converged outside the box; {self.distinct} distinct point(s), "
                 f"{self.singletons} found from a single start (chance a new start finds a new point "
                 f"~{self.missing_mass:.2g})")
@@ -774,7 +824,8 @@ def find_critical_points(f: Callable[[Any], Any], box: Sequence[Sequence[float]]
     """Critical points of ``f`` (a function of a flat vector) by Newton's method from many starts.
 
     Starts: the given ``(k, n)`` array; or ``int`` k seeded uniform points in ``box``; or (default)
-    the ``grid**n`` grid of cell centres of ``box`` while it has at most 4096 points, else
+    the ``grid**n`` grid of cell centres of ``box`` while it has at most 16384 points (n <= 6 for
+    the default ``grid = 5``), else
     :func:`default_starts` seeded uniform points (``256 n``, capped so one round of Newton steps
     stays affordable). From each start: damped Newton on ``grad f = 0`` (pseudo-inverse steps at
     most the box diameter long, halved, then Levenberg-Marquardt steps, accepted when ``||grad f||``
@@ -841,10 +892,10 @@ def _search(f, box, starts, grid, seed, names, tol, gtol, max_iter, max_batch_by
     outside = np.zeros(k, dtype=bool)   # ... or only outside it
     fallback = np.zeros(k, dtype=bool)
 
-    def collect(idx: np.ndarray, X: np.ndarray, via_fallback: bool) -> None:
-        """Record the runs (start ``idx[i]`` ended at ``X[i]``) that end at a critical point. End
-        points within the deduplication distance share one test (of the one with the smallest
-        gradient): the Hessian work is per distinct point, not per start."""
+    def collect(idx: np.ndarray, X: np.ndarray, via_fallback: bool) -> np.ndarray:
+        """Record the runs (start ``idx[i]`` ended at ``X[i]``) that end at a critical point; return
+        which did. End points within the deduplication distance share one test (of the one with
+        the smallest gradient): the Hessian work is per distinct point, not per start."""
         _, G = kern.grads(X) if len(X) else (None, np.zeros((0, n)))
         gn = np.linalg.norm(G, axis=1)
         rep_of = np.full(len(X), -1)
@@ -867,28 +918,34 @@ def _search(f, box, starts, grid, seed, names, tol, gtol, max_iter, max_batch_by
             for j, h in enumerate(hs):
                 result[h] = _Run(-1, X[h], float(val[j]), float(gnorm[j]), w[j]) if ok[j] else None
         inb = inside(X)
+        done = np.zeros(len(X), dtype=bool)
         for i in np.flatnonzero(rep_of >= 0):
             run, s = result[int(rep_of[i])], int(idx[i])
             if run is None:
                 continue
+            done[i] = True
             if inb[rep_of[i]]:
                 runs.append(_Run(s, run.x, run.value, run.gnorm, run.eig))
                 found[s] = True
                 fallback[s] |= via_fallback
             else:
                 outside[s] = True
+        return done
 
     collect(np.arange(k), XA, False)
 
     # phase 2: trust-region fallback (minimise and maximise f) where Newton did not end at a point
     redo = np.flatnonzero(~found & ~outside & (status != _FAILED))
+    ends: list[tuple[int, np.ndarray]] = []      # fallback runs that ended elsewhere: kinks?
     for sign in (1.0, -1.0):
         for i in range(0, len(redo), c):
             idx = redo[i:i + c]
             XB, _ = _descend(kern, X0[idx], sign, max_iter, max_step, gtol, typical, b)
             XB, stB, _ = _newton(kern, XB, max_iter, 1e-12, max_step)
             keep = stB != _FAILED
-            collect(idx[keep], XB[keep], True)
+            done = collect(idx[keep], XB[keep], True)
+            inb = inside(XB[keep])
+            ends += [(int(s), x) for s, x, d, ok in zip(idx[keep], XB[keep], done, inb) if ok and not d]
 
     # deduplicate, best gradient first; then the kink check on the representatives
     runs.sort(key=lambda r: r.gnorm)
@@ -903,7 +960,7 @@ def _search(f, box, starts, grid, seed, names, tol, gtol, max_iter, max_batch_by
                 continue
         reps.append([r, 1])
         rep_x = np.vstack([rep_x, r.x])
-    kinds = []
+    kinds: list[str] = []
     for i in range(0, len(reps), c):
         Xr = rep_x[i:i + c]
         _, G, H = kern.derivs(Xr)
@@ -914,18 +971,64 @@ def _search(f, box, starts, grid, seed, names, tol, gtol, max_iter, max_batch_by
             else:
                 s = max(float(np.abs(run.eig).max(initial=0.0)), typical)
                 kinds.append(_verdict(*_count(run.eig, tol * s)))
+    # fallback runs that stopped at a kink where the one-sided gradients surround 0 (|x| at 0):
+    # possible critical points of a non-smooth f, reported as "not twice differentiable"
+    kinked = np.zeros(k, dtype=bool)
+    ends = [(s, x) for s, x in ends if not found[s]]
+    if ends:
+        heads: list[list] = []   # [x, set of starts]
+        for s, x in ends:
+            near = [h for h in heads if np.linalg.norm(h[0] - x) <= 1e-6 * (1 + np.linalg.norm(x))]
+            if near:
+                near[0][1].add(s)
+            else:
+                heads.append([x, {s}])
+        accepted: list[list] = []   # [run, starts]
+        wide_rows = lambda Y: kern.grads(Y, wide=True)[1]  # noqa: E731
+        for i in range(0, len(heads), c):
+            Xh = np.array([h[0] for h in heads[i:i + c]])
+            val, G, H = kern.derivs(Xh)
+            scan = _kink_scan(wide_rows, Xh, G, H, cg)
+            for j, (x, starts_here) in enumerate(heads[i:i + c]):
+                if scan.smoothness[j] is not Smoothness.GRADIENT_JUMP:
+                    continue
+                lam = np.linalg.eigvalsh(H[j])
+                ell = 1.0 + float(np.linalg.norm(x))
+                top = float(np.abs(lam).max(initial=0.0))
+                gap, size = _subgradient_gap(wide_rows, x, G[j], scan.jump_directions[j])
+                if gap > _gap_tol(gtol, max(top, typical), ell, top, size):
+                    continue
+                accepted.append([_Run(-1, x, float(val[j]), float(np.linalg.norm(G[j])), lam), starts_here])
+        # the end points of runs stopping at one kink agree to about the kink check's resolution
+        accepted.sort(key=lambda r: -len(r[1]))
+        merged: list[list] = []
+        for run, starts_here in accepted:
+            near = [m for m in merged if np.linalg.norm(m[0].x - run.x) <= KINK_STEPS[0] * (1 + np.linalg.norm(run.x))]
+            if near:
+                near[0][1] |= starts_here
+            else:
+                merged.append([run, set(starts_here)])
+        for run, starts_here in merged:
+            if len(rep_x) and np.min(np.linalg.norm(rep_x - run.x, axis=1)) <= KINK_STEPS[0] * (1 + np.linalg.norm(run.x)):
+                continue
+            reps.append([run, len(starts_here)])
+            rep_x = np.vstack([rep_x, run.x])
+            kinds.append(NOT_TWICE_DIFFERENTIABLE)
+            kinked[list(starts_here)] = True
     rows = [{**dict(zip(cols, run.x.tolist())), "value": run.value, "kind": kind,
              "eigenvalues": tuple(run.eig.tolist()), "gradient_norm": run.gnorm, "hits": hits}
             for (run, hits), kind in zip(reps, kinds)]
     columns = [*cols, "value", "kind", "eigenvalues", "gradient_norm", "hits"]
     df = CriticalPoints(pd.DataFrame(rows, columns=columns).sort_values(cols, ignore_index=True))
-    failed = ~found & ~outside & (status == _FAILED)
+    kinked &= ~found & ~outside
+    failed = ~found & ~outside & ~kinked & (status == _FAILED)
     converged_runs = sum(h for _, h in reps)
     singletons = sum(1 for _, h in reps if h == 1)
     report = SearchReport(
         starts=k, converged=int(found.sum()), fallback=int((found & fallback).sum()),
-        not_converged=int((~found & ~outside & ~failed).sum()), failed=int(failed.sum()),
+        not_converged=int((~found & ~outside & ~failed & ~kinked).sum()), failed=int(failed.sum()),
         outside_box=int((~found & outside).sum()), distinct=len(reps), singletons=singletons,
-        missing_mass=float(singletons / converged_runs) if converged_runs else 1.0, batch=c)
+        missing_mass=float(singletons / converged_runs) if converged_runs else 1.0, batch=c,
+        kinks=int(kinked.sum()))
     df.attrs.update(starts=k, tol=tol, gtol=gtol, typical_scale=typical, search=report)
     return df

@@ -45,7 +45,7 @@ import scipy.linalg
 from hessstats._config import as_float64, float64
 from hessstats.core import derivatives
 from hessstats.errors import SpecificationError, message
-from hessstats.toolkit.critical import _count, _newton_distance, _pinv_steps, _scalar_error, _signal_steps, _verdict
+from hessstats.toolkit.critical import _count, _newton_distance, _pinv_steps, _require_scalar, _signal_steps, _verdict
 
 Constraints = Callable[[Any], Any] | Sequence[Callable[[Any], Any]]
 
@@ -66,9 +66,7 @@ def _setup(f: Callable, constraints: Constraints, x: Any) -> tuple[Callable, Cal
         raise SpecificationError(message(
             "constraints must be a callable or a list of callables", expected="g(x) -> vector, or "
             "[g1, g2, ...] each returning a scalar", got=repr(constraints), fix="wrap constraints"))
-    fshape = jax.eval_shape(lambda u: jnp.asarray(f(u), dtype=jnp.float64), jnp.asarray(v)).shape
-    if fshape != ():
-        raise _scalar_error(fshape)
+    _require_scalar(f, jnp.asarray(v))
     m = jax.eval_shape(g, jnp.asarray(v)).shape[0]
     if not 0 < m < v.size:
         raise SpecificationError(message(

@@ -302,6 +302,13 @@ def test_vector_valued_f_is_a_specification_error_everywhere():
         with pytest.raises(SpecificationError, match="expected a scalar function") as info:
             call()
         assert "output shape (2,)" in str(info.value) and "jnp.sum" in str(info.value)
+    for g, got in [(lambda v: v[:1] ** 2, "output shape (1,)"), (lambda v: (v[0], v[1]), "2 part(s)"),
+                   (lambda v: {"a": v[0]}, "1 part(s)")]:
+        for call in (lambda: hs.classify_critical_point(g, [1.0, 2.0]),
+                     lambda: hs.find_critical_points(g, starts=[[1.0, 2.0]])):
+            with pytest.raises(SpecificationError, match="expected a scalar function") as info:
+                call()
+            assert got in str(info.value)
 
 
 KINKED = [   # f, point: f is not twice differentiable at the point (closed form)
@@ -313,7 +320,7 @@ KINKED = [   # f, point: f is not twice differentiable at the point (closed form
     (lambda v: jnp.abs(v[0]) + jnp.abs(v[1]), [0.0, 0.0]),
     (lambda v: v[0] ** 2 + jnp.abs(v[1]), [0.0, 0.0]),
     (lambda v: v[0] * jnp.abs(v[0]) + v[1] ** 2, [0.0, 0.0]),   # JAX's Hessian at 0: diag(2, 2)
-    (lambda v: jnp.abs(v[0] - v[1]) + v[0] ** 2 + v[1] ** 2, [0.5, 0.5]),   # kink along x = y
+    (lambda v: jnp.abs(v[0] - v[1]) + v[0] ** 2 + v[1] ** 2, [0.0, 0.0]),   # kink along x = y
     (lambda v: jnp.maximum(v[0], v[1]) - 0.5 * (v[0] + v[1]), [1.0, 1.0]),
 ]
 
@@ -330,11 +337,18 @@ def test_kinks_are_not_classified(f, x):
         assert hs.second_derivative_test(f, x).kind == "not twice differentiable"
 
 
-def test_kink_with_gradient_far_from_zero_is_not_critical():
-    # |x| + 5x at 0: one-sided derivatives 4 and 6, both positive: not a critical point in any sense
+def test_kink_with_gradients_away_from_zero_is_not_critical():
+    # |x| + 5x at 0: one-sided derivatives 4 and 6, both positive: not a critical point in any
+    # sense; |x - y| + x^2 + y^2 on the kink line at (0.5, 0.5): the one-sided gradients
+    # (1, 1) +- (1, -1) have the segment between them at distance sqrt(2) from 0
     cp = hs.classify_critical_point(lambda v: jnp.abs(v[0]) + 5 * v[0], [0.0])
     assert cp.kind == "not a critical point" and cp.smoothness is critical.Smoothness.GRADIENT_JUMP
-    assert not cp.is_critical
+    assert not cp.is_critical and "do not surround 0" in cp.note
+    cp = hs.classify_critical_point(lambda v: jnp.abs(v[0] - v[1]) + v[0] ** 2 + v[1] ** 2, [0.5, 0.5])
+    assert cp.kind == "not a critical point" and "distance 1.41" in cp.note
+    # ... while |x| + x/2 at 0 (one-sided derivatives -1/2 and 3/2) is a kinked minimum
+    assert hs.classify_critical_point(lambda v: jnp.abs(v[0]) + 0.5 * v[0], [0.0]).kind == (
+        "not twice differentiable")
 
 
 def test_c1_kink_away_from_critical_is_not_critical():
@@ -411,7 +425,7 @@ def test_search_reports_it_is_not_exhaustive():
     df = hs.find_critical_points(f, starts=[[-1.0, 0.0], [0.2, 1.0], [2.0, -1.0]])
     r = df.search
     assert (r.starts, r.converged, r.failed, r.not_converged, r.distinct) == (3, 2, 1, 0, 1)
-    assert r.converged + r.failed + r.not_converged + r.outside_box == r.starts
+    assert r.converged + r.failed + r.not_converged + r.outside_box + r.kinks == r.starts
     text = repr(df)
     assert text.splitlines()[-1] == r.summary() and "search not exhaustive" in text
     assert "1 failed" in text and df.attrs["search"] is r
@@ -434,7 +448,8 @@ def test_default_search_finds_all_points_in_five_dimensions():
 def test_default_starts_scale_with_dimension():
     # more starts in more dimensions, until one round of Newton steps would cost O(k n^3) > 2^31
     assert [critical.default_starts(n) for n in (2, 5, 10, 300, 2000)] == [512, 1280, 2560, 79, 64]
-    assert len(critical._starts(np.array([(-1.0, 1.0)] * 6), None, 5, 0)) == 1536   # 5^6 > 4096
+    assert len(critical._starts(np.array([(-1.0, 1.0)] * 6), None, 5, 0)) == 5 ** 6   # the grid
+    assert len(critical._starts(np.array([(-1.0, 1.0)] * 7), None, 5, 0)) == 1792   # 5^7 > 16384
 
 
 def test_memory_is_bounded_by_batches():
@@ -479,3 +494,9 @@ def test_find_flags_kinked_points():
     # "local minimum" (x|x| is odd: 0 is not an extremum)
     df = hs.find_critical_points(lambda v: v[0] * jnp.abs(v[0]) + v[1] ** 2, box=[(-1, 1), (-1, 1)])
     assert len(df) == 1 and df["kind"][0] == "not twice differentiable"
+    # |x| + y^2: no start converges (the gradient is +-1 in x); the fallback minimisation stops at
+    # the kink (0, 0), whose one-sided gradients -1 and 1 surround 0: reported, not classified
+    df = hs.find_critical_points(lambda v: jnp.abs(v[0]) + v[1] ** 2, box=[(-1, 1), (-1, 1)])
+    assert df["kind"].tolist() == ["not twice differentiable"]
+    np.testing.assert_allclose(df[["x0", "x1"]].to_numpy()[0], [0.0, 0.0], atol=1e-8)
+    assert df.search.kinks == df["hits"][0] > 0 and "ended at a kink" in repr(df)
