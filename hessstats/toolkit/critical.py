@@ -610,9 +610,57 @@ def _cap(P: np.ndarray, max_step: float) -> np.ndarray:
     return P * np.minimum(1.0, max_step / np.maximum(length, 1e-300))[:, None]
 
 
+def _newton_round(kern: _Kernels, X: np.ndarray, G: np.ndarray, H: np.ndarray, gn: np.ndarray,
+                  active: np.ndarray, max_step: float) -> tuple[np.ndarray, np.ndarray]:
+    """One damped Newton round of :func:`_newton`: returns the new points and which rows moved."""
+    eig: list[np.ndarray] = []     # the eigendecomposition, only when needed (O(n^3), ~5 solves)
+
+    def decomposed() -> list[np.ndarray]:
+        if not eig:
+            eig.extend(np.linalg.eigh(H))
+        return eig
+
+    try:   # the Newton step by LU; the pseudo-inverse where H is (numerically) singular
+        P = -np.linalg.solve(H, G[..., None])[..., 0]
+        bad = ~np.isfinite(P).all(axis=1) | (np.linalg.norm(np.einsum("kij,kj->ki", H, P) + G, axis=1)
+                                               > 1e-8 * gn)
+    except np.linalg.LinAlgError:
+        P, bad = np.zeros_like(G), np.ones(len(G), dtype=bool)
+    if bad.any():
+        w, Q = decomposed()
+        P[bad] = _pinv_steps(w[bad], Q[bad], G[bad])
+    newton = _cap(P, max_step)
+    accepted, new = ~active, X.copy()
+
+    def attempt(P: np.ndarray) -> None:
+        nonlocal accepted
+        pending = ~accepted & (np.linalg.norm(P, axis=1) > 0)
+        if pending.any():
+            T = np.where(pending[:, None], X + P, X)
+            _, GT = kern.grads(T)
+            gt = np.linalg.norm(GT, axis=1)
+            ok = pending & np.isfinite(gt) & (gt <= (1.0 - 1e-4) * gn)
+            new[ok], accepted = T[ok], accepted | ok
+
+    for t in (1.0, 0.5, 0.25, 0.125, 0.0625):
+        if accepted.all():
+            break
+        attempt(t * newton)
+    if not accepted.all():
+        w, Q = decomposed()
+        QtG = np.einsum("kji,kj->ki", Q, G)
+        s2 = (np.abs(w).max(axis=1) ** 2)[:, None]
+        for mu in (1e-6, 1e-4, 1e-2, 1.0, 1e2, 1e4):
+            if accepted.all():
+                break
+            attempt(_cap(-np.einsum("kij,kj->ki", Q, w / (w ** 2 + mu * s2 + 1e-300) * QtG), max_step))
+    return new, accepted
+
+
 def _newton(kern: _Kernels, X: np.ndarray, max_iter: int, xtol: float, max_step: float):
     """Newton on ``grad f = 0`` for a batch of at most ``kern.rows`` starts, damped: the full
-    pseudo-inverse step (at most ``max_step`` long) halved up to 4 times, then Levenberg-Marquardt
+    Newton step (LU; the pseudo-inverse where ``H`` is singular; at most ``max_step`` long) halved
+    up to 4 times, then Levenberg-Marquardt
     steps ``-(H^2 + mu I)^-1 H g`` with growing ``mu`` (a trust region on ``||grad f||^2``, which
     always has a descent step unless ``H g = 0``), accepted when ``||grad f||`` decreases.
     Returns ``(X, status, ||H|| at the starts)``."""
@@ -627,28 +675,12 @@ def _newton(kern: _Kernels, X: np.ndarray, max_iter: int, xtol: float, max_step:
         active &= finite
         H = np.where(finite[:, None, None], H, 0.0)
         G = np.where(finite[:, None], G, 0.0)
-        w, Q = np.linalg.eigh(H)
         if it == 0:
-            h0 = np.where(finite, np.abs(w).max(axis=1), np.nan)
+            h0 = np.where(finite, np.abs(np.linalg.eigvalsh(H)).max(axis=1), np.nan)
         if not active.any():
             break
         gn = np.linalg.norm(G, axis=1)
-        QtG = np.einsum("kji,kj->ki", Q, G)
-        newton = _cap(_pinv_steps(w, Q, G), max_step)
-        s2 = (np.abs(w).max(axis=1) ** 2)[:, None]
-        trials = [t * newton for t in (1.0, 0.5, 0.25, 0.125, 0.0625)]
-        trials += [_cap(-np.einsum("kij,kj->ki", Q, w / (w ** 2 + mu * s2 + 1e-300) * QtG), max_step)
-                   for mu in (1e-6, 1e-4, 1e-2, 1.0, 1e2, 1e4)]
-        accepted, new = ~active, X.copy()
-        for P in trials:
-            pending = ~accepted & (np.linalg.norm(P, axis=1) > 0)
-            if not pending.any():
-                break
-            T = np.where(pending[:, None], X + P, X)
-            _, GT = kern.grads(T)
-            gt = np.linalg.norm(GT, axis=1)
-            ok = pending & np.isfinite(gt) & (gt <= (1.0 - 1e-4) * gn)
-            new[ok], accepted = T[ok], accepted | ok
+        new, accepted = _newton_round(kern, X, G, H, gn, active, max_step)
         moved = np.linalg.norm(new - X, axis=1)
         status[active & ~accepted] = _STALLED
         X = new
