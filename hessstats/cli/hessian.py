@@ -30,7 +30,7 @@ exp log ln log10 log2 log1p expm1 sqrt cbrt abs sin cos tan arcsin arccos arctan
 arcsinh arccosh arctanh erf sigmoid gammaln arctan2 hypot.
 Classification: eigenvalue zero when |lam| <= tol * max|lam|; critical point when
 ||gradient|| <= gtol * max|lam| * (1 + ||x||) and Newton steps from x settle within
-gtol * (1 + ||x||); "not twice differentiable" where finite differences of the exact gradient show
+gtol * (1 + ||x||); "not twice differentiable here" where finite differences of the exact gradient show
 a kink (abs, at 0). --find reports how many starts converged: a multistart search is never
 exhaustive. Exit status: 0 ok, 2 bad expression or point.
 """
@@ -122,7 +122,7 @@ def _show_point(ex, names, point, args) -> None:
     print("Hessian:")
     print(pd.DataFrame(cp.hessian, index=names, columns=names).to_string(float_format=fmt))
     print(f"eigenvalues: [{', '.join(map(fmt, cp.eigenvalues))}]")
-    if cp.kind in ("not a critical point", "not twice differentiable"):
+    if cp.kind in ("not a critical point", "not twice differentiable here"):
         why = cp.note
     else:
         why = f"|eigenvalue| <= {fmt(cp.eig_tol)} counts as zero"

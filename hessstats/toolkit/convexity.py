@@ -22,6 +22,7 @@ from hessstats._config import float64
 from hessstats.errors import SpecificationError, message
 from hessstats.toolkit.critical import (
     BATCH_BYTES,
+    NOT_TWICE_DIFFERENTIABLE,
     Smoothness,
     _batch_rows,
     _box,
@@ -104,10 +105,10 @@ def check_convexity(f: Callable[[Any], Any], box: Sequence[Sequence[float]] | No
     ``|lam| <= tol * ||H||_2`` there. ``kind``: "affine" (all Hessians zero and no tangent plane
     crossed: convex and concave), "strictly convex" (positive definite at every sample; sufficient,
     not necessary: ``x**4`` is strictly convex but reported "convex"), "convex", "strictly concave",
-    "concave", "neither", or "not twice differentiable" (no sample is). Samples where ``f`` is not twice differentiable (``|x|`` at 0) are
-    reported in ``not_twice_differentiable_at`` and ``note`` and their Hessians are not used; the
-    tangent-plane test still applies (``|x| + |y|`` is "convex", not "affine"). Hessians are computed in batches bounded by
-    ``max_batch_bytes``.
+    "concave", "neither", or "not twice differentiable here" (at no sample). Samples where ``f``
+    is not twice differentiable (``|x|`` at 0) are reported in ``not_twice_differentiable_at`` and
+    ``note`` and their Hessians are not used; the tangent-plane test still applies (``|x| + |y|``
+    is "convex", not "affine"). Hessians are computed in batches bounded by ``max_batch_bytes``.
 
     Example
     -------
@@ -161,7 +162,7 @@ def check_convexity(f: Callable[[Any], Any], box: Sequence[Sequence[float]] | No
     convex, concave = convex_h and below is None, concave_h and above is None
     i, j = int(np.argmin(lo)), int(np.argmax(hi))
     if not use.any():
-        kind, convex, concave = "not twice differentiable", False, False
+        kind, convex, concave = NOT_TWICE_DIFFERENTIABLE, False, False
     elif convex and concave:
         kind = "affine"
     elif convex:

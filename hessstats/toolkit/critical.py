@@ -56,7 +56,7 @@ from hessstats.core import derivatives
 from hessstats.core.params import ParamSpec
 from hessstats.errors import SpecificationError, message
 
-NOT_TWICE_DIFFERENTIABLE = "not twice differentiable"
+NOT_TWICE_DIFFERENTIABLE = "not twice differentiable here"
 KINDS = ("local minimum", "local maximum", "saddle point", "degenerate", "not a critical point",
          NOT_TWICE_DIFFERENTIABLE)
 TRACES: collections.Counter[str] = collections.Counter()
@@ -487,7 +487,7 @@ def classify_critical_point(f: Callable[[Any], Any], x: Any, tol: float = 1e-8,
     ``kind`` is "not a critical point" (checked first), "saddle point" (eigenvalues of both signs,
     even if some are zero), "degenerate" (a zero eigenvalue, all others of one sign: the test is
     inconclusive, e.g. ``x**4`` and ``x**3`` at 0), "local minimum" or "local maximum". A positive
-    *semi*definite Hessian never proves a minimum. "not twice differentiable" when finite
+    *semi*definite Hessian never proves a minimum. "not twice differentiable here" when finite
     differences of the exact gradient show a kink at ``x`` (``x*|x|`` or ``relu`` at 0): the
     second-order test does not apply there. Tolerances: see the module docstring.
 
@@ -499,7 +499,7 @@ def classify_critical_point(f: Callable[[Any], Any], x: Any, tol: float = 1e-8,
     >>> classify_critical_point(lambda v: v[0]**1000000, [1.0]).kind      # gradient 1e6
     'not a critical point'
     >>> classify_critical_point(lambda v: jnp.maximum(v[0], 0.0), [0.0]).kind
-    'not twice differentiable'
+    'not twice differentiable here'
     """
     flat, v, _ = _flatten(f, x)
     return _judge(flat, v, float(flat(jnp.asarray(v))), derivatives.gradient(f, x),
@@ -537,7 +537,7 @@ def second_derivative_test(f: Callable[[Any], Any], x: Any, tol: float = 1e-8,
     eigenvalue, which is exactly when :func:`classify_critical_point` sees a zero eigenvalue
     (``D`` is the product of the two eigenvalues). The gradient tests and the kink check are those
     of :func:`classify_critical_point` (one function), so both always agree, "not a critical point"
-    and "not twice differentiable" included.
+    and "not twice differentiable here" included.
 
     Example
     -------
@@ -771,7 +771,7 @@ class SearchReport:
     """How a :func:`find_critical_points` search went. Every start ends in exactly one of
     ``converged`` (at a critical point in the box; ``fallback`` of them only after the
     trust-region fallback), ``kinks`` (at a kink of a non-smooth ``f`` whose one-sided gradients
-    surround 0, reported as "not twice differentiable"), ``not_converged``, ``failed`` (``f`` or its
+    surround 0, reported as "not twice differentiable here"), ``not_converged``, ``failed`` (``f`` or its
     derivatives not finite) or ``outside_box``. A multistart search is never exhaustive:
     ``singletons`` (points reached from a single start) and ``missing_mass`` (their share of the
     converged runs, the Good-Turing estimate of the chance that one more start finds a new point)
@@ -1004,7 +1004,7 @@ def _search(f, box, starts, grid, seed, names, tol, gtol, max_iter, max_batch_by
                 s = max(float(np.abs(run.eig).max(initial=0.0)), typical)
                 kinds.append(_verdict(*_count(run.eig, tol * s)))
     # fallback runs that stopped at a kink where the one-sided gradients surround 0 (|x| at 0):
-    # possible critical points of a non-smooth f, reported as "not twice differentiable"
+    # possible critical points of a non-smooth f, reported as "not twice differentiable here"
     kinked = np.zeros(k, dtype=bool)
     ends = [(s, x) for s, x in ends if not found[s]]
     if ends:

@@ -49,7 +49,7 @@ def test_kink_at_a_sample_is_reported():
     np.testing.assert_allclose(r.not_twice_differentiable_at, [0.0, 0.0], atol=1e-15)
     assert r.not_concave_pair is not None and "not twice differentiable" in r.note
     only = hs.check_convexity(lambda v: v[0] * jnp.abs(v[0]), points=[[0.0]])
-    assert only.kind == "not twice differentiable" and not only.convex and not only.concave
+    assert only.kind == "not twice differentiable here" and not only.convex and not only.concave
 
 
 @pytest.mark.parametrize("f, kind", [

@@ -330,11 +330,11 @@ def test_kinks_are_not_classified(f, x):
     # closed form: at each point the one-sided derivatives differ, so the second-order test does
     # not apply; before, e.g. x|x| at 0 was a "local minimum" (JAX returns f'' = 2 there)
     cp = hs.classify_critical_point(f, x)
-    assert cp.kind == "not twice differentiable"
+    assert cp.kind == "not twice differentiable here"
     assert cp.smoothness is not critical.Smoothness.SMOOTH
     assert "not twice differentiable" in cp.note or "not differentiable" in cp.note
     if len(x) == 2:
-        assert hs.second_derivative_test(f, x).kind == "not twice differentiable"
+        assert hs.second_derivative_test(f, x).kind == "not twice differentiable here"
 
 
 def test_kink_with_gradients_away_from_zero_is_not_critical():
@@ -348,7 +348,7 @@ def test_kink_with_gradients_away_from_zero_is_not_critical():
     assert cp.kind == "not a critical point" and "distance 1.41" in cp.note
     # ... while |x| + x/2 at 0 (one-sided derivatives -1/2 and 3/2) is a kinked minimum
     assert hs.classify_critical_point(lambda v: jnp.abs(v[0]) + 0.5 * v[0], [0.0]).kind == (
-        "not twice differentiable")
+        "not twice differentiable here")
 
 
 def test_c1_kink_away_from_critical_is_not_critical():
@@ -493,10 +493,10 @@ def test_find_flags_kinked_points():
     # x|x| + y^2: Newton lands exactly on x = 0, where JAX's Hessian diag(2, 2) would say
     # "local minimum" (x|x| is odd: 0 is not an extremum)
     df = hs.find_critical_points(lambda v: v[0] * jnp.abs(v[0]) + v[1] ** 2, box=[(-1, 1), (-1, 1)])
-    assert len(df) == 1 and df["kind"][0] == "not twice differentiable"
+    assert len(df) == 1 and df["kind"][0] == "not twice differentiable here"
     # |x| + y^2: no start converges (the gradient is +-1 in x); the fallback minimisation stops at
     # the kink (0, 0), whose one-sided gradients -1 and 1 surround 0: reported, not classified
     df = hs.find_critical_points(lambda v: jnp.abs(v[0]) + v[1] ** 2, box=[(-1, 1), (-1, 1)])
-    assert df["kind"].tolist() == ["not twice differentiable"]
+    assert df["kind"].tolist() == ["not twice differentiable here"]
     np.testing.assert_allclose(df[["x0", "x1"]].to_numpy()[0], [0.0, 0.0], atol=1e-8)
     assert df.search.kinks == df["hits"][0] > 0 and "ended at a kink" in repr(df)
