@@ -834,6 +834,10 @@ class CriticalPoints(pd.DataFrame):
         report = self.attrs.get("search")
         return report if isinstance(report, SearchReport) else None
 
+    def summary(self) -> str:
+        """The search report's one line (the search is not exhaustive; how the starts ended)."""
+        return "" if self.search is None else self.search.summary()
+
     def __repr__(self) -> str:
         text = super().__repr__()
         return text if self.search is None else f"{text}\n{self.search.summary()}"
@@ -944,10 +948,10 @@ def _search(f, box, starts, grid, seed, names, tol, gtol, max_iter, max_batch_by
             rep_of[i] = i
             heads.append(int(i))
         result: dict[int, _Run | None] = {}
-        for h0 in range(0, len(heads), c):
-            hs = heads[h0:h0 + c]
-            ok, val, gnorm, w, _ = _stationary(kern, X[hs], gtol, typical)
-            for j, h in enumerate(hs):
+        for i0 in range(0, len(heads), c):
+            batch = heads[i0:i0 + c]
+            ok, val, gnorm, w, _ = _stationary(kern, X[batch], gtol, typical)
+            for j, h in enumerate(batch):
                 result[h] = _Run(-1, X[h], float(val[j]), float(gnorm[j]), w[j]) if ok[j] else None
         inb = inside(X)
         done = np.zeros(len(X), dtype=bool)
@@ -1062,5 +1066,7 @@ def _search(f, box, starts, grid, seed, names, tol, gtol, max_iter, max_batch_by
         outside_box=int((~found & outside).sum()), distinct=len(reps), singletons=singletons,
         missing_mass=float(singletons / converged_runs) if converged_runs else 1.0, batch=c,
         kinks=int(kinked.sum()))
-    df.attrs.update(starts=k, tol=tol, gtol=gtol, typical_scale=typical, search=report)
+    df.attrs.update(starts=k, tol=tol, gtol=gtol, typical_scale=typical, search=report,
+                    converged=report.converged, not_converged=report.not_converged,
+                    failed=report.failed, exhaustive=False)
     return df

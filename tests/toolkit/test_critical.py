@@ -428,7 +428,8 @@ def test_search_reports_it_is_not_exhaustive():
     assert r.converged + r.failed + r.not_converged + r.outside_box + r.kinks == r.starts
     text = repr(df)
     assert text.splitlines()[-1] == r.summary() and "search not exhaustive" in text
-    assert "1 failed" in text and df.attrs["search"] is r
+    assert "1 failed" in text and df.attrs["search"] is r and df.summary() == r.summary()
+    assert (df.attrs["failed"], df.attrs["not_converged"], df.attrs["exhaustive"]) == (1, 0, False)
     lin = hs.find_critical_points(lambda v: v[0] + v[1], box=[(-1, 1), (-1, 1)])
     assert lin.empty and lin.search.converged == 0 and lin.search.not_converged == 25
     assert "25 did not converge" in repr(lin)
