@@ -29,7 +29,10 @@ Allowed: numbers, variables, + - * / ** (not ^), parentheses, pi, e and the func
 exp log ln log10 log2 log1p expm1 sqrt cbrt abs sin cos tan arcsin arccos arctan sinh cosh tanh
 arcsinh arccosh arctanh erf sigmoid gammaln arctan2 hypot.
 Classification: eigenvalue zero when |lam| <= tol * max|lam|; critical point when
-||gradient|| <= gtol * max|lam| * (1 + ||x||). Exit status: 0 ok, 2 bad expression or point.
+||gradient|| <= gtol * max|lam| * (1 + ||x||) and Newton steps from x settle within
+gtol * (1 + ||x||); "not twice differentiable here" where finite differences of the exact gradient show
+a kink (abs, at 0). --find reports how many starts converged: a multistart search is never
+exhaustive. Exit status: 0 ok, 2 bad expression or point.
 """
 
 
@@ -119,8 +122,10 @@ def _show_point(ex, names, point, args) -> None:
     print("Hessian:")
     print(pd.DataFrame(cp.hessian, index=names, columns=names).to_string(float_format=fmt))
     print(f"eigenvalues: [{', '.join(map(fmt, cp.eigenvalues))}]")
-    why = (f"gradient norm {fmt(cp.gradient_norm)} > {fmt(cp.grad_tol)}" if not cp.is_critical
-           else f"|eigenvalue| <= {fmt(cp.eig_tol)} counts as zero")
+    if cp.kind in ("not a critical point", "not twice differentiable here"):
+        why = cp.note
+    else:
+        why = f"|eigenvalue| <= {fmt(cp.eig_tol)} counts as zero"
     print(f"classification: {cp.kind}  ({why})")
 
 
@@ -131,11 +136,13 @@ def _show_search(ex, names, box, args) -> None:
                               for n, (lo, hi) in zip(names, box)))
     if df.empty:
         print(f"no critical points found from {df.attrs['starts']} starts")
+        print(df.search.summary())
         return
     df = df.assign(eigenvalues=[", ".join(_fmt(v, args.digits) for v in e) for e in df["eigenvalues"]])
     print(df.drop(columns=["gradient_norm"]).to_string(
         index=False, float_format=lambda v: _fmt(float(v), args.digits)))
     print(f"{len(df)} critical point(s) from {df.attrs['starts']} Newton starts")
+    print(df.search.summary())
 
 
 def run(args: argparse.Namespace) -> int:

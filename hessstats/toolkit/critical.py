@@ -1,24 +1,47 @@
 """Critical points and convexity from exact Hessians.
 
-Tolerance rule (one rule everywhere in this module): with ``scale = ||H||_2`` (the largest absolute
-eigenvalue of the Hessian at the point, unless a ``scale`` is given),
+Tolerance rule (one rule everywhere in this module). With ``scale = ||H||_2`` (the largest absolute
+eigenvalue of the Hessian at the point, unless a ``scale`` is given) and ``ell = 1 + ||x||_2``:
 
 - an eigenvalue ``lam`` counts as zero when ``|lam| <= tol * scale`` (default ``tol = 1e-8``);
-- the point counts as critical when ``||grad f||_2 <= gtol * scale * (1 + ||x||_2)`` (default
-  ``gtol = 1e-6``): a Newton step from ``x`` would move it by about ``gtol`` relative to ``x``.
+- the point counts as critical when both
 
-Both are relative, so ``f`` and ``c * f`` get the same verdict. A Hessian that is exactly zero has
-``scale = 0``: every eigenvalue is zero (verdict "degenerate") and only an exactly zero gradient is
-critical. :func:`find_critical_points` passes the typical Hessian scale over its starts, so points
-found by Newton's method near a degenerate critical point are judged against the curvature of ``f``
-over the box rather than against their own (tiny) Hessian.
+  (a) ``||grad f||_2 <= gtol * scale * ell`` (default ``gtol = 1e-6``): the gradient is small
+      against the curvature, and
+  (b) Newton's method from ``x`` confirms a critical point within ``gtol * ell``: with ``p1`` the
+      Newton step ``-H^+ g`` at ``x``, ``p2`` the Newton step at ``x + p1`` and
+      ``r = ||p2|| / ||p1||``, the distance to the point Newton converges to is estimated as
+      ``||p1|| / (1 - r)`` (a geometric series; infinite when ``r >= 1``), and must be
+      ``<= gtol * ell``. Rounding noise is removed from the steps first: the component along the
+      eigenvector ``q_i`` of ``H`` counts only beyond ``100 eps (||g|| + ||H|| ell) / |lam_i|``, so
+      a point that is critical up to rounding passes even when ``H`` is ill-conditioned.
+
+  (a) alone is relative to the curvature *at x*, which is not enough: ``x**1000000`` at ``x = 1``
+  has gradient ``1e6`` and curvature ``1e12``, so the Newton step is only ``1e-6`` long, but the
+  quadratic model is useless there (the next Newton step is as long: ``r = 1 - 1e-6``, estimated
+  distance 1, the true distance to the critical point 0). (b) rejects it, while a true critical
+  point with large values (``1e12 * (x - 1e6)**2`` at ``1e6``) still passes: both tests are
+  scale-free (``f``, ``c * f`` and ``f + c`` get the same verdict).
+
+A Hessian that is exactly zero has ``scale = 0``: every eigenvalue is zero (verdict "degenerate")
+and only an exactly zero gradient is critical. :func:`find_critical_points` passes the typical
+Hessian scale over its starts, so points found by Newton's method near a degenerate critical point
+are judged against the curvature of ``f`` over the box rather than against their own (tiny) Hessian.
+
+The second-order test needs ``f`` twice differentiable at ``x``. JAX returns *a* derivative at a
+kink (``|x|``, ``relu``, ``x*|x|``, ``min(x**2, 1)``), so every classification first compares the
+exact Hessian with finite differences of the exact gradient (see :func:`_kink_scan`): where they
+disagree and the disagreement does not shrink with the step, the verdict is "not twice
+differentiable" (or "not a critical point" when even the one-sided gradients are all far from 0).
 """
 
 from __future__ import annotations
 
 import collections
+import enum
+import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -26,33 +49,79 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
+import scipy.optimize
 
 from hessstats._config import as_float64, float64
 from hessstats.core import derivatives
 from hessstats.core.params import ParamSpec
 from hessstats.errors import SpecificationError, message
 
-KINDS = ("local minimum", "local maximum", "saddle point", "degenerate", "not a critical point")
+NOT_TWICE_DIFFERENTIABLE = "not twice differentiable here"
+KINDS = ("local minimum", "local maximum", "saddle point", "degenerate", "not a critical point",
+         NOT_TWICE_DIFFERENTIABLE)
 TRACES: collections.Counter[str] = collections.Counter()
 """How many times the compiled kernels of this module were traced (a test checks: once per f)."""
+
+EPS = float(np.finfo(np.float64).eps)
+KINK_STEPS = (1e-4, 1e-5)
+"""Relative steps (times ``1 + ||x||``) of the finite-difference kink check."""
+KINK_RATIO = 0.5
+"""A finite-difference error that shrinks by less than this when the step shrinks 10x is a kink
+(smooth functions: about 0.1, a jump in the Hessian: 1, a jump in the gradient: 10)."""
+KINK_REL = 1e-2
+"""... and is larger than this fraction of the curvature along the direction (plus rounding)."""
+BATCH_BYTES = 2 ** 28
+"""Default memory budget of one batch of Hessians in :func:`find_critical_points`."""
+
+
+class Smoothness(enum.Enum):
+    """What the finite-difference check found about ``f`` at a point.
+
+    Example
+    -------
+    >>> classify_critical_point(lambda v: v[0] * abs(v[0]), [0.0]).smoothness
+    <Smoothness.HESSIAN_JUMP: 'the Hessian jumps'>
+    """
+
+    SMOOTH = "twice differentiable"
+    HESSIAN_JUMP = "the Hessian jumps"
+    GRADIENT_JUMP = "the gradient jumps"
 
 
 # ----------------------------------------------------------------------------- helpers
 
+def _require_scalar(fn: Callable, arg: Any) -> None:
+    """Raise SpecificationError unless ``fn(arg)`` is a single 0-d value (checked by tracing
+    shapes only, ``jax.eval_shape``: nothing is computed)."""
+    out = jax.eval_shape(fn, arg)
+    leaves, tree = jax.tree_util.tree_flatten(out)
+    single = jax.tree_util.treedef_is_leaf(tree) and len(leaves) == 1
+    if single and tuple(leaves[0].shape) == ():
+        return
+    got = (f"output shape {tuple(leaves[0].shape)}" if single else
+           f"output {tree} with {len(leaves)} part(s)")
+    raise SpecificationError(message(
+        "f must return a scalar: expected a scalar function", expected="f: R^n -> R returning a "
+        "0-d value", got=got, fix="sum the components (jnp.sum(f(x))) or pick one (f(x)[i])"))
+
+
 def _flatten(f: Callable, x: Any) -> tuple[Callable, np.ndarray, ParamSpec]:
     """``(f on the flat vector, flat x as float64 numpy, spec)``; checks that ``f`` is scalar."""
+    if isinstance(x, (list, tuple)) and all(np.ndim(u) == 0 for u in x):
+        x = np.asarray(x, dtype=np.float64)  # a list of numbers is a vector, as in core.derivatives
     spec = ParamSpec.from_start(x)
     v = as_float64(spec.ravel(x))
 
     def flat(u):
         return jnp.asarray(f(spec.unravel(u)), dtype=jnp.float64)
 
-    shape = jax.eval_shape(flat, jnp.asarray(v)).shape
-    if shape != ():
-        raise SpecificationError(message(
-            "f must return a scalar", expected="f: R^n -> R returning a 0-d value",
-            got=f"output of shape {shape}", fix="return a single number, e.g. jnp.sum(...)"))
+    _require_scalar(lambda u: f(spec.unravel(u)), jnp.asarray(v))
     return flat, v, spec
+
+
+def _check_scalar(f: Callable, n: int) -> None:
+    """Raise SpecificationError unless ``f`` (a function of a flat vector of ``n``) is scalar."""
+    _require_scalar(f, jax.ShapeDtypeStruct((n,), jnp.float64))
 
 
 def _points(points: Any, n: int | None = None, what: str = "points") -> np.ndarray:
@@ -105,8 +174,212 @@ def _derivs(X, f):
 
 @partial(jax.jit, static_argnames=("f",))
 def _grads(X, f):
+    """Values and gradients of a flat-vector ``f`` at the rows of ``X``."""
     TRACES["grads"] += 1
-    return jax.vmap(jax.grad(lambda u: jnp.asarray(f(u), dtype=jnp.float64)))(X)
+    return jax.vmap(jax.value_and_grad(lambda u: jnp.asarray(f(u), dtype=jnp.float64)))(X)
+
+
+class _Kernels:
+    """Fixed-shape calls of the compiled kernels for one flat-vector ``f``.
+
+    Every call of :func:`_derivs` has ``rows`` rows and every call of :func:`_grads` ``rows`` or
+    ``grad_rows`` rows (a short block is padded by repeating its first row), so each kernel
+    compiles once per ``(f, rows)`` and a call never holds more than ``rows`` Hessians.
+    """
+
+    def __init__(self, f: Callable, rows: int, grad_rows: int):
+        self.f, self.rows, self.grad_rows = f, int(rows), int(grad_rows)
+
+    @staticmethod
+    def _blocks(kernel, X: np.ndarray, rows: int) -> list[np.ndarray]:
+        outs: list[list[np.ndarray]] = []
+        for i in range(0, len(X), rows):
+            block = X[i:i + rows]
+            m = len(block)
+            if m < rows:
+                block = np.concatenate([block, np.repeat(block[:1], rows - m, axis=0)])
+            outs.append([np.asarray(a)[:m] for a in kernel(jnp.asarray(block))])
+        return [np.concatenate(parts) for parts in zip(*outs)]
+
+    def derivs(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(values, gradients, Hessians)`` at the rows of ``X`` (at most ``rows`` of them)."""
+        if len(X) == 0:
+            n = X.shape[1]
+            return np.zeros(0), np.zeros((0, n)), np.zeros((0, n, n))
+        return tuple(self._blocks(partial(_derivs, f=self.f), X, self.rows))  # type: ignore[return-value]
+
+    def grads(self, X: np.ndarray, wide: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """``(values, gradients)`` at the rows of ``X``, in blocks of ``rows`` (``grad_rows`` if wide)."""
+        if len(X) == 0:
+            return np.zeros(0), np.zeros((0, X.shape[1]))
+        rows = self.grad_rows if wide else self.rows
+        return tuple(self._blocks(partial(_grads, f=self.f), X, rows))  # type: ignore[return-value]
+
+
+def _batch_rows(n: int, k: int, budget: int) -> tuple[int, int]:
+    """Rows per Hessian batch and per gradient batch under ``budget`` bytes.
+
+    A Hessian batch of ``c`` rows holds about 8 ``n x n`` float64 arrays per row (the Hessian, its
+    symmetrisation, the eigenvectors and working copies), so ``c = budget // (64 n^2)``; a gradient
+    batch about 8 vectors per row.
+    """
+    c = int(max(1, min(k, budget // (64 * n * n))))
+    cg = int(max(c, min(budget // (64 * n), 8 * n * c)))
+    return c, cg
+
+
+def _pinv_steps(w: np.ndarray, Q: np.ndarray, G: np.ndarray) -> np.ndarray:
+    """Batched Newton steps ``-pinv(H) g`` from ``H = Q diag(w) Q'`` (eigenvalues below 1e-12 of
+    the largest dropped)."""
+    cut = 1e-12 * np.max(np.abs(w), axis=1, keepdims=True)
+    inv = np.where(np.abs(w) > cut, 1.0 / np.where(w == 0, 1.0, w), 0.0)
+    return -np.einsum("kij,kj->ki", Q, inv * np.einsum("kji,kj->ki", Q, G))
+
+
+def _signal_steps(w: np.ndarray, Q: np.ndarray, G: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """The Newton steps ``-pinv(H) g`` without their rounding noise: each eigen-component
+    ``-(q_i'g) / w_i`` shrunk towards 0 by its noise level ``100 eps (||g|| + ||H|| ell) / |w_i|``
+    (the rounding of a gradient, divided by the curvature along ``q_i``)."""
+    a = np.abs(w)
+    top = a.max(axis=1, keepdims=True)
+    kept = a > 1e-12 * top
+    coef = -np.where(kept, 1.0 / np.where(kept, w, 1.0), 0.0) * np.einsum("kji,kj->ki", Q, G)
+    ell = 1.0 + np.linalg.norm(X, axis=1, keepdims=True)
+    level = 100.0 * EPS * (np.linalg.norm(G, axis=1, keepdims=True) + top * ell)
+    noise = level / np.where(kept, a, np.inf)
+    signal = np.sign(coef) * np.maximum(np.abs(coef) - noise, 0.0)
+    return np.einsum("kij,kj->ki", Q, signal)
+
+
+def _newton_distance(S1: np.ndarray, S2: np.ndarray) -> np.ndarray:
+    """Test (b) of the module docstring: from the noise-free Newton steps ``S1`` at ``x`` and
+    ``S2`` at ``x + p1``, the estimated distance ``||s1|| / (1 - r)``, ``r = ||s2|| / ||s1||``, to
+    the point Newton's method converges to (0 when ``s1`` is all rounding noise; ``inf`` when
+    ``r >= 1``; ``||s1||`` when ``f`` is not finite at ``x + p1``, which gives no evidence)."""
+    a, b = np.linalg.norm(S1, axis=1), np.linalg.norm(S2, axis=1)
+    r = np.where(a > 0, b / np.where(a > 0, a, 1.0), 0.0)
+    est = np.where(r < 1.0, a / np.maximum(1.0 - r, 1e-300), np.inf)
+    return np.where(a == 0, 0.0, np.where(np.isfinite(b), est, a))
+
+
+@dataclass(frozen=True)
+class _KinkScan:
+    smoothness: list[Smoothness]
+    jump: np.ndarray       # largest gradient jump across the point (0 where the gradient is continuous)
+    direction: np.ndarray  # (k, n): the direction with the largest relative disagreement
+    error: np.ndarray      # that disagreement, ||one-sided difference quotient - H d||
+    jump_directions: list[np.ndarray]   # per point: the directions across which the gradient jumps
+    level: np.ndarray      # the rounding level of a gradient at each point
+
+
+def _kink_scan(grad_rows: Callable[[np.ndarray], np.ndarray], X: np.ndarray, G: np.ndarray,
+               H: np.ndarray, max_rows: int | None = None) -> _KinkScan:
+    """Detect points where ``f`` is not twice differentiable, cheaply (``8 n`` gradients a point).
+
+    Along the unit directions ``d`` (the Hessian's eigenvectors and the coordinate axes) and steps
+    ``h`` in :data:`KINK_STEPS` (times ``1 + ||x||``), the one-sided difference quotients of the
+    exact gradient, ``(g(x + h d) - g(x)) / h`` and ``(g(x) - g(x - h d)) / h``, approach ``H d`` like
+    ``O(h)`` when ``f`` is twice differentiable. A kink shows as an error that does not shrink with
+    ``h`` (a jump in the Hessian: constant; a jump in the gradient: growing like ``1/h``) and is
+    larger than :data:`KINK_REL` of the curvature ``d'H d`` plus the rounding level
+    ``1e3 eps (||g|| + ||H|| (1 + ||x||)) / h``. The gradient jumps (``f`` is not even
+    differentiable) when that error grows more than 3x as the step shrinks 10x.
+
+    ``grad_rows`` maps an ``(r, n)`` array to the gradients at its rows; it is called with at most
+    ``max_rows`` rows (default ``8 n``) at a time, so memory is ``O(max_rows n)`` besides the
+    ``k`` eigendecompositions of ``H``.
+    """
+    k, n = X.shape
+    rows = max(4, max_rows or 8 * n)
+    per_call = rows // 4                      # (direction, point) pairs per call: 2 steps x 2 signs
+    w, Q = np.linalg.eigh(H)
+    ell = 1.0 + np.linalg.norm(X, axis=1)
+    hs = ell[:, None] * np.asarray(KINK_STEPS)[None, :]                   # (k, 2)
+    signs = np.array([1.0, -1.0])
+    p_all, j_all = np.repeat(np.arange(k), 2 * n), np.tile(np.arange(2 * n), k)
+    err, jump = np.zeros((k * 2 * n, 2)), np.zeros((k * 2 * n, 2))
+    curv, fin = np.zeros(k * 2 * n), np.zeros(k * 2 * n, dtype=bool)
+    gmax = np.linalg.norm(G, axis=1)
+    for t0 in range(0, k * 2 * n, per_call):
+        p, j = p_all[t0:t0 + per_call], j_all[t0:t0 + per_call]
+        eig = j < n
+        axis = np.where(eig, 0, j - n)
+        D = np.where(eig[:, None], Q[p, :, np.where(eig, j, 0)], np.eye(n)[axis])
+        HD = np.where(eig[:, None], w[p, np.where(eig, j, 0)][:, None] * D, H[p, :, axis])  # rows (H d)'
+        curv[t0:t0 + len(p)] = np.abs(np.where(eig, w[p, np.where(eig, j, 0)], H[p, axis, axis]))
+        Y = X[p][:, None, None, :] + signs[None, None, :, None] * hs[p][:, :, None, None] * D[:, None, None, :]
+        GY = grad_rows(Y.reshape(-1, n)).reshape(len(p), 2, 2, n)          # (t, step, sign, n)
+        ok = np.isfinite(GY).all(axis=(1, 2, 3))
+        GY = np.where(ok[:, None, None, None], GY, 0.0)
+        gp, gm = GY[:, :, 0], GY[:, :, 1]
+        hh = hs[p][:, :, None]
+        g0 = G[p][:, None, :]
+        e = np.maximum(np.linalg.norm((gp - g0) / hh - HD[:, None], axis=-1),
+                       np.linalg.norm((g0 - gm) / hh - HD[:, None], axis=-1))
+        err[t0:t0 + len(p)] = np.where(ok[:, None], e, 0.0)
+        jump[t0:t0 + len(p)] = np.where(ok[:, None], np.linalg.norm(gp - gm, axis=-1), 0.0)
+        fin[t0:t0 + len(p)] = ok
+        np.maximum.at(gmax, p, np.linalg.norm(GY, axis=-1).max(axis=(1, 2)))
+    err, jump = err.reshape(k, 2 * n, 2), jump.reshape(k, 2 * n, 2)
+    curv, fin = curv.reshape(k, 2 * n), fin.reshape(k, 2 * n)
+    level = 1e3 * EPS * (gmax + np.abs(w).max(axis=1) * ell)                 # rounding of a gradient
+    noise = (level / hs[:, 1])[:, None]
+    hess_kink = ((err[..., 1] > KINK_RATIO * err[..., 0]) & (err[..., 1] > noise + KINK_REL * curv)
+                 & fin.all(axis=1, keepdims=True))
+    grad_kink = hess_kink & (err[..., 1] > 3.0 * err[..., 0]) & (jump[..., 1] > level[:, None])
+    rel = np.where(hess_kink, err[..., 1] / (noise + KINK_REL * curv + 1e-300), 0.0)
+    worst = np.argmax(rel, axis=1)
+    smooth = [Smoothness.GRADIENT_JUMP if grad_kink[i].any() else
+              Smoothness.HESSIAN_JUMP if hess_kink[i].any() else Smoothness.SMOOTH for i in range(k)]
+    dirs = np.where((worst < n)[:, None], Q[np.arange(k), :, np.minimum(worst, n - 1)],
+                    np.eye(n)[np.maximum(worst - n, 0)])
+    jumps = np.where(grad_kink, jump[..., 1], 0.0).max(axis=1)
+    errs = np.where(hess_kink.any(axis=1), err[np.arange(k), worst, 1], 0.0)
+    jump_dirs = []
+    for i in range(k):
+        js = np.flatnonzero(grad_kink[i])
+        jump_dirs.append(np.array([Q[i, :, j] if j < n else np.eye(n)[j - n] for j in js]).reshape(-1, n))
+    return _KinkScan(smooth, jumps, dirs, errs, jump_dirs, level)
+
+
+def _subgradient_gap(grad_rows: Callable[[np.ndarray], np.ndarray], x: np.ndarray, g: np.ndarray,
+                     directions: np.ndarray) -> tuple[float, float]:
+    """Distance from 0 to the convex hull of ``g`` and the gradients just beyond a kink,
+    ``g(x +- h d)`` for the directions ``d`` across which the gradient jumps (``h`` the smaller kink
+    step): 0 when the one-sided gradients surround 0 (a possible critical point of a non-smooth
+    ``f``, Clarke's sense), positive when even the one-sided gradients all point away from 0.
+    A min-norm point by non-negative least squares with a heavily weighted ``sum = 1`` row.
+    Returns ``(distance, largest gradient norm)``."""
+    h = KINK_STEPS[1] * (1.0 + float(np.linalg.norm(x)))
+    Y = np.concatenate([x + h * directions, x - h * directions])
+    P = np.vstack([g[None], grad_rows(Y)])
+    P = P[np.isfinite(P).all(axis=1)]
+    rho = 1e4 * (float(np.abs(P).max(initial=0.0)) + 1e-300)
+    A = np.vstack([P.T, np.full((1, len(P)), rho)])
+    b = np.zeros(A.shape[0])
+    b[-1] = rho
+    lam = scipy.optimize.nnls(A, b)[0]
+    total = float(lam.sum())
+    size = float(np.linalg.norm(P, axis=1).max(initial=0.0))
+    return (float(np.linalg.norm(P.T @ lam) / total) if total > 0 else float(np.linalg.norm(g))), size
+
+
+def _gap_tol(gtol: float, scale: float, ell: float, top: float, size: float) -> float:
+    """When the one-sided gradients count as surrounding 0: the gradient test's tolerance, ``gtol``
+    relative to the one-sided gradients' size, and the drift ``2 h ||H||`` of the gradients over the
+    kink step ``h``."""
+    return gtol * (scale * ell + size) + 2 * KINK_STEPS[1] * ell * top
+
+
+def _kink_note(s: Smoothness, direction: np.ndarray, error: float) -> str:
+    d = np.round(direction, 6).tolist()
+    if s is Smoothness.GRADIENT_JUMP:
+        return (f"f is not differentiable here: the gradient jumps across x along {d} (finite "
+                "differences of the exact gradient grow like 1/h): no first- or second-order "
+                "verdict from derivatives")
+    return (f"f is not twice differentiable here: along {d} the one-sided second derivatives "
+            f"differ from the exact Hessian by {error:.3g} at every step size: the second-order "
+            "test does not apply")
 
 
 # ----------------------------------------------------------------------------- classification
@@ -115,10 +388,14 @@ def _grads(X, f):
 class CriticalPoint:
     """Verdict of the second-order test at one point (see the module docstring for tolerances).
 
+    ``newton_distance`` is test (b)'s estimate of the distance to the critical point Newton's method
+    converges to (compared with ``distance_tol = gtol (1 + ||x||)``); ``smoothness`` and ``note``
+    say whether ``f`` is twice differentiable at the point and why the verdict is what it is.
+
     Example
     -------
     >>> cp = classify_critical_point(lambda v: v[0]**2 - v[1]**2, [0.0, 0.0])
-    >>> cp.kind, cp.eigenvalues.tolist(), cp.is_critical
+    >>> cp.kind, (cp.eigenvalues.round(12) + 0.0).tolist(), cp.is_critical
     ('saddle point', [-2.0, 2.0], True)
     """
 
@@ -132,25 +409,74 @@ class CriticalPoint:
     scale: float
     eig_tol: float
     grad_tol: float
+    newton_distance: float = 0.0
+    distance_tol: float = 0.0
+    smoothness: Smoothness = Smoothness.SMOOTH
+    note: str = ""
 
     @property
     def is_critical(self) -> bool:
-        """Whether the gradient passed the zero test."""
-        return self.kind != "not a critical point"
+        """Whether the gradient passed the zero test (False where the gradient itself jumps)."""
+        return self.kind != "not a critical point" and self.smoothness is not Smoothness.GRADIENT_JUMP
 
 
-def _classify(x, value, g, H, tol, gtol, scale=None) -> CriticalPoint:
+def _gradient_rows(flat: Callable) -> Callable[[np.ndarray], np.ndarray]:
+    vg = jax.vmap(jax.grad(flat))
+    return lambda Y: np.asarray(vg(jnp.asarray(Y)), dtype=np.float64)
+
+
+def _point_step(flat: Callable, y: np.ndarray) -> np.ndarray:
+    """The noise-free Newton step at ``y`` (NaN when ``f`` is not finite there)."""
+    u = jnp.asarray(y)
+    g = np.asarray(jax.grad(flat)(u), dtype=np.float64)
+    h = np.asarray(jax.hessian(flat)(u), dtype=np.float64)
+    if not (np.all(np.isfinite(g)) and np.all(np.isfinite(h))):
+        return np.full_like(y, np.nan)
+    w, Q = np.linalg.eigh((h + h.T) / 2)
+    return _signal_steps(w[None], Q[None], g[None], y[None])[0]
+
+
+def _judge(flat: Callable, x, value, g, H, tol, gtol, scale=None) -> CriticalPoint:
+    """The whole test at one point: finiteness, kinks, tests (a) and (b), eigenvalues."""
     x, g, H = as_float64(x), as_float64(g), as_float64(H)
     if not (np.isfinite(value) and np.all(np.isfinite(g)) and np.all(np.isfinite(H))):
         raise SpecificationError(message(
             "f or its derivatives are not finite at the point", expected="finite value, gradient "
             "and Hessian", got=f"value {value}, gradient {g}", fix="choose a point inside the domain"))
-    lam = np.linalg.eigvalsh(H)
-    s = float(np.max(np.abs(lam), initial=0.0)) if scale is None else float(scale)
-    eig_tol, grad_tol = tol * s, gtol * s * (1.0 + float(np.linalg.norm(x)))
+    w, Q = np.linalg.eigh(H)
+    s = float(np.max(np.abs(w), initial=0.0)) if scale is None else float(scale)
+    ell = 1.0 + float(np.linalg.norm(x))
+    eig_tol, grad_tol, dist_tol = tol * s, gtol * s * ell, gtol * ell
     gnorm = float(np.linalg.norm(g))
-    kind = "not a critical point" if gnorm > grad_tol else _verdict(*_count(lam, eig_tol))
-    return CriticalPoint(kind, x, float(value), g, H, lam, gnorm, s, eig_tol, grad_tol)
+    p1 = _pinv_steps(w[None], Q[None], g[None])
+    s1 = _signal_steps(w[None], Q[None], g[None], x[None])
+    s2 = _point_step(flat, x + p1[0])[None] if np.any(s1) else s1
+    dist = float(_newton_distance(s1, s2)[0])
+    rows = _gradient_rows(flat)
+    kinks = _kink_scan(rows, x[None], g[None], H[None], _batch_rows(x.size, 1, BATCH_BYTES)[1])
+    smooth = kinks.smoothness[0]
+    stationary = gnorm <= grad_tol and dist <= dist_tol
+    gap, size = (_subgradient_gap(rows, x, g, kinks.jump_directions[0])
+                 if smooth is Smoothness.GRADIENT_JUMP else (0.0, 0.0))
+    gap_tol = _gap_tol(gtol, s, ell, float(np.abs(w).max(initial=0.0)), size)
+    if gap > gap_tol:
+        kind, note = "not a critical point", (
+            f"the gradient jumps across x (by {kinks.jump[0]:.3g}) but the one-sided gradients do "
+            f"not surround 0 (distance {gap:.3g}): not a critical point even in the one-sided sense")
+    elif smooth is Smoothness.GRADIENT_JUMP:
+        kind, note = NOT_TWICE_DIFFERENTIABLE, _kink_note(smooth, kinks.direction[0], kinks.error[0])
+    elif not stationary:
+        kind = "not a critical point"
+        note = (f"gradient norm {gnorm:.3g} > {grad_tol:.3g}" if gnorm > grad_tol else
+                f"Newton steps from x do not settle within {dist_tol:.3g} (estimated distance to a "
+                f"critical point {dist:.3g})")
+    elif smooth is Smoothness.HESSIAN_JUMP:
+        kind, note = NOT_TWICE_DIFFERENTIABLE, _kink_note(smooth, kinks.direction[0], kinks.error[0])
+    else:
+        kind = _verdict(*_count(w, eig_tol))
+        note = f"|eigenvalue| <= {eig_tol:.3g} counts as zero"
+    return CriticalPoint(kind, x, float(value), g, H, w, gnorm, s, eig_tol, grad_tol, dist, dist_tol,
+                         smooth, note)
 
 
 @float64
@@ -161,17 +487,23 @@ def classify_critical_point(f: Callable[[Any], Any], x: Any, tol: float = 1e-8,
     ``kind`` is "not a critical point" (checked first), "saddle point" (eigenvalues of both signs,
     even if some are zero), "degenerate" (a zero eigenvalue, all others of one sign: the test is
     inconclusive, e.g. ``x**4`` and ``x**3`` at 0), "local minimum" or "local maximum". A positive
-    *semi*definite Hessian never proves a minimum. Tolerances: see the module docstring.
+    *semi*definite Hessian never proves a minimum. "not twice differentiable here" when finite
+    differences of the exact gradient show a kink at ``x`` (``x*|x|`` or ``relu`` at 0): the
+    second-order test does not apply there. Tolerances: see the module docstring.
 
     Example
     -------
     >>> cp = classify_critical_point(lambda v: v[0]**2 + v[0]*v[1] + v[1]**2 - 3*v[0], [2.0, -1.0])
-    >>> cp.kind, cp.eigenvalues.tolist()
+    >>> cp.kind, (cp.eigenvalues.round(12) + 0.0).tolist()
     ('local minimum', [1.0, 3.0])
+    >>> classify_critical_point(lambda v: v[0]**1000000, [1.0]).kind      # gradient 1e6
+    'not a critical point'
+    >>> classify_critical_point(lambda v: jnp.maximum(v[0], 0.0), [0.0]).kind
+    'not twice differentiable here'
     """
     flat, v, _ = _flatten(f, x)
-    return _classify(v, float(flat(jnp.asarray(v))), derivatives.gradient(f, x), derivatives.hessian(f, x),
-                     tol, gtol, scale)
+    return _judge(flat, v, float(flat(jnp.asarray(v))), derivatives.gradient(f, x),
+                  derivatives.hessian(f, x), tol, gtol, scale)
 
 
 @dataclass(frozen=True, eq=False)
@@ -181,7 +513,7 @@ class SecondDerivativeTest:
     Example
     -------
     >>> t = second_derivative_test(lambda v: v[0]**4 + v[1]**2, [0.0, 0.0])
-    >>> t.D, t.kind
+    >>> round(t.D, 12) + 0.0, t.kind
     (0.0, 'degenerate')
     """
 
@@ -192,6 +524,7 @@ class SecondDerivativeTest:
     fxy: float
     gradient_norm: float
     d_tol: float
+    note: str = ""
 
 
 @float64
@@ -202,12 +535,14 @@ def second_derivative_test(f: Callable[[Any], Any], x: Any, tol: float = 1e-8,
 
     ``D`` counts as zero when ``|D| <= tol * scale**2`` with ``scale`` the largest absolute
     eigenvalue, which is exactly when :func:`classify_critical_point` sees a zero eigenvalue
-    (``D`` is the product of the two eigenvalues), so both always agree.
+    (``D`` is the product of the two eigenvalues). The gradient tests and the kink check are those
+    of :func:`classify_critical_point` (one function), so both always agree, "not a critical point"
+    and "not twice differentiable here" included.
 
     Example
     -------
     >>> t = second_derivative_test(lambda v: v[0]**2 + v[0]*v[1] + v[1]**2 - 3*v[0], [2.0, -1.0])
-    >>> t.D, t.fxx, t.kind
+    >>> round(t.D, 12), round(t.fxx, 12), t.kind
     (3.0, 2.0, 'local minimum')
     """
     flat, v, _ = _flatten(f, x)
@@ -219,27 +554,37 @@ def second_derivative_test(f: Callable[[Any], Any], x: Any, tol: float = 1e-8,
     fxx, fyy, fxy = float(H[0, 0]), float(H[1, 1]), float(H[0, 1])
     D = fxx * fyy - fxy ** 2
     scale = abs(fxx + fyy) / 2 + float(np.hypot((fxx - fyy) / 2, fxy))
-    gnorm = float(np.linalg.norm(g))
+    cp = _judge(flat, v, float(flat(jnp.asarray(v))), g, H, tol, gtol, scale)
     d_tol = tol * scale ** 2
-    if gnorm > gtol * scale * (1.0 + float(np.linalg.norm(v))):
-        kind = "not a critical point"
+    if cp.kind in ("not a critical point", NOT_TWICE_DIFFERENTIABLE):
+        kind, note = cp.kind, cp.note
     elif abs(D) <= d_tol:
-        kind = "degenerate"
+        kind, note = "degenerate", f"|D| <= {d_tol:.3g} counts as zero"
     elif D < 0:
-        kind = "saddle point"
+        kind, note = "saddle point", "D < 0"
     else:
-        kind = "local minimum" if fxx > 0 else "local maximum"
-    return SecondDerivativeTest(kind, D, fxx, fyy, fxy, gnorm, d_tol)
+        kind, note = ("local minimum", "D > 0, f_xx > 0") if fxx > 0 else ("local maximum",
+                                                                           "D > 0, f_xx < 0")
+    return SecondDerivativeTest(kind, D, fxx, fyy, fxy, cp.gradient_norm, d_tol, note)
 
 
 # ----------------------------------------------------------------------------- critical point search
 
-def _pinv_step(H: np.ndarray, G: np.ndarray) -> np.ndarray:
-    """Batched Newton steps ``-pinv(H) g`` (eigenvalues below 1e-12 of the largest dropped)."""
-    w, Q = np.linalg.eigh(H)
-    cut = 1e-12 * np.max(np.abs(w), axis=1, keepdims=True)
-    inv = np.where(np.abs(w) > cut, 1.0 / np.where(w == 0, 1.0, w), 0.0)
-    return -np.einsum("kij,kj->ki", Q, inv * np.einsum("kji,kj->ki", Q, G))
+GRID_LIMIT = 16384
+"""The default grid of ``grid**n`` cell centres is used while it has at most this many points."""
+
+
+def default_starts(n: int) -> int:
+    """The number of seeded random starts :func:`find_critical_points` uses in ``n`` dimensions when
+    the grid is too large: ``256 n`` (more dimensions, more basins), but at most ``2**31 / n**3``
+    (at least 64), which bounds the work of one round of Newton steps (``O(k n^3)`` eigensolves).
+
+    Example
+    -------
+    >>> [default_starts(n) for n in (2, 6, 100, 300, 2000)]
+    [512, 1536, 2147, 79, 64]
+    """
+    return int(min(256 * n, max(64, 2 ** 31 // n ** 3)))
 
 
 def _starts(box: np.ndarray | None, starts: Any, grid: int, seed: int) -> np.ndarray:
@@ -250,104 +595,478 @@ def _starts(box: np.ndarray | None, starts: Any, grid: int, seed: int) -> np.nda
             "nowhere to search", expected="box=[(low, high), ...] and/or an array of starts",
             got=f"box=None, starts={starts!r}", fix="give a box, e.g. box=[(-3, 3), (-3, 3)]"))
     n, width = len(box), box[:, 1] - box[:, 0]
-    if starts is None and grid ** n <= 1024:
+    if starts is None and grid ** n <= GRID_LIMIT:
         axes = [lo + (np.arange(grid) + 0.5) * (hi - lo) / grid for lo, hi in box]
         return np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, n)
-    k = 256 if starts is None else int(starts)
+    k = default_starts(n) if starts is None else int(starts)
     return box[:, 0] + np.random.default_rng(seed).random((k, n)) * width
 
 
-def _newton(f: Callable, X: np.ndarray, max_iter: int, xtol: float, max_step: float):
-    """Vectorised Newton on ``grad f = 0`` (pseudo-inverse step, backtracking on ``||grad||``)."""
-    X = X.copy()
-    active = np.ones(len(X), dtype=bool)
-    for _ in range(max_iter):
-        val, G, H = (np.asarray(a) for a in _derivs(jnp.asarray(X), f=f))
-        finite = np.isfinite(val) & np.isfinite(G).all(1) & np.isfinite(H).all((1, 2))
-        active &= finite
-        if not active.any():
+_RUNNING, _FAILED, _STALLED, _LEFT = 0, 1, 2, 3
+
+
+def _cap(P: np.ndarray, max_step: float) -> np.ndarray:
+    length = np.linalg.norm(P, axis=1)
+    return P * np.minimum(1.0, max_step / np.maximum(length, 1e-300))[:, None]
+
+
+def _newton_round(kern: _Kernels, X: np.ndarray, G: np.ndarray, H: np.ndarray, gn: np.ndarray,
+                  active: np.ndarray, max_step: float) -> tuple[np.ndarray, np.ndarray]:
+    """One damped Newton round of :func:`_newton`: returns the new points and which rows moved."""
+    eig: list[np.ndarray] = []     # the eigendecomposition, only when needed (O(n^3), ~5 solves)
+
+    def decomposed() -> list[np.ndarray]:
+        if not eig:
+            eig.extend(np.linalg.eigh(H))
+        return eig
+
+    try:   # the Newton step by LU; the pseudo-inverse where H is (numerically) singular
+        P = -np.linalg.solve(H, G[..., None])[..., 0]
+        bad = ~np.isfinite(P).all(axis=1) | (np.linalg.norm(np.einsum("kij,kj->ki", H, P) + G, axis=1)
+                                               > 1e-8 * gn)
+    except np.linalg.LinAlgError:
+        P, bad = np.zeros_like(G), np.ones(len(G), dtype=bool)
+    if bad.any():
+        w, Q = decomposed()
+        P[bad] = _pinv_steps(w[bad], Q[bad], G[bad])
+    newton = _cap(P, max_step)
+    accepted, new = ~active, X.copy()
+
+    def attempt(P: np.ndarray) -> None:
+        nonlocal accepted
+        pending = ~accepted & (np.linalg.norm(P, axis=1) > 0)
+        if pending.any():
+            T = np.where(pending[:, None], X + P, X)
+            _, GT = kern.grads(T)
+            gt = np.linalg.norm(GT, axis=1)
+            ok = pending & np.isfinite(gt) & (gt <= (1.0 - 1e-4) * gn)
+            new[ok], accepted = T[ok], accepted | ok
+
+    for t in (1.0, 0.5, 0.25, 0.125, 0.0625):
+        if accepted.all():
             break
-        P = _pinv_step(np.where(finite[:, None, None], H, 0.0), np.where(finite[:, None], G, 0.0))
-        length = np.linalg.norm(P, axis=1)
-        P *= np.minimum(1.0, max_step / np.maximum(length, 1e-300))[:, None]
-        P[~active] = 0.0
-        gn = np.linalg.norm(G, axis=1)
-        t, accepted, new = np.ones(len(X)), ~active, X.copy()
-        for _ in range(40):
-            trial = X + t[:, None] * P
-            gt = np.linalg.norm(np.asarray(_grads(jnp.asarray(trial), f=f)), axis=1)
-            ok = ~accepted & np.isfinite(gt) & (gt <= (1.0 - 1e-4 * t) * gn)
-            new[ok], accepted = trial[ok], accepted | ok
+        attempt(t * newton)
+    if not accepted.all():
+        w, Q = decomposed()
+        QtG = np.einsum("kji,kj->ki", Q, G)
+        s2 = (np.abs(w).max(axis=1) ** 2)[:, None]
+        for mu in (1e-6, 1e-4, 1e-2, 1.0, 1e2, 1e4):
             if accepted.all():
                 break
-            t = np.where(accepted, t, t / 2)
+            attempt(_cap(-np.einsum("kij,kj->ki", Q, w / (w ** 2 + mu * s2 + 1e-300) * QtG), max_step))
+    return new, accepted
+
+
+def _newton(kern: _Kernels, X: np.ndarray, max_iter: int, xtol: float, max_step: float):
+    """Newton on ``grad f = 0`` for a batch of at most ``kern.rows`` starts, damped: the full
+    Newton step (LU; the pseudo-inverse where ``H`` is singular; at most ``max_step`` long) halved
+    up to 4 times, then Levenberg-Marquardt
+    steps ``-(H^2 + mu I)^-1 H g`` with growing ``mu`` (a trust region on ``||grad f||^2``, which
+    always has a descent step unless ``H g = 0``), accepted when ``||grad f||`` decreases.
+    Returns ``(X, status, ||H|| at the starts)``."""
+    X = X.copy()
+    status = np.full(len(X), _RUNNING)
+    active = np.ones(len(X), dtype=bool)
+    h0 = np.full(len(X), np.nan)
+    for it in range(max_iter):
+        val, G, H = kern.derivs(X)
+        finite = np.isfinite(val) & np.isfinite(G).all(1) & np.isfinite(H).all((1, 2))
+        status[active & ~finite] = _FAILED
+        active &= finite
+        H = np.where(finite[:, None, None], H, 0.0)
+        G = np.where(finite[:, None], G, 0.0)
+        if it == 0:
+            h0 = np.where(finite, np.abs(np.linalg.eigvalsh(H)).max(axis=1), np.nan)
+        if not active.any():
+            break
+        gn = np.linalg.norm(G, axis=1)
+        new, accepted = _newton_round(kern, X, G, H, gn, active, max_step)
         moved = np.linalg.norm(new - X, axis=1)
+        status[active & ~accepted] = _STALLED
         X = new
         active &= accepted & (moved > xtol * (1.0 + np.linalg.norm(X, axis=1))) & (gn > 0)
         if not active.any():
             break
-    return X
+    return X, status, h0
+
+
+def _descend(kern: _Kernels, X: np.ndarray, sign: float, max_iter: int, max_step: float,
+             gtol: float, typical: float, box: np.ndarray | None):
+    """The fallback: a trust-region (regularised) Newton method minimising ``sign * f`` from each
+    row of ``X`` (``sign = -1``: maximising). Steps ``-(H + (shift + sigma) I)^-1 g`` with the
+    shift making the matrix positive definite and ``sigma`` adapted to the ratio of actual to
+    predicted decrease, so each accepted step decreases ``sign * f``. Finds minima (maxima) that
+    Newton on ``grad f = 0`` misses, e.g. Rosenbrock's from (-1.2, 1). Stops when the gradient
+    passes test (a), the step vanishes, ``f`` is not finite, or the point leaves the box by more
+    than its width."""
+    X = X.copy()
+    status = np.full(len(X), _RUNNING)
+    active = np.ones(len(X), dtype=bool)
+    sigma = np.zeros(len(X))
+    for _ in range(max_iter):
+        val, G, H = kern.derivs(X)
+        val, G, H = sign * val, sign * G, sign * H
+        finite = np.isfinite(val) & np.isfinite(G).all(1) & np.isfinite(H).all((1, 2))
+        status[active & ~finite] = _FAILED
+        active &= finite
+        if box is not None:
+            width = box[:, 1] - box[:, 0]
+            out = np.any((X < box[:, 0] - width) | (X > box[:, 1] + width), axis=1)
+            status[active & out] = _LEFT
+            active &= ~out
+        if not active.any():
+            break
+        H = np.where(active[:, None, None], H, 0.0)
+        G = np.where(active[:, None], G, 0.0)
+        w, Q = np.linalg.eigh(H)
+        top = np.abs(w).max(axis=1)
+        ell = 1.0 + np.linalg.norm(X, axis=1)
+        small = np.linalg.norm(G, axis=1) <= gtol * np.maximum(top, typical) * ell
+        active &= ~small
+        if not active.any():
+            break
+        gn = np.linalg.norm(G, axis=1)
+        base = 1e-3 * top + gn / max_step        # sigma's floor after a poor step; H = 0 included
+        shift = np.maximum(0.0, -w[:, 0]) + sigma + 1e-10 * top + 1e-3 * gn / max_step + 1e-300
+        P = _cap(-np.einsum("kij,kj->ki", Q, np.einsum("kji,kj->ki", Q, G) / (w + shift[:, None])),
+                 max_step)
+        pred = -(np.einsum("ki,ki->k", G, P) + 0.5 * np.einsum("ki,kij,kj->k", P, H, P))
+        T = np.where(active[:, None], X + P, X)
+        vt, _ = kern.grads(T)
+        vt = sign * vt
+        rho = np.where(pred > 0, (val - vt) / np.where(pred > 0, pred, 1.0), -1.0)
+        ok = active & np.isfinite(vt) & (rho > 1e-4)
+        X = np.where(ok[:, None], T, X)
+        sigma = np.where(rho > 0.75, sigma / 4, np.where(rho < 0.25, np.maximum(4 * sigma, base), sigma))
+        sigma = np.where(sigma < 1e-12 * base, 0.0, sigma)
+        tiny = np.linalg.norm(P, axis=1) <= 1e-15 * ell
+        active &= ~(ok & tiny)
+    return X, status
+
+
+def _stationary(kern: _Kernels, X: np.ndarray, gtol: float, typical: float):
+    """Tests (a) and (b) of the module docstring for rows of ``X`` (at most ``kern.rows``), with
+    ``scale = max(||H||, typical)``. Returns ``(ok, values, gradient norms, eigenvalues, finite)``."""
+    val, G, H = kern.derivs(X)
+    finite = np.isfinite(val) & np.isfinite(G).all(1) & np.isfinite(H).all((1, 2))
+    H = np.where(finite[:, None, None], H, 0.0)
+    G = np.where(finite[:, None], G, 0.0)
+    w, Q = np.linalg.eigh(H)
+    P1 = _pinv_steps(w, Q, G)
+    _, G2, H2 = kern.derivs(X + P1)
+    fin2 = np.isfinite(G2).all(1) & np.isfinite(H2).all((1, 2))
+    w2, Q2 = np.linalg.eigh(np.where(fin2[:, None, None], H2, 0.0))
+    S2 = _signal_steps(w2, Q2, np.where(fin2[:, None], G2, 0.0), X + P1)
+    S2 = np.where(fin2[:, None], S2, np.nan)
+    ell = 1.0 + np.linalg.norm(X, axis=1)
+    scale = np.maximum(np.abs(w).max(axis=1), typical)
+    gn = np.linalg.norm(G, axis=1)
+    dist = _newton_distance(_signal_steps(w, Q, G, X), S2)
+    ok = finite & (gn <= gtol * scale * ell) & (dist <= gtol * ell)
+    return ok, val, gn, w, finite
+
+
+@dataclass(frozen=True)
+class SearchReport:
+    """How a :func:`find_critical_points` search went. Every start ends in exactly one of
+    ``converged`` (at a critical point in the box; ``fallback`` of them only after the
+    trust-region fallback), ``kinks`` (at a kink of a non-smooth ``f`` whose one-sided gradients
+    surround 0, reported as "not twice differentiable here"), ``not_converged``, ``failed`` (``f`` or its
+    derivatives not finite) or ``outside_box``. A multistart search is never exhaustive:
+    ``singletons`` (points reached from a single start) and ``missing_mass`` (their share of the
+    converged runs, the Good-Turing estimate of the chance that one more start finds a new point)
+    say how far from complete it probably is; ``batch`` is the number of starts whose Hessians are
+    held at once (the memory bound).
+
+    Example
+    -------
+    >>> df = find_critical_points(lambda v: v[0]**3 - 3*v[0], box=[(-3, 3)])
+    >>> r = df.search
+    >>> (r.starts, r.converged, r.not_converged, r.failed, r.exhaustive)
+    (5, 5, 0, 0, False)
+    """
+
+    starts: int
+    converged: int
+    fallback: int
+    not_converged: int
+    failed: int
+    outside_box: int
+    distinct: int
+    singletons: int
+    missing_mass: float
+    batch: int
+    kinks: int = 0
+    exhaustive: bool = False
+
+    def summary(self) -> str:
+        """One line: the search is not exhaustive, and how the starts ended."""
+        fb = f" ({self.fallback} via the trust-region fallback)" if self.fallback else ""
+        kinks = f"{self.kinks} ended at a kink (not twice differentiable), " if self.kinks else ""
+        return (f"search not exhaustive: {self.starts} starts, {self.converged} converged{fb}, "
+                f"{kinks}{self.not_converged} did not converge, {self.failed} failed (f not finite), "
+                f"{self.outside_box} converged outside the box; {self.distinct} distinct point(s), "
+                f"{self.singletons} found from a single start (chance a new start finds a new point "
+                f"~{self.missing_mass:.2g})")
+
+
+class CriticalPoints(pd.DataFrame):
+    """The DataFrame :func:`find_critical_points` returns: one row per point, with the search's
+    :class:`SearchReport` as ``.search`` (also in ``attrs["search"]``) and its summary line under the
+    table in ``repr``.
+
+    Example
+    -------
+    >>> df = find_critical_points(lambda v: v[0]**2, box=[(-1, 1)])
+    >>> isinstance(df, pd.DataFrame), len(df), repr(df).splitlines()[-1].startswith("search not exhaustive")
+    (True, 1, True)
+    """
+
+    _metadata: list[str] = []
+
+    @property
+    def _constructor(self):
+        return CriticalPoints
+
+    @property
+    def search(self) -> SearchReport | None:
+        """The search report (None on frames not made by :func:`find_critical_points`)."""
+        report = self.attrs.get("search")
+        return report if isinstance(report, SearchReport) else None
+
+    def summary(self) -> str:
+        """The search report's one line (the search is not exhaustive; how the starts ended)."""
+        return "" if self.search is None else self.search.summary()
+
+    def __repr__(self) -> str:
+        text = super().__repr__()
+        return text if self.search is None else f"{text}\n{self.search.summary()}"
+
+
+@dataclass
+class _Run:
+    start: int
+    x: np.ndarray
+    value: float = math.nan
+    gnorm: float = math.nan
+    eig: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 @float64
 def find_critical_points(f: Callable[[Any], Any], box: Sequence[Sequence[float]] | None = None,
                          starts: Any = None, *, grid: int = 5, seed: int = 0,
                          names: Sequence[str] | None = None, tol: float = 1e-8, gtol: float = 1e-6,
-                         max_iter: int = 100) -> pd.DataFrame:
+                         max_iter: int = 100, max_batch_bytes: int = BATCH_BYTES) -> CriticalPoints:
     """Critical points of ``f`` (a function of a flat vector) by Newton's method from many starts.
 
     Starts: the given ``(k, n)`` array; or ``int`` k seeded uniform points in ``box``; or (default)
-    a ``grid**n`` grid of cell centres of ``box`` (256 seeded points when that exceeds 1024).
-    Newton's step uses the pseudo-inverse of the Hessian (singular Hessians do not crash), at most
-    the box diameter long, halved until ``||grad f||`` decreases. The derivatives are compiled
-    once per ``f`` and vectorised over starts. Converged points (gradient test of
-    :func:`classify_critical_point`, with ``scale`` the larger of ``||H||`` there and the median
-    ``||H||`` over the starts) inside ``box`` are deduplicated (distance ``<= 1e-6 (1 + ||x||)``)
-    and classified. Returns a DataFrame, one row per point: coordinates, ``value``, ``kind``,
-    ``eigenvalues``, ``gradient_norm``, ``hits`` (starts that converged there).
+    the ``grid**n`` grid of cell centres of ``box`` while it has at most 16384 points (n <= 6 for
+    the default ``grid = 5``), else
+    :func:`default_starts` seeded uniform points (``256 n``, capped so one round of Newton steps
+    stays affordable). From each start: damped Newton on ``grad f = 0`` (pseudo-inverse steps at
+    most the box diameter long, halved, then Levenberg-Marquardt steps, accepted when ``||grad f||``
+    decreases); where that does not end at a critical point, a trust-region Newton method minimising
+    and one maximising ``f`` from the same start, each polished by Newton (this finds Rosenbrock's
+    minimum from (-1.2, 1)). Points passing the test of :func:`classify_critical_point` (tests (a)
+    and (b), ``scale`` the larger of ``||H||`` there and the median ``||H||`` over the starts) inside
+    ``box`` are deduplicated (distance ``<= 1e-6 (1 + ||x||)``), checked for kinks and classified.
+
+    **Not exhaustive**: a multistart search can miss points (small basins, many points in many
+    dimensions). The result says so: ``df.search`` (a :class:`SearchReport`: how many starts
+    converged, needed the fallback, did not converge or failed, and how many points were found only
+    once) and its summary line under ``repr(df)``.
+
+    **Memory**: starts are processed in batches of ``c = max_batch_bytes // (64 n^2)`` rows (at
+    least 1), so peak memory is ``O(c n^2)`` (about ``max_batch_bytes``, default 256 MB) whatever
+    the number of starts: n = 2000 runs one start at a time in about 0.3 GB instead of holding 256
+    Hessians (25 GB). The derivatives are compiled once per ``f`` and batch shape.
+
+    Returns a :class:`CriticalPoints` DataFrame, one row per point: coordinates, ``value``,
+    ``kind``, ``eigenvalues``, ``gradient_norm``, ``hits`` (runs that converged there).
 
     Example
     -------
     >>> df = find_critical_points(lambda v: v[0]**3 - 3*v[0] + v[1]**2, box=[(-3, 3), (-3, 3)])
-    >>> [(round(r.x0, 6), round(r.x1, 6), r.kind) for r in df.itertuples()]
+    >>> [(round(r.x0, 6) + 0.0, round(r.x1, 6) + 0.0, r.kind) for r in df.itertuples()]
     [(-1.0, 0.0, 'saddle point'), (1.0, 0.0, 'local minimum')]
+    >>> rosen = lambda v: (1 - v[0])**2 + 100 * (v[1] - v[0]**2)**2
+    >>> (find_critical_points(rosen, starts=[[-1.2, 1.0]])[["x0", "x1"]].round(9) + 0.0).values.tolist()
+    [[1.0, 1.0]]
     """
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # non-finite f: handled
+        return _search(f, box, starts, grid, seed, names, tol, gtol, max_iter, max_batch_bytes)
+
+
+def _search(f, box, starts, grid, seed, names, tol, gtol, max_iter, max_batch_bytes) -> CriticalPoints:
     b = None if box is None else _box(box)
     X0 = _starts(b, starts, grid, seed)
-    n = X0.shape[1]
+    k, n = X0.shape
+    _check_scalar(f, n)
     cols = list(names) if names is not None else [f"x{i}" for i in range(n)]
     if len(cols) != n:
         raise SpecificationError(message(
             "names do not match the dimension", expected=f"{n} names", got=f"{len(cols)}: {cols}",
             fix="give one name per variable"))
     span = (b[:, 1] - b[:, 0]) if b is not None else np.ptp(X0, axis=0) + 1.0
-    X = _newton(f, X0, max_iter, 1e-12, float(np.linalg.norm(span)))
-    H0 = np.asarray(_derivs(jnp.asarray(X0), f=f)[2])
-    H0 = H0[np.isfinite(H0).all(axis=(1, 2))]
-    typical = float(np.median(np.abs(np.linalg.eigvalsh(H0)).max(axis=1))) if len(H0) else 0.0
-    val, G, H = (np.asarray(a) for a in _derivs(jnp.asarray(X), f=f))
-    keep = np.isfinite(val) & np.isfinite(G).all(1) & np.isfinite(H).all((1, 2))
-    if b is not None:
-        keep &= np.all((X >= b[:, 0] - 1e-9 * span) & (X <= b[:, 1] + 1e-9 * span), axis=1)
-    reps: list[list] = []  # [index, hits, CriticalPoint], best gradient first
-    for i in np.argsort(np.linalg.norm(np.where(np.isfinite(G), G, np.inf), axis=1)):
-        if not keep[i]:
-            continue
-        near = [r for r in reps if np.linalg.norm(X[i] - X[r[0]]) <= 1e-6 * (1 + np.linalg.norm(X[i]))]
-        if near:
-            near[0][1] += 1
-            continue
-        scale = max(float(np.abs(np.linalg.eigvalsh(H[i])).max()), typical)
-        cp = _classify(X[i], val[i], G[i], H[i], tol, gtol, scale)
-        if cp.is_critical:
-            reps.append([i, 1, cp])
-    rows = [{**dict(zip(cols, cp.point.tolist())), "value": cp.value, "kind": cp.kind,
-             "eigenvalues": tuple(cp.eigenvalues.tolist()), "gradient_norm": cp.gradient_norm,
-             "hits": hits} for _, hits, cp in reps]
+    max_step = float(np.linalg.norm(span))
+    c, cg = _batch_rows(n, k, int(max_batch_bytes))
+    kern = _Kernels(f, c, cg)
+
+    def inside(X):
+        if b is None:
+            return np.ones(len(X), dtype=bool)
+        return np.all((X >= b[:, 0] - 1e-9 * span) & (X <= b[:, 1] + 1e-9 * span), axis=1)
+
+    # phase 1: Newton on grad f = 0 from every start, one batch of c starts at a time
+    XA, status, h0 = np.empty_like(X0), np.empty(k, dtype=int), np.empty(k)
+    for i in range(0, k, c):
+        XA[i:i + c], status[i:i + c], h0[i:i + c] = _newton(kern, X0[i:i + c], max_iter, 1e-12, max_step)
+    typical = float(np.median(h0[np.isfinite(h0)])) if np.isfinite(h0).any() else 0.0
+
+    runs: list[_Run] = []
+    found = np.zeros(k, dtype=bool)     # a start produced a critical point in the box
+    outside = np.zeros(k, dtype=bool)   # ... or only outside it
+    fallback = np.zeros(k, dtype=bool)
+
+    def collect(idx: np.ndarray, X: np.ndarray, via_fallback: bool) -> np.ndarray:
+        """Record the runs (start ``idx[i]`` ended at ``X[i]``) that end at a critical point; return
+        which did. End points within the deduplication distance share one test (of the one with
+        the smallest gradient): the Hessian work is per distinct point, not per start."""
+        _, G = kern.grads(X) if len(X) else (None, np.zeros((0, n)))
+        gn = np.linalg.norm(G, axis=1)
+        rep_of = np.full(len(X), -1)
+        heads: list[int] = []
+        for i in np.argsort(np.where(np.isfinite(gn), gn, np.inf)):
+            if not np.isfinite(gn[i]):
+                break
+            if heads:
+                d = np.linalg.norm(X[heads] - X[i], axis=1)
+                j = int(np.argmin(d))
+                if d[j] <= 1e-6 * (1 + np.linalg.norm(X[i])):
+                    rep_of[i] = heads[j]
+                    continue
+            rep_of[i] = i
+            heads.append(int(i))
+        result: dict[int, _Run | None] = {}
+        for i0 in range(0, len(heads), c):
+            batch = heads[i0:i0 + c]
+            ok, val, gnorm, w, _ = _stationary(kern, X[batch], gtol, typical)
+            for j, h in enumerate(batch):
+                result[h] = _Run(-1, X[h], float(val[j]), float(gnorm[j]), w[j]) if ok[j] else None
+        inb = inside(X)
+        done = np.zeros(len(X), dtype=bool)
+        for i in np.flatnonzero(rep_of >= 0):
+            run, s = result[int(rep_of[i])], int(idx[i])
+            if run is None:
+                continue
+            done[i] = True
+            if inb[rep_of[i]]:
+                runs.append(_Run(s, run.x, run.value, run.gnorm, run.eig))
+                found[s] = True
+                fallback[s] |= via_fallback
+            else:
+                outside[s] = True
+        return done
+
+    collect(np.arange(k), XA, False)
+
+    # phase 2: trust-region fallback (minimise and maximise f) where Newton did not end at a point
+    redo = np.flatnonzero(~found & ~outside & (status != _FAILED))
+    ends: list[tuple[int, np.ndarray]] = []      # fallback runs that ended elsewhere: kinks?
+    for sign in (1.0, -1.0):
+        for i in range(0, len(redo), c):
+            idx = redo[i:i + c]
+            XB, _ = _descend(kern, X0[idx], sign, max_iter, max_step, gtol, typical, b)
+            XB, stB, _ = _newton(kern, XB, max_iter, 1e-12, max_step)
+            keep = stB != _FAILED
+            done = collect(idx[keep], XB[keep], True)
+            inb = inside(XB[keep])
+            ends += [(int(s), x) for s, x, d, ok in zip(idx[keep], XB[keep], done, inb) if ok and not d]
+
+    # deduplicate, best gradient first; then the kink check on the representatives
+    runs.sort(key=lambda r: r.gnorm)
+    reps: list[list] = []   # [run, hits]
+    rep_x = np.zeros((0, n))
+    for r in runs:
+        if len(rep_x):
+            d = np.linalg.norm(rep_x - r.x, axis=1)
+            j = int(np.argmin(d))
+            if d[j] <= 1e-6 * (1 + np.linalg.norm(r.x)):
+                reps[j][1] += 1
+                continue
+        reps.append([r, 1])
+        rep_x = np.vstack([rep_x, r.x])
+    kinds: list[str] = []
+    for i in range(0, len(reps), c):
+        Xr = rep_x[i:i + c]
+        _, G, H = kern.derivs(Xr)
+        scan = _kink_scan(lambda Y: kern.grads(Y, wide=True)[1], Xr, G, H, cg)
+        for j, (run, _) in enumerate(reps[i:i + c]):
+            if scan.smoothness[j] is not Smoothness.SMOOTH:
+                kinds.append(NOT_TWICE_DIFFERENTIABLE)
+            else:
+                s = max(float(np.abs(run.eig).max(initial=0.0)), typical)
+                kinds.append(_verdict(*_count(run.eig, tol * s)))
+    # fallback runs that stopped at a kink where the one-sided gradients surround 0 (|x| at 0):
+    # possible critical points of a non-smooth f, reported as "not twice differentiable here"
+    kinked = np.zeros(k, dtype=bool)
+    ends = [(s, x) for s, x in ends if not found[s]]
+    if ends:
+        heads: list[list] = []   # [x, set of starts]
+        for s, x in ends:
+            near = [h for h in heads if np.linalg.norm(h[0] - x) <= 1e-6 * (1 + np.linalg.norm(x))]
+            if near:
+                near[0][1].add(s)
+            else:
+                heads.append([x, {s}])
+        accepted: list[list] = []   # [run, starts]
+        wide_rows = lambda Y: kern.grads(Y, wide=True)[1]  # noqa: E731
+        for i in range(0, len(heads), c):
+            Xh = np.array([h[0] for h in heads[i:i + c]])
+            val, G, H = kern.derivs(Xh)
+            scan = _kink_scan(wide_rows, Xh, G, H, cg)
+            for j, (x, starts_here) in enumerate(heads[i:i + c]):
+                if scan.smoothness[j] is not Smoothness.GRADIENT_JUMP:
+                    continue
+                lam = np.linalg.eigvalsh(H[j])
+                ell = 1.0 + float(np.linalg.norm(x))
+                top = float(np.abs(lam).max(initial=0.0))
+                gap, size = _subgradient_gap(wide_rows, x, G[j], scan.jump_directions[j])
+                if gap > _gap_tol(gtol, max(top, typical), ell, top, size):
+                    continue
+                accepted.append([_Run(-1, x, float(val[j]), float(np.linalg.norm(G[j])), lam), starts_here])
+        # the end points of runs stopping at one kink agree to about the kink check's resolution
+        accepted.sort(key=lambda r: -len(r[1]))
+        merged: list[list] = []
+        for run, starts_here in accepted:
+            near = [m for m in merged if np.linalg.norm(m[0].x - run.x) <= KINK_STEPS[0] * (1 + np.linalg.norm(run.x))]
+            if near:
+                near[0][1] |= starts_here
+            else:
+                merged.append([run, set(starts_here)])
+        for run, starts_here in merged:
+            if len(rep_x) and np.min(np.linalg.norm(rep_x - run.x, axis=1)) <= KINK_STEPS[0] * (1 + np.linalg.norm(run.x)):
+                continue
+            reps.append([run, len(starts_here)])
+            rep_x = np.vstack([rep_x, run.x])
+            kinds.append(NOT_TWICE_DIFFERENTIABLE)
+            kinked[list(starts_here)] = True
+    rows = [{**dict(zip(cols, run.x.tolist())), "value": run.value, "kind": kind,
+             "eigenvalues": tuple(run.eig.tolist()), "gradient_norm": run.gnorm, "hits": hits}
+            for (run, hits), kind in zip(reps, kinds)]
     columns = [*cols, "value", "kind", "eigenvalues", "gradient_norm", "hits"]
-    df = pd.DataFrame(rows, columns=columns).sort_values(cols, ignore_index=True)
-    df.attrs.update(starts=len(X0), tol=tol, gtol=gtol, typical_scale=typical)
+    df = CriticalPoints(pd.DataFrame(rows, columns=columns).sort_values(cols, ignore_index=True))
+    kinked &= ~found & ~outside
+    failed = ~found & ~outside & ~kinked & (status == _FAILED)
+    converged_runs = sum(h for _, h in reps)
+    singletons = sum(1 for _, h in reps if h == 1)
+    report = SearchReport(
+        starts=k, converged=int(found.sum()), fallback=int((found & fallback).sum()),
+        not_converged=int((~found & ~outside & ~failed & ~kinked).sum()), failed=int(failed.sum()),
+        outside_box=int((~found & outside).sum()), distinct=len(reps), singletons=singletons,
+        missing_mass=float(singletons / converged_runs) if converged_runs else 1.0, batch=c,
+        kinks=int(kinked.sum()))
+    df.attrs.update(starts=k, tol=tol, gtol=gtol, typical_scale=typical, search=report,
+                    converged=report.converged, not_converged=report.not_converged,
+                    failed=report.failed, exhaustive=False)
     return df
-
-
-# ----------------------------------------------------------------------------- convexity

@@ -60,6 +60,7 @@ def test_find(capsys):
     assert rc == 0
     assert out.count("local minimum") == 2 and out.count("saddle point") == 1
     assert "3 critical point(s) from 25 Newton starts" in out
+    assert out.splitlines()[-1].startswith("search not exhaustive: 25 starts, 25 converged")
     rc, out, _ = call(capsys, "x**3 - 3*x + y**2", "--find", "x=-3:3,y=-2:2")
     assert rc == 0 and "x in [-3, 3], y in [-2, 2]" in out and "2 critical point(s)" in out
 
@@ -94,3 +95,15 @@ def test_help_has_examples(capsys):
     with pytest.raises(SystemExit) as info:      # --at or --find is required
         parser().parse_args(["hessian", "x**2"])
     assert info.value.code == 2
+
+
+def test_kinks_and_incomplete_searches_are_reported(capsys):
+    # closed form: abs(x) + y**2 has a kink at 0 (one-sided derivatives -1 and 1); x**1000000 at 1
+    # has gradient 1e6 and its only critical point at 0; x + y has no critical point at all
+    rc, out, _ = call(capsys, "abs(x) + y**2", "--at", "x=0,y=0")
+    assert rc == 0 and "classification: not twice differentiable here" in out
+    rc, out, _ = call(capsys, "x**1000000", "--at", "x=1")
+    assert rc == 0 and "classification: not a critical point" in out and "Newton steps" in out
+    rc, out, _ = call(capsys, "x + y", "--find=-1:1")
+    assert rc == 0 and "no critical points found from 25 starts" in out
+    assert "search not exhaustive" in out and "25 did not converge" in out

@@ -102,14 +102,17 @@ def test_constrained_saddle_agrees():
     assert c.reduced_eigenvalues[0] < 0 < c.reduced_eigenvalues[1]
 
 
-def test_zero_minor_disagreement_is_reported_as_degenerate():
-    # min of x^2 + y^2 + z^2 on z = 0 at the origin is a strict minimum (reduced Hessian 2 I),
-    # but J = (0, 0, 1) makes the order-3 leading minor zero: the minor test is inconclusive
+def test_constraint_on_the_last_variable_is_a_strict_minimum():
+    # min of x^2 + y^2 + z^2 on z = 0 at the origin is a strict minimum (reduced Hessian 2 I).
+    # In the given order J = (0, 0, 1) makes the order-3 leading minor det [[0,0,0],[0,2,0],
+    # [0,0,2]] = 0 (the classical rule needs a nonsingular leading block of J); with z first
+    # (column-pivoted QR of J) the minors are det [[0,1,0],[1,2,0],[0,0,2]] = -2 and the full
+    # det = -4, both of sign (-1)^m = -1: a minimum, as the reduced Hessian says.
     c = hs.classify_constrained(lambda v: v[0] ** 2 + v[1] ** 2 + v[2] ** 2, lambda v: v[2],
                                 [0.0, 0.0, 0.0])
-    assert c.minors[3] == 0.0 and c.minors[4] == pytest.approx(-4.0, rel=1e-14)
-    assert (c.minors_kind, c.reduced_kind, c.kind) == ("degenerate", "local minimum", "degenerate")
-    assert "inconclusive" in c.note and "local minimum" in c.note
+    assert c.variable_order == (2, 0, 1)
+    assert c.minors[3] == pytest.approx(-2.0, rel=1e-14) and c.minors[4] == pytest.approx(-4.0, rel=1e-14)
+    assert (c.minors_kind, c.reduced_kind, c.kind) == ("local minimum",) * 3
     np.testing.assert_allclose(c.reduced_eigenvalues, [2.0, 2.0], rtol=1e-14)
 
 
@@ -148,3 +151,76 @@ def test_float64_vector_constraint():
     assert s.converged
     np.testing.assert_allclose(s.x, [-1e-9, 0.0, 1e-9], rtol=1e-12, atol=1e-22)
     np.testing.assert_allclose(s.multipliers, [-4e-9], rtol=1e-12)   # grad f = 2(x - c) = lam
+
+
+# ----------------------------------------------------------------------------- issue 11 (trust)
+
+@pytest.mark.parametrize("k", [0, 1, 2])
+def test_strict_minimum_whatever_the_variable_order(k):
+    # closed form: x^2 + y^2 + z^2 on (variable k) = 1 has the strict minimum e_k (reduced Hessian
+    # 2 I); x^2 + y^2 + z^2 - 2 x_{k+1}^2 on the same plane has a saddle there. Before: "degenerate"
+    # unless the constrained variable came first.
+    x = np.zeros(3)
+    x[k] = 1.0
+    c = hs.classify_constrained(lambda v: jnp.sum(v ** 2), lambda v: v[k] - 1.0, x)
+    assert (c.kind, c.minors_kind, c.reduced_kind) == ("local minimum",) * 3
+    assert c.variable_order[0] == k
+    s = hs.classify_constrained(lambda v: jnp.sum(v ** 2) - 2 * v[(k + 1) % 3] ** 2, lambda v: v[k] - 1.0, x)
+    assert (s.kind, s.minors_kind, s.reduced_kind) == ("saddle point",) * 3
+
+
+def test_two_constraints_in_any_order():
+    # closed form: sum x_i^2 on x_a = 1, x_b = 2 (4 variables): strict minimum at x_a = 1, x_b = 2
+    for a, b in [(0, 1), (2, 3), (3, 0), (1, 3)]:
+        x = np.zeros(4)
+        x[a], x[b] = 1.0, 2.0
+        c = hs.classify_constrained(lambda v: jnp.sum(v ** 2), [lambda v, a=a: v[a] - 1.0,
+                                                                lambda v, b=b: v[b] - 2.0], x)
+        assert (c.kind, c.minors_kind) == ("local minimum", "local minimum"), (a, b)
+
+
+def test_permuted_stewart_example():
+    # Stewart 14.8 example 5 with the variables reordered: same verdicts
+    for perm in [(2, 0, 1), (1, 2, 0), (2, 1, 0)]:
+        p = np.array(perm)
+        inv = np.argsort(p)
+        f = lambda v, inv=inv: stewart_f(v[inv])  # noqa: E731
+        g = [lambda v, c=c, inv=inv: c(v[inv]) for c in stewart_g]
+        assert hs.classify_constrained(f, g, STEWART_MAX[p]).kind == "local maximum"
+        assert hs.classify_constrained(f, g, STEWART_MIN[p]).kind == "local minimum"
+
+
+def test_converged_means_what_classify_constrained_says():
+    # x^4 + y^4 on x = y: Newton converges only linearly to the degenerate minimum 0. Before, the
+    # solver stopped at x = 4.7e-6 and called that converged while classify_constrained said
+    # "not a critical point". Now one test decides both.
+    f4, diag = (lambda v: v[0] ** 4 + v[1] ** 4), (lambda v: v[0] - v[1])
+    for x0, max_iter in [([1.0, 0.5], 100), ([2.0, -1.0], 100), ([1.0, 0.5], 5), ([1.0, 0.5], 20)]:
+        s = hs.solve_lagrange(f4, diag, x0, max_iter=max_iter)
+        c = hs.classify_constrained(f4, diag, s.x)
+        assert s.converged == (c.kind != "not a critical point"), (x0, max_iter, s.note, c.note)
+    s = hs.solve_lagrange(f4, diag, [1.0, 0.5])
+    assert s.converged and np.abs(s.x).max() < 1e-6
+    assert not hs.solve_lagrange(f4, diag, [1.0, 0.5], max_iter=5).converged
+    # and on the textbook problems, from several starts
+    for f, g, x0 in [(xy, line, [3.0, 8.0]), (plus, circle, [0.5, 0.9]), (plus, circle, [-0.2, -0.9]),
+                     (stewart_f, stewart_g, [0.3, -0.9, 0.0])]:
+        s = hs.solve_lagrange(f, g, x0)
+        assert s.converged and hs.classify_constrained(f, g, s.x).kind != "not a critical point"
+
+
+def test_constrained_gradient_test_is_relative():
+    # closed form: x^1000000 + y^2 on y = 0 at (1, 0): reduced gradient 1e6, curvature 1e12, but the
+    # constrained critical point is (0, 0), at distance 1
+    c = hs.classify_constrained(lambda v: v[0] ** 1000000 + v[1] ** 2, lambda v: v[1], [1.0, 0.0])
+    assert c.kind == "not a critical point" and c.newton_distance > 0.1
+    big = hs.classify_constrained(lambda v: 1e12 * (v[0] - 1e6) ** 2 + v[1] ** 2, lambda v: v[1] - 5e5,
+                                  [1e6, 5e5])
+    assert big.kind == "local minimum"
+
+
+def test_vector_valued_objective_is_refused():
+    with pytest.raises(SpecificationError, match="expected a scalar function"):
+        hs.classify_constrained(lambda v: v * 2.0, line, [5.0, 5.0])
+    with pytest.raises(SpecificationError, match="output shape"):
+        hs.solve_lagrange(lambda v: v * 2.0, line, [5.0, 5.0])
