@@ -41,11 +41,14 @@ from hessstats.rows.dask import DaskSource
 from hessstats.rows.parquet import ParquetSource
 from hessstats.toolkit.convexity import ConvexityCheck, check_convexity
 from hessstats.toolkit.critical import (
-                               CriticalPoint,
-                               SecondDerivativeTest,
-                               classify_critical_point,
-                               find_critical_points,
-                               second_derivative_test,
+    CriticalPoint,
+    CriticalPoints,
+    SearchReport,
+    SecondDerivativeTest,
+    Smoothness,
+    classify_critical_point,
+    find_critical_points,
+    second_derivative_test,
 )
 from hessstats.toolkit.expression import Expression, parse_expression
 from hessstats.toolkit.lagrange import (
@@ -59,9 +62,9 @@ from hessstats.toolkit.lagrange import (
 from hessstats.toolkit.taylor import Taylor2, TaylorError, taylor2
 
 __all__ = [
-    "BorderedHessian", "ConstrainedClassification", "ConvexityCheck", "CriticalPoint", "DaskSource",
+    "BorderedHessian", "ConstrainedClassification", "ConvexityCheck", "CriticalPoint", "CriticalPoints", "DaskSource",
     "Expression", "FitResult", "IndexModel", "LagrangeSolution", "Model", "ParquetSource",
-    "SecondDerivativeTest", "Taylor2", "TaylorError", "TestResult", "__version__", "bordered_hessian",
+    "SearchReport", "SecondDerivativeTest", "Smoothness", "Taylor2", "TaylorError", "TestResult", "__version__", "bordered_hessian",
     "check_convexity", "classify_constrained", "classify_critical_point", "compare", "compile_stats",
     "datasets", "enable_compilation_cache", "errors", "find_critical_points", "fit", "formula",
     "from_formula", "gamma", "gradient", "hessian", "hessian_blocked", "logit", "lr_test", "margins",
