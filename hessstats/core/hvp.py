@@ -36,8 +36,10 @@ if TYPE_CHECKING:
 def _block_hvp(theta: np.ndarray, data: Any, weights: Any, *, directions: np.ndarray, model: Model) -> tuple[np.ndarray]:
     with x64():
         w = None if weights is None else jnp.asarray(weights)
+        program = getattr(model, "program", None)
         out = call_kernel("hessian_columns", derivatives.hessian_columns, jnp.asarray(theta), data,
-                               jnp.asarray(directions), model.loglike, model.spec, weights=w)
+                          jnp.asarray(directions), program if program is not None else model.loglike, model.spec,
+                          weights=w, consts=getattr(model, "consts", ()))
     return (np.asarray(out, dtype=np.float64),)
 
 
@@ -52,7 +54,7 @@ def _unit_blocks(k: int, block_size: int):
 
 
 def columns_in_blocks(theta: np.ndarray, data: Any, weights: Any, loglike: Any, spec: Any,
-                      block_size: int) -> np.ndarray:
+                      block_size: int, consts: tuple = ()) -> np.ndarray:
     """The symmetrised Hessian of one data block from ``block_size`` directions at a time.
 
     Example
@@ -68,7 +70,7 @@ def columns_in_blocks(theta: np.ndarray, data: Any, weights: Any, loglike: Any, 
     with x64():
         for _, width, eye in _unit_blocks(theta.size, block_size):
             out = call_kernel("hessian_columns", derivatives.hessian_columns, jnp.asarray(theta), data,
-                                   jnp.asarray(eye), loglike, spec, weights=weights)
+                              jnp.asarray(eye), loglike, spec, weights=weights, consts=consts)
             cols.append(np.asarray(out)[:, :width])
     hess = np.concatenate(cols, axis=1)
     return (hess + hess.T) / 2.0

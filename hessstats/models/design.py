@@ -17,7 +17,7 @@ import scipy.optimize
 from hessstats.errors import CollinearityError, DataError, message
 from hessstats.inference.defaults import PostEstimationDefaults
 from hessstats.model import Model
-from hessstats.rows.prepare import FiniteArray
+from hessstats.rows.prepare import FiniteArray, index_array
 
 
 def design(X: Any, names: Sequence[str] | None = None, *, what: str = "X") -> tuple[np.ndarray, tuple[str, ...]]:
@@ -273,11 +273,16 @@ def build(loglike: Callable, start: Any, data: Mapping[str, Any], names: Any, de
           extra: Mapping[str, Any] | None = None, defaults: PostEstimationDefaults | None = None) -> Model:
     """Assemble the :class:`hessstats.Model` of a built-in likelihood.
 
+    Integer arrays in ``data`` are category codes that the built-in likelihoods index with (ordered
+    models): they are passed as :func:`~hessstats.rows.prepare.index_array` (every other array is
+    float64).
+
     Example
     -------
     >>> m = build(lambda p, d: -(d["y"] - p["mu"]) ** 2, {"mu": 0.0}, {"y": np.ones(2)}, None, {"model": "demo"})
     >>> m.names, m.description["model"]
     (('mu',), 'demo')
     """
-    return Model(loglike, start, dict(data), names=names, description=dict(description),
+    data = {key: index_array(value) if np.asarray(value).dtype.kind in "iu" else value for key, value in data.items()}
+    return Model(loglike, start, data, names=names, description=dict(description),
                  expected_information=expected_information, extra=extra, defaults=defaults)

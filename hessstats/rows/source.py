@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from hessstats._checks import check_positive_int
 from hessstats._progress import progress
-from hessstats.errors import SpecificationError, message
 from hessstats.rows.leaves import row_block
 
 Block = tuple[Any, np.ndarray]
@@ -113,6 +113,7 @@ def check_chunk_size(chunk_size: Any) -> int:
 
     Example
     -------
+    >>> from hessstats.errors import SpecificationError
     >>> check_chunk_size(1000)
     1000
     >>> try:
@@ -121,8 +122,4 @@ def check_chunk_size(chunk_size: Any) -> int:
     ...     print("rejected")
     rejected
     """
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
-        raise SpecificationError(message(
-            "chunk_size must be a positive integer", expected="an int >= 1 (rows per block), or None",
-            got=repr(chunk_size), fix="e.g. chunk_size=100_000"))
-    return int(chunk_size)
+    return check_positive_int(chunk_size, "chunk_size", hint=" (rows per block), or None, e.g. chunk_size=100_000")
