@@ -17,7 +17,29 @@ import scipy.optimize
 from hessstats.errors import CollinearityError, DataError, message
 from hessstats.inference.defaults import PostEstimationDefaults
 from hessstats.model import Model
-from hessstats.rows.prepare import FiniteArray, index_array
+from hessstats.rows.prepare import FiniteArray, align_to_rows, index_array
+
+
+def align_rows(X: Any, **per_row: Any) -> dict[str, Any]:
+    """Per-row arguments (``y``, ``offset``, ``exposure``, limits, events, ``Z``) in the row order of
+    the design ``X``, aligned by pandas row label.
+
+    The reference labels are ``X``'s (a DataFrame), else those of the first pandas argument (in the
+    order given). A pandas argument with the same labels in another order is reordered; different
+    labels are a :class:`DataError`; without reference labels a pandas argument needs a default
+    ``RangeIndex``. numpy arrays, scalars and ``None`` are positional and returned unchanged (see
+    :func:`hessstats.rows.prepare.align_to_rows`).
+
+    Example
+    -------
+    >>> X = pd.DataFrame({"x": [1.0, 2.0, 3.0]}, index=[10, 11, 12])
+    >>> align_rows(X, y=pd.Series([0.0, 1.0, 2.0], index=[12, 10, 11]))["y"].tolist()
+    [1.0, 2.0, 0.0]
+    """
+    objects = [X, *per_row.values()]
+    labels = next((o.index for o in objects if isinstance(o, (pd.Series, pd.DataFrame))), None)
+    n = None if labels is None else len(labels)
+    return {key: align_to_rows(value, labels, n, key) for key, value in per_row.items()}
 
 
 def design(X: Any, names: Sequence[str] | None = None, *, what: str = "X") -> tuple[np.ndarray, tuple[str, ...]]:
