@@ -20,6 +20,7 @@ from hessstats.core.derivatives import FlatLoglike
 from hessstats.core.linalg import DEFAULT_RTOL, invert_information
 from hessstats.core.optimize import NR_TOL, OptimizerMethod, certify, maximize
 from hessstats.core.params import ParamSpec
+from hessstats.core.scores import block_rows, uses_row_blocks
 from hessstats.errors import PrecisionWarning, SpecificationError, SpecificationWarning, message, warn
 from hessstats.inference.defaults import PostEstimationDefaults
 from hessstats.inference.restrictions import FixedLoglike
@@ -123,6 +124,8 @@ class Model:
             raise SpecificationError(message(
                 "loglike is not callable", expected="a function loglike(params, data)",
                 got=f"{type(loglike).__name__}: {loglike!r}"[:200], fix="pass the function itself"))
+        if nobs is not None:
+            nobs = check_positive_int(nobs, "nobs", hint=" (the number of observations the log-likelihood sums)")
         spec = ParamSpec.from_start(start, names)
         theta0 = np.asarray(spec.ravel(start), dtype=np.float64)
         theta0.flags.writeable = False
@@ -154,8 +157,12 @@ class Model:
             _check_scalar_total(shape, rows)
 
     def _check_rows(self, sample: Any, rows: int | None, unsharded: Any) -> None:
-        """Row blocks (chunks, a row source's blocks, padded shards) give the per-row values of all rows."""
+        """Row blocks (chunks, a row source's blocks, padded shards) give the per-row values of all
+        rows; the program is traced for every block shape the model will use, now."""
+        theta = jnp.asarray(self.start)
         if isinstance(self.data, RowSource):
+            if rows:
+                self.program.prepare(theta, row_block(sample, rows, 0, self.chunk_size))
             if rows and rows > 1:
                 engine.check_row_blocks(self, sample, rows, min(self.chunk_size, -(-rows // 2)),
                                         what="reading the data in row blocks")
@@ -165,6 +172,11 @@ class Model:
             engine.check_row_blocks(self, head, m, self.chunk_size, what="chunk_size")
         elif self.weights is not None and len(self.weights) != self.nobs:
             engine.check_padding(self, unsharded)
+        elif self.nobs and uses_row_blocks(self, block_rows(self.k_params)):  # robust covariances' score blocks
+            try:
+                self.program.prepare(theta, row_block(self.data, self.nobs, 0, block_rows(self.k_params)))
+            except SpecificationError:  # not a function of row blocks: score_meat uses all rows at once
+                pass
 
     @property
     def names(self) -> tuple[str, ...]:

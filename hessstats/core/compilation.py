@@ -140,19 +140,19 @@ def enable_compilation_cache(path: str | os.PathLike | None = None, *, min_compi
 # ----------------------------------------------------------------------------- traced programs
 
 def _signature(args: tuple) -> tuple:
-    """``(pytree structure, ((shape, dtype, weak_type), ...))`` of positional arguments."""
+    """``(pytree structure, ((shape, dtype), ...))`` of positional arguments (weak typing, which
+    does not change values of a given dtype, is left out)."""
     leaves, tree = jax.tree_util.tree_flatten(args)
     avals = []
     for leaf in leaves:
         aval = jax.typeof(leaf)
-        avals.append((tuple(aval.shape), aval.dtype, bool(getattr(aval, "weak_type", False))))
+        avals.append((tuple(aval.shape), aval.dtype))
     return tree, tuple(avals)
 
 
 def _abstract(signature: tuple) -> tuple:
     tree, avals = signature
-    return jax.tree_util.tree_unflatten(
-        tree, [jax.ShapeDtypeStruct(shape, dtype, weak_type=weak) for shape, dtype, weak in avals])
+    return jax.tree_util.tree_unflatten(tree, [jax.ShapeDtypeStruct(shape, dtype) for shape, dtype in avals])
 
 
 def _const_avals(consts: Any) -> tuple:
@@ -197,8 +197,11 @@ class Program:
     to the caller's arrays do not reach the model). Calling ``program(consts, *args)`` inside a
     kernel evaluates the stored jaxpr with those constants; at other argument shapes (row blocks)
     the function is traced again and its captured constants are replaced, position by position,
-    by the ones passed in. Equality and hash: the function (identity or its own ``==``), the
-    argument structure, the jaxpr's text and the constants' shapes and dtypes.
+    by the ones passed in (such a trace first checks that the function still traces to the validated
+    program: captured values changed since construction are a :class:`SpecificationError`, so a
+    model builds the row-block shapes it needs when it is constructed, with :meth:`prepare`).
+    Equality and hash: the function (identity or its own ``==``), the argument structure, the
+    jaxpr's text and the constants' shapes and dtypes.
 
     Example
     -------
@@ -214,8 +217,9 @@ class Program:
     [1.0, 2.0]
     """
 
-    def __init__(self, fn: Callable, closed: Any, signature: tuple, out_tree: Any):
+    def __init__(self, fn: Callable, closed: Any, signature: tuple, out_tree: Any, consts: tuple = ()):
         self.fn = fn
+        self._home, self._home_consts = signature, tuple(consts)
         self.jaxpr = closed.jaxpr
         """The jaxpr traced when the model was built (at the validation shapes)."""
         self.text = str(closed.jaxpr)
@@ -242,7 +246,8 @@ class Program:
 
     def __getstate__(self) -> dict:  # jaxprs are not pickled: a worker traces again (same key)
         return {"fn": self.fn, "jaxpr": None, "text": self.text, "const_avals": self.const_avals,
-                "_rest": self._rest, "_hash": self._hash, "_jaxprs": {}}
+                "_rest": self._rest, "_hash": self._hash, "_jaxprs": {}, "_home": self._home,
+                "_home_consts": self._home_consts}
 
     @classmethod
     def trace(cls, fn: Callable, *args: Any) -> tuple[Program, tuple, Any]:
@@ -266,8 +271,13 @@ class Program:
                 fix="draw random numbers once, outside the function, and pass them in `data`; do not update "
                     "counters or other Python state inside it"))
         consts = tuple(jnp.array(c, copy=True) for c in first.consts)
-        program = cls(fn, first, _signature(args), jax.tree_util.tree_structure(out))
+        program = cls(fn, first, _signature(args), jax.tree_util.tree_structure(out), consts)
         return program, consts, out
+
+    def prepare(self, *args: Any) -> None:
+        """Trace now for arguments shaped like ``args`` (the row blocks a model will use), while the
+        captured values are those of construction."""
+        self._at(_signature(args))
 
     def _at(self, signature: tuple) -> tuple:
         """The jaxpr for arguments of this signature: ``(jaxpr, positions of the passed constants,
@@ -284,6 +294,15 @@ class Program:
                 got=f"arguments of shapes {[a[0] for a in signature[1]]}: {type(exc).__name__}: "
                     f"{str(exc).splitlines()[0] if str(exc) else ''}"[:400],
                 fix="pass per-row arrays through `data` instead of capturing them from globals or closures")) from exc
+        home, _ = _fresh_trace(self.fn, _abstract(self._home))
+        if str(home.jaxpr) != self.text or len(home.consts) != len(self._home_consts) or not all(
+                _same_values(a, b) for a, b in zip(home.consts, self._home_consts)):
+            raise SpecificationError(message(
+                "the values the function captures changed after the model was built",
+                expected="captured arrays and Python values as when the model was built (evaluating it on a new "
+                         f"data shape, {[a[0] for a in signature[1]]}, traces the function again)",
+                got="a trace now computes other operations or constants than the validated one",
+                fix="build a new model after changing captured values, or pass such values through `data`"))
         if len(closed.consts) != len(self.const_avals):
             raise SpecificationError(message(
                 "the function captures different arrays at different data shapes",

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse.linalg
 
+from hessstats._checks import check_positive_int, check_tolerance
 from hessstats._config import float64, x64
 from hessstats._progress import progress as progress_bar
 from hessstats.core import derivatives
@@ -111,6 +112,7 @@ def hessian_blocked(model: Model, theta: Any, block_size: int = 128, progress: b
     >>> bool(np.allclose(hessian_blocked(m, np.ones(5), block_size=2), -X.T @ X))
     True
     """
+    block_size = check_positive_int(block_size, "block_size")
     theta = np.asarray(theta, dtype=np.float64)
     blocks = list(_unit_blocks(theta.size, block_size))
     columns = [hvp(model, theta, eye)[:, :width]
@@ -137,6 +139,9 @@ def selected_se(model: Model, theta: Any, names: Sequence[str], *, rtol: float =
     >>> float(selected_se(m, [2.5], ["mu"]).iloc[0])   # 1 / sqrt(n)
     0.5
     """
+    rtol = check_tolerance(rtol, "rtol")
+    if maxiter is not None:
+        maxiter = check_positive_int(maxiter, "maxiter")
     theta = np.asarray(theta, dtype=np.float64)
     k = theta.size
     model.spec.positions(names)

@@ -129,9 +129,8 @@ def score_meat(model: Model, theta: np.ndarray, codes: np.ndarray | None = None,
     [[2.0]]
     """
     n, k = model.nobs, model.k_params
-    rows = chunk_rows or max(256, CHUNK_ELEMENTS // max(k, 1))
-    own_blocks = getattr(model, "chunk_size", None) is not None or getattr(model, "weights", None) is not None
-    if (own_blocks or not model.per_observation or n is None or n <= rows or not _device_row_leaves(model.data, n)):
+    rows = chunk_rows or block_rows(k)
+    if not uses_row_blocks(model, rows):
         return accumulate_meat(model_scores(model, theta), codes)  # small, or the model chunks its own rows
     n_groups = None if codes is None else int(codes.max()) + 1
     total = np.zeros((k, k)) if codes is None else np.zeros((n_groups, k))
@@ -152,6 +151,26 @@ def score_meat(model: Model, theta: np.ndarray, codes: np.ndarray | None = None,
             s = np.asarray(derivatives.scores(t, block, **kernel))[: stop - start]
             total += s.T @ s if codes is None else cluster_sums(s, codes[start:stop], n_groups)
     return total if codes is None else total.T @ total
+
+
+def block_rows(k: int) -> int:
+    """Rows per block of scores for ``k`` parameters (about :data:`CHUNK_ELEMENTS` numbers).
+
+    Example
+    -------
+    >>> block_rows(50)
+    83886
+    """
+    return max(256, CHUNK_ELEMENTS // max(k, 1))
+
+
+def uses_row_blocks(model: Model, rows: int) -> bool:
+    """Whether :func:`score_meat` evaluates ``model`` in blocks of ``rows`` rows (in-memory device
+    data with more rows, not chunked or sharded by the model itself)."""
+    n = model.nobs
+    own_blocks = getattr(model, "chunk_size", None) is not None or getattr(model, "weights", None) is not None
+    return not (own_blocks or not model.per_observation or n is None or n <= rows
+                or not _device_row_leaves(model.data, n))
 
 
 def _device_row_leaves(data: Any, n: int) -> bool:

@@ -329,6 +329,10 @@ def _traced_index(model: Model, loglike: IndexLoglike) -> IndexHessian:
         try:
             program, consts, _ = Program.trace(IndexObservations(loglike.obs_loglike, loglike.index_names),
                                                eta, extra, data)
+            if model.chunk_size is not None:  # the row blocks the model evaluates: traced now
+                rows = eta.shape[0]
+                program.prepare(row_block(eta, rows, 0, model.chunk_size), extra,
+                                row_block(data, rows, 0, model.chunk_size))
         except SpecificationError:
             raise
         except Exception as exc:  # the model itself traced, so this is unexpected: say where
