@@ -31,7 +31,7 @@ from hessstats.rows.source import RowSource
 
 MEAN_CHECK_MIN_NOBS = 20
 """The mean-log-likelihood check (information-matrix equality) runs from this many observations."""
-MEAN_CHECK_PARAMS = 16
+MEAN_CHECK_PARAMS = 8
 """At most this many parameters' score variances are compared with the Hessian's diagonal."""
 
 LogLike = Callable[[Any, Any], Any]
