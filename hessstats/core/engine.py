@@ -165,6 +165,13 @@ def opg_diagonal(model, theta: np.ndarray, positions: np.ndarray) -> np.ndarray:
     A diagnostic (the mean-log-likelihood check of ``Model.fit``): its one compile per model shape
     shows in ``hs.compile_stats()`` (kernel ``score_squares``), not in ``res.compile_stats``, which
     counts the fit's own evaluations.
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> m = hs.Model(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, np.array([1.0, 3.0]))
+    >>> opg_diagonal(m, np.array([0.0]), np.array([0])).tolist()  # (1 - 0)^2 + (3 - 0)^2
+    [10.0]
     """
     directions = np.zeros((len(theta), len(positions)))
     directions[positions, np.arange(len(positions))] = 1.0
@@ -210,6 +217,17 @@ def check_row_blocks(model, data: Any, nrows: int, block_rows: int, *, what: str
     in blocks of ``block_rows`` (the last padded with weight 0, as a chunked fit does), at the start
     values and near them; any difference (lags, cumulative sums, per-block means) is a
     :class:`SpecificationError`: such a likelihood gives different estimates per chunk size.
+
+    Example
+    -------
+    >>> import jax.numpy as jnp, hessstats as hs
+    >>> lag = lambda p, d: -0.5 * (d - p["rho"] * jnp.concatenate([jnp.zeros(1), d[:-1]])) ** 2
+    >>> m = hs.Model(lag, {"rho": 0.0}, np.arange(8.0))
+    >>> try:
+    ...     check_row_blocks(m, m.data, 8, 4, what="chunk_size")
+    ... except SpecificationError as e:
+    ...     print(str(e).splitlines()[0])
+    the log-likelihood is not row by row, so chunk_size would change the estimates
     """
     kernel = _kernel_args(model)
     source = ArraySource(data, nrows)
@@ -230,7 +248,15 @@ def check_row_blocks(model, data: Any, nrows: int, block_rows: int, *, what: str
 
 def check_padding(model, unsharded: Any) -> None:
     """Sharded rows are padded with copies of the last row (weight 0): the real rows' values must
-    not change (a function of later rows, e.g. a lead or a reversed cumulative sum, would)."""
+    not change (a function of later rows, e.g. a lead or a reversed cumulative sum, would).
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> m = hs.Model(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, np.arange(3.0))
+    >>> check_padding(m, m.data) is None  # unpadded: nothing changes
+    True
+    """
     kernel = _kernel_args(model)
     n = model.nobs
     for theta in _probe_points(np.asarray(model.start, dtype=np.float64)):

@@ -166,7 +166,15 @@ def block_rows(k: int) -> int:
 
 def uses_row_blocks(model: Model, rows: int) -> bool:
     """Whether :func:`score_meat` evaluates ``model`` in blocks of ``rows`` rows (in-memory device
-    data with more rows, not chunked or sharded by the model itself)."""
+    data with more rows, not chunked or sharded by the model itself).
+
+    Example
+    -------
+    >>> import numpy as np, hessstats as hs
+    >>> m = hs.Model(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, np.arange(1000.0))
+    >>> uses_row_blocks(m, 256), uses_row_blocks(m, 5000)
+    (True, False)
+    """
     n = model.nobs
     own_blocks = getattr(model, "chunk_size", None) is not None or getattr(model, "weights", None) is not None
     return not (own_blocks or not model.per_observation or n is None or n <= rows
