@@ -272,8 +272,10 @@ class Model:
             nr_tol: float = NR_TOL, hessian_rtol: float = DEFAULT_RTOL) -> FitResult:
         """Fit by maximum likelihood: optimise, certify, compute the covariance, return a frozen result.
 
-        - ``method``: ``"auto"`` (default: Newton with line search, handing over to scipy's
-          trust-region ``"trust-exact"`` on negative curvature), ``"newton"`` or ``"trust-exact"``.
+        - ``method``: ``"auto"`` (default: trust-region Newton on the equilibrated information, full
+          Newton steps near the maximum; Fisher scoring where the observed information is indefinite
+          and the model has ``expected_information``), ``"newton"`` (line search only) or
+          ``"trust-exact"`` (the trust region on the observed information only).
         - ``cov_type``: a name in :data:`hessstats.core.covariance.REGISTRY`: ``"nonrobust"`` (default,
           inverse observed information), ``"opg"``, ``"HC0"``, ``"robust"`` (HC0 x n/(n-1)),
           ``"cluster"`` (needs ``groups``: labels or a data column name; ``cov_options={"correction":

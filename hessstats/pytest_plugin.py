@@ -13,7 +13,9 @@ A missing snapshot fails the test with the command that creates it (it is never 
 a test that passes because nothing was stored would hide every change). With
 ``--hessstats-update`` missing snapshots are written and snapshots whose estimates drifted beyond
 tolerance are refreshed; snapshots that still match are left untouched, so refreshing does not
-churn files whose numbers did not change.
+churn files whose numbers did not change. Writes are deferred to the end of the test and happen
+only if the test itself passed: a test that fails (an assertion after ``estimates_snapshot``,
+an exception, an xfail) never overwrites its snapshot.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import re
 import shlex
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +31,7 @@ import pytest
 
 ENTRY_POINT_NAME = "hessstats"
 _WRITTEN = pytest.StashKey[list]()
+_CALL_REPORT = pytest.StashKey[pytest.TestReport]()
 
 
 def pytest_addhooks(pluginmanager) -> None:
@@ -55,6 +59,15 @@ def pytest_configure(config) -> None:
     config.stash[_WRITTEN] = []
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Keep the call-phase report on the item: the fixture's teardown writes only if the test passed."""
+    report = yield
+    if report.when == "call":
+        item.stash[_CALL_REPORT] = report
+    return report
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     written = config.stash.get(_WRITTEN, [])
     if written:
@@ -78,6 +91,7 @@ class EstimatesSnapshot:
     def __init__(self, request: pytest.FixtureRequest) -> None:
         self._request = request
         self._count = 0
+        self._pending: dict[Path, tuple[Any, str]] = {}
         self.update = bool(request.config.getoption("hessstats_update"))
         self.directory = Path(request.path).parent / "__snapshots__" / Path(request.path).stem
 
@@ -116,11 +130,27 @@ class EstimatesSnapshot:
         return path
 
     def _write(self, res: Any, path: Path, what: str) -> Path:
+        """Record the write; :meth:`flush` performs it at teardown if the test passed."""
+        self._pending[path] = (res, what)
+        return path
+
+    def flush(self) -> list[Path]:
+        """Write the pending snapshots if the test's call phase passed; drop them otherwise.
+
+        Returns the paths written (called by the fixture's teardown).
+        """
         from hessstats.testing import save_snapshot  # deferred: see __call__
 
-        save_snapshot(res, path)
-        self._request.config.stash[_WRITTEN].append(f"{what}: {path}")
-        return path
+        pending, self._pending = self._pending, {}
+        report = self._request.node.stash.get(_CALL_REPORT, None)
+        if not pending or report is None or not report.passed:
+            return []
+        written = []
+        for path, (res, what) in pending.items():
+            save_snapshot(res, path)
+            self._request.config.stash[_WRITTEN].append(f"{what}: {path}")
+            written.append(path)
+        return written
 
     def _update_command(self) -> str:
         config = self._request.config
@@ -131,7 +161,7 @@ class EstimatesSnapshot:
 
 
 @pytest.fixture
-def estimates_snapshot(request: pytest.FixtureRequest) -> EstimatesSnapshot:
+def estimates_snapshot(request: pytest.FixtureRequest) -> Iterator[EstimatesSnapshot]:
     """Compare fit results with snapshots in ``__snapshots__/<test_module>/<test_name>.json``.
 
     Call it with a FitResult; ``name=`` overrides the file name (several snapshots per test get
@@ -143,5 +173,9 @@ def estimates_snapshot(request: pytest.FixtureRequest) -> EstimatesSnapshot:
         def test_spector_logit(estimates_snapshot):
             res = hs.logit("GRADE ~ GPA + TUCE + PSI", hs.datasets.load("spector")).fit()
             estimates_snapshot(res, rtol={"coef": 1e-8, "std_err": 1e-6})
+
+    Under ``--hessstats-update`` the snapshots are written when the test ends, and only if it passed.
     """
-    return EstimatesSnapshot(request)
+    snapshot = EstimatesSnapshot(request)
+    yield snapshot
+    snapshot.flush()

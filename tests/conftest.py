@@ -26,3 +26,15 @@ def randhie() -> dict:
     cols = ["lncoins", "idp", "lpi", "fmde", "physlm", "disea", "hlthg", "hlthf", "hlthp"]
     X = np.column_stack([df[cols].to_numpy(), np.ones(len(df))])
     return {"X": X, "y": df["mdvis"].to_numpy(dtype=float), "names": cols + ["const"]}
+
+
+def pytest_report_header(config) -> list[str]:
+    """Say which hessstats the suite tests: the source tree (editable install, development) or an
+    installed copy (`.ci/run`, what a user installs). A stale installed copy while editing the
+    source is the classic way to test old code; the README's development command is editable."""
+    import hessstats
+
+    where = Path(hessstats.__file__).resolve().parent
+    source = Path(__file__).resolve().parent.parent / "hessstats"
+    kind = "source tree" if where == source else "installed copy"
+    return [f"hessstats {hessstats.__version__} imported from {where} ({kind})"]

@@ -14,7 +14,7 @@ import jax.scipy.stats as jst
 import numpy as np
 import pytest
 import statsmodels.api as sm
-from likelihoods import logit_ll, probit_ll  # shared hand-written likelihoods
+from catalogue import logit_ll, probit_ll  # the problem catalogue's likelihoods
 
 import hessstats as hs
 from hessstats.core.compilation import trace_count

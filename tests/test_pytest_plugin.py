@@ -125,3 +125,63 @@ def test_double_registration_through_entry_point(pytester, monkeypatch):
     assert "already registered" not in both.stderr.str()
     only_entry_point = pytester.runpytest_subprocess("-k", "test_normal")  # loaded by the entry point alone
     only_entry_point.assert_outcomes(passed=1)
+
+
+FAILING_AFTER = """
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import hessstats as hs
+
+Y = np.array({y})
+
+def fit():
+    return hs.fit(lambda p, y: -0.5 * (y - p["mu"]) ** 2, {{"mu": 0.0}}, data=Y)
+
+def test_fails_after(estimates_snapshot):
+    estimates_snapshot(fit())
+    assert False, "the test fails after the snapshot call"
+
+def test_raises_after(estimates_snapshot):
+    estimates_snapshot(fit())
+    raise RuntimeError("boom")
+
+@pytest.mark.xfail(reason="expected failure", strict=True)
+def test_xfail(estimates_snapshot):
+    estimates_snapshot(fit())
+    assert False
+
+def test_passes(estimates_snapshot):
+    estimates_snapshot(fit())
+"""
+
+
+def test_update_never_writes_for_a_failing_test(pytester):
+    """Issue 11: --hessstats-update wrote the snapshot of a test that then failed. The closed-form MLE of
+    the normal mean (mean(y)) shows which values are stored."""
+    pytester.makepyfile(test_mod=FAILING_AFTER.format(y=[1.0, 2.0, 6.0]))
+    result = pytester.runpytest(*PLUGIN, "--hessstats-update")
+    result.assert_outcomes(passed=1, failed=2, xfailed=1)
+    snaps = pytester.path / "__snapshots__" / "test_mod"
+    assert sorted(p.name for p in snaps.iterdir()) == ["test_passes.json"]  # only the passing test wrote
+    stored = json.loads((snaps / "test_passes.json").read_text())["parameters"][0]["coef"]
+    np.testing.assert_allclose(stored, 3.0, rtol=1e-10)
+    # an existing snapshot that drifted is not refreshed by a failing test either
+    (snaps / "test_fails_after.json").write_text((snaps / "test_passes.json").read_text())
+    pytester.makepyfile(test_mod=FAILING_AFTER.format(y=[1.0, 2.0, 9.0]))  # mean 4: drifted
+    before = (snaps / "test_fails_after.json").read_text()
+    result = pytester.runpytest(*PLUGIN, "--hessstats-update", "-k", "fails_after or passes")
+    result.assert_outcomes(passed=1, failed=1)
+    assert (snaps / "test_fails_after.json").read_text() == before
+    refreshed = json.loads((snaps / "test_passes.json").read_text())["parameters"][0]["coef"]
+    np.testing.assert_allclose(refreshed, 4.0, rtol=1e-10)
+    result.stdout.fnmatch_lines(["*hessstats: wrote 1 estimate snapshot*", "refreshed: *test_passes.json"])
+
+
+def test_update_write_error_is_reported_not_silent(pytester):
+    """A snapshot that cannot be written (its path is a directory) errors the test at teardown."""
+    pytester.makepyfile(test_mod=FAILING_AFTER.format(y=[1.0, 2.0, 6.0]))
+    (pytester.path / "__snapshots__" / "test_mod" / "test_passes.json").mkdir(parents=True)
+    result = pytester.runpytest(*PLUGIN, "--hessstats-update", "-k", "passes")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*cannot write*test_passes.json*"])

@@ -3,13 +3,18 @@
 Each subcommand lives in a module with ``add_parser(subparsers)`` and ``run(args) -> int``;
 :func:`main` builds the parser, dispatches, and turns errors into exit statuses (0 success,
 1 estimates drifted, 2 usage error: bad arguments, unreadable data or snapshot, unknown model),
-printing a one-paragraph message on stderr and never a traceback.
+printing a one-paragraph message on stderr and never a traceback. Exit status 1 is returned only
+by a subcommand that found drift (or failed validation rows); every exception, typed or not,
+becomes exit 2, so a crash can never be mistaken for drift. Set ``HESSSTATS_TRACEBACK=1`` to also
+print the traceback of an unexpected (non-hessstats) exception when reporting a bug.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import traceback
 import warnings
 from collections.abc import Sequence
 
@@ -91,16 +96,31 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.showwarning = lambda msg, category, *rest, **kw: print(
                 f"hessstats {args.command}: {category.__name__}: {msg}", file=sys.stderr)
             return int(run(args))
-    except (HessstatsError, OSError, ValueError) as exc:
-        # HessstatsError: our typed errors; OSError: files; ValueError: e.g. pandas parsing
-        print(f"hessstats {args.command}: error: {_text(exc)}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print(f"hessstats {args.command}: interrupted", file=sys.stderr)
         return 130
+    except SystemExit as exc:  # a subcommand that exits itself: keep 0 and 2, never turn anything into 1
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+        return code if code in (0, 2) else 2
+    except HessstatsError as exc:  # our typed errors: what went wrong, expected, got, fix
+        print(f"hessstats {args.command}: error: {_text(exc)}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # anything else (a file, a library, a bug): still one paragraph, exit 2, not 1
+        if os.environ.get("HESSSTATS_TRACEBACK"):
+            traceback.print_exc()
+        kind = "" if isinstance(exc, (OSError, ValueError)) else f"unexpected {type(exc).__name__}: "
+        print(f"hessstats {args.command}: error: {kind}{_text(exc)}"
+              + ("" if not kind else " (set HESSSTATS_TRACEBACK=1 to see where; please report it)"),
+              file=sys.stderr)
+        return 2
 
 
-def _text(exc: BaseException) -> str:
+def _text(exc: BaseException, limit: int = 4000) -> str:
     if isinstance(exc, OSError) and exc.filename is not None:
-        return f"{exc.strerror or exc}: {exc.filename}"
-    return str(exc) or type(exc).__name__
+        text = f"{exc.strerror or exc}: {exc.filename}"
+    else:
+        try:
+            text = str(exc) or type(exc).__name__
+        except Exception:  # a str() that fails itself
+            text = type(exc).__name__
+    return text if len(text) <= limit else text[:limit] + " ..."

@@ -7,9 +7,11 @@ of the estimates and standard errors, the tolerance and pass/fail; exits 1 if an
 from __future__ import annotations
 
 import argparse
+import sys
 
 import pandas as pd
 
+from hessstats.crosscheck.cases import CASES
 from hessstats.crosscheck.validation import statsmodels_available, validate
 
 FORMATS = {"max_rel_params": "{:.1e}".format, "max_rel_se": "{:.1e}".format, "rtol": "{:.0e}".format,
@@ -35,7 +37,9 @@ def add_parser(subparsers) -> None:
                       help="also refit with statsmodels now (default: when statsmodels is installed)")
     live.add_argument("--no-live", dest="live", action="store_false", help="only the stored references")
     parser.add_argument("--model", action="append", dest="models", metavar="NAME",
-                        help="only this model (repeatable), e.g. --model logit")
+                        choices=sorted({case.model for case in CASES}),
+                        help="only this model (repeatable), e.g. --model logit; one of "
+                        + ", ".join(sorted({case.model for case in CASES})))
     parser.set_defaults(_run=run)
 
 
@@ -71,6 +75,9 @@ def run(args: argparse.Namespace) -> int:
         print("statsmodels is not installed: comparing with the stored references only")
         live = False
     table = validate(live=live, models=args.models)
+    if len(table) == 0:  # nothing compared is not a pass
+        print("hessstats validate: error: no comparisons to run", file=sys.stderr)
+        return 2
     print(format_table(table))
     failed = int((~table["passed"]).sum())
     print(f"\n{len(table) - failed} of {len(table)} comparisons passed"

@@ -1,5 +1,5 @@
 """Linear algebra of the information matrix: one equilibrated eigen-decomposition, used for the
-Newton step, the Newton decrement, the flat-ridge check and the covariance.
+Newton step, the trust-region step, the Newton decrement, the flat-ridge check and the covariance.
 
 The observed information ``-H`` is equilibrated (scaled to unit diagonal) and eigen-decomposed
 once per point; eigenvalues that are not clearly positive (``<= rtol * largest``) mark directions
@@ -10,6 +10,7 @@ identified eigenspace, which is exact for them.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -101,11 +102,98 @@ class InformationEigen(NamedTuple):
         """The Newton decrement ``g' info^+ g`` (Stata's scaled gradient ``g'(-H)^-1 g``)."""
         return float(g @ self.solve(g, rtol))
 
+    def trust_step(self, g: np.ndarray, radius: float, rtol: float = DEFAULT_RTOL) -> TrustStep:
+        """The exact trust-region step for gradient ``g`` in equilibrated units: maximise the
+        quadratic model ``g's - s' info s / 2`` subject to ``||D s|| <= radius``.
+
+        The Newton step ``info^+ g`` when the information is positive semidefinite and that step
+        fits; otherwise ``(info + shift D^2)^-1 g`` with the shift (a Levenberg-Marquardt
+        damping, at least ``-smallest eigenvalue``) that puts the step on the boundary, found by a
+        safeguarded Newton iteration on the secular equation (Moré & Sorensen 1983), including the
+        "hard case" (a gradient orthogonal to the most negative eigenvector). No new factorisation.
+
+        Example
+        -------
+        >>> eigen = equilibrated_eigh(np.array([[4.0, 0.0], [0.0, 1.0]]))
+        >>> eigen.trust_step(np.array([4.0, 1.0]), 10.0).step.tolist()   # the Newton step fits
+        [1.0, 1.0]
+        >>> out = eigen.trust_step(np.array([4.0, 1.0]), 1.0)            # on the boundary
+        >>> round(out.length, 9), out.newton
+        (1.0, False)
+        """
+        lam, c = self.eigenvalues, self.vectors.T @ (g / self.d)
+        top = self.top
+        if not self.indefinite(rtol):
+            keep = lam > rtol * top
+            p = np.where(keep, c / np.where(keep, lam, 1.0), 0.0)
+            if float(np.linalg.norm(p)) <= radius:
+                return self._trust(p, c, lam, shift=0.0)
+        low = max(0.0, -float(lam[0]))
+        norm_c = float(np.linalg.norm(c))
+        radius = min(radius, 1e150)  # an unbounded region around an indefinite model: a finite one
+        if lam[0] < 0:  # hard case: c has (almost) no component on the most negative eigenvectors
+            lowest = lam <= lam[0] + rtol * top
+            if float(np.linalg.norm(c[lowest])) <= 1e-10 * max(norm_c, np.finfo(float).tiny):
+                q = np.where(lowest, 0.0, c / np.where(lowest, 1.0, lam - lam[0]))
+                rest = radius ** 2 - float(q @ q)
+                if rest >= 0.0:
+                    q[int(np.argmin(lam))] = math.sqrt(rest)
+                    return self._trust(q, c, lam, shift=low)
+        if norm_c == 0.0:
+            return self._trust(np.zeros_like(c), c, lam, shift=low)
+        lo, hi = low, low + norm_c / radius  # ||p(hi)|| <= radius < ||p(lo)||
+        shift = hi
+        for _ in range(100):
+            p = c / (lam + shift)
+            norm_p = float(np.linalg.norm(p))
+            if abs(norm_p - radius) <= 1e-6 * radius:
+                break
+            if norm_p > radius:
+                lo = shift
+            else:
+                hi = shift
+            # Newton on 1/||p(shift)|| - 1/radius, nearly linear in shift
+            slope = float(np.sum(c ** 2 / (lam + shift) ** 3)) / norm_p ** 3
+            candidate = shift + (1.0 / radius - 1.0 / norm_p) / slope if slope > 0 else hi
+            shift = candidate if lo < candidate < hi else (math.sqrt(lo * hi) if lo > 0 else 0.5 * (lo + hi))
+        return self._trust(c / (lam + shift), c, lam, shift=shift)
+
+    def _trust(self, p: np.ndarray, c: np.ndarray, lam: np.ndarray, shift: float) -> TrustStep:
+        """Map eigen-coordinates ``p`` to a step in parameter units, with its predicted gain."""
+        predicted = float(c @ p - 0.5 * np.sum(lam * p ** 2))
+        return TrustStep((self.vectors @ p) / self.d, predicted, float(np.linalg.norm(p)), shift == 0.0, shift)
+
+
+class TrustStep(NamedTuple):
+    """A trust-region step (:meth:`InformationEigen.trust_step`).
+
+    Example
+    -------
+    >>> out = equilibrated_eigh(np.array([[2.0]])).trust_step(np.array([2.0]), 5.0)
+    >>> out.step.tolist(), out.predicted, out.newton
+    ([1.0], 1.0, True)
+    """
+
+    step: np.ndarray
+    """The step in parameter units."""
+    predicted: float
+    """The increase of the quadratic model ``g's - s' info s / 2`` (what the log-likelihood should gain)."""
+    length: float
+    """``||D s||``: the step's length in equilibrated units (conditional standard errors)."""
+    newton: bool
+    """True for the undamped (pseudo-)Newton step."""
+    shift: float
+    """The damping added to the equilibrated information (0 for the Newton step)."""
+
 
 def equilibrated_eigh(info: np.ndarray) -> InformationEigen:
-    """``(d, eigenvalues, vectors)`` of ``D^-1 info D^-1`` with ``D = diag(d)``, ``d = sqrt(diag(info))``
-    where that is positive (1 elsewhere). The one factorisation of the information, shared by the
-    optimiser (Newton step, decrement, flat ridge) and the covariance.
+    """``(d, eigenvalues, vectors)`` of ``D^-1 info D^-1`` with ``D = diag(d)``, ``d = sqrt(|diag(info)|)``
+    where that is finite and nonzero (1 elsewhere). The one factorisation of the information, shared by
+    the optimiser (Newton and trust-region steps, decrement, flat ridge) and the covariance.
+
+    Scaling by ``|diag|`` (not only a positive diagonal) keeps a parameter's units out of the
+    optimiser's steps also where its own curvature has the wrong sign (far from the maximum); the
+    scaled matrix has the same inertia as ``info`` (Sylvester), so definiteness checks are unchanged.
 
     Example
     -------
@@ -115,7 +203,7 @@ def equilibrated_eigh(info: np.ndarray) -> InformationEigen:
     """
     FACTORISATIONS[0] += 1
     diag = np.diag(info)
-    d = np.where(np.isfinite(diag) & (diag > 0), np.sqrt(np.abs(diag)), 1.0)
+    d = np.where(np.isfinite(diag) & (diag != 0), np.sqrt(np.abs(diag)), 1.0)
     eigenvalues, vectors = np.linalg.eigh(info / d[:, None] / d[None, :])
     return InformationEigen(d, eigenvalues, vectors)
 

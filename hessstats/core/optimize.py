@@ -1,23 +1,53 @@
-"""Maximise the log-likelihood: Newton's method on exact derivatives, globalised two ways.
+"""Maximise the log-likelihood: Newton's method on exact derivatives, globalised by a trust region
+on the equilibrated information.
 
-``method="auto"`` (default) takes Newton steps with a backtracking line search while the
-information is positive (semi)definite, which is the usual case for MLEs and needs the fewest
-Hessian evaluations (one compiled call gives value, gradient and Hessian). If a step meets negative
-curvature or the line search fails, it hands over to ``scipy.optimize.minimize(method=
-"trust-exact")``, a trust-region Newton method that handles indefinite Hessians, and finishes with
-Newton steps so the estimate is accurate to rounding, not merely to the optimiser's tolerance.
-``"newton"`` and ``"trust-exact"`` force one globalisation. The optimiser's own inverse-Hessian
-approximations are never used as a covariance.
+Every point evaluated gets value, gradient and Hessian from one compiled call; every point
+accepted has its observed information factorised once (:func:`~hessstats.core.linalg.equilibrated_eigh`,
+an eigen-decomposition of the information scaled to unit diagonal), and that one factorisation
+gives the Newton step, the trust-region step, the Newton decrement and, at the optimum, the
+covariance (carried by :attr:`Optimum.eigen`). Rejected trial points are never factorised.
+
+``method="auto"`` (default) is a trust-region Newton method in *equilibrated* coordinates: each
+parameter is measured in its conditional standard errors (``1 / sqrt(|H_jj|)``), so parameters of
+very different units, as in ill-conditioned problems, are treated alike. The radius starts at the
+Newton step: while the information is positive definite and the log-likelihood follows its
+quadratic model, every step is a full Newton step. On negative curvature or a poor step, the exact
+trust-region step is taken instead (the equilibrated information damped by a Levenberg-Marquardt
+shift, computed from the same eigen-decomposition; Moré & Sorensen 1983). Near the maximum the
+radius stops binding and the iteration ends with full Newton steps, accurate to rounding.
+
+Where the observed information is indefinite and the model has an expected information
+(``Model(expected_information=fn)``, which the built-in models supply), ``"auto"`` steps with that
+instead (Fisher scoring, the likelihood analogue of Gauss-Newton, in the same trust region) until
+the observed information is positive definite again: for nonlinear least squares (a normal
+likelihood) this is what lets Levenberg-Marquardt solve problems on which exact-Hessian methods
+crawl or stop at saddles (NIST StRD Lanczos, Bennett5, MGH10).
+
+``"trust-exact"``: the same trust region on the observed information only, with the radius
+starting at one conditional standard error. ``"newton"``: Newton steps with a backtracking line
+search only, which stop at negative curvature.
+
+A trial point where the log-likelihood or its derivatives are not finite (a parameter beyond the
+edge of its space: ``sigma <= 0``, the log of a negative number) is rejected like a poor step and
+the region shrinks; the result records where (:attr:`Optimum.nonfinite`), and :func:`certify`'s
+warning says so, with a fix.
+
+Stopping is relative: when the Newton decrement ``g'(-H)^-1 g`` (twice the gain a Newton step
+promises) reaches the rounding scale of the log-likelihood (:data:`ROUNDING_DECREMENT` times
+``max(1, |llf|)``), full Newton steps polish the estimate until the decrement stops shrinking
+(its rounding floor) or falls below :data:`NEGLIGIBLE_DECREMENT`; no absolute tolerance in
+log-likelihood units decides when to stop.
 """
 
 from __future__ import annotations
 
 import enum
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.optimize
 
 from hessstats.core.linalg import InformationEigen, InverseInformation, equilibrated_eigh
 from hessstats.errors import ConvergenceWarning, IdentificationWarning, SpecificationError, message, warn
@@ -47,7 +77,7 @@ METHODS = tuple(m.value for m in OptimizerMethod)
 
 
 class NewtonStatus(enum.Enum):
-    """Why the Newton iteration stopped; each member's value is its message.
+    """Why the iteration stopped; each member's value is its message.
 
     Example
     -------
@@ -59,10 +89,36 @@ class NewtonStatus(enum.Enum):
     ITERATION_LIMIT = "iteration limit"
     NEGATIVE_CURVATURE = "negative curvature"
     LINE_SEARCH_FAILED = "line search failed"
+    STALLED = "no acceptable step: the trust region shrank below 1e-8 standard errors"
+
 
 NEGLIGIBLE_DECREMENT = 1e-20
-"""A Newton step whose decrement ``g'(-H)^-1 g`` is below this moves every parameter by less than
-1e-10 standard errors: not worth another evaluation of the Hessian."""
+"""Stop at once when ``g'(-H)^-1 g <= NEGLIGIBLE_DECREMENT``: the next Newton step would move the
+parameters by about 1e-10 standard errors."""
+
+ROUNDING_DECREMENT = 1e-13
+"""The log-likelihood's rounding scale relative to ``max(1, |llf|)``. A decrement below this
+times ``max(1, |llf|)`` promises a gain that comparing log-likelihoods cannot confirm: from there
+on, full Newton steps are taken without the sufficient-increase test (each can only improve the
+estimate, quadratically) until the decrement stops shrinking (:data:`POLISH_SHRINK`)."""
+
+ACCEPT = 1e-4
+"""A step is accepted when it gains at least this fraction of what the quadratic model promised."""
+
+POLISH_SHRINK = 0.1
+"""Polishing stops when a Newton step shrinks the decrement by less than this factor (quadratic
+convergence shrinks it far more, so a smaller reduction means the decrement is at its rounding floor)."""
+
+MIN_RADIUS = 1e-8
+"""The trust region is given up (stalled) when its radius falls below this many conditional
+standard errors: the log-likelihood is not smooth at that scale (rounding, a kink or a boundary)."""
+
+MAX_RADIUS_GROWTH = 2.0
+"""A very successful step on the trust region's boundary doubles the radius."""
+
+
+def _scale(llf: float) -> float:
+    return max(1.0, abs(llf))
 
 
 @dataclass(frozen=True)
@@ -87,6 +143,10 @@ class Optimum:
     hit_maxiter: bool
     eigen: InformationEigen | None = None
     """The equilibrated eigen-decomposition of ``-hessian`` (None when the Hessian is not finite)."""
+    nonfinite: str = ""
+    """Where trial points had a non-finite log-likelihood or derivatives (empty if none did)."""
+    evaluations: int = 0
+    """How many points were evaluated (value, gradient and Hessian), the start included."""
 
     @property
     def decrement(self) -> float:
@@ -94,42 +154,50 @@ class Optimum:
         return self.eigen.decrement(self.gradient) if self.eigen is not None else float("nan")
 
 
-class _Cache:
-    """Evaluate (value, gradient, Hessian) and factorise the information once per point; scipy
-    asks for them separately."""
+class _Point:
+    """One evaluated point: value, gradient and Hessian, and the information's factorisation,
+    computed at most once (on first use)."""
 
-    def __init__(self, model: Model, scale: float):
-        self.model, self.scale = model, scale
-        self.key: bytes | None = None
-        self.evaluations = 0
+    def __init__(self, theta: np.ndarray, llf: float, grad: np.ndarray, hess: np.ndarray):
+        self.theta, self.llf, self.grad, self.hess = theta, float(llf), grad, hess
+        self.finite = bool(np.isfinite(self.llf) and np.all(np.isfinite(grad)) and np.all(np.isfinite(hess)))
         self._eigen: InformationEigen | None = None
 
-    def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-        key = np.asarray(theta, dtype=np.float64).tobytes()
-        if key != self.key:
-            self.value = self.model.evaluate(theta)
-            self.key, self._eigen = key, None
-            self.evaluations += 1
-        return self.value
-
-    def eigen(self, theta: np.ndarray) -> InformationEigen | None:
-        """The factorisation of ``-H`` at ``theta`` (computed once per point; None if not finite)."""
-        hess = self(theta)[2]
-        if not np.all(np.isfinite(hess)):
-            return None
-        if self._eigen is None:
-            self._eigen = equilibrated_eigh(-hess)
+    @property
+    def eigen(self) -> InformationEigen | None:
+        """The factorisation of ``-H`` here (None if anything is not finite)."""
+        if self._eigen is None and self.finite:
+            self._eigen = equilibrated_eigh(-self.hess)
         return self._eigen
 
-    def fun(self, theta):
-        llf = self(theta)[0]
-        return -llf / self.scale if np.isfinite(llf) else np.inf
 
-    def jac(self, theta):
-        return -self(theta)[1] / self.scale
+class _Evaluator:
+    """Evaluate points of ``model`` and remember the non-finite ones (parameters at a boundary)."""
 
-    def hess(self, theta):
-        return -self(theta)[2] / self.scale
+    def __init__(self, model: Model):
+        self.model = model
+        self.evaluations = 0
+        self.rejected = 0
+        self.last_bad: tuple[np.ndarray, str] | None = None
+
+    def __call__(self, theta: np.ndarray) -> _Point:
+        self.evaluations += 1
+        point = _Point(theta, *self.model.evaluate(theta))
+        if not point.finite:
+            self.rejected += 1
+            what = "log-likelihood" if not np.isfinite(point.llf) else "derivatives"
+            self.last_bad = (theta, what)
+        return point
+
+    def describe(self, names: tuple[str, ...], current: np.ndarray) -> str:
+        """Which trial points were not finite, and which parameters moved to get there."""
+        if self.last_bad is None:
+            return ""
+        theta, what = self.last_bad
+        moved = theta != current
+        shown = [f"{n} = {v:.6g}" for n, v, m in zip(names, theta, moved) if m][:8]
+        return (f"{self.rejected} trial point(s) had a non-finite {what} and were rejected "
+                f"(the last at {', '.join(shown) or 'the current point'})")
 
 
 def check_start(model: Model, theta0: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
@@ -154,17 +222,27 @@ def check_start(model: Model, theta0: np.ndarray) -> tuple[float, np.ndarray, np
             where = f"; non-finite at observations {bad[:10].tolist()}" + (" ..." if bad.size > 10 else "")
     what = "value" if not np.isfinite(llf) else "derivatives"
     bad_params = [n for n, g in zip(model.names, grad) if not np.isfinite(g)]
+    bad_hess = [n for n, row in zip(model.names, hess) if not np.all(np.isfinite(row))]
+    got = f"loglike = {llf}{where}" + (f"; non-finite gradient for {bad_params}" if bad_params else "")
+    if not bad_params and bad_hess:
+        got += f"; non-finite Hessian rows for {bad_hess}"
     raise SpecificationError(message(
         f"the log-likelihood {what} is not finite at the start values",
         expected="a finite log-likelihood, gradient and Hessian at start",
-        got=f"loglike = {llf}{where}" + (f"; non-finite gradient for {bad_params}" if bad_params else ""),
+        got=got,
         fix="choose start values inside the parameter space (e.g. sigma > 0, or fit log_sigma), "
             "and guard logs of zero (jnp.log1p, jnp.logaddexp, jnp.where with the double-where trick)"))
 
 
 def maximize(model: Model, theta0: np.ndarray, *, method: str | OptimizerMethod = "auto", maxiter: int = 100,
-             gtol: float = 1e-10, polish_steps: int = 10) -> Optimum:
+             scoring: bool = True, gtol: float | None = None, polish_steps: int | None = None) -> Optimum:
     """Maximise ``sum(loglike)`` from ``theta0``; see the module docstring.
+
+    ``maxiter`` bounds the trial points evaluated (trust region) or the Newton steps taken
+    (``"newton"``). ``scoring``: with ``method="auto"``, use ``model.expected_information`` (when
+    the model has one) where the observed information is indefinite. ``gtol`` and
+    ``polish_steps`` are accepted for compatibility and ignored (the stopping rule is the
+    relative decrement, and polishing is part of the iteration).
 
     Example
     -------
@@ -179,84 +257,195 @@ def maximize(model: Model, theta0: np.ndarray, *, method: str | OptimizerMethod 
         raise SpecificationError(message(
             "unknown optimisation method", expected=f"one of {METHODS}", got=repr(method),
             fix="use method='auto' (default), 'newton' or 'trust-exact'")) from None
-    start = check_start(model, theta0)
-    cache = _Cache(model, scale=max(abs(start[0]), 1.0))
-    cache.key, cache.value = np.asarray(theta0, dtype=np.float64).tobytes(), start  # no second evaluation
-    theta, iterations, notes = np.array(theta0, dtype=np.float64), 0, []
-    status = None
-    if method in (OptimizerMethod.AUTO, OptimizerMethod.NEWTON):
-        theta, iterations, status = _newton(cache, theta, maxiter)
-        notes.append(status.value)
-    if method is OptimizerMethod.TRUST_EXACT or (
-            method is OptimizerMethod.AUTO and status not in (NewtonStatus.CONVERGED, NewtonStatus.ITERATION_LIMIT)):
-        out = scipy.optimize.minimize(cache.fun, theta, jac=cache.jac, hess=cache.hess, method="trust-exact",
-                                      options={"gtol": gtol, "maxiter": max(maxiter - iterations, 1)})
-        theta = np.asarray(out.x, dtype=np.float64)
-        notes.append(f"trust-exact: {out.message}")
-        iterations += int(out.nit)
-        theta, steps, _ = _newton(cache, theta, polish_steps)
-        iterations += steps
-    theta = _nearest_on_flat_ridge(cache, theta0, theta)
-    llf, grad, hess = cache(theta)
-    return Optimum(theta, llf, grad, hess, iterations, "; ".join(notes), hit_maxiter=iterations >= maxiter,
-                   eigen=cache.eigen(theta))
+    theta0 = np.array(theta0, dtype=np.float64)
+    evaluate = _Evaluator(model)
+    point = _Point(theta0, *check_start(model, theta0))  # raises if not finite
+    evaluate.evaluations = 1  # the start, evaluated by check_start
+    if method is OptimizerMethod.NEWTON:
+        point, iterations, status = _newton(evaluate, point, maxiter)
+    else:
+        expected = model.expected_information if method is OptimizerMethod.AUTO and scoring else None
+        point, iterations, status = _trust_region(evaluate, point, maxiter, method, expected)
+    point = _nearest_on_flat_ridge(evaluate, theta0, point)
+    nonfinite = evaluate.describe(model.names, point.theta)
+    notes = [status.value] + ([nonfinite] if nonfinite else [])
+    return Optimum(point.theta, point.llf, point.grad, point.hess, iterations, "; ".join(notes),
+                   hit_maxiter=status is NewtonStatus.ITERATION_LIMIT, eigen=point.eigen, nonfinite=nonfinite,
+                   evaluations=evaluate.evaluations)
 
 
-def _newton(cache: _Cache, theta: np.ndarray, max_steps: int) -> tuple[np.ndarray, int, NewtonStatus]:
+class _Stop:
+    """The relative stopping rule shared by both globalisations.
+
+    A decrement at or below :data:`NEGLIGIBLE_DECREMENT` stops at once. A decrement at the
+    log-likelihood's rounding scale (:data:`ROUNDING_DECREMENT` times ``max(1, |llf|)``) starts
+    polishing: full Newton steps without the sufficient-increase test, until the decrement no
+    longer shrinks by :data:`POLISH_SHRINK` (its rounding floor, set by the gradient's rounding).
+    """
+
+    def __init__(self) -> None:
+        self.previous: float | None = None
+
+    def check(self, point: _Point, decrement: float) -> tuple[bool, bool]:
+        """``(stop, polish)``: stop now, or take the next Newton step without the increase test."""
+        if decrement <= NEGLIGIBLE_DECREMENT:
+            return True, False
+        if decrement <= ROUNDING_DECREMENT * _scale(point.llf):
+            if self.previous is not None and decrement > POLISH_SHRINK * self.previous:
+                return True, False
+            self.previous = decrement
+            return False, True
+        self.previous = None
+        return False, False
+
+
+def _scoring_eigen(point: _Point, expected: Callable[[np.ndarray], np.ndarray]) -> InformationEigen | None:
+    """The factorisation of the expected information at ``point`` (None if it is unusable)."""
+    try:
+        info = np.asarray(expected(point.theta), dtype=np.float64)
+    except Exception:  # a user's function: any failure means "do not score here"
+        return None
+    k = point.theta.shape[0]
+    if info.shape != (k, k) or not np.all(np.isfinite(info)):
+        return None
+    eigen = equilibrated_eigh((info + info.T) / 2.0)
+    return None if eigen.indefinite() or eigen.eigenvalues[-1] <= 0 else eigen
+
+
+def _metric(point: _Point, expected: Callable[[np.ndarray], np.ndarray] | None) -> tuple[InformationEigen, bool]:
+    """The information the step is computed from: the observed one, unless it is indefinite and
+    an expected information is given (then Fisher scoring: ``(metric, scoring)``)."""
+    eigen = point.eigen
+    assert eigen is not None  # accepted points are finite
+    if expected is not None and eigen.indefinite():
+        scoring = _scoring_eigen(point, expected)
+        if scoring is not None:
+            return scoring, True
+    return eigen, False
+
+
+def _trust_region(evaluate: _Evaluator, point: _Point, maxiter: int, method: OptimizerMethod,
+                  expected: Callable[[np.ndarray], np.ndarray] | None = None) -> tuple[_Point, int, NewtonStatus]:
+    """The trust-region iteration in equilibrated coordinates (module docstring)."""
+    metric, scoring = _metric(point, expected)
+    radius = _initial_radius(point.grad, metric, method)
+    stop, iterations = _Stop(), 0
+    while True:
+        polish = False
+        if not scoring and not metric.indefinite():
+            done, polish = stop.check(point, metric.decrement(point.grad))
+            if done:
+                return point, iterations, NewtonStatus.CONVERGED
+        else:
+            stop.previous = None
+        if iterations >= maxiter:
+            return point, iterations, NewtonStatus.ITERATION_LIMIT
+        if radius < MIN_RADIUS and not polish:
+            return point, iterations, NewtonStatus.STALLED
+        step = metric.trust_step(point.grad, math.inf if polish else radius)
+        theta = point.theta + step.step
+        if np.array_equal(theta, point.theta):
+            return point, iterations, NewtonStatus.CONVERGED if polish else NewtonStatus.STALLED
+        iterations += 1
+        trial = evaluate(theta)
+        rounding = ROUNDING_DECREMENT * _scale(point.llf)
+        if polish:
+            if not (trial.finite and trial.llf >= point.llf - rounding):
+                return point, iterations, NewtonStatus.CONVERGED  # rounding: nothing left to gain
+            point = trial
+            metric, scoring = _metric(point, expected)
+            continue
+        gain = trial.llf - point.llf if trial.finite else -math.inf
+        ratio = gain / step.predicted if step.predicted > 0 else -math.inf
+        noise = step.predicted <= rounding
+        if ratio < 0.25:
+            radius = 0.25 * step.length
+        elif ratio > 0.75 and step.length >= 0.99 * radius:
+            radius = MAX_RADIUS_GROWTH * radius
+        if not (ratio >= ACCEPT or (noise and gain >= -rounding)):
+            continue
+        point = trial
+        metric, scoring = _metric(point, expected)
+        # the radius is in conditional standard errors: re-measure the step at the new point
+        rescale = float(np.linalg.norm(metric.d * step.step)) / step.length if step.length > 0 else 1.0
+        if np.isfinite(rescale) and rescale > 0:
+            radius *= rescale
+
+
+def _initial_radius(grad: np.ndarray, eigen: InformationEigen, method: OptimizerMethod) -> float:
+    """``"auto"``: the Newton step's length when the information is positive definite (so the
+    first step is a Newton step), else the Cauchy step's (at least 1); ``"trust-exact"``: 1."""
+    if method is OptimizerMethod.TRUST_EXACT:
+        return 1.0
+    if not eigen.indefinite():
+        length = eigen.trust_step(grad, math.inf).length
+        if length > 0:
+            return length
+    scaled = grad / eigen.d
+    curvature = float(scaled @ ((eigen.vectors * eigen.eigenvalues) @ (eigen.vectors.T @ scaled)))
+    norm = float(np.linalg.norm(scaled))
+    cauchy = norm ** 3 / curvature if curvature > 0 else norm
+    return max(1.0, cauchy) if np.isfinite(cauchy) else 1.0
+
+
+def _newton(evaluate: _Evaluator, point: _Point, max_steps: int) -> tuple[_Point, int, NewtonStatus]:
     """Newton steps with backtracking while the information is positive semidefinite.
 
     Returns the point, the number of steps taken, and why it stopped (a :class:`NewtonStatus`):
     converged (the next step would be negligible), iteration limit, negative curvature or line
-    search failed.
+    search failed. Trial points that are not finite count as failed trials of the line search.
     """
+    stop = _Stop()
     for steps in range(max_steps + 1):
-        llf, grad, hess = cache(theta)
-        eigen = cache.eigen(theta)
+        eigen = point.eigen
         if eigen is None or eigen.indefinite():
-            return theta, steps, NewtonStatus.NEGATIVE_CURVATURE
-        step = eigen.solve(grad)
-        decrement = float(grad @ step)
+            return point, steps, NewtonStatus.NEGATIVE_CURVATURE
+        step = eigen.solve(point.grad)
+        decrement = float(point.grad @ step)
         if not np.isfinite(decrement):
-            return theta, steps, NewtonStatus.LINE_SEARCH_FAILED
-        if decrement <= NEGLIGIBLE_DECREMENT:
-            return theta, steps, NewtonStatus.CONVERGED
+            return point, steps, NewtonStatus.LINE_SEARCH_FAILED
+        done, polish = stop.check(point, decrement)
+        if done:
+            return point, steps, NewtonStatus.CONVERGED
         if steps == max_steps:
-            return theta, steps, NewtonStatus.ITERATION_LIMIT
-        rounding = 1e-13 * max(1.0, abs(llf))  # llf can only be compared to about this
+            return point, steps, NewtonStatus.ITERATION_LIMIT
+        rounding = ROUNDING_DECREMENT * _scale(point.llf)
         for halvings in range(31):
             alpha = 0.5 ** halvings
-            llf_trial = cache(theta + alpha * step)[0]
-            if np.isfinite(llf_trial) and (llf_trial >= llf + 1e-4 * alpha * decrement
-                                           or (decrement < 1e3 * rounding and llf_trial >= llf - rounding)):
-                theta = theta + alpha * step
+            trial = evaluate(point.theta + alpha * step)
+            if trial.finite and (trial.llf >= point.llf + ACCEPT * alpha * decrement
+                                 or (polish and trial.llf >= point.llf - rounding)):
+                point = trial
                 break
+            if polish:  # rounding: nothing left to gain
+                return point, steps, NewtonStatus.CONVERGED
         else:
-            return theta, steps, NewtonStatus.LINE_SEARCH_FAILED
-    return theta, max_steps, NewtonStatus.ITERATION_LIMIT
+            return point, steps, NewtonStatus.LINE_SEARCH_FAILED
+    return point, max_steps, NewtonStatus.ITERATION_LIMIT
 
 
-def _nearest_on_flat_ridge(cache: _Cache, theta0: np.ndarray, theta: np.ndarray, rtol: float = 1e-12) -> np.ndarray:
+def _nearest_on_flat_ridge(evaluate: _Evaluator, theta0: np.ndarray, point: _Point, rtol: float = 1e-12) -> _Point:
     """Where the information is singular the log-likelihood is flat along its null directions,
     and the optimiser may have drifted far along them. Move back to the point of the ridge nearest
     the start (in equilibrated coordinates), if that does not lower the log-likelihood."""
-    llf = cache(theta)[0]
-    eigen = cache.eigen(theta)
+    eigen = point.eigen
     if eigen is None:
-        return theta
+        return point
     d, eigenvalues, vectors = eigen
     null = vectors[:, np.abs(eigenvalues) <= rtol * np.max(np.abs(eigenvalues))]
     if null.shape[1] == 0:
-        return theta
-    candidate = theta - (null @ (null.T @ ((theta - theta0) * d))) / d
-    llf_candidate, grad, _ = cache(candidate)
-    if np.isfinite(llf_candidate) and llf_candidate >= llf - 1e-12 * max(1.0, abs(llf)) and np.all(np.isfinite(grad)):
+        return point
+    candidate = evaluate(point.theta - (null @ (null.T @ ((point.theta - theta0) * d))) / d)
+    if candidate.finite and candidate.llf >= point.llf - 1e-12 * _scale(point.llf):
         return candidate
-    cache(theta)  # back to the point returned, so its factorisation is the cached one
-    return theta
+    return point
 
 
 def certify(opt: Optimum, inverse: InverseInformation, nr_tol: float, names: tuple[str, ...]) -> tuple[bool, str]:
     """Stata-style certificate: small scaled gradient and a negative definite Hessian; warn otherwise.
+
+    The certificate is the whole test: a point that passes it is converged even when the
+    optimiser used up its iterations on the way (``opt.hit_maxiter``).
 
     Example
     -------
@@ -269,13 +458,20 @@ def certify(opt: Optimum, inverse: InverseInformation, nr_tol: float, names: tup
     """
     decrement = abs(opt.decrement)
     problems = []
-    if not np.isfinite(decrement) or decrement > nr_tol or opt.hit_maxiter:
+    if not np.isfinite(decrement) or decrement > nr_tol:
         problems.append(
             f"the optimiser stopped after {opt.iterations} iterations with scaled gradient "
             f"g'(-H)^-1 g = {decrement:.3g} (tolerance {nr_tol:g}; optimiser said: {opt.message})")
-        warn(
-            f"not converged: {problems[-1]}. Try better start values, a larger maxiter, or rescaling "
-            "the data/parameters; the estimates below are not a certified maximum.", ConvergenceWarning)
+        fix = "try better start values, a larger maxiter, or rescaling the data/parameters"
+        if opt.nonfinite:
+            fix = ("trial steps reached points where the log-likelihood is not finite, so a parameter may be at "
+                   "the edge of its space: reparametrise so every value is allowed (log_sigma instead of sigma, "
+                   "a logit for a probability), start inside the space, or check the data (a zero variance, "
+                   "perfect prediction); otherwise " + fix)
+        warn(message(
+            "not converged: the estimates are not a certified maximum",
+            expected=f"scaled gradient g'(-H)^-1 g < {nr_tol:g} at a point where the Hessian is negative definite",
+            got=problems[-1], fix=fix), ConvergenceWarning)
     if not inverse.ok:
         groups = []
         for eig, frame in inverse.diagnostics.groupby("eigenvalue", sort=True):
@@ -283,9 +479,14 @@ def certify(opt: Optimum, inverse: InverseInformation, nr_tol: float, names: tup
             groups.append(f"eigenvalue {eig:.3g} [{frame['problem'].iloc[0]}]: {loads}")
         bad = [n for n, b in zip(names, inverse.bad) if b]
         problems.append(f"the information matrix is not positive definite; NaN standard errors for {bad}")
-        warn(
+        fix = "drop or combine the collinear parameters, fix one of them, or reparametrise; inspect res.identification"
+        if opt.nonfinite:
+            fix += (f". The optimiser also met points where the log-likelihood is not finite ({opt.nonfinite}): "
+                    "a parameter may be at the edge of its space (sigma -> 0, a probability -> 0 or 1), where "
+                    "the maximum does not exist; check the data (a zero variance, perfect prediction)")
+        warn(message(
             "the Hessian is not negative definite at the optimum, so these parameters are not identified "
-            f"and get NaN standard errors: {bad}.\n  " + "\n  ".join(groups) +
-            "\n  Fix: drop or combine the collinear parameters, fix one of them, or reparametrise; "
-            "inspect res.identification.", IdentificationWarning)
+            f"and get NaN standard errors: {bad}",
+            expected="a negative definite Hessian (every parameter identified by the data)",
+            got="\n  ".join(groups), fix=fix), IdentificationWarning)
     return (not problems), ("converged" if not problems else "; ".join(problems))

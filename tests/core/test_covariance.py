@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import statsmodels.api as sm
-from likelihoods import logit_ll, poisson_ll, probit_ll
+from catalogue import logit_ll, poisson_ll, probit_ll
 from statsmodels.base.model import GenericLikelihoodModel
 
 import hessstats as hs

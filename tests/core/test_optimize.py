@@ -1,12 +1,26 @@
-"""The optimiser's globalisation (closed-form reference: a double-well log-likelihood)."""
+"""The optimiser: globalisation (closed-form references: a double-well log-likelihood, a kinked
+one), the relative stopping rule (statsmodels, live), the certificate (NIST StRD certified values)
+and the one factorisation per point."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import jax.numpy as jnp
+import nist_models
 import numpy as np
+import pandas as pd
 import pytest
+import scipy.optimize
+import statsmodels.api as sm
 
 import hessstats as hs
+from hessstats.core import linalg
+from hessstats.core.linalg import invert_information
+from hessstats.core.optimize import NR_TOL, certify, maximize
 from hessstats.errors import ConvergenceWarning
+
+DATA = Path(__file__).resolve().parents[2] / "data"
 
 N = 50
 
@@ -41,3 +55,128 @@ def test_every_method_reaches_the_same_maximum(method):
 def test_unknown_method_is_a_clear_error():
     with pytest.raises(hs.errors.SpecificationError, match="one of .*auto"):
         hs.fit(double_well, {"m": 0.5}, np.ones(N), method="bfgs")
+
+
+# ---------------------------------------------------------------- trust region, stopping, certificate
+
+
+def sqrt_kink(p, d):
+    """-(m + 1)^2 + sqrt(m) for m > 0, written with a single ``jnp.where``: the value is finite
+    everywhere but the derivatives are NaN for m < 0 (the double-where pitfall). The maximum of the
+    smooth part solves -2 (m + 1) + 1 / (2 sqrt(m)) = 0 (closed form, solved by brentq below)."""
+    m = p["m"]
+    return (-(m + 1.0) ** 2 + jnp.where(m > 0, jnp.sqrt(m), 0.0)) * d
+
+
+@pytest.mark.parametrize("method", ["auto", "trust-exact", "newton"])
+def test_nan_derivatives_on_the_way_are_rejected_not_raised(method):
+    """The first Newton step from m = 1 lands at m = -5/9, where the value is finite but the
+    derivatives are NaN: scipy's trust-exact used to raise ``ValueError: array must not contain
+    infs or NaNs`` here. The step is rejected instead, and the iteration recovers."""
+    m_star = scipy.optimize.brentq(lambda m: -2 * (m + 1) + 0.5 / np.sqrt(m), 1e-6, 1.0, xtol=1e-15)
+    res = hs.fit(sqrt_kink, {"m": 1.0}, np.ones(3), method=method)
+    assert res.converged
+    np.testing.assert_allclose(res.params["m"], m_star, rtol=1e-9)  # 1e-10 standard errors
+    model = hs.Model(sqrt_kink, {"m": 1.0}, np.ones(3))
+    assert "non-finite derivatives" in maximize(model, model.start, method=method).nonfinite
+
+
+def test_hard_case_saddle_with_zero_gradient():
+    """At m = 0 the double well has zero gradient and negative curvature (a saddle of the
+    log-likelihood's negative): the exact trust-region step must leave along the curvature
+    (the 'hard case' of the secular equation), reaching m = +-1 (closed form)."""
+    res = hs.fit(double_well, {"m": 0.0}, np.ones(N))
+    assert res.converged
+    np.testing.assert_allclose(abs(res.params["m"]), 1.0, rtol=1e-12)
+
+
+def test_boundary_sigma_to_zero_is_a_typed_warning():
+    """Constant data: the normal likelihood grows without bound as sigma -> 0 (no maximum). Steps
+    to sigma <= 0 give NaN; the result must be flagged with expected/got/fix, never raise."""
+    def loglike(p, d):
+        return -jnp.log(p["sigma"]) - 0.5 * ((d - p["mu"]) / p["sigma"]) ** 2
+
+    with pytest.warns(ConvergenceWarning) as caught:
+        res = hs.fit(loglike, {"mu": 0.0, "sigma": 1.0}, np.full(5, 2.0))
+    assert not res.converged
+    text = "\n".join(str(w.message) for w in caught)
+    assert "expected:" in text and "got:" in text and "fix:" in text
+    assert "sigma" in text and "not finite" in text
+    assert res.params["sigma"] < 1e-8
+
+
+def test_certificate_holds_even_when_the_iteration_limit_was_hit():
+    """NIST MGH09 started at its certified optimum (11 digits): the scaled gradient is ~1e-19 and
+    the Hessian negative definite, so the fit is converged although maxiter=0 stopped the
+    optimiser at once (the certificate, not an inner limit, decides; NIST certified values)."""
+    problem = nist_models.load("MGH09")
+    start = {"b": problem.certified, "log_sigma": 0.5 * np.log(problem.rss / problem.n)}
+    model = hs.Model(nist_models.NormalLoglike("MGH09"), start, nist_models.data(problem))
+    opt = maximize(model, model.start, maxiter=0)
+    assert opt.hit_maxiter and opt.decrement < 1e-15
+    converged, why = certify(opt, invert_information(opt.hessian, model.names, eigen=opt.eigen), NR_TOL, model.names)
+    assert converged and why == "converged"
+    res = model.fit(maxiter=0)
+    assert res.converged
+    np.testing.assert_allclose(res.params.to_numpy()[:4], problem.certified, rtol=1e-9)
+
+
+def test_relative_stop_poisson_counts_around_5e8():
+    """Poisson with counts ~5e8 (|llf| ~ 5e12): the llf's rounding scale is ~1e-3, so an absolute
+    'negligible decrement' of 1e-20 was never reached and the fit reported 'not converged' after
+    100 iterations. Reference: statsmodels 0.15 Poisson(method='newton', tol=1e-14), live."""
+    rng = np.random.default_rng(0)
+    n = 500
+    X = np.column_stack([np.ones(n), rng.normal(size=n), rng.uniform(size=n)])
+    y = rng.poisson(np.exp(20 + 0.1 * X[:, 1] + 0.2 * X[:, 2])).astype(float)
+
+    def loglike(p, d):
+        eta = d["X"] @ p["b"]
+        return d["y"] * eta - jnp.exp(eta)
+
+    res = hs.fit(loglike, {"b": np.array([np.log(y.mean()), 0.0, 0.0])}, {"y": y, "X": X})
+    ref = sm.Poisson(y, X).fit(method="newton", tol=1e-14, maxiter=100, disp=0)
+    assert res.converged and res.iterations < 20
+    np.testing.assert_allclose(res.params.to_numpy(), ref.params, rtol=1e-11)
+    np.testing.assert_allclose(res.bse.to_numpy(), ref.bse, rtol=1e-8)
+
+
+def test_longley_normal_likelihood_by_hand_from_zero():
+    """Longley (NIST StRD's ill-conditioned linear benchmark) as a hand-written normal likelihood,
+    every coefficient started at 0 and log_sigma at 0: converges within the default limits to
+    statsmodels 0.15 OLS (live); ML standard errors = OLS bse * sqrt((n - k) / n) (closed form)."""
+    df = pd.read_csv(DATA / "longley.csv")
+    y = df["TOTEMP"].to_numpy()
+    X = np.column_stack([np.ones(len(df)), df.drop(columns=["TOTEMP"]).to_numpy()])
+
+    def loglike(p, d):
+        r = d["y"] - d["X"] @ p["b"]
+        return -p["log_sigma"] - 0.5 * (r * jnp.exp(-p["log_sigma"])) ** 2
+
+    res = hs.fit(loglike, {"b": np.zeros(7), "log_sigma": 0.0}, {"y": y, "X": X})
+    ols = sm.OLS(y, X).fit()
+    assert res.converged and res.iterations <= 100
+    np.testing.assert_allclose(res.params.to_numpy()[:7], ols.params, rtol=1e-8)
+    np.testing.assert_allclose(res.bse.to_numpy()[:7], ols.bse * np.sqrt((len(y) - 7) / len(y)), rtol=1e-6)
+
+
+def test_one_factorisation_per_accepted_point_and_none_after():
+    """Every accepted point's information is factorised once; the covariance reuses the
+    optimum's factorisation (Optimum.eigen), so a fit adds none after the optimiser. Reference:
+    counting (no point is evaluated without being counted in Optimum.evaluations)."""
+    def loglike(p, d):
+        eta = d["X"] @ p["beta"]
+        return d["y"] * eta - jnp.logaddexp(0.0, eta)
+
+    rng = np.random.default_rng(3)
+    X = np.column_stack([rng.normal(size=300), np.ones(300)])
+    data = {"X": X, "y": (X @ [1.0, -0.5] + rng.logistic(size=300) > 0).astype(float)}
+    model = hs.Model(loglike, {"beta": np.zeros(2)}, data)
+    before = linalg.FACTORISATIONS[0]
+    opt = maximize(model, model.start)
+    during = linalg.FACTORISATIONS[0] - before
+    assert 1 <= during <= opt.evaluations
+    before = linalg.FACTORISATIONS[0]
+    res = model.fit()
+    assert res.converged
+    assert linalg.FACTORISATIONS[0] - before == during  # the same path; the covariance adds nothing

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import statsmodels.api as sm
-from likelihoods import logit_ll, normal_ll, poisson_ll
+from catalogue import logit_ll, normal_ll, poisson_ll
 from statsmodels.stats._delta_method import NonlinearDeltaCov
 
 import hessstats as hs

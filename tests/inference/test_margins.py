@@ -13,7 +13,7 @@ import jax.scipy.stats as jst
 import numpy as np
 import pytest
 import statsmodels.api as sm
-from likelihoods import logit_ll, poisson_ll, probit_ll
+from catalogue import logit_ll, poisson_ll, probit_ll
 
 import hessstats as hs
 from hessstats.errors import SpecificationError

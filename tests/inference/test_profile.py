@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 import scipy.optimize
 import scipy.stats
-from likelihoods import logit_ll, normal_ll
+from catalogue import logit_ll, normal_ll
 
 import hessstats as hs
 from hessstats.core import compilation as diff

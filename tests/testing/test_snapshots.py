@@ -119,8 +119,9 @@ def test_atomic_write_leaves_old_file_intact(monkeypatch, snap_path, logit_res, 
         raise OSError("disk full (simulated)")
 
     monkeypatch.setattr(os, failing, boom)  # fsync: temp file half done; replace: the final move
-    with pytest.raises(OSError, match="simulated"):
+    with pytest.raises(SnapshotError, match="(?s)cannot write.*disk full [(]simulated[)]") as info:
         save_snapshot(changed, snap_path)
+    assert isinstance(info.value.__cause__, OSError)  # the OS error stays available as the cause
     monkeypatch.undo()
     assert snap_path.read_bytes() == before
     assert os.listdir(snap_path.parent) == [snap_path.name]  # no temporary file left behind
@@ -129,6 +130,6 @@ def test_atomic_write_leaves_old_file_intact(monkeypatch, snap_path, logit_res, 
 
 def test_failed_first_write_creates_nothing(monkeypatch, tmp_path, logit_res):
     monkeypatch.setattr(os, "fsync", lambda fd: (_ for _ in ()).throw(OSError("simulated")))
-    with pytest.raises(OSError):
+    with pytest.raises(SnapshotError, match="simulated"):
         save_snapshot(logit_res, tmp_path / "sub" / "new.json")
     assert os.listdir(tmp_path / "sub") == []

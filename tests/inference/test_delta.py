@@ -1,0 +1,82 @@
+"""The coefficient table and the delta method (hessstats.inference.delta), through ``res.delta``,
+``res.transformed`` and ``res.summary_frame``.
+
+References: the fitted result's own coefficient table (the delta method of the identity is the
+identity), closed-form delta-method variances ``a' V a`` of linear functions computed in numpy
+from ``res.cov_params()``, and ``scipy.stats.norm`` quantiles and tail probabilities. Covered
+elsewhere (inference/test_hypothesis): exp and ratio closed forms, statsmodels
+``NonlinearDeltaCov``, HC0 covariances, bad functions, NaN confinement, transform closed forms.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.stats
+from catalogue import BY_NAME
+
+from hessstats.errors import SpecificationError
+
+LOGIT = BY_NAME["logit_spector"]
+
+
+@pytest.fixture(scope="module")
+def res():
+    return LOGIT.model(transforms={"odds_GPA": lambda p: jnp.exp(p["beta"][0])}).fit()
+
+
+def test_delta_of_the_identity_is_the_coefficient_table(res):
+    """Same estimates, SEs, z, p-values and intervals as res.summary_frame (at alpha = 0.1 too)."""
+    table = res.summary_frame(alpha=0.1)
+    out = res.delta(lambda p: p["beta"], names=list(res.names), alpha=0.1)
+    np.testing.assert_allclose(out.to_numpy(), table.to_numpy(), rtol=1e-13)
+    assert list(out.columns) == list(table.columns) and out.index.name == table.index.name == "parameter"
+
+
+def test_delta_table_uses_normal_quantiles(res):
+    """ci = coef -/+ z_{1-alpha/2} se and p = 2 (1 - Phi(|z|)) from scipy.stats.norm; the variance of
+    a linear combination is a' V a (closed form)."""
+    a = np.array([1.0, -2.0, 0.5, 0.0])
+    out = res.delta(lambda p: jnp.dot(jnp.asarray(a), p["beta"]), alpha=0.2).iloc[0]
+    se = np.sqrt(a @ res.cov_params().to_numpy() @ a)
+    coef = a @ res.params.to_numpy()
+    q = scipy.stats.norm.ppf(0.9)
+    np.testing.assert_allclose([out["coef"], out["std_err"]], [coef, se], rtol=1e-12)
+    np.testing.assert_allclose([out["ci_lower"], out["ci_upper"]], [coef - q * se, coef + q * se], rtol=1e-12)
+    np.testing.assert_allclose(out["p_value"], 2 * scipy.stats.norm.sf(abs(coef / se)), rtol=1e-10)
+
+
+def test_default_names_come_from_the_function(res):
+    """A named function names its rows (``odds``, ``odds[i]``); a lambda is ``fn``."""
+    def odds(p):
+        return jnp.exp(p["beta"][:2])
+
+    def odds_gpa(p):
+        return jnp.exp(p["beta"][0])
+
+    assert list(res.delta(odds).index) == ["odds[0]", "odds[1]"]
+    assert list(res.delta(odds_gpa).index) == ["odds_gpa"]
+    assert list(res.delta(lambda p: p["beta"][0]).index) == ["fn"]
+    assert list(res.delta(odds_gpa, names="OR").index) == ["OR"]
+
+
+def test_a_pytree_valued_function_is_refused(res):
+    with pytest.raises(SpecificationError, match="wrong kind of value"):
+        res.delta(lambda p: {"a": p["beta"][0]})
+
+
+def test_transformed_equals_delta_of_the_same_function(res):
+    """Declared transforms are the delta method of the same function (exp(b) se(b) closed form)."""
+    out = res.transformed()
+    b, se = res.params["GPA"], res.bse["GPA"]
+    np.testing.assert_allclose(out.loc["odds_GPA", ["coef", "std_err"]].to_numpy(float), [np.exp(b), np.exp(b) * se],
+                               rtol=1e-12)
+    hc0 = res.with_cov("HC0").transformed()  # under the result's covariance type
+    np.testing.assert_allclose(hc0.loc["odds_GPA", "std_err"], np.exp(b) * res.with_cov("HC0").bse["GPA"], rtol=1e-12)
+
+
+def test_a_failing_transform_is_named():
+    res = LOGIT.model(transforms={"broken": lambda p: p["gamma"]}).fit()
+    with pytest.raises(SpecificationError, match="transform 'broken' failed"):
+        res.transformed()
