@@ -66,8 +66,8 @@ def check_tolerance(tol: Any, name: str) -> float:
     return value
 
 
-def check_positive_int(value: Any, name: str, *, hint: str = "") -> int:
-    """An integer >= 1 (``maxiter``, ``chunk_size``, block sizes): not a bool, not a float.
+def check_positive_int(value: Any, name: str, *, hint: str = "", minimum: int = 1) -> int:
+    """An integer >= ``minimum`` (1: ``chunk_size``, block sizes; 0: ``maxiter``): not a bool, not a float.
 
     Example
     -------
@@ -81,10 +81,10 @@ def check_positive_int(value: Any, name: str, *, hint: str = "") -> int:
     """
     ok = (isinstance(value, numbers.Integral) and not isinstance(value, bool)) or (
         getattr(value, "shape", None) == () and getattr(getattr(value, "dtype", None), "kind", "") in "iu")
-    if not ok or int(value) < 1:
+    if not ok or int(value) < minimum:
         raise SpecificationError(message(
-            f"{name} must be an integer >= 1", expected=f"an int >= 1{hint}", got=repr(value)[:100],
-            fix=f"pass a positive whole number for {name}"))
+            f"{name} must be an integer >= {minimum}", expected=f"an int >= {minimum}{hint}", got=repr(value)[:100],
+            fix=f"pass a whole number >= {minimum} for {name}"))
     return int(value)
 
 

@@ -138,7 +138,7 @@ class Model:
         given_nobs = nobs is not None
         if nobs is None:
             nobs = source_nobs or (shape[0] if per_obs else leading_length(data))
-        engine.check(per_obs, chunk_size, shard)
+        engine.check(per_obs, chunk_size, shard, source=isinstance(data, RowSource))
         blocked = chunk_size is not None or (shard is not False and shard is not None)
         if (blocked or isinstance(data, RowSource)) and rows is not None:
             engine.check_block_output(shape, rows, what="chunk_size" if chunk_size is not None else "shard")
@@ -283,7 +283,7 @@ class Model:
         - ``nr_tol``: converged means ``g'(-H)^-1 g < nr_tol`` **and** a negative definite Hessian.
         - ``hessian_rtol``: eigenvalues of the equilibrated information below ``hessian_rtol`` times
           the largest count as zero (unidentified).
-        - ``maxiter``: an int >= 1. Tolerances must be finite and >= 0.
+        - ``maxiter``: an int >= 0 (0 certifies the start values). Tolerances must be finite and >= 0.
 
         After the fit, the scores' outer product is compared with the Hessian (they agree for a
         summed log-likelihood); a ratio near ``1/n`` warns that the function is a mean.
@@ -297,7 +297,7 @@ class Model:
         >>> round(float(res.params["mu"]), 6)
         2.333333
         """
-        maxiter = check_positive_int(maxiter, "maxiter")
+        maxiter = check_positive_int(maxiter, "maxiter", minimum=0, hint=" (0: certify the start values only)")
         nr_tol = check_tolerance(nr_tol, "nr_tol")
         hessian_rtol = check_tolerance(hessian_rtol, "hessian_rtol")
         theta0 = self.start if start is None else self.spec.flatten(start, what="start")

@@ -320,7 +320,10 @@ class FitResult:
 
 
 def _frozen(value: Any) -> np.ndarray:
-    """A read-only copy of an array (what a frozen result holds)."""
+    """A read-only copy of an array (what a frozen result holds); an array that is already
+    read-only (a result's own, passed on by ``with_cov``) is kept as it is."""
+    if isinstance(value, np.ndarray) and not value.flags.writeable:
+        return value
     arr = np.array(value, copy=True)
     arr.flags.writeable = False
     return arr

@@ -307,12 +307,13 @@ def test_alpha_outside_the_unit_interval_is_refused_everywhere(alpha):
 
 @pytest.mark.parametrize("options, match", [
     ({"nr_tol": -1.0}, "nr_tol"), ({"nr_tol": float("nan")}, "nr_tol"), ({"hessian_rtol": -1e-9}, "hessian_rtol"),
-    ({"hessian_rtol": float("inf")}, "hessian_rtol"), ({"maxiter": 0}, "maxiter"), ({"maxiter": 2.5}, "maxiter"),
+    ({"hessian_rtol": float("inf")}, "hessian_rtol"), ({"maxiter": -1}, "maxiter"), ({"maxiter": 2.5}, "maxiter"),
     ({"maxiter": True}, "maxiter"), ({"chunk_size": 2.5}, "chunk_size"), ({"chunk_size": -3}, "chunk_size"),
     ({"nobs": 0}, "nobs"),
 ])
 def test_tolerances_and_counts_are_validated(options, match):
     """Out-of-range fit options are typed errors (they silently changed or disabled the convergence
-    certificate before). Reference: the documented ranges (tolerances >= 0 and finite, counts >= 1)."""
+    certificate before). Reference: the documented ranges (tolerances >= 0 and finite, maxiter >= 0,
+    chunk_size and nobs >= 1)."""
     with pytest.raises(SpecificationError, match=match):
         hs.fit(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, Y, **options)

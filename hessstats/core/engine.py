@@ -46,14 +46,20 @@ def prepare(data: Any, chunk_size: Any) -> tuple[Any, Any, int | None, int | Non
     return data, data, size, None, labels
 
 
-def check(per_observation: bool, chunk_size: int | None, shard: Any) -> None:
-    """Row blocks and shards need a per-observation log-likelihood, and do not combine.
+def check(per_observation: bool, chunk_size: int | None, shard: Any, *, source: bool = False) -> None:
+    """Row blocks and shards need a per-observation log-likelihood, and do not combine; a row
+    source (Parquet, Dask) cannot be sharded.
 
     Example
     -------
     >>> check(True, 1000, False) is None
     True
     """
+    if source and shard is not False and shard is not None:
+        raise SpecificationError(message(
+            "shard needs in-memory data with a row dimension", expected="arrays with n rows in memory",
+            got=f"a row source with shard={shard!r}",
+            fix="use shard with in-memory data; a row source is already evaluated in blocks (Dask: on its workers)"))
     if chunk_size is not None and shard is not False and shard is not None:
         raise SpecificationError(message(
             "chunk_size and shard cannot be combined", expected="one of chunk_size (bounded memory) "

@@ -37,7 +37,8 @@ def resolve_groups(groups: Any, data: Any, nobs: int | None, labels: Any = None)
 
     ``groups`` is an array-like of labels (numbers or strings), one per observation, or the name of
     a column of ``data`` (a dict or DataFrame passed to the fit). A pandas Series is aligned with
-    the data's row ``labels`` (:func:`align_to_rows`).
+    the data's row ``labels`` when the data had them (pandas data), else taken by position
+    (:func:`~hessstats.rows.prepare.align_to_rows`).
 
     Example
     -------

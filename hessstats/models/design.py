@@ -25,10 +25,9 @@ def align_rows(X: Any, **per_row: Any) -> dict[str, Any]:
     the design ``X``, aligned by pandas row label.
 
     The reference labels are ``X``'s (a DataFrame), else those of the first pandas argument (in the
-    order given). A pandas argument with the same labels in another order is reordered; different
-    labels are a :class:`DataError`; without reference labels a pandas argument needs a default
-    ``RangeIndex``. numpy arrays, scalars and ``None`` are positional and returned unchanged (see
-    :func:`hessstats.rows.prepare.align_to_rows`).
+    order given). A pandas argument of the same length with the same labels in another order is
+    reordered; different labels are a :class:`DataError`. numpy arrays, scalars and ``None`` are
+    positional and returned unchanged (see :func:`hessstats.rows.prepare.align_to_rows`).
 
     Example
     -------

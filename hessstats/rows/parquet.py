@@ -47,6 +47,10 @@ class ParquetSource(RowSource):
             raise self._unreadable(exc) from None
         self.nobs = int(self._file.metadata.num_rows)
         self._fingerprint = self.fingerprint()
+        if self.nobs == 0:
+            raise DataError(message(
+                f"the Parquet file {self.path!r} has no rows", expected="at least one row",
+                got="0 rows", fix="check that the file was written with the data"))
         available = set(self._file.schema_arrow.names)
         missing = sorted({c for c in _column_list(self.columns)} - available)
         if missing:
@@ -101,7 +105,7 @@ class ParquetSource(RowSource):
         names = _column_list(self.columns)
         for group in range(self._file.metadata.num_row_groups):  # one row group in memory at a time
             batch = self._file.read_row_group(group, columns=names, use_threads=False)
-            arrays = {name: batch.column(name).to_numpy().astype(np.float64, copy=False) for name in names}
+            arrays = {name: _float_column(batch, name) for name in names}
             rows, batch = batch.num_rows, None
             taken = 0
             while taken < rows:
@@ -135,6 +139,17 @@ class ParquetSource(RowSource):
                     fix="drop or impute those rows before fitting"))
             out[key] = buf.copy()
         return out, (np.arange(c) < filled).astype(np.float64)
+
+
+def _float_column(batch: Any, name: str) -> np.ndarray:
+    """A column of a row group as float64; a column that is not numeric is a :class:`DataError`."""
+    column = batch.column(name)
+    try:
+        return column.to_numpy().astype(np.float64, copy=False)
+    except (TypeError, ValueError):
+        raise DataError(message(
+            f"Parquet column {name!r} is not numeric", expected="numeric columns (float, int or bool)",
+            got=f"type {column.type}", fix="encode it as numbers before writing, or leave it out of `columns`")) from None
 
 
 def _column_list(columns: Mapping[str, str | Sequence[str]]) -> list[str]:

@@ -155,10 +155,13 @@ def _align(data: Any) -> tuple[Any, pd.Index | None]:
 
 
 def align_to_rows(value: Any, labels: Any, n: int | None, what: str) -> Any:
-    """A per-row pandas argument in the data's row order: aligned by label when the data had row
-    labels (the same labels in another order are reordered; other labels are a :class:`DataError`);
-    without data labels only a default ``RangeIndex`` (0..n-1) is taken by position. Anything that
-    is not a pandas object is returned unchanged (positional).
+    """A per-row pandas argument in the data's row order.
+
+    When the data had row ``labels`` (pandas data), a pandas argument of the same length is aligned
+    by label: the same labels in another order are reordered, other labels are a
+    :class:`DataError` naming them. Data without labels (numpy arrays) have no order but their
+    positions, so the argument is taken by position. Non-pandas values, and pandas objects of
+    another length (reported by the shape checks that follow), are returned unchanged.
 
     Example
     -------
@@ -166,28 +169,21 @@ def align_to_rows(value: Any, labels: Any, n: int | None, what: str) -> Any:
     >>> align_to_rows(pd.Series([3, 1, 2], index=["c", "a", "b"]), labels, 3, "groups").tolist()
     [1, 2, 3]
     """
-    if not isinstance(value, (pd.Series, pd.DataFrame)):
+    if not isinstance(value, (pd.Series, pd.DataFrame)) or labels is None or n is None or len(labels) != n:
         return value
     index = value.index
-    if labels is not None and n is not None and len(labels) == n:
-        if index.equals(labels):
-            return value
-        if index.is_unique and labels.is_unique and index.difference(labels).empty and labels.difference(index).empty:
-            return value.loc[labels]
-        missing, extra = labels.difference(index), index.difference(labels)
-        raise DataError(message(
-            f"{what} has row labels that differ from the data's",
-            expected=f"a pandas object with the data's {len(labels)} row labels (aligned by label)",
-            got=f"{len(index)} labels; missing {list(missing[:5])}{' ...' if len(missing) > 5 else ''}, "
-                f"not in the data {list(extra[:5])}{' ...' if len(extra) > 5 else ''}",
-            fix=f"select {what} for the data's rows, e.g. {what}.loc[df.index], or pass numpy values in data row order"))
-    if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
+    if len(index) != n or index.equals(labels):
         return value
+    if index.is_unique and labels.is_unique and index.difference(labels).empty and labels.difference(index).empty:
+        return value.loc[labels]
+    missing, extra = labels.difference(index), index.difference(labels)
     raise DataError(message(
-        f"{what} is a pandas object with row labels, but the data have none to align it with",
-        expected=f"{what} with a default RangeIndex (taken by position), or data passed as pandas (aligned by label)",
-        got=f"index {list(index[:5])}{' ...' if len(index) > 5 else ''}",
-        fix=f"pass {what}.to_numpy() if it is in the data's row order, or pass the data as a DataFrame"))
+        f"{what} has row labels that differ from the data's",
+        expected=f"a pandas object with the data's {len(labels)} row labels (aligned by label)",
+        got=f"labels missing from {what}: {list(missing[:5])}{' ...' if len(missing) > 5 else ''}; labels not in the "
+            f"data: {list(extra[:5])}{' ...' if len(extra) > 5 else ''}"
+            + ("" if len(missing) or len(extra) else " (duplicated labels in another order)"),
+        fix=f"select {what} for the data's rows, e.g. {what}.loc[df.index], or pass numpy values in data row order"))
 
 
 def prepare_data(data: Any) -> Any:

@@ -85,13 +85,12 @@ def test_groups_series_is_aligned_with_dataframe_data():
         res.with_cov("cluster", groups=groups.set_axis(np.arange(N)))
 
 
-def test_series_with_labels_and_unlabelled_data_need_a_default_index():
-    """numpy data: a groups Series is positional only with a RangeIndex 0..n-1, else a DataError."""
+def test_series_next_to_unlabelled_data_are_positional():
+    """numpy data have only positions: a groups Series is taken by position whatever its labels
+    (the same SEs as its numpy values), and only same-length pandas objects are aligned."""
     y = FRAME["y"].to_numpy()
     ll = lambda p, d: d * p["b"] - jnp.exp(p["b"])
-    default = pd.Series(np.arange(N) % 5)
-    res = hs.fit(ll, {"b": 0.0}, y, cov_type="cluster", groups=default)
-    np.testing.assert_allclose(res.bse.to_numpy(), hs.fit(ll, {"b": 0.0}, y, cov_type="cluster",
-                                                          groups=default.to_numpy()).bse.to_numpy(), rtol=1e-12)
-    with pytest.raises(DataError, match="no row labels|none to align"):
-        hs.fit(ll, {"b": 0.0}, y, cov_type="cluster", groups=default.set_axis(np.arange(N)[::-1]))
+    labelled = pd.Series(np.arange(N) % 5, index=np.arange(N)[::-1] + 7)
+    res = hs.fit(ll, {"b": 0.0}, y, cov_type="cluster", groups=labelled)
+    ref = hs.fit(ll, {"b": 0.0}, y, cov_type="cluster", groups=labelled.to_numpy())
+    np.testing.assert_allclose(res.bse.to_numpy(), ref.bse.to_numpy(), rtol=1e-12)
