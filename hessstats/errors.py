@@ -17,7 +17,8 @@ Warnings (all subclass :class:`HessstatsWarning`)::
     ├── ConvergenceWarning       the convergence certificate failed
     │   └── IdentificationWarning   singular or indefinite information at the optimum
     ├── SeparationWarning        (quasi-)perfect separation in a binary/count model
-    └── PrecisionWarning         float32 data or constants lose precision
+    ├── PrecisionWarning         float32 data or constants lose precision
+    └── SpecificationWarning     a likely mis-specification, e.g. a mean log-likelihood
 """
 
 from __future__ import annotations
@@ -197,5 +198,16 @@ class CollinearityError(DataError):
     Example
     -------
     >>> issubclass(CollinearityError, DataError)
+    True
+    """
+
+
+class SpecificationWarning(HessstatsWarning):
+    """The model may be mis-specified in a way that silently rescales the results, e.g. a mean
+    log-likelihood instead of a sum (every standard error sqrt(n) times too large).
+
+    Example
+    -------
+    >>> issubclass(SpecificationWarning, HessstatsWarning)
     True
     """

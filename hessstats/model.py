@@ -11,17 +11,28 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from hessstats._checks import check_positive_int, check_tolerance
 from hessstats._config import float64, x64
 from hessstats.core import engine
+from hessstats.core.compilation import Program
 from hessstats.core.covariance import covariance_for
+from hessstats.core.derivatives import FlatLoglike
 from hessstats.core.linalg import DEFAULT_RTOL, invert_information
 from hessstats.core.optimize import NR_TOL, OptimizerMethod, certify, maximize
 from hessstats.core.params import ParamSpec
-from hessstats.errors import PrecisionWarning, SpecificationError, message, warn
+from hessstats.core.scores import block_rows, uses_row_blocks
+from hessstats.errors import PrecisionWarning, SpecificationError, SpecificationWarning, message, warn
 from hessstats.inference.defaults import PostEstimationDefaults
 from hessstats.inference.restrictions import FixedLoglike
 from hessstats.results import FitResult
-from hessstats.rows.leaves import leading_length
+from hessstats.rows.leaves import leading_length, row_block
+from hessstats.rows.prepare import index_array
+from hessstats.rows.source import RowSource
+
+MEAN_CHECK_MIN_NOBS = 20
+"""The mean-log-likelihood check (information-matrix equality) runs from this many observations."""
+MEAN_CHECK_PARAMS = 8
+"""At most this many parameters' score variances are compared with the Hessian's diagonal."""
 
 LogLike = Callable[[Any, Any], Any]
 
@@ -35,7 +46,27 @@ class Model:
     *summed*, never averaged: a mean log-likelihood would rescale standard errors by sqrt(n).
 
     Data are copied once into float64 device arrays at construction; the caller's objects are
-    never modified. ``transforms`` (``{name: fn(params) -> scalar or vector}``) declares
+    never modified. Integer and boolean data become float64 too (so ``x ** 2`` of an int32 column
+    cannot overflow); an array the function uses to *index* (group codes, category numbers) keeps
+    its integer dtype when wrapped with :func:`~hessstats.rows.prepare.index_array`:
+    ``{"g": hs.index_array(codes)}`` (for a DataFrame, pass ``{**df, "g": hs.index_array(df["g"])}``).
+    pandas objects in ``data`` are aligned by row label (see
+    :func:`~hessstats.rows.prepare.prepare_rows`); the row labels are kept (``row_labels``) to
+    align ``groups`` later.
+
+    The function is traced twice when the model is built: it must be pure (a function that draws
+    numpy random numbers or keeps Python state is refused), and the arrays it captures from
+    globals or closures are copied then, so the model keeps those values whatever happens to the
+    originals later (build a new model to use new values). With ``chunk_size``, a row source or
+    ``shard``, the per-row values must not depend on other rows (checked on the first rows: lags and
+    cumulative sums are refused).
+
+    A scalar total with several data rows cannot be checked for being a sum: it warns
+    (:class:`~hessstats.errors.SpecificationWarning`) unless ``nobs=`` is given; a per-observation
+    log-likelihood divided by ``n`` is detected after the fit (the scores' outer product is about
+    ``1/n`` times the negative Hessian) and warned about in the same way.
+
+    ``transforms`` (``{name: fn(params) -> scalar or vector}``) declares
     natural-scale quantities reported by ``FitResult.transformed()``; ``defaults`` (a
     :class:`~hessstats.inference.defaults.PostEstimationDefaults`) what ``lr_test_null()``,
     ``margins()`` and ``transformed()`` use when called without arguments. ``extra`` is free-form
@@ -73,6 +104,12 @@ class Model:
     index: Any = None
     weights: Any = None
     progress: bool | None = None
+    program: Program | None = None
+    """The validated log-likelihood (:class:`~hessstats.core.compilation.Program`): what every kernel runs."""
+    consts: tuple = ()
+    """The arrays the log-likelihood captured, copied when the model was built."""
+    row_labels: Any = None
+    """The data's pandas row labels (a ``pd.Index``) when the data had them, else None."""
 
     @float64
     def __init__(self, loglike: LogLike, start: Any, data: Any = None, *,
@@ -87,24 +124,59 @@ class Model:
             raise SpecificationError(message(
                 "loglike is not callable", expected="a function loglike(params, data)",
                 got=f"{type(loglike).__name__}: {loglike!r}"[:200], fix="pass the function itself"))
+        if nobs is not None:
+            nobs = check_positive_int(nobs, "nobs", hint=" (the number of observations the log-likelihood sums)")
         spec = ParamSpec.from_start(start, names)
         theta0 = np.asarray(spec.ravel(start), dtype=np.float64)
-        data, sample, chunk_size, source_nobs = engine.prepare(data, chunk_size)
-        jaxpr, out = _trace(loglike, spec, theta0, sample)  # one trace validates shape and dtypes
+        theta0.flags.writeable = False
+        data, sample, chunk_size, source_nobs, labels = engine.prepare(data, chunk_size)
+        program, consts, out = _trace(loglike, spec, theta0, sample)  # one trace validates shape and dtypes
         shape = _output_shape(out)
         per_obs = len(shape) == 1
-        _check_float32(jaxpr)
+        _check_float32(program.jaxpr, consts)
+        rows = leading_length(sample)
+        given_nobs = nobs is not None
         if nobs is None:
             nobs = source_nobs or (shape[0] if per_obs else leading_length(data))
-        engine.check(per_obs, chunk_size, shard)
+        engine.check(per_obs, chunk_size, shard, source=isinstance(data, RowSource))
+        blocked = chunk_size is not None or (shard is not False and shard is not None)
+        if (blocked or isinstance(data, RowSource)) and rows is not None:
+            engine.check_block_output(shape, rows, what="chunk_size" if chunk_size is not None else "shard")
+        unsharded = data
         data, weights = engine.shard(data, nobs, shard)
         values = dict(loglike=loglike, spec=spec, start=theta0, data=data, nobs=nobs,
                       per_observation=per_obs, description=dict(description or {}),
                       expected_information=expected_information,
                       extra=dict(extra or {}), defaults=_defaults(defaults, transforms),
-                      chunk_size=chunk_size, index=index, weights=weights, progress=progress)
+                      chunk_size=chunk_size, index=index, weights=weights, progress=progress,
+                      program=program, consts=consts, row_labels=labels)
         for key, value in values.items():
             object.__setattr__(self, key, value)
+        self._check_rows(sample, rows, unsharded)
+        if not given_nobs:
+            _check_scalar_total(shape, rows)
+
+    def _check_rows(self, sample: Any, rows: int | None, unsharded: Any) -> None:
+        """Row blocks (chunks, a row source's blocks, padded shards) give the per-row values of all
+        rows; the program is traced for every block shape the model will use, now."""
+        theta = jnp.asarray(self.start)
+        if isinstance(self.data, RowSource):
+            if rows:
+                self.program.prepare(theta, row_block(sample, rows, 0, self.chunk_size))
+            if rows and rows > 1:
+                engine.check_row_blocks(self, sample, rows, min(self.chunk_size, -(-rows // 2)),
+                                        what="reading the data in row blocks")
+        elif self.chunk_size is not None and self.nobs:
+            m = min(self.nobs, 2 * self.chunk_size)
+            head = self.data if m == self.nobs else row_block(self.data, self.nobs, 0, m)
+            engine.check_row_blocks(self, head, m, self.chunk_size, what="chunk_size")
+        elif self.weights is not None and len(self.weights) != self.nobs:
+            engine.check_padding(self, unsharded)
+        elif self.nobs and uses_row_blocks(self, block_rows(self.k_params)):  # robust covariances' score blocks
+            try:
+                self.program.prepare(theta, row_block(self.data, self.nobs, 0, block_rows(self.k_params)))
+            except SpecificationError:  # not a function of row blocks: score_meat uses all rows at once
+                pass
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -187,9 +259,10 @@ class Model:
         for name, value in fixed.items():
             base[names.index(name)] = float(value)
         free = np.array([i for i, n in enumerate(names) if n not in fixed], dtype=np.int64)
-        data = {"data": self.data, "base": base, "free": free}
+        data = {"data": _keep_index_arrays(self.data), "base": base, "free": index_array(free)}
         label = self.description.get("model", getattr(self.loglike, "__name__", "custom"))
-        return Model(FixedLoglike(self.loglike, self.spec), np.asarray(self.start)[free], data,
+        validated = ValidatedLoglike(self.program, self.consts, self.spec)
+        return Model(FixedLoglike(validated, self.spec), np.asarray(self.start)[free], data,
                      names=[names[i] for i in free], nobs=self.nobs, chunk_size=self.chunk_size,
                      description={**self.description, "model": f"{label} with {dict(fixed)} fixed"})
 
@@ -210,6 +283,10 @@ class Model:
         - ``nr_tol``: converged means ``g'(-H)^-1 g < nr_tol`` **and** a negative definite Hessian.
         - ``hessian_rtol``: eigenvalues of the equilibrated information below ``hessian_rtol`` times
           the largest count as zero (unidentified).
+        - ``maxiter``: an int >= 0 (0 certifies the start values). Tolerances must be finite and >= 0.
+
+        After the fit, the scores' outer product is compared with the Hessian (they agree for a
+        summed log-likelihood); a ratio near ``1/n`` warns that the function is a mean.
 
         Example
         -------
@@ -220,11 +297,15 @@ class Model:
         >>> round(float(res.params["mu"]), 6)
         2.333333
         """
+        maxiter = check_positive_int(maxiter, "maxiter", minimum=0, hint=" (0: certify the start values only)")
+        nr_tol = check_tolerance(nr_tol, "nr_tol")
+        hessian_rtol = check_tolerance(hessian_rtol, "hessian_rtol")
         theta0 = self.start if start is None else self.spec.flatten(start, what="start")
         opt = maximize(self, theta0, method=method, maxiter=maxiter)
         inverse = invert_information(opt.hessian, self.names, rtol=hessian_rtol, eigen=opt.eigen)
         converged, why = certify(opt, inverse, nr_tol, self.names)
         cov, codes = covariance_for(self, opt.theta, inverse, cov_type, groups, cov_options)
+        _check_information_scale(self, opt.theta, opt.hessian)
         return FitResult(model=self, theta=opt.theta, llf=opt.llf, gradient_array=opt.gradient,
                          hessian_array=opt.hessian, cov_type=cov_type, cov_array=cov,
                          inverse_information=inverse, converged=converged, iterations=opt.iterations,
@@ -240,16 +321,95 @@ def _defaults(defaults: PostEstimationDefaults | None, transforms: Mapping[str, 
     return defaults
 
 
-def _trace(loglike: LogLike, spec: ParamSpec, theta0: np.ndarray, data: Any) -> tuple[Any, Any]:
-    """Trace the log-likelihood once at the start values: ``(closed jaxpr, output shape)``."""
+@dataclass(frozen=True, eq=False)
+class ValidatedLoglike:
+    """A model's validated log-likelihood as ``loglike(params, data)``: its program run with its own
+    captured constants. What restricted models (``Model.fix``) wrap, so they evaluate exactly the
+    program their parent validated. Equal (and hashed) by the program: compiled kernels are shared.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> m = Model(lambda p, d: -(d - p["mu"]) ** 2, {"mu": 0.0}, data=np.array([1.0, 3.0]))
+    >>> ll = ValidatedLoglike(m.program, m.consts, m.spec)
+    >>> with x64():
+    ...     ll({"mu": jnp.asarray(2.0)}, m.data).tolist()
+    [-1.0, -1.0]
+    """
+
+    program: Program
+    consts: tuple
+    spec: ParamSpec
+
+    @property
+    def __name__(self) -> str:  # the user's function name, for report labels
+        return getattr(self.program.fn, "__name__", type(self.program.fn).__name__)
+
+    def __hash__(self) -> int:
+        return hash(self.program)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ValidatedLoglike) and self.program == other.program
+
+    def __call__(self, params: Any, data: Any) -> Any:
+        return self.program(self.consts, self.spec.ravel(params), data)
+
+
+def _keep_index_arrays(data: Any) -> Any:
+    """A model's prepared data, with its integer (index) leaves marked so a second preparation keeps them."""
+    return jax.tree_util.tree_map(lambda a: index_array(a) if getattr(a, "dtype", np.float64).kind in "biu" else a, data)
+
+
+def _trace(loglike: LogLike, spec: ParamSpec, theta0: np.ndarray, data: Any) -> tuple[Program, tuple, Any]:
+    """Trace the log-likelihood at the start values: ``(program, captured constants, output shape)``."""
     try:
-        return jax.make_jaxpr(lambda t, d: loglike(spec.unravel(t), d), return_shape=True)(jnp.asarray(theta0), data)
+        return Program.trace(FlatLoglike(loglike, spec), jnp.asarray(theta0), data)
+    except SpecificationError:
+        raise
     except Exception as exc:  # the user's function failed while tracing: say where
         raise SpecificationError(message(
             "the log-likelihood failed when called with the start values",
             expected="loglike(params, data) to run on a params pytree shaped like start",
             got=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:400],
             fix="call loglike(start, data) yourself to debug; use jax.numpy, not numpy or math, inside it")) from exc
+
+
+def _check_scalar_total(shape: tuple[int, ...], rows: int | None) -> None:
+    """A scalar (or one-value) log-likelihood with several data rows: hessstats cannot tell a sum from a mean."""
+    if rows is None or rows < 2 or (len(shape) == 1 and shape[0] != 1):
+        return
+    warn(f"the log-likelihood returns {'a scalar' if not shape else 'one value'} for data with {rows} rows: "
+         "hessstats cannot check that it is the *sum* over observations. A mean (jnp.mean, or values divided by "
+         "n) makes every standard error sqrt(n) times too large. Return the per-observation values (shape (n,)), "
+         "or pass nobs= to confirm that the function returns the sum.", SpecificationWarning)
+
+
+def _check_information_scale(model: Model, theta: np.ndarray, hessian: np.ndarray) -> None:
+    """Warn when the log-likelihood looks like a mean (information-matrix equality off by ~1/n).
+
+    At the optimum of a summed log-likelihood the scores' outer product (OPG) and the negative
+    Hessian estimate the same information; for per-observation values divided by ``n`` the OPG
+    shrinks by ``1/n^2`` and the Hessian by ``1/n``, so their ratio is about ``1/n``. The median
+    ratio over (at most :data:`MEAN_CHECK_PARAMS`) diagonal entries is compared, from
+    :data:`MEAN_CHECK_MIN_NOBS` observations; misspecification moves the ratio by factors, not by
+    ``n``, so a warning needs the ratio within a factor 3 of ``1/n``. Cost: a few forward passes.
+    """
+    n = model.nobs
+    if not model.per_observation or n is None or n < MEAN_CHECK_MIN_NOBS:
+        return
+    k = len(theta)
+    positions = np.unique(np.linspace(0, k - 1, min(k, MEAN_CHECK_PARAMS)).round().astype(np.int64))
+    info = -np.diag(hessian)[positions]
+    opg = engine.opg_diagonal(model, np.asarray(theta, dtype=np.float64), positions)
+    ok = np.isfinite(info) & np.isfinite(opg) & (info > 0) & (opg > 0)
+    if not ok.any():
+        return
+    ratio = float(np.median(opg[ok] / info[ok]))
+    if 1.0 / (3.0 * n) <= ratio <= 3.0 / n:
+        warn(f"the log-likelihood looks like a mean, not a sum: at the estimate the scores' outer product is "
+             f"{ratio:.3g} times the negative Hessian (1/n = {1.0 / n:.3g}; for a summed log-likelihood they agree). "
+             f"Every standard error is then about sqrt(n) = {np.sqrt(n):.3g} times too large. Return the "
+             "per-observation terms, not jnp.mean(...) or values divided by n.", SpecificationWarning)
 
 
 def _output_shape(out: Any) -> tuple[int, ...]:
@@ -270,10 +430,10 @@ def _output_shape(out: Any) -> tuple[int, ...]:
     return tuple(shape)
 
 
-def _check_float32(jaxpr: Any) -> None:
+def _check_float32(jaxpr: Any, consts: tuple) -> None:
     """Warn when the log-likelihood closes over float32 arrays or computes in float32."""
-    consts = [c for c in jaxpr.consts if getattr(c, "dtype", None) in (np.float32, np.float16)]
-    ops = {str(e.primitive) for e in jaxpr.jaxpr.eqns
+    consts = [c for c in consts if getattr(c, "dtype", None) in (np.float32, np.float16)]
+    ops = {str(e.primitive) for e in jaxpr.eqns
            if any(getattr(v.aval, "dtype", None) in (np.float32, np.float16) for v in e.outvars)}
     if consts or ops:
         what = []

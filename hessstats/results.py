@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import types
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -31,6 +33,11 @@ class FitResult:
     Inference is Wald with the normal (z) distribution, as statsmodels' discrete models and
     Stata's ``ml``. Every pandas object is indexed by parameter name.
 
+    Frozen: the arrays it holds (``theta``, ``gradient_array``, ``hessian_array``, ``cov_array``,
+    ``groups``, the inverse information) are read-only copies, ``cov_options`` is a read-only
+    mapping, and every pandas object (``params``, ``bse``, ``cov_params()``, ...) is built fresh on
+    each access: changing one never changes the result or what it reports later.
+
     Example
     -------
     >>> import numpy as np, jax.numpy as jnp, hessstats as hs
@@ -54,7 +61,19 @@ class FitResult:
     iterations: int
     convergence_message: str
     groups: np.ndarray | None = None
-    cov_options: dict[str, Any] = field(default_factory=dict)
+    cov_options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("theta", "gradient_array", "hessian_array", "cov_array", "groups"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, _frozen(value))
+        object.__setattr__(self, "cov_options", types.MappingProxyType(dict(self.cov_options)))
+        inverse = self.inverse_information
+        for name in ("cov", "eigenvalues", "bad", "pseudo_inverse"):
+            value = getattr(inverse, name, None)
+            if isinstance(value, np.ndarray):
+                value.flags.writeable = False  # the result owns its inverse information
 
     # ------------------------------------------------------------------ basic quantities
     @property
@@ -72,53 +91,53 @@ class FitResult:
         """Number of free parameters (every one counts for AIC/BIC)."""
         return len(self.theta)
 
-    @cached_property
+    @property
     def params(self) -> pd.Series:
-        """Estimates, indexed by parameter name."""
-        return pd.Series(self.theta, index=list(self.names), name="coef")
+        """Estimates, indexed by parameter name (a new Series on each access)."""
+        return pd.Series(self.theta.copy(), index=list(self.names), name="coef")
 
-    @cached_property
+    @property
     def params_tree(self) -> Any:
-        """Estimates as the same pytree as ``start``."""
+        """Estimates as the same pytree as ``start`` (new arrays on each access)."""
         return self.model.params_tree(self.theta)
 
     def cov_params(self) -> pd.DataFrame:
         """Covariance matrix of the estimates under ``cov_type``."""
-        return pd.DataFrame(self.cov_array, index=list(self.names), columns=list(self.names))
+        return pd.DataFrame(self.cov_array.copy(), index=list(self.names), columns=list(self.names))
 
-    @cached_property
+    @property
     def bse(self) -> pd.Series:
         """Standard errors; NaN for parameters the data do not identify."""
         return pd.Series(standard_errors(self.cov_array), index=list(self.names), name="std_err")
 
-    @cached_property
+    @property
     def zvalues(self) -> pd.Series:
         """Wald z statistics ``coef / std_err``."""
         return self.summary_frame()["z"].rename_axis(None)
 
-    @cached_property
+    @property
     def pvalues(self) -> pd.Series:
         """Two-sided p-values from the standard normal."""
         return self.summary_frame()["p_value"].rename_axis(None)
 
     def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
-        """Wald confidence intervals ``coef -/+ z_{1-alpha/2} std_err``."""
+        """Wald confidence intervals ``coef -/+ z_{1-alpha/2} std_err`` (``alpha`` in (0, 1))."""
         return self.summary_frame(alpha)[["ci_lower", "ci_upper"]].rename_axis(None)
 
     @property
     def hessian(self) -> pd.DataFrame:
         """Exact (symmetrised) Hessian of the summed log-likelihood at the estimate."""
-        return pd.DataFrame(self.hessian_array, index=list(self.names), columns=list(self.names))
+        return pd.DataFrame(self.hessian_array.copy(), index=list(self.names), columns=list(self.names))
 
     @property
     def gradient(self) -> pd.Series:
         """Exact gradient of the summed log-likelihood at the estimate."""
-        return pd.Series(self.gradient_array, index=list(self.names), name="gradient")
+        return pd.Series(self.gradient_array.copy(), index=list(self.names), name="gradient")
 
     @property
     def identification(self) -> pd.DataFrame:
         """Bad eigenvectors of the information: eigenvalue, problem, parameter, loading (empty if none)."""
-        return self.inverse_information.diagnostics
+        return self.inverse_information.diagnostics.copy()
 
     @cached_property
     def aic(self) -> float:
@@ -298,3 +317,13 @@ class FitResult:
         A repeated fit of a model with the same log-likelihood and shapes shows 0 traces.
         """
         return dict(MODEL_STATS.get(self.model, {"traces": 0, "compile_seconds": 0.0}))
+
+
+def _frozen(value: Any) -> np.ndarray:
+    """A read-only copy of an array (what a frozen result holds); an array that is already
+    read-only (a result's own, passed on by ``with_cov``) is kept as it is."""
+    if isinstance(value, np.ndarray) and not value.flags.writeable:
+        return value
+    arr = np.array(value, copy=True)
+    arr.flags.writeable = False
+    return arr

@@ -8,6 +8,12 @@ of the same shape skips compilation. It is opt-in: it changes global JAX configu
 
 Compiles are visible: ``hs.compile_stats()`` (process totals per kernel), ``res.compile_stats``
 (the traces and seconds a fit's model incurred) and DEBUG records on ``logging.getLogger("hessstats")``.
+
+What a kernel compiles is a :class:`Program`: the user's function traced once when the model is
+built (a jaxpr), with the arrays it captures (globals, closures) taken out as *arguments*. The
+jit cache key is the function and the jaxpr's text, never the captured values, so a model built
+after a captured array changed gets the new values without a recompile, a model keeps the values
+it was built with, and every kernel of a model evaluates the same program.
 """
 
 from __future__ import annotations
@@ -22,6 +28,10 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import jax.numpy as jnp
+import numpy as np
+
+from hessstats.errors import SpecificationError, message
 
 TRACES: collections.Counter[str] = collections.Counter()
 """How many times each likelihood kernel has been traced (compiled) in this process."""
@@ -125,3 +135,189 @@ def enable_compilation_cache(path: str | os.PathLike | None = None, *, min_compi
     jax.config.update("jax_persistent_cache_min_compile_time_secs", float(min_compile_time_secs))
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
     return directory
+
+
+# ----------------------------------------------------------------------------- traced programs
+
+def _signature(args: tuple) -> tuple:
+    """``(pytree structure, ((shape, dtype), ...))`` of positional arguments (weak typing, which
+    does not change values of a given dtype, is left out)."""
+    leaves, tree = jax.tree_util.tree_flatten(args)
+    avals = []
+    for leaf in leaves:
+        aval = jax.typeof(leaf)
+        avals.append((tuple(aval.shape), aval.dtype))
+    return tree, tuple(avals)
+
+
+def _abstract(signature: tuple) -> tuple:
+    tree, avals = signature
+    return jax.tree_util.tree_unflatten(tree, [jax.ShapeDtypeStruct(shape, dtype) for shape, dtype in avals])
+
+
+def _const_avals(consts: Any) -> tuple:
+    return tuple((tuple(np.shape(c)), c.dtype if hasattr(c, "dtype") else np.asarray(c).dtype) for c in consts)
+
+
+def _const_values(c: Any) -> np.ndarray:
+    if jax.dtypes.issubdtype(getattr(c, "dtype", np.float64), jax.dtypes.prng_key):
+        c = jax.random.key_data(c)
+    return np.asarray(c)
+
+
+def _same_values(a: Any, b: Any) -> bool:
+    a, b = _const_values(a), _const_values(b)
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    return bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+
+
+def _fresh_trace(fn: Callable, args: tuple) -> tuple[Any, Any]:
+    """``jax.make_jaxpr(fn, return_shape=True)(*args)`` through a new wrapper object: JAX caches
+    traces by function, and a cached trace would keep the constants of an earlier call."""
+    return jax.make_jaxpr(lambda *a: fn(*a), return_shape=True)(*args)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if a is b:
+        return True
+    try:
+        return bool(a == b)
+    except Exception:  # an __eq__ that returns arrays or raises: not provably the same function
+        return False
+
+
+class Program:
+    """A function traced once: the static key of the compiled kernels, run with its captured
+    constants passed as an argument.
+
+    :meth:`trace` traces ``fn(*args)`` twice (a function whose two traces differ, e.g. one that
+    draws numpy random numbers or counts its calls, is refused) and returns the program and a copy
+    of the constants it captured (arrays from globals or closures, as device arrays: later changes
+    to the caller's arrays do not reach the model). Calling ``program(consts, *args)`` inside a
+    kernel evaluates the stored jaxpr with those constants; at other argument shapes (row blocks)
+    the function is traced again and its captured constants are replaced, position by position,
+    by the ones passed in (such a trace first checks that the function still traces to the validated
+    program: captured values changed since construction are a :class:`SpecificationError`, so a
+    model builds the row-block shapes it needs when it is constructed, with :meth:`prepare`).
+    Equality and hash: the function (identity or its own ``==``), the argument structure, the
+    jaxpr's text and the constants' shapes and dtypes.
+
+    Example
+    -------
+    >>> import numpy as np, jax.numpy as jnp
+    >>> from hessstats._config import x64
+    >>> w = np.array([1.0, 2.0])
+    >>> def f(x):
+    ...     return w * x
+    >>> with x64():
+    ...     program, consts, out = Program.trace(f, jnp.ones(2))
+    ...     w[:] = 0.0                              # the model keeps the values it was built with
+    ...     program(consts, jnp.ones(2)).tolist()
+    [1.0, 2.0]
+    """
+
+    def __init__(self, fn: Callable, closed: Any, signature: tuple, out_tree: Any, consts: tuple = ()):
+        self.fn = fn
+        self._home, self._home_consts = signature, tuple(consts)
+        self.jaxpr = closed.jaxpr
+        """The jaxpr traced when the model was built (at the validation shapes)."""
+        self.text = str(closed.jaxpr)
+        self.const_avals = _const_avals(closed.consts)
+        self._rest = (signature[0], self.text, self.const_avals)
+        try:
+            fn_hash = hash(fn)
+        except TypeError:  # an unhashable callable: identity only
+            fn_hash = id(fn)
+        self._hash = hash((fn_hash, self._rest))
+        self._jaxprs: dict[tuple, tuple] = {signature: (closed.jaxpr, tuple(range(len(closed.consts))), (), out_tree)}
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        return (isinstance(other, Program) and self._hash == other._hash and self._rest == other._rest
+                and _same(self.fn, other.fn))
+
+    def __repr__(self) -> str:
+        return f"<Program {getattr(self.fn, '__name__', type(self.fn).__name__)}: {len(self.const_avals)} constants>"
+
+    def __getstate__(self) -> dict:  # jaxprs are not pickled: a worker traces again (same key)
+        return {"fn": self.fn, "jaxpr": None, "text": self.text, "const_avals": self.const_avals,
+                "_rest": self._rest, "_hash": self._hash, "_jaxprs": {}, "_home": self._home,
+                "_home_consts": self._home_consts}
+
+    @classmethod
+    def trace(cls, fn: Callable, *args: Any) -> tuple[Program, tuple, Any]:
+        """``(program, captured constants, output shape)`` of ``fn(*args)``; see the class docstring.
+
+        Exceptions raised by ``fn`` propagate (the caller says what failed).
+        """
+        first, out = _fresh_trace(fn, args)
+        second, _ = _fresh_trace(fn, args)
+        problem = None
+        if str(first.jaxpr) != str(second.jaxpr):
+            problem = "two calls with the same inputs ran different operations (Python state that changes per call)"
+        elif len(first.consts) != len(second.consts) or not all(
+                _same_values(a, b) for a, b in zip(first.consts, second.consts)):
+            problem = "two calls with the same inputs captured different constant arrays (e.g. numpy random draws)"
+        if problem:
+            raise SpecificationError(message(
+                "the function is not pure: every call with the same inputs must compute the same values",
+                expected=f"{getattr(fn, '__name__', type(fn).__name__)} to depend only on its arguments and fixed arrays",
+                got=problem,
+                fix="draw random numbers once, outside the function, and pass them in `data`; do not update "
+                    "counters or other Python state inside it"))
+        consts = tuple(jnp.array(c, copy=True) for c in first.consts)
+        program = cls(fn, first, _signature(args), jax.tree_util.tree_structure(out), consts)
+        return program, consts, out
+
+    def prepare(self, *args: Any) -> None:
+        """Trace now for arguments shaped like ``args`` (the row blocks a model will use), while the
+        captured values are those of construction."""
+        self._at(_signature(args))
+
+    def _at(self, signature: tuple) -> tuple:
+        """The jaxpr for arguments of this signature: ``(jaxpr, positions of the passed constants,
+        baked constants, output structure)``."""
+        found = self._jaxprs.get(signature)
+        if found is not None:
+            return found
+        try:
+            closed, out = _fresh_trace(self.fn, _abstract(signature))
+        except Exception as exc:  # it ran at the validation shapes: the new shapes are the problem
+            raise SpecificationError(message(
+                "the function fails on a block of rows although it ran on the whole data",
+                expected="a function of the rows it is given (row blocks for chunks, shards, checks)",
+                got=f"arguments of shapes {[a[0] for a in signature[1]]}: {type(exc).__name__}: "
+                    f"{str(exc).splitlines()[0] if str(exc) else ''}"[:400],
+                fix="pass per-row arrays through `data` instead of capturing them from globals or closures")) from exc
+        home, _ = _fresh_trace(self.fn, _abstract(self._home))
+        if str(home.jaxpr) != self.text or len(home.consts) != len(self._home_consts) or not all(
+                _same_values(a, b) for a, b in zip(home.consts, self._home_consts)):
+            raise SpecificationError(message(
+                "the values the function captures changed after the model was built",
+                expected="captured arrays and Python values as when the model was built (evaluating it on a new "
+                         f"data shape, {[a[0] for a in signature[1]]}, traces the function again)",
+                got="a trace now computes other operations or constants than the validated one",
+                fix="build a new model after changing captured values, or pass such values through `data`"))
+        if len(closed.consts) != len(self.const_avals):
+            raise SpecificationError(message(
+                "the function captures different arrays at different data shapes",
+                expected=f"{len(self.const_avals)} captured constant arrays at every shape (as when it was validated)",
+                got=f"{len(closed.consts)} captured arrays for arguments of shapes {[a[0] for a in signature[1]]}",
+                fix="pass arrays through `data` instead of capturing them from globals or closures"))
+        # a constant with the validated shape is the validated constant; one whose shape follows
+        # the data shape (e.g. np.ones(len(d))) depends on the shape only and stays as traced
+        positions = tuple(i if aval == self.const_avals[i] else None for i, aval in enumerate(_const_avals(closed.consts)))
+        found = (closed.jaxpr, positions, tuple(closed.consts), jax.tree_util.tree_structure(out))
+        self._jaxprs[signature] = found
+        return found
+
+    def __call__(self, consts: tuple, *args: Any) -> Any:
+        jaxpr, positions, baked, out_tree = self._at(_signature(args))
+        values = [consts[i] if i is not None else baked[j] for j, i in enumerate(positions)]
+        out = jax.core.eval_jaxpr(jaxpr, values, *jax.tree_util.tree_leaves(args))
+        return jax.tree_util.tree_unflatten(out_tree, out)

@@ -301,7 +301,8 @@ def _check_known(cov_type: str) -> None:
 def covariance_for(model: Model, theta: np.ndarray, inverse: InverseInformation, cov_type: str,
                    groups: Any = None, cov_options: dict | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """``(cov, cluster codes)`` of type ``cov_type`` for ``model`` at ``theta`` (what ``fit`` and
-    ``FitResult.with_cov`` call). ``groups`` (labels or a data column name) only with ``"cluster"``.
+    ``FitResult.with_cov`` call). ``groups`` (labels or a data column name) only with ``"cluster"``;
+    a pandas Series is aligned with the data's row labels (``model.row_labels``).
 
     Example
     -------
@@ -319,7 +320,7 @@ def covariance_for(model: Model, theta: np.ndarray, inverse: InverseInformation,
         raise CovarianceError(message(
             "groups given for a covariance that does not use them", expected=f"cov_type in {takes} with groups",
             got=f"cov_type={cov_type!r} and groups", fix=f"use cov_type={takes[0]!r}, or drop groups"))
-    codes = None if groups is None else resolve_groups(groups, model.data, model.nobs)
+    codes = None if groups is None else resolve_groups(groups, model.data, model.nobs, getattr(model, "row_labels", None))
     user_info = options.get("information")
     if user_info is not None and not callable(user_info):
         raise CovarianceError(message(

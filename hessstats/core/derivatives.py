@@ -1,15 +1,19 @@
 """Exact derivatives with JAX: public ``gradient``/``hessian`` and the compiled likelihood kernels.
 
-The likelihood kernels are module-level ``jax.jit`` functions whose static arguments are the user's
-log-likelihood and the (hashable) :class:`~hessstats.core.params.ParamSpec`, and whose dynamic
-arguments are the flat parameter vector and the data. So a kernel compiles once per
-(log-likelihood, parameter structure, data shapes) and is reused across iterations, repeated fits
-and new ``Model`` objects. Every trace is counted in :data:`TRACES` (see :func:`trace_count`).
+The likelihood kernels are module-level ``jax.jit`` functions whose static arguments are the
+model's log-likelihood program (a :class:`~hessstats.core.compilation.Program`: the user's function
+as traced and validated when the model was built) and the (hashable)
+:class:`~hessstats.core.params.ParamSpec`, and whose dynamic arguments are the flat parameter
+vector, the data and the constants the function captured (``consts``). So a kernel compiles once
+per (log-likelihood, parameter structure, data shapes) and is reused across iterations, repeated
+fits and new ``Model`` objects, while captured arrays are always the model's own. Every trace is
+counted in :data:`TRACES` (see :func:`trace_count`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -18,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from hessstats._config import float64
-from hessstats.core.compilation import TRACES
+from hessstats.core.compilation import TRACES, Program
 from hessstats.core.params import ParamSpec
 
 
@@ -65,25 +69,52 @@ def hessian(f: Callable[[Any], Any], x: Any) -> np.ndarray:
 # ----------------------------------------------------------------------------- likelihood kernels
 # ``weights`` (optional, shape (n,)) multiplies each observation: 1 for real rows, 0 for the padding
 # rows that keep every chunk of a chunked or sharded fit the same shape (one compile per shape).
+# ``loglike`` is a Program (what models pass; ``consts`` are its captured constants) or, for direct
+# calls, a plain ``loglike(params, data)``.
 
-def _loglike_obs(theta, data, loglike, spec, weights=None):
-    out = jnp.asarray(loglike(spec.unravel(theta), data), dtype=jnp.float64)
+
+@dataclass(frozen=True)
+class FlatLoglike:
+    """``loglike(params, data)`` as a function of the flat parameter vector: what a model traces.
+
+    Hashable by the user's function and the parameter structure (not the names).
+
+    Example
+    -------
+    >>> spec = ParamSpec.from_start({"mu": 0.0})
+    >>> FlatLoglike(lambda p, d: d - p["mu"], spec)(np.array([1.0]), np.array([3.0])).tolist()
+    [2.0]
+    """
+
+    loglike: Callable[[Any, Any], Any]
+    spec: ParamSpec
+
+    def __call__(self, theta: Any, data: Any) -> Any:
+        return self.loglike(self.spec.unravel(theta), data)
+
+
+def _loglike_obs(theta, data, loglike, spec, weights=None, consts=()):
+    if isinstance(loglike, Program):
+        out = loglike(consts, theta, data)
+    else:
+        out = loglike(spec.unravel(theta), data)
+    out = jnp.asarray(out, dtype=jnp.float64)
     return out if weights is None else out * weights
 
 
-def _loglike_sum(theta, data, loglike, spec, weights=None):
-    return jnp.sum(_loglike_obs(theta, data, loglike, spec, weights))
+def _loglike_sum(theta, data, loglike, spec, weights=None, consts=()):
+    return jnp.sum(_loglike_obs(theta, data, loglike, spec, weights, consts))
 
 
 @partial(jax.jit, static_argnames=("loglike", "spec"))
-def loglike_obs(theta, data, loglike, spec, weights=None):
+def loglike_obs(theta, data, loglike, spec, weights=None, consts=()):
     """Per-observation log-likelihood values at the flat parameter vector ``theta``."""
     TRACES["loglike_obs"] += 1
-    return _loglike_obs(theta, data, loglike, spec, weights)
+    return _loglike_obs(theta, data, loglike, spec, weights, consts)
 
 
 @partial(jax.jit, static_argnames=("loglike", "spec"))
-def value_grad_hess(theta, data, loglike, spec, weights=None):
+def value_grad_hess(theta, data, loglike, spec, weights=None, consts=()):
     """``(sum loglike, gradient, symmetrised Hessian)`` at ``theta``, in one compiled call.
 
     The Hessian is reverse-over-reverse (``jax.jacrev(jax.grad)``) of the summed log-likelihood:
@@ -93,30 +124,47 @@ def value_grad_hess(theta, data, loglike, spec, weights=None):
     it as ``X' diag(w) X`` instead (much less work); :mod:`hessstats.rows.source` bounds the memory.
     """
     TRACES["value_grad_hess"] += 1
-    value, grad = jax.value_and_grad(_loglike_sum)(theta, data, loglike, spec, weights)
-    hess = jax.jacrev(jax.grad(_loglike_sum))(theta, data, loglike, spec, weights)
+    value, grad = jax.value_and_grad(_loglike_sum)(theta, data, loglike, spec, weights, consts)
+    hess = jax.jacrev(jax.grad(_loglike_sum))(theta, data, loglike, spec, weights, consts)
     return value, grad, (hess + hess.T) / 2.0
 
 
 @partial(jax.jit, static_argnames=("loglike", "spec"))
-def value_grad(theta, data, loglike, spec, weights=None):
+def value_grad(theta, data, loglike, spec, weights=None, consts=()):
     """``(sum loglike, gradient)`` at ``theta``."""
     TRACES["value_grad"] += 1
-    return jax.value_and_grad(_loglike_sum)(theta, data, loglike, spec, weights)
+    return jax.value_and_grad(_loglike_sum)(theta, data, loglike, spec, weights, consts)
 
 
 @partial(jax.jit, static_argnames=("loglike", "spec"))
-def scores(theta, data, loglike, spec, weights=None):
+def scores(theta, data, loglike, spec, weights=None, consts=()):
     """Per-observation scores, an ``(n, k)`` matrix: row i is the gradient of observation i.
 
     Forward mode (k Jacobian-vector products), so memory is O(n k), never O(n^2).
     """
     TRACES["scores"] += 1
-    return jax.jacfwd(_loglike_obs)(theta, data, loglike, spec, weights)
+    return jax.jacfwd(_loglike_obs)(theta, data, loglike, spec, weights, consts)
 
 
 @partial(jax.jit, static_argnames=("loglike", "spec"))
-def hessian_columns(theta, data, directions, loglike, spec, weights=None):
+def score_squares(theta, data, directions, loglike, spec, weights=None, consts=()):
+    """``sum_i w_i (s_i . v)^2`` for each column ``v`` of ``directions`` (shape ``(k, b)``): diagonal
+    entries of the outer product of the scores (OPG) from ``b`` forward passes, memory O(n b).
+
+    Additive over row blocks; what the mean-log-likelihood check (``Model.fit``) compares with the
+    Hessian's diagonal.
+    """
+    TRACES["score_squares"] += 1
+
+    def projected(v):
+        slope = jax.jvp(lambda t: _loglike_obs(t, data, loglike, spec, None, consts), (theta,), (v,))[1]
+        return jnp.sum(slope ** 2 if weights is None else weights * slope ** 2)
+
+    return jax.vmap(projected, in_axes=1)(directions)
+
+
+@partial(jax.jit, static_argnames=("loglike", "spec"))
+def hessian_columns(theta, data, directions, loglike, spec, weights=None, consts=()):
     """Hessian times a block of directions, ``H @ directions`` (shape ``(k, b)``), as jvp-of-grad.
 
     Memory is O(n b) for a block of ``b`` directions instead of O(n k): the building block of the
@@ -126,6 +174,6 @@ def hessian_columns(theta, data, directions, loglike, spec, weights=None):
     grad = jax.grad(_loglike_sum)
 
     def hvp(v):
-        return jax.jvp(lambda t: grad(t, data, loglike, spec, weights), (theta,), (v,))[1]
+        return jax.jvp(lambda t: grad(t, data, loglike, spec, weights, consts), (theta,), (v,))[1]
 
     return jax.vmap(hvp, in_axes=1, out_axes=1)(directions)

@@ -18,7 +18,7 @@ from hessstats.core import derivatives
 from hessstats.core.compilation import call_kernel, counted_for_model
 from hessstats.core.hvp import columns_in_blocks
 from hessstats.errors import SpecificationError, message
-from hessstats.rows.prepare import prepare_data
+from hessstats.rows.prepare import prepare_data, prepare_rows
 from hessstats.rows.sharding import shard_rows
 from hessstats.rows.source import ArraySource, RowSource, check_chunk_size
 
@@ -27,33 +27,39 @@ AUTO_BLOCK_K = 512
 AUTO_BLOCK_SIZE = 128
 
 
-def prepare(data: Any, chunk_size: Any) -> tuple[Any, Any, int | None, int | None]:
-    """``(data, sample for validation, chunk_size, nobs from the source)``.
+def prepare(data: Any, chunk_size: Any) -> tuple[Any, Any, int | None, int | None, Any]:
+    """``(data, sample for validation, chunk_size, nobs from the source, pandas row labels)``.
 
     Example
     -------
     >>> from hessstats._config import x64
     >>> with x64():
-    ...     data, sample, size, nobs = prepare({"y": [1.0, 2.0]}, None)
-    >>> str(data["y"].dtype), size, nobs
-    ('float64', None, None)
+    ...     data, sample, size, nobs, labels = prepare({"y": [1.0, 2.0]}, None)
+    >>> str(data["y"].dtype), size, nobs, labels
+    ('float64', None, None, None)
     """
     if isinstance(data, RowSource):
         size = check_chunk_size(chunk_size if chunk_size is not None else data.default_chunk_size)
-        return data, prepare_data(data.sample()), size, data.nobs
+        return data, prepare_data(data.sample()), size, data.nobs, None
     size = None if chunk_size is None else check_chunk_size(chunk_size)
-    data = prepare_data(data)
-    return data, data, size, None
+    data, labels = prepare_rows(data)
+    return data, data, size, None, labels
 
 
-def check(per_observation: bool, chunk_size: int | None, shard: Any) -> None:
-    """Row blocks and shards need a per-observation log-likelihood, and do not combine.
+def check(per_observation: bool, chunk_size: int | None, shard: Any, *, source: bool = False) -> None:
+    """Row blocks and shards need a per-observation log-likelihood, and do not combine; a row
+    source (Parquet, Dask) cannot be sharded.
 
     Example
     -------
     >>> check(True, 1000, False) is None
     True
     """
+    if source and shard is not False and shard is not None:
+        raise SpecificationError(message(
+            "shard needs in-memory data with a row dimension", expected="arrays with n rows in memory",
+            got=f"a row source with shard={shard!r}",
+            fix="use shard with in-memory data; a row source is already evaluated in blocks (Dask: on its workers)"))
     if chunk_size is not None and shard is not False and shard is not None:
         raise SpecificationError(message(
             "chunk_size and shard cannot be combined", expected="one of chunk_size (bounded memory) "
@@ -85,29 +91,39 @@ def shard(data: Any, nobs: int | None, option: Any) -> tuple[Any, Any]:
 
 
 def _block_value_grad_hess(theta: np.ndarray, data: Any, weights: Any, *, loglike: Any, spec: Any,
-                          index: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                          index: Any, consts: tuple = ()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The compiled ``(value, gradient, Hessian)`` of one block (or all rows), as numpy."""
     with x64():
         w = None if weights is None else jnp.asarray(weights)
+        t = jnp.asarray(theta)
         if index is not None:  # the log-likelihood assembles its own Hessian (index models)
-            out = call_kernel("index_value_grad_hess", index.value_grad_hess, jnp.asarray(theta), data, spec,
-                              weights=w)
+            out = call_kernel("index_value_grad_hess", index.value_grad_hess, t, data, spec, weights=w)
         elif len(theta) > AUTO_BLOCK_K:  # many parameters: directions in blocks, bounded memory
-            value, grad = call_kernel("value_grad", derivatives.value_grad, jnp.asarray(theta), data,
-                                           loglike, spec, weights=w)
-            out = value, grad, columns_in_blocks(theta, data, w, loglike, spec, AUTO_BLOCK_SIZE)
+            value, grad = call_kernel("value_grad", derivatives.value_grad, t, data, loglike, spec, weights=w,
+                                      consts=consts)
+            out = value, grad, columns_in_blocks(theta, data, w, loglike, spec, AUTO_BLOCK_SIZE, consts=consts)
         else:
-            out = call_kernel("value_grad_hess", derivatives.value_grad_hess, jnp.asarray(theta), data,
-                                   loglike, spec, weights=w)
+            out = call_kernel("value_grad_hess", derivatives.value_grad_hess, t, data, loglike, spec, weights=w,
+                              consts=consts)
         return tuple(np.asarray(a, dtype=np.float64) for a in out)
 
 
-def _block_rows(theta: np.ndarray, data: Any, weights: Any, *, loglike: Any, spec: Any, what: str) -> np.ndarray:
+def _block_rows(theta: np.ndarray, data: Any, weights: Any, *, loglike: Any, spec: Any, what: str,
+                consts: tuple = ()) -> np.ndarray:
     """Per-observation values (``what="loglike_obs"``) or scores (``"scores"``) of one block."""
     with x64():
         kernel = derivatives.loglike_obs if what == "loglike_obs" else derivatives.scores
         # scores of padding rows are dropped by the caller; unit weights keep their values exact
-        return np.asarray(call_kernel(what, kernel, jnp.asarray(theta), data, loglike, spec))
+        return np.asarray(call_kernel(what, kernel, jnp.asarray(theta), data, loglike, spec, consts=consts))
+
+
+def _block_score_squares(theta: np.ndarray, data: Any, weights: Any, *, loglike: Any, spec: Any,
+                         directions: np.ndarray, consts: tuple = ()) -> tuple[np.ndarray]:
+    with x64():
+        w = None if weights is None else jnp.asarray(weights)
+        out = call_kernel("score_squares", derivatives.score_squares, jnp.asarray(theta), data,
+                          jnp.asarray(directions), loglike, spec, weights=w, consts=consts)
+    return (np.asarray(out, dtype=np.float64),)
 
 
 def _source(model) -> RowSource | None:
@@ -118,10 +134,17 @@ def _source(model) -> RowSource | None:
     return None
 
 
+def _kernel_args(model) -> dict[str, Any]:
+    """The static log-likelihood program and its captured constants (a model's own, always)."""
+    program = getattr(model, "program", None)
+    return {"loglike": program if program is not None else model.loglike, "spec": model.spec,
+            "consts": getattr(model, "consts", ())}
+
+
 @counted_for_model
 def evaluate(model, theta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     """``(loglike, gradient, Hessian)`` of the model at ``theta`` by whichever path it uses."""
-    fn = partial(_block_value_grad_hess, theta, loglike=model.loglike, spec=model.spec, index=model.index)
+    fn = partial(_block_value_grad_hess, theta, index=model.index, **_kernel_args(model))
     source = _source(model)
     if source is None:
         value, grad, hess = fn(model.data, model.weights)
@@ -133,9 +156,137 @@ def evaluate(model, theta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
 @counted_for_model
 def rows(model, theta: np.ndarray, what: str) -> np.ndarray:
     """Per-observation values or scores, concatenated over blocks; padding rows removed."""
-    fn = partial(_block_rows, theta, loglike=model.loglike, spec=model.spec, what=what)
+    fn = partial(_block_rows, theta, what=what, **_kernel_args(model))
     source = _source(model)
     if source is not None:
         return source.rows(fn, model.chunk_size, model.progress)
     out = fn(model.data, None)
     return out[: model.nobs] if model.weights is not None else out
+
+
+def opg_diagonal(model, theta: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """Diagonal entries ``sum_i s_ij^2`` of the scores' outer product for the parameters at
+    ``positions`` (forward passes only, summed over row blocks: no ``n x k`` score matrix).
+
+    A diagnostic (the mean-log-likelihood check of ``Model.fit``): its one compile per model shape
+    shows in ``hs.compile_stats()`` (kernel ``score_squares``), not in ``res.compile_stats``, which
+    counts the fit's own evaluations.
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> m = hs.Model(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, np.array([1.0, 3.0]))
+    >>> opg_diagonal(m, np.array([0.0]), np.array([0])).tolist()  # (1 - 0)^2 + (3 - 0)^2
+    [10.0]
+    """
+    directions = np.zeros((len(theta), len(positions)))
+    directions[positions, np.arange(len(positions))] = 1.0
+    fn = partial(_block_score_squares, theta, directions=directions, **_kernel_args(model))
+    source = _source(model)
+    if source is None:
+        (out,) = fn(model.data, model.weights)
+    else:
+        (out,) = source.reduce(fn, model.chunk_size, model.progress)
+    return out
+
+
+# ----------------------------------------------------------------------------- row independence
+
+def rows_agree(block: np.ndarray, whole: np.ndarray) -> bool:
+    """True when per-row values computed on a row block equal the same rows computed with all rows
+    (the one test of row independence: chunks, shards, row-block score sums).
+
+    Example
+    -------
+    >>> rows_agree(np.array([1.0, 2.0]), np.array([1.0, 2.0 + 1e-14])), rows_agree(np.ones(2), np.zeros(2))
+    (True, False)
+    """
+    block, whole = np.asarray(block, dtype=np.float64), np.asarray(whole, dtype=np.float64)
+    if block.shape != whole.shape:
+        return False
+    finite = whole[np.isfinite(whole)]
+    scale = float(np.max(np.abs(finite))) if finite.size else 1.0
+    return bool(np.allclose(block, whole, rtol=1e-9, atol=1e-12 * max(scale, 1.0), equal_nan=True))
+
+
+def _probe_points(start: np.ndarray) -> list[np.ndarray]:
+    """The start values and a small deterministic perturbation of them (a dependence that a zero
+    start value hides, e.g. an autoregressive coefficient at 0, shows at the second point)."""
+    step = 0.01 * np.random.default_rng(0).standard_normal(start.size) * np.maximum(1.0, np.abs(start))
+    return [start, start + step]
+
+
+def check_row_blocks(model, data: Any, nrows: int, block_rows: int, *, what: str) -> None:
+    """Refuse a log-likelihood whose per-row values change when the rows are split into blocks.
+
+    ``data`` (``nrows`` rows: all rows, or a leading sample of a row source) is evaluated whole and
+    in blocks of ``block_rows`` (the last padded with weight 0, as a chunked fit does), at the start
+    values and near them; any difference (lags, cumulative sums, per-block means) is a
+    :class:`SpecificationError`: such a likelihood gives different estimates per chunk size.
+
+    Example
+    -------
+    >>> import jax.numpy as jnp, hessstats as hs
+    >>> lag = lambda p, d: -0.5 * (d - p["rho"] * jnp.concatenate([jnp.zeros(1), d[:-1]])) ** 2
+    >>> m = hs.Model(lag, {"rho": 0.0}, np.arange(8.0))
+    >>> try:
+    ...     check_row_blocks(m, m.data, 8, 4, what="chunk_size")
+    ... except SpecificationError as e:
+    ...     print(str(e).splitlines()[0])
+    the log-likelihood is not row by row, so chunk_size would change the estimates
+    """
+    kernel = _kernel_args(model)
+    source = ArraySource(data, nrows)
+    for theta in _probe_points(np.asarray(model.start, dtype=np.float64)):
+        whole = _block_rows(theta, data, None, what="loglike_obs", **kernel)
+        parts = source.rows(partial(_block_rows, theta, what="loglike_obs", **kernel), block_rows, progress=False)
+        if whole.shape != (nrows,) or not rows_agree(parts, whole):
+            differ = (np.flatnonzero(~np.isclose(parts, whole, rtol=1e-9, equal_nan=True))[:5].tolist()
+                      if whole.shape == parts.shape else "all")
+            raise SpecificationError(message(
+                f"the log-likelihood is not row by row, so {what} would change the estimates",
+                expected=f"observation i to depend only on row i of the data (the same values whether the {nrows} "
+                         f"rows are evaluated together or in blocks of {block_rows})",
+                got=f"different per-row values in blocks at rows {differ} (e.g. lags, cumulative sums, "
+                    "or statistics over all rows)",
+                fix=f"fit without {what} (in memory), or put lagged/cumulative columns into the data beforehand"))
+
+
+def check_padding(model, unsharded: Any) -> None:
+    """Sharded rows are padded with copies of the last row (weight 0): the real rows' values must
+    not change (a function of later rows, e.g. a lead or a reversed cumulative sum, would).
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> m = hs.Model(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, np.arange(3.0))
+    >>> check_padding(m, m.data) is None  # unpadded: nothing changes
+    True
+    """
+    kernel = _kernel_args(model)
+    n = model.nobs
+    for theta in _probe_points(np.asarray(model.start, dtype=np.float64)):
+        whole = _block_rows(theta, unsharded, None, what="loglike_obs", **kernel)
+        padded = _block_rows(theta, model.data, None, what="loglike_obs", **kernel)[:n]
+        if not rows_agree(padded, whole):
+            raise SpecificationError(message(
+                "the log-likelihood is not row by row, so padding the rows for shard would change the estimates",
+                expected=f"observation i to depend only on row i (the same values for the {n} rows with padding rows "
+                         "appended)", got="different values once rows are appended (e.g. leads or reversed sums)",
+                fix="fit without shard, or put such derived columns into the data beforehand"))
+
+
+def check_block_output(out_shape: tuple[int, ...], block_rows: int, *, what: str) -> None:
+    """A chunked or sharded log-likelihood must return one value per row of its block.
+
+    Example
+    -------
+    >>> check_block_output((100,), 100, what="chunk_size") is None
+    True
+    """
+    if tuple(out_shape) != (block_rows,):
+        raise SpecificationError(message(
+            f"the log-likelihood returns the wrong number of values for {what}",
+            expected=f"one value per row of each block: shape ({block_rows},)",
+            got=f"shape {tuple(out_shape)} for a block of {block_rows} rows",
+            fix="return the per-observation terms (do not sum or drop rows inside the function)"))

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse.linalg
 
+from hessstats._checks import check_positive_int, check_tolerance
 from hessstats._config import float64, x64
 from hessstats._progress import progress as progress_bar
 from hessstats.core import derivatives
@@ -36,8 +37,10 @@ if TYPE_CHECKING:
 def _block_hvp(theta: np.ndarray, data: Any, weights: Any, *, directions: np.ndarray, model: Model) -> tuple[np.ndarray]:
     with x64():
         w = None if weights is None else jnp.asarray(weights)
+        program = getattr(model, "program", None)
         out = call_kernel("hessian_columns", derivatives.hessian_columns, jnp.asarray(theta), data,
-                               jnp.asarray(directions), model.loglike, model.spec, weights=w)
+                          jnp.asarray(directions), program if program is not None else model.loglike, model.spec,
+                          weights=w, consts=getattr(model, "consts", ()))
     return (np.asarray(out, dtype=np.float64),)
 
 
@@ -52,7 +55,7 @@ def _unit_blocks(k: int, block_size: int):
 
 
 def columns_in_blocks(theta: np.ndarray, data: Any, weights: Any, loglike: Any, spec: Any,
-                      block_size: int) -> np.ndarray:
+                      block_size: int, consts: tuple = ()) -> np.ndarray:
     """The symmetrised Hessian of one data block from ``block_size`` directions at a time.
 
     Example
@@ -68,7 +71,7 @@ def columns_in_blocks(theta: np.ndarray, data: Any, weights: Any, loglike: Any, 
     with x64():
         for _, width, eye in _unit_blocks(theta.size, block_size):
             out = call_kernel("hessian_columns", derivatives.hessian_columns, jnp.asarray(theta), data,
-                                   jnp.asarray(eye), loglike, spec, weights=weights)
+                              jnp.asarray(eye), loglike, spec, weights=weights, consts=consts)
             cols.append(np.asarray(out)[:, :width])
     hess = np.concatenate(cols, axis=1)
     return (hess + hess.T) / 2.0
@@ -109,6 +112,7 @@ def hessian_blocked(model: Model, theta: Any, block_size: int = 128, progress: b
     >>> bool(np.allclose(hessian_blocked(m, np.ones(5), block_size=2), -X.T @ X))
     True
     """
+    block_size = check_positive_int(block_size, "block_size")
     theta = np.asarray(theta, dtype=np.float64)
     blocks = list(_unit_blocks(theta.size, block_size))
     columns = [hvp(model, theta, eye)[:, :width]
@@ -135,6 +139,9 @@ def selected_se(model: Model, theta: Any, names: Sequence[str], *, rtol: float =
     >>> float(selected_se(m, [2.5], ["mu"]).iloc[0])   # 1 / sqrt(n)
     0.5
     """
+    rtol = check_tolerance(rtol, "rtol")
+    if maxiter is not None:
+        maxiter = check_positive_int(maxiter, "maxiter")
     theta = np.asarray(theta, dtype=np.float64)
     k = theta.size
     model.spec.positions(names)

@@ -62,6 +62,8 @@ class ParamSpec:
                     f"start value {_path_name(path)!r} is not finite",
                     expected="finite numbers", got=repr(leaf), fix="give finite start values"))
             shapes.append(tuple(arr.shape))
+        if names is not None and not isinstance(names, Mapping) and not isinstance(names, str):
+            _check_flat_names_order(start, leaves_with_path, names)
         flat_names = param_names(leaves_with_path, names)
         return cls(treedef, tuple(shapes), flat_names)
 
@@ -132,6 +134,48 @@ class ParamSpec:
         return jax.tree_util.tree_unflatten(self.treedef, leaves)
 
 
+def _written_position(start: Any, path: tuple) -> tuple[int, ...]:
+    """Where a leaf sits in the order the user wrote ``start`` (dicts in insertion order)."""
+    node, out = start, []
+    for key in path:
+        if isinstance(key, jax.tree_util.DictKey) and isinstance(node, Mapping):
+            out.append(list(node).index(key.key))
+            node = node[key.key]
+        elif isinstance(key, jax.tree_util.SequenceKey):
+            out.append(key.idx)
+            node = node[key.idx]
+        elif isinstance(key, jax.tree_util.GetAttrKey):
+            fields = list(getattr(node, "_fields", ()))
+            out.append(fields.index(key.name) if key.name in fields else 0)
+            node = getattr(node, key.name)
+        else:  # another pytree node: its own order
+            out.append(int(getattr(key, "key", 0)) if isinstance(getattr(key, "key", 0), int) else 0)
+            return tuple(out)
+    return tuple(out)
+
+
+def _check_flat_names_order(start: Any, leaves_with_path: list, names: Sequence[str]) -> None:
+    """A flat list of names is matched to the flat vector, whose order sorts dict keys. When the
+    user wrote a dict's keys in another order, the list is ambiguous: refuse it."""
+    paths = [p for p, _ in leaves_with_path]
+    try:
+        written = sorted(range(len(paths)), key=lambda i: _written_position(start, paths[i]))
+    except Exception:  # an unusual pytree: nothing to compare with
+        return
+    if written == list(range(len(paths))):
+        return
+    sizes = [int(np.size(leaf)) for _, leaf in leaves_with_path]
+    flat_order = [_path_name(p) + (f" ({n} values)" if n != 1 else "") for p, n in zip(paths, sizes)]
+    written_order = [flat_order[i] for i in written]
+    example = ", ".join(f"{_path_name(paths[i])!r}: {'[...]' if sizes[i] != 1 else repr('name')}" for i in written[:3])
+    raise SpecificationError(message(
+        "a flat list of names is ambiguous for a dict start whose keys are not in sorted order",
+        expected=f"names as a dict keyed like start, e.g. {{{example}}}, or a flat list in the flattening "
+                 f"order (dict keys sorted): {flat_order}",
+        got=f"start written in the order {written_order} and names {list(map(str, names))}",
+        fix="pass names as a dict {key: name or [names]}: it cannot be matched to the wrong parameter"))
+
+
 def _path_name(path: tuple) -> str:
     out = ""
     for key in path:
@@ -151,7 +195,9 @@ def param_names(leaves_with_path: list, names: Mapping[str, Any] | Sequence[str]
 
     Default: the pytree path, with ``[i]`` (or ``[i,j]``) for array elements: ``beta[0]``, ``sigma``.
     ``names`` may be a flat sequence of all names, or a mapping from a top-level key (or dotted
-    path) to a list of names for that leaf (a single string for a scalar leaf).
+    path) to a list of names for that leaf (a single string for a scalar leaf). A flat sequence
+    follows the flat order (dict keys sorted); :meth:`ParamSpec.from_start` refuses it for a dict
+    start written in another key order (ambiguous), asking for the dict form.
 
     Example
     -------

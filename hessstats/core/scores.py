@@ -5,7 +5,8 @@ exact per-observation scores (``derivatives.scores``, forward-mode AD) on blocks
 ``S'S`` (or the cluster sums ``C = sum_{i in g} s_i``) block by block, so n = 1e6, k = 50 needs
 one block (about 2**22 numbers) at a time. Slicing rows assumes observation ``i`` depends only on
 row ``i`` of every data array whose leading dimension is ``nobs``; this is checked on every block
-(the per-observation log-likelihood of the block must equal the full one), and a model that fails
+with the engine's one row-independence test (:func:`hessstats.core.engine.rows_agree`: the
+per-observation log-likelihood of the block must equal the full one), and a model that fails
 the check (e.g. lagged terms) falls back to the full score matrix.
 """
 
@@ -19,9 +20,10 @@ import numpy as np
 import pandas as pd
 import scipy.sparse
 
-from hessstats.core import derivatives
+from hessstats.core import derivatives, engine
 from hessstats.errors import CovarianceError, SpecificationError, message
 from hessstats.rows.leaves import has_row_leaves, row_block
+from hessstats.rows.prepare import align_to_rows
 
 if TYPE_CHECKING:
     from hessstats.model import Model
@@ -30,17 +32,20 @@ CHUNK_ELEMENTS = 2 ** 22
 """Target size (rows x parameters) of one block of scores."""
 
 
-def resolve_groups(groups: Any, data: Any, nobs: int | None) -> np.ndarray:
+def resolve_groups(groups: Any, data: Any, nobs: int | None, labels: Any = None) -> np.ndarray:
     """Validate cluster labels and return integer codes ``0..G-1``.
 
     ``groups`` is an array-like of labels (numbers or strings), one per observation, or the name of
-    a column of ``data`` (a dict or DataFrame passed to the fit).
+    a column of ``data`` (a dict or DataFrame passed to the fit). A pandas Series is aligned with
+    the data's row ``labels`` when the data had them (pandas data), else taken by position
+    (:func:`~hessstats.rows.prepare.align_to_rows`).
 
     Example
     -------
     >>> resolve_groups(["b", "a", "b"], None, 3).tolist()
     [1, 0, 1]
     """
+    groups = align_to_rows(groups, labels, nobs, "groups")
     if isinstance(groups, str):
         if not isinstance(data, dict) or groups not in data:
             keys = sorted(data) if isinstance(data, dict) else []
@@ -125,24 +130,56 @@ def score_meat(model: Model, theta: np.ndarray, codes: np.ndarray | None = None,
     [[2.0]]
     """
     n, k = model.nobs, model.k_params
-    rows = chunk_rows or max(256, CHUNK_ELEMENTS // max(k, 1))
-    own_blocks = getattr(model, "chunk_size", None) is not None or getattr(model, "weights", None) is not None
-    if (own_blocks or not model.per_observation or n is None or n <= rows or not _device_row_leaves(model.data, n)):
+    rows = chunk_rows or block_rows(k)
+    if not uses_row_blocks(model, rows):
         return accumulate_meat(model_scores(model, theta), codes)  # small, or the model chunks its own rows
     n_groups = None if codes is None else int(codes.max()) + 1
     total = np.zeros((k, k)) if codes is None else np.zeros((n_groups, k))
     full_obs = model.loglike_obs(theta)
+    kernel = {"loglike": model.program if model.program is not None else model.loglike, "spec": model.spec,
+              "consts": model.consts}
     with jax.enable_x64(True):
         t = jnp.asarray(theta)
         for start in range(0, n, rows):
             stop = min(start + rows, n)
             block = row_block(model.data, n, start, rows)
-            obs = np.asarray(derivatives.loglike_obs(t, block, model.loglike, model.spec))[: stop - start]
-            if obs.shape != (stop - start,) or not np.allclose(obs, full_obs[start:stop], rtol=1e-12, atol=0):
+            try:
+                obs = np.asarray(derivatives.loglike_obs(t, block, **kernel))[: stop - start]
+            except SpecificationError:  # the function does not run on row blocks
+                return accumulate_meat(model_scores(model, theta), codes)
+            if not engine.rows_agree(obs, full_obs[start:stop]):
                 return accumulate_meat(model_scores(model, theta), codes)  # rows are not independent
-            s = np.asarray(derivatives.scores(t, block, model.loglike, model.spec))[: stop - start]
+            s = np.asarray(derivatives.scores(t, block, **kernel))[: stop - start]
             total += s.T @ s if codes is None else cluster_sums(s, codes[start:stop], n_groups)
     return total if codes is None else total.T @ total
+
+
+def block_rows(k: int) -> int:
+    """Rows per block of scores for ``k`` parameters (about :data:`CHUNK_ELEMENTS` numbers).
+
+    Example
+    -------
+    >>> block_rows(50)
+    83886
+    """
+    return max(256, CHUNK_ELEMENTS // max(k, 1))
+
+
+def uses_row_blocks(model: Model, rows: int) -> bool:
+    """Whether :func:`score_meat` evaluates ``model`` in blocks of ``rows`` rows (in-memory device
+    data with more rows, not chunked or sharded by the model itself).
+
+    Example
+    -------
+    >>> import numpy as np, hessstats as hs
+    >>> m = hs.Model(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, np.arange(1000.0))
+    >>> uses_row_blocks(m, 256), uses_row_blocks(m, 5000)
+    (True, False)
+    """
+    n = model.nobs
+    own_blocks = getattr(model, "chunk_size", None) is not None or getattr(model, "weights", None) is not None
+    return not (own_blocks or not model.per_observation or n is None or n <= rows
+                or not _device_row_leaves(model.data, n))
 
 
 def _device_row_leaves(data: Any, n: int) -> bool:

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import scipy.special
 
+from hessstats._checks import check_alpha
 from hessstats._config import float64
 from hessstats.errors import SpecificationError, message
 
@@ -41,6 +42,7 @@ def standard_errors(cov: np.ndarray) -> np.ndarray:
 def coef_table(estimates: np.ndarray, std_err: np.ndarray, index: list[str], alpha: float = 0.05) -> pd.DataFrame:
     """The coefficient table, ``coef, std_err, z, p_value, ci_lower, ci_upper`` indexed by
     ``parameter``, with normal-distribution (Wald z) inference: the one place it is computed.
+    ``alpha`` must lie in (0, 1) (a :class:`SpecificationError` otherwise).
 
     Example
     -------
@@ -49,8 +51,8 @@ def coef_table(estimates: np.ndarray, std_err: np.ndarray, index: list[str], alp
     parameter                                                  
     b          1.96      1.0  1.96     0.05       0.0      3.92
     """
+    q = scipy.special.ndtri(1 - check_alpha(alpha) / 2)
     z = estimates / std_err
-    q = scipy.special.ndtri(1 - alpha / 2)
     frame = pd.DataFrame({"coef": estimates, "std_err": std_err, "z": z, "p_value": 2 * scipy.special.ndtr(-np.abs(z)),
                           "ci_lower": estimates - q * std_err, "ci_upper": estimates + q * std_err}, index=index)
     frame.index.name = "parameter"
@@ -158,6 +160,7 @@ def delta(res: FitResult, fn: Callable, names: Any = None, alpha: float = 0.05) 
     parameter                 
     exp_mu     7.3891   5.2249
     """
+    check_alpha(alpha)
     value, _, cov, scalar = delta_values(res, fn)
     return wald_frame(value, cov, _names(names, fn, value.size, scalar), alpha)
 
@@ -177,6 +180,7 @@ def transformed(res: FitResult, alpha: float = 0.05) -> pd.DataFrame:
     parameter                 
     exp_mu     7.3891   5.2249
     """
+    check_alpha(alpha)
     transforms = res.model.defaults.transforms
     if not transforms:
         raise SpecificationError(message(

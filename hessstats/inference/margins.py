@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
+from hessstats._checks import check_alpha
 from hessstats._config import float64
 from hessstats.core.compilation import TRACES
 from hessstats.errors import SpecificationError, message
@@ -140,6 +141,7 @@ def margins(res: FitResult, predict: Callable | None = None, variables: Any = No
     [0.362581, 0.012208, 0.305178]
     """
     predict, variables = _defaults(res, predict, variables)
+    check_alpha(alpha)
     if kind not in KINDS:
         raise SpecificationError(message(
             "unknown margins kind", expected=f"one of {KINDS}", got=repr(kind),

@@ -24,6 +24,7 @@ import pandas as pd
 import scipy.optimize
 import scipy.special
 
+from hessstats._checks import check_alpha, check_positive
 from hessstats._config import float64
 from hessstats._progress import progress as progress_bar
 from hessstats.core.optimize import maximize
@@ -110,6 +111,8 @@ def profile_ci(res: FitResult, names: Any = None, alpha: float = 0.05, *, max_st
     parameter                                           
     mu          2.0         0.3812         3.6188     ok
     """
+    check_alpha(alpha)
+    max_steps = check_positive(max_steps, "max_steps")
     selected = list(res.names) if names is None else ([names] if isinstance(names, str) else list(names))
     res.model.spec.positions(selected, context="profile_ci: ")
     if len(res.theta) < 2:

@@ -30,7 +30,7 @@ import scipy.special
 
 from hessstats.errors import PerfectSeparationError, SeparationWarning, message, warn
 from hessstats.model import Model
-from hessstats.models.design import build, design, index_defaults, outcome, require, sparse_direction
+from hessstats.models.design import align_rows, build, design, index_defaults, outcome, require, sparse_direction
 
 SEPARATION_TOL = 1e-7
 """Rows with ``(2y-1) x_i'b`` above this (columns scaled to max |x| = 1, |b| <= 1) count as predicted."""
@@ -151,6 +151,7 @@ def check_separation(y: np.ndarray, X: np.ndarray, names: Sequence[str]) -> None
 
 def _binary(kind: str, y: Any, X: Any, names: Sequence[str] | None, description: dict | None,
             separation: bool) -> Model:
+    y = align_rows(X, y=y)["y"]
     X, names = design(X, names)
     y = outcome(y, X.shape[0])
     require((y == 0) | (y == 1), y, what=f"{kind} outcome y", expected="only 0 and 1",

@@ -26,7 +26,7 @@ import scipy.special
 from hessstats.errors import DataError, SpecificationError, message
 from hessstats.inference.defaults import PostEstimationDefaults
 from hessstats.model import Model
-from hessstats.models.design import build, design, null_fixed
+from hessstats.models.design import align_rows, build, design, null_fixed
 
 
 class MNLogitParams(NamedTuple):
@@ -162,6 +162,7 @@ def mnlogit_model(y: Any, X: Any, *, names: Sequence[str] | None = None, descrip
     >>> mnlogit_model(y, X, names=["const", "x"]).names
     ('b:const', 'b:x', 'c:const', 'c:x')
     """
+    y = align_rows(X, y=y)["y"]
     X, names = design(X, names)
     codes, levels = _categories(y, X.shape[0], 2, "mnlogit")
     Y = np.eye(len(levels))[codes]
@@ -189,6 +190,7 @@ def ordered_model(y: Any, X: Any, *, distr: str = "logit", names: Sequence[str] 
     if distr not in ("logit", "probit"):
         raise SpecificationError(message("unknown distr", expected="'logit' or 'probit'", got=repr(distr),
                                          fix="choose distr='logit' or distr='probit'"))
+    y = align_rows(X, y=y)["y"]
     X, names = design(X, names)
     const = [n for n, col in zip(names, X.T) if np.all(col == col[0])]
     if const:

@@ -27,7 +27,7 @@ import numpy as np
 import scipy.special
 
 from hessstats.model import Model
-from hessstats.models.design import build, design, index_defaults, outcome, require, vector_option
+from hessstats.models.design import align_rows, build, design, index_defaults, outcome, require, vector_option
 
 LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
 
@@ -121,6 +121,7 @@ def normal_model(y: Any, X: Any, *, names: Sequence[str] | None = None, descript
     >>> res.names
     ('GNP', 'POP', 'const', 'sigma')
     """
+    y = align_rows(X, y=y)["y"]
     X, names = design(X, names)
     y = outcome(y, X.shape[0])
     beta = np.linalg.lstsq(X, y, rcond=None)[0]
@@ -155,6 +156,8 @@ def tobit_model(y: Any, X: Any, *, left: Any = 0.0, right: Any = None, names: Se
     >>> m.names, m.extra["censored"]
     (('rate_marriage', 'age', 'const', 'sigma'), {'left': 4313, 'right': 0})
     """
+    rows = align_rows(X, y=y, left=left, right=right)
+    y, left, right = rows["y"], rows["left"], rows["right"]
     X, names = design(X, names)
     y = outcome(y, X.shape[0])
     n = X.shape[0]
@@ -187,6 +190,7 @@ def gamma_model(y: Any, X: Any, *, names: Sequence[str] | None = None, descripti
     >>> res.names[-1]
     'scale'
     """
+    y = align_rows(X, y=y)["y"]
     X, names = design(X, names)
     y = outcome(y, X.shape[0])
     require(y > 0, y, what="gamma outcome y", expected="positive values",

@@ -35,7 +35,7 @@ import scipy.optimize
 from hessstats.errors import DataError, SeparationWarning, message, warn
 from hessstats.model import Model
 from hessstats.models.binary import SEPARATION_TOL
-from hessstats.models.design import build, design, index_defaults, outcome, require, sparse_direction, vector_option
+from hessstats.models.design import align_rows, build, design, index_defaults, outcome, require, sparse_direction, vector_option
 
 
 class PoissonParams(NamedTuple):
@@ -184,6 +184,8 @@ def check_existence(y: np.ndarray, X: np.ndarray, names: Sequence[str]) -> None:
 
 
 def _counts(y: Any, X: Any, names: Sequence[str] | None, offset: Any, exposure: Any, kind: str):
+    rows = align_rows(X, y=y, offset=offset, exposure=exposure)
+    y, offset, exposure = rows["y"], rows["offset"], rows["exposure"]
     X, names = design(X, names)
     y = outcome(y, X.shape[0])
     require((y >= 0) & (y == np.round(y)), y, what=f"{kind} outcome y", expected="non-negative integer counts",
@@ -262,6 +264,7 @@ def zip_model(y: Any, X: Any, Z: Any = None, *, offset: Any = None, exposure: An
     >>> res.names
     ('lncoins', 'idp', 'const', 'inflate_const')
     """
+    Z = align_rows(X, y=y, Z=Z)["Z"]
     y, X, names, off, start = _counts(y, X, names, offset, exposure, "zip")
     if Z is None:
         Z, inflate_names = np.ones((X.shape[0], 1)), ["const"]

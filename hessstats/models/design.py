@@ -17,7 +17,28 @@ import scipy.optimize
 from hessstats.errors import CollinearityError, DataError, message
 from hessstats.inference.defaults import PostEstimationDefaults
 from hessstats.model import Model
-from hessstats.rows.prepare import FiniteArray
+from hessstats.rows.prepare import FiniteArray, align_to_rows, index_array
+
+
+def align_rows(X: Any, **per_row: Any) -> dict[str, Any]:
+    """Per-row arguments (``y``, ``offset``, ``exposure``, limits, events, ``Z``) in the row order of
+    the design ``X``, aligned by pandas row label.
+
+    The reference labels are ``X``'s (a DataFrame), else those of the first pandas argument (in the
+    order given). A pandas argument of the same length with the same labels in another order is
+    reordered; different labels are a :class:`DataError`. numpy arrays, scalars and ``None`` are
+    positional and returned unchanged (see :func:`hessstats.rows.prepare.align_to_rows`).
+
+    Example
+    -------
+    >>> X = pd.DataFrame({"x": [1.0, 2.0, 3.0]}, index=[10, 11, 12])
+    >>> align_rows(X, y=pd.Series([0.0, 1.0, 2.0], index=[12, 10, 11]))["y"].tolist()
+    [1.0, 2.0, 0.0]
+    """
+    objects = [X, *per_row.values()]
+    labels = next((o.index for o in objects if isinstance(o, (pd.Series, pd.DataFrame))), None)
+    n = None if labels is None else len(labels)
+    return {key: align_to_rows(value, labels, n, key) for key, value in per_row.items()}
 
 
 def design(X: Any, names: Sequence[str] | None = None, *, what: str = "X") -> tuple[np.ndarray, tuple[str, ...]]:
@@ -273,11 +294,16 @@ def build(loglike: Callable, start: Any, data: Mapping[str, Any], names: Any, de
           extra: Mapping[str, Any] | None = None, defaults: PostEstimationDefaults | None = None) -> Model:
     """Assemble the :class:`hessstats.Model` of a built-in likelihood.
 
+    Integer arrays in ``data`` are category codes that the built-in likelihoods index with (ordered
+    models): they are passed as :func:`~hessstats.rows.prepare.index_array` (every other array is
+    float64).
+
     Example
     -------
     >>> m = build(lambda p, d: -(d["y"] - p["mu"]) ** 2, {"mu": 0.0}, {"y": np.ones(2)}, None, {"model": "demo"})
     >>> m.names, m.description["model"]
     (('mu',), 'demo')
     """
-    return Model(loglike, start, dict(data), names=names, description=dict(description),
+    data = {key: index_array(value) if np.asarray(value).dtype.kind in "iu" else value for key, value in data.items()}
+    return Model(loglike, start, data, names=names, description=dict(description),
                  expected_information=expected_information, extra=extra, defaults=defaults)

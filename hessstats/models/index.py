@@ -13,6 +13,11 @@ work is then one weighted Gram product per pair of designs, the BLAS-bound minim
 
 Assumption (checked on a sample of rows when the model is built): observation ``i``'s term depends
 on the parameters only through row ``i`` of the linear predictors and the extra parameters.
+
+The per-observation function is traced once when the model is built (a
+:class:`~hessstats.core.compilation.Program`, like the model's own log-likelihood): the index
+kernels run that program with the arrays it captured then, so they agree with every other kernel
+of the model.
 """
 
 from __future__ import annotations
@@ -29,11 +34,12 @@ import scipy.linalg.blas as blas
 from jax.flatten_util import ravel_pytree
 
 from hessstats._config import float64, x64
-from hessstats.core.compilation import TRACES
+from hessstats.core.compilation import TRACES, Program
 from hessstats.core.params import ParamSpec
 from hessstats.errors import SpecificationError, message
 from hessstats.model import Model
 from hessstats.rows.leaves import row_block
+from hessstats.rows.prepare import prepare_data
 from hessstats.rows.source import RowSource
 
 
@@ -59,10 +65,19 @@ class IndexLoglike:
 
     obs_loglike: Callable[..., Any]
     design: tuple[tuple[str, str], ...]
+    program: Program | None = None
+    """The traced ``obs_loglike`` (set by :class:`IndexModel`); None: call it directly."""
 
     @property
     def index_names(self) -> tuple[str, ...]:
         return tuple(name for name, _ in self.design)
+
+    def observations(self, consts: tuple, eta: Any, extra: Any, data: Any) -> Any:
+        """Per-observation values from the ``(n, m)`` matrix of linear predictors: the traced
+        program with its captured constants ``consts`` when there is one."""
+        if self.program is not None:
+            return self.program(consts, eta, extra, data)
+        return IndexObservations(self.obs_loglike, self.index_names)(eta, extra, data)
 
     def split(self, params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         betas = {name: params[name] for name in self.index_names}
@@ -76,12 +91,53 @@ class IndexLoglike:
         return self.obs_loglike(self.etas(betas, data), extra, data)
 
     def value_grad_hess(self, theta: Any, data: Any, spec: ParamSpec, weights: Any = None) -> tuple:
-        """``(value, gradient, Hessian)`` assembled as ``X' diag(w) X`` (what the engine calls)."""
+        """``(value, gradient, Hessian)`` assembled as ``X' diag(w) X``."""
         return value_grad_hess(theta, data, self, spec, weights)
 
 
+@dataclass(frozen=True)
+class IndexObservations:
+    """``obs_loglike`` as a function of the ``(n, m)`` matrix of linear predictors (what is traced).
+
+    Example
+    -------
+    >>> f = IndexObservations(lambda eta, extra, d: -eta["beta"] ** 2, ("beta",))
+    >>> f(np.array([[1.0], [2.0]]), {}, None).tolist()
+    [-1.0, -4.0]
+    """
+
+    obs_loglike: Callable[..., Any]
+    names: tuple[str, ...]
+
+    def __call__(self, eta: Any, extra: Any, data: Any) -> Any:
+        return self.obs_loglike({nm: eta[:, j] for j, nm in enumerate(self.names)}, extra, data)
+
+
+@dataclass(frozen=True, eq=False)
+class IndexHessian:
+    """An index model's Hessian path: its traced :class:`IndexLoglike` and captured constants
+    (``Model.index``; the engine calls :meth:`value_grad_hess`).
+
+    Example
+    -------
+    >>> import numpy as np, jax.numpy as jnp, hessstats as hs
+    >>> def normal(eta, extra, d):
+    ...     return -0.5 * (d["y"] - eta["beta"]) ** 2
+    >>> m = IndexModel(normal, {"beta": np.zeros(1)}, {"X": np.ones((3, 1)), "y": np.arange(3.0)}, design={"beta": "X"})
+    >>> isinstance(m.index, IndexHessian), m.index.loglike.program is not None
+    (True, True)
+    """
+
+    loglike: IndexLoglike
+    consts: tuple
+
+    def value_grad_hess(self, theta: Any, data: Any, spec: ParamSpec, weights: Any = None) -> tuple:
+        """``(value, gradient, Hessian)`` assembled as ``X' diag(w) X`` (what the engine calls)."""
+        return value_grad_hess(theta, data, self.loglike, spec, weights, consts=self.consts)
+
+
 @partial(jax.jit, static_argnames=("loglike", "spec"))
-def observation_derivatives(theta, data, loglike: IndexLoglike, spec: ParamSpec, weights=None):
+def observation_derivatives(theta, data, loglike: IndexLoglike, spec: ParamSpec, weights=None, consts=()):
     """The per-observation pieces: ``(value, d/deta (n, m), d2/deta.. (m+p, n, m), d2/dextra.. (m+p, p))``.
 
     Direction ``j < m`` moves every row of ``eta_j`` by one; direction ``m + q`` moves extra
@@ -99,7 +155,7 @@ def observation_derivatives(theta, data, loglike: IndexLoglike, spec: ParamSpec,
     n, m, p = eta.shape[0], eta.shape[1], e_flat.shape[0]
 
     def total(eta_mat, e):
-        out = loglike.obs_loglike({nm: eta_mat[:, j] for j, nm in enumerate(names)}, unravel_extra(e), data)
+        out = loglike.observations(consts, eta_mat, unravel_extra(e), data)
         out = jnp.asarray(out, dtype=jnp.float64)
         return jnp.sum(out if weights is None else out * weights)
 
@@ -165,16 +221,16 @@ def _blas_gram(xj, w, xl, same):
 
 
 @partial(jax.jit, static_argnames=("loglike", "spec"))
-def value_grad_hess_jit(theta, data, loglike: IndexLoglike, spec: ParamSpec, weights=None):
+def value_grad_hess_jit(theta, data, loglike: IndexLoglike, spec: ParamSpec, weights=None, consts=()):
     """The whole index-model ``(value, gradient, Hessian)`` in one compiled call (GPU, sharded data)."""
     TRACES["index_value_grad_hess"] += 1
-    value, g_eta, g_e, d_eta, d_e = observation_derivatives(theta, data, loglike, spec, weights)
+    value, g_eta, g_e, d_eta, d_e = observation_derivatives(theta, data, loglike, spec, weights, consts)
     xs, rows_b, rows_e = _layout(data, loglike, spec)
     grad, hess = _assemble(jnp, _jax_gram, theta.shape[0], xs, rows_b, rows_e, g_eta, g_e, d_eta, d_e)
     return value, grad, hess
 
 
-def value_grad_hess(theta, data, loglike: IndexLoglike, spec: ParamSpec, weights=None):
+def value_grad_hess(theta, data, loglike: IndexLoglike, spec: ParamSpec, weights=None, consts=()):
     """``(sum loglike, gradient, Hessian)`` of an index model, assembled as ``X' diag(w) X``.
 
     On the CPU backend the per-observation derivatives come from the compiled kernel and the Gram
@@ -195,8 +251,8 @@ def value_grad_hess(theta, data, loglike: IndexLoglike, spec: ParamSpec, weights
     """
     leaves = jax.tree_util.tree_leaves(data)
     if jax.default_backend() != "cpu" or any(len(getattr(a, "devices", lambda: [0])()) > 1 for a in leaves):
-        return value_grad_hess_jit(theta, data, loglike, spec, weights)
-    value, g_eta, g_e, d_eta, d_e = observation_derivatives(theta, data, loglike, spec, weights)
+        return value_grad_hess_jit(theta, data, loglike, spec, weights, consts)
+    value, g_eta, g_e, d_eta, d_e = observation_derivatives(theta, data, loglike, spec, weights, consts)
     xs, rows_b, rows_e = _layout(data, loglike, spec)
     host: dict[int, np.ndarray] = {}
     xs = [host.setdefault(id(x), np.asarray(x)) for x in xs]  # keep `is` for a shared design
@@ -256,9 +312,34 @@ class IndexModel(Model):
     def __init__(self, obs_loglike: Callable[..., Any], start: Mapping[str, Any], data: Mapping[str, Any], *,
                  design: Mapping[str, str], index_hessian: bool = True, **model_options: Any) -> None:
         loglike = _index_loglike(obs_loglike, start, data, design)
-        super().__init__(loglike, start, data, index=loglike if index_hessian else None, **model_options)
-        if index_hessian and not isinstance(self.data, RowSource):
-            _check_row_separable(self)
+        super().__init__(loglike, start, data, **model_options)
+        if index_hessian:
+            object.__setattr__(self, "index", _traced_index(self, loglike))
+            if not isinstance(self.data, RowSource):
+                _check_row_separable(self)
+
+
+def _traced_index(model: Model, loglike: IndexLoglike) -> IndexHessian:
+    """Trace ``obs_loglike`` on the model's data (a row source: its sample) at the start values."""
+    with x64():
+        data = prepare_data(model.data.sample()) if isinstance(model.data, RowSource) else model.data
+        betas, extra = loglike.split(model.spec.unravel(jnp.asarray(model.start)))
+        etas = loglike.etas(betas, data)
+        eta = jnp.stack([etas[name] for name in loglike.index_names], axis=1)
+        try:
+            program, consts, _ = Program.trace(IndexObservations(loglike.obs_loglike, loglike.index_names),
+                                               eta, extra, data)
+            if model.chunk_size is not None:  # the row blocks the model evaluates: traced now
+                rows = eta.shape[0]
+                program.prepare(row_block(eta, rows, 0, model.chunk_size), extra,
+                                row_block(data, rows, 0, model.chunk_size))
+        except SpecificationError:
+            raise
+        except Exception as exc:  # the model itself traced, so this is unexpected: say where
+            raise SpecificationError(message(
+                "obs_loglike failed on the linear predictors", expected="obs_loglike(eta, params, data) of (n,) arrays",
+                got=f"{type(exc).__name__}: {exc}"[:300], fix="call it yourself on the start values to debug")) from exc
+    return IndexHessian(IndexLoglike(loglike.obs_loglike, loglike.design, program), consts)
 
 
 def _index_loglike(obs_loglike: Callable[..., Any], start: Mapping[str, Any], data: Any,
@@ -287,7 +368,7 @@ def _index_loglike(obs_loglike: Callable[..., Any], start: Mapping[str, Any], da
 
 
 @partial(jax.jit, static_argnames=("loglike", "spec"))
-def _row_jacobian(theta, sample, loglike: IndexLoglike, spec: ParamSpec):
+def _row_jacobian(theta, sample, loglike: IndexLoglike, spec: ParamSpec, consts=()):
     """d(observation i) / d(eta row r) on a few rows: ``(rows, rows, m)``; diagonal in (i, r) if separable."""
     TRACES["index_check"] += 1
     betas, extra = loglike.split(spec.unravel(theta))
@@ -296,8 +377,7 @@ def _row_jacobian(theta, sample, loglike: IndexLoglike, spec: ParamSpec):
     eta = jnp.stack([etas[name] for name in names], axis=1)
 
     def rows(e):
-        out = loglike.obs_loglike({nm: e[:, j] for j, nm in enumerate(names)}, extra, sample)
-        return jnp.asarray(out, dtype=jnp.float64)
+        return jnp.asarray(loglike.observations(consts, e, extra, sample), dtype=jnp.float64)
 
     return jax.jacfwd(rows)(eta)
 
@@ -310,7 +390,8 @@ def _check_row_separable(model) -> None:
     sample = row_block(model.data, length, 0, rows)
     theta = model.start + 0.01 * np.random.default_rng(0).standard_normal(model.k_params)
     with x64():
-        jac = np.asarray(_row_jacobian(jnp.asarray(theta), sample, model.index, model.spec))
+        jac = np.asarray(_row_jacobian(jnp.asarray(theta), sample, model.index.loglike, model.spec,
+                                       consts=model.index.consts))
     off = jac * (1.0 - np.eye(rows))[:, :, None]
     if not np.all(np.isfinite(jac)) or np.max(np.abs(off)) > 1e-12 * max(float(np.max(np.abs(jac))), 1e-300):
         raise SpecificationError(message(

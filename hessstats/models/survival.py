@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from hessstats.model import Model
-from hessstats.models.design import build, design, index_defaults, outcome, require, vector_option
+from hessstats.models.design import align_rows, build, design, index_defaults, outcome, require, vector_option
 
 
 class WeibullParams(NamedTuple):
@@ -90,6 +90,8 @@ def weibull_model(time: Any, X: Any, *, event: Any = None, shape: float | None =
     >>> res.names
     ('age', 'const', 'shape')
     """
+    rows = align_rows(X, time=time, event=event)
+    time, event = rows["time"], rows["event"]
     X, names = design(X, names)
     t = outcome(time, X.shape[0], what="time")
     require(t > 0, t, what="time", expected="positive durations", fix="durations must be > 0 (add a small "

@@ -15,6 +15,7 @@ import pandas as pd
 
 from hessstats.errors import DataError, SpecificationError, message
 from hessstats.models import design as _design
+from hessstats.rows.prepare import align_to_rows
 
 MISSING = ("raise", "drop")
 
@@ -65,7 +66,8 @@ def prepare(data: Any, formulas: tuple[str, ...], columns: dict[str, Any], missi
     """The rows of ``data`` to use and the extra per-row options (column names resolved to values).
 
     ``columns`` maps option names (exposure, offset, event, ...) to a column name, an array, a
-    scalar or ``None``. Missing values raise (``missing="raise"``) or drop their rows (``"drop"``).
+    scalar or ``None``; a pandas Series is aligned with ``data``'s rows by label. Missing values
+    raise (``missing="raise"``) or drop their rows (``"drop"``).
 
     Example
     -------
@@ -88,6 +90,7 @@ def prepare(data: Any, formulas: tuple[str, ...], columns: dict[str, Any], missi
                                                  got=repr(value), fix=f"pass {key} as a column name or an array"))
             frame[f"__{key}"] = data[value].to_numpy()
         elif value is not None and np.ndim(value) == 1:
+            value = align_to_rows(value, data.index, len(data), key)  # a Series: by row label
             if len(value) != len(data):
                 raise DataError(message(f"{key} has the wrong length", expected=f"{len(data)} values (one per row)",
                                         got=f"{len(value)}", fix=f"pass {key} aligned with the rows of data"))

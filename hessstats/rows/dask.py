@@ -16,6 +16,10 @@ Real cluster::
 
 The workers need hessstats and JAX installed, and the log-likelihood must be importable there (a
 module on the workers' path) or defined in ``__main__`` (cloudpickle then ships it by value).
+
+Every task also returns a CRC-32 of its partition's rows; the client compares them with the first
+pass's, so partitions recomputed with other values (a changed source, ``persist=False``) are a
+:class:`~hessstats.errors.DataError`, as is a source that can no longer be read (a deleted file).
 """
 
 from __future__ import annotations
@@ -23,10 +27,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+import jax
 import numpy as np
 
-from hessstats.errors import DataError, SpecificationError, message
-from hessstats.rows.source import ArraySource, Block, RowSource
+from hessstats.errors import DataError, HessstatsError, SpecificationError, message
+from hessstats.rows.prepare import host_leaf
+from hessstats.rows.source import ArraySource, Block, RowSource, rows_checksum, source_changed
 
 Columns = Mapping[str, str | Sequence[str]] | Callable[[Any], Any]
 
@@ -41,8 +47,8 @@ def partition_data(frame: Any, columns: Columns) -> Any:
     >>> d["X"].tolist(), d["y"].tolist()
     ([[1.0, 3.0], [2.0, 4.0]], [3.0, 4.0])
     """
-    if callable(columns):
-        data = columns(frame)
+    if callable(columns):  # the user's pytree: numbers as float64, index arrays kept (as prepare_data)
+        data = jax.tree_util.tree_map_with_path(host_leaf, columns(frame))
     else:
         data = {key: frame[cols].to_numpy(dtype=np.float64) if not isinstance(cols, str)
                 else frame[cols].to_numpy(dtype=np.float64) for key, cols in columns.items()}
@@ -59,9 +65,10 @@ def partition_data(frame: Any, columns: Columns) -> Any:
 def _partition_task(fn: Callable, frame: Any, columns: Columns, chunk_size: int, what: str):
     data = partition_data(frame, columns)
     source = ArraySource(data, len(frame))
+    crc = rows_checksum(data, np.ones(len(frame)))
     if what == "reduce":
-        return source.reduce(fn, chunk_size, progress=False)
-    return source.rows(fn, chunk_size, progress=False)
+        return source.reduce(fn, chunk_size, progress=False), crc
+    return source.rows(fn, chunk_size, progress=False), crc
 
 
 class DaskSource(RowSource):
@@ -116,8 +123,29 @@ class DaskSource(RowSource):
         import dask  # optional dependency, as above
 
         tasks = [dask.delayed(_partition_task)(fn, part, self.columns, chunk_size, what) for part in self.partitions]
-        futures = self.client.compute(tasks, retries=self.retries)
-        return self.client.gather(futures)
+        try:
+            futures = self.client.compute(tasks, retries=self.retries)
+            results = self.client.gather(futures)
+        except HessstatsError:
+            raise
+        except OSError as exc:  # the source went away (a deleted file)
+            raise DataError(message(
+                "the Dask source cannot be read any more", expected="the partitions the model was built from",
+                got=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300],
+                fix="keep the source files until the fit and its covariances are done, or persist the frame "
+                    "(persist=True, the default)")) from None
+        except Exception as exc:
+            if type(exc).__module__.split(".")[0] != "pyarrow":
+                raise
+            raise DataError(message(
+                "the Dask source cannot be read any more", expected="readable partitions",
+                got=f"{type(exc).__name__}: {exc}"[:300], fix="check that the source files are complete")) from None
+        checksums = [crc for _, crc in results]
+        first = self.__dict__.setdefault("_checksums", checksums)
+        if checksums != first:
+            changed = [i for i, (a, b) in enumerate(zip(first, checksums)) if a != b]
+            raise source_changed(self, f"the rows of partitions {changed[:10]}", first[:4], checksums[:4])
+        return [out for out, _ in results]
 
     def reduce(self, fn: Callable, chunk_size: int, progress: bool | None = None) -> tuple:
         parts = self._run(fn, chunk_size, "reduce")

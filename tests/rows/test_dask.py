@@ -81,3 +81,28 @@ def test_failed_task_is_retried(client, frame, tmp_path):
 def test_not_a_dask_frame_is_a_typed_error(client, frame):
     with pytest.raises(SpecificationError, match="dask DataFrame"):
         hs.DaskSource(frame, COLUMNS, client=client)
+
+
+def test_recomputed_partitions_with_other_rows_are_refused(client, frame, tmp_path):
+    """persist=False re-reads the Parquet files every pass: a rewritten partition changed with_cov
+    silently; now a DataError naming the partition, and a deleted file a DataError too. Reference:
+    the in-memory HC0 before the change (1e-10)."""
+    from hessstats.errors import DataError
+
+    directory = tmp_path / "parts"
+    directory.mkdir()
+    for i in range(3):
+        frame.iloc[i * 1_700:(i + 1) * 1_700].to_parquet(directory / f"part{i}.parquet")
+    source = hs.DaskSource(dd.read_parquet(directory), COLUMNS, client=client, persist=False)
+    res = hs.Model(logit, {"beta": np.zeros(4)}, source, chunk_size=1_000).fit()
+    whole = hs.fit(logit, {"beta": np.zeros(4)}, {"X": frame[COLUMNS["X"]].to_numpy(), "y": frame["y"].to_numpy()},
+                   cov_type="HC0")
+    np.testing.assert_allclose(res.with_cov("HC0").bse, whole.bse, rtol=1e-10)
+    changed = frame.iloc[:1_700].copy()
+    changed["y"] = 1.0 - changed["y"]
+    changed.to_parquet(directory / "part0.parquet")
+    with pytest.raises(DataError, match=r"partitions \[0\]"):
+        res.with_cov("HC0")
+    (directory / "part1.parquet").unlink()
+    with pytest.raises(DataError, match="cannot be read"):
+        res.with_cov("HC0")

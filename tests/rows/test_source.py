@@ -190,3 +190,56 @@ def test_row_source_is_an_abstract_base():
 
     with pytest.raises(TypeError, match="abstract"):
         Incomplete()
+
+
+# ----------------------------------------------------------------------------- source fingerprints
+
+def test_a_rewritten_parquet_file_is_refused_not_used_by_with_cov(tmp_path):
+    """with_cov after the file was rewritten re-read other rows (HC0 of another data set); now a
+    DataError naming the change. Reference: the fit's own HC0 on the unchanged file (1e-12)."""
+    X, y = simulate(500, 2, seed=7)
+    path = tmp_path / "d.parquet"
+    columns = write_parquet(path, X, y, row_group_size=120)
+    res = hs.Model(logit, {"beta": np.zeros(2)}, hs.ParquetSource(path, columns), chunk_size=128).fit()
+    hc0 = res.with_cov("HC0").bse
+    whole = hs.fit(logit, {"beta": np.zeros(2)}, {"X": X, "y": y}, cov_type="HC0")
+    np.testing.assert_allclose(hc0, whole.bse, rtol=1e-10)
+    write_parquet(path, X, 1.0 - y, row_group_size=120)
+    with pytest.raises(DataError, match="changed while the model was using it") as info:
+        res.with_cov("HC0")
+    assert "rewritten" in str(info.value) and "fix:" in str(info.value)
+
+
+def test_rows_changed_under_the_same_description_are_refused():
+    """A re-read source whose description cannot see the edit: the CRC-32 of the rows on the
+    second pass differs from the first's (reference: zlib.crc32 of the rows), a DataError."""
+    from hessstats.rows.source import ArraySource
+
+    class Reread(ArraySource):
+        checksum_rows = True
+
+    X, y = simulate(300, 2, seed=8)
+    data = {"X": X.copy(), "y": y.copy()}
+    model = hs.Model(logit, {"beta": np.zeros(2)}, Reread(data, 300), chunk_size=64)
+    model.evaluate(np.zeros(2))
+    model.evaluate(np.ones(2))  # same rows: fine
+    data["y"][:10] = 1.0 - data["y"][:10]
+    with pytest.raises(DataError, match="checksum of its rows"):
+        model.evaluate(np.zeros(2))
+
+
+def test_truncated_and_deleted_parquet_files_are_typed_errors(tmp_path):
+    """A truncated footer and a deleted file raised raw ArrowInvalid / FileNotFoundError."""
+    X, y = simulate(200, 2, seed=9)
+    path = tmp_path / "d.parquet"
+    columns = write_parquet(path, X, y, row_group_size=50)
+    model = hs.Model(logit, {"beta": np.zeros(2)}, hs.ParquetSource(path, columns), chunk_size=64)
+    content = path.read_bytes()
+    path.write_bytes(content[: len(content) // 2])
+    for call in (model.fit, lambda: hs.ParquetSource(path, columns)):
+        with pytest.raises(DataError, match="cannot be read|changed") as info:
+            call()
+        assert "expected:" in str(info.value) and "fix:" in str(info.value)
+    os.remove(path)
+    with pytest.raises(DataError, match="cannot be read"):
+        model.fit()
