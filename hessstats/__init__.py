@@ -39,6 +39,7 @@ from hessstats.models.index import IndexModel
 from hessstats.results import FitResult
 from hessstats.rows.dask import DaskSource
 from hessstats.rows.parquet import ParquetSource
+from hessstats.rows.prepare import index_array
 from hessstats.toolkit.convexity import ConvexityCheck, check_convexity
 from hessstats.toolkit.critical import (
     CriticalPoint,
@@ -67,7 +68,7 @@ __all__ = [
     "SearchReport", "SecondDerivativeTest", "Smoothness", "Taylor2", "TaylorError", "TestResult", "__version__", "bordered_hessian",
     "check_convexity", "classify_constrained", "classify_critical_point", "compare", "compile_stats",
     "datasets", "enable_compilation_cache", "errors", "find_critical_points", "fit", "formula",
-    "from_formula", "gamma", "gradient", "hessian", "hessian_blocked", "logit", "lr_test", "margins",
+    "from_formula", "gamma", "gradient", "hessian", "hessian_blocked", "index_array", "logit", "lr_test", "margins",
     "mnlogit", "negbin", "ols", "ordered_logit", "ordered_probit", "parse_expression", "poisson", "probit",
     "profile_ci", "score_test", "second_derivative_test", "selected_se", "solve_lagrange", "taylor2",
     "testing", "tobit", "validate", "wald_test", "weibull", "zip",

@@ -173,7 +173,7 @@ def test_results_value_is_frozen_and_renders(spector):
 def test_scalar_loglike_is_accepted(normal_sample):
     """A summed log-likelihood gives the same nonrobust fit; scores are then unavailable."""
     y = normal_sample
-    res = hs.fit(lambda p, d: jnp.sum(normal_ll(p, d)), {"mu": 0.0, "sigma": 1.0}, y)
+    res = hs.fit(lambda p, d: jnp.sum(normal_ll(p, d)), {"mu": 0.0, "sigma": 1.0}, y, nobs=len(y))
     ref = hs.fit(normal_ll, {"mu": 0.0, "sigma": 1.0}, y)
     np.testing.assert_allclose(res.bse.to_numpy(), ref.bse.to_numpy(), rtol=1e-10)
     assert res.nobs == len(y)

@@ -24,13 +24,26 @@ import numpy as np
 from hessstats._config import float64
 from hessstats.core.compilation import TRACES, Program
 from hessstats.core.params import ParamSpec
+from hessstats.errors import SpecificationError, message
 
 
 def _flat_function(f: Callable, x: Any) -> tuple[Callable, jnp.ndarray, ParamSpec]:
+    """``(f on the flat vector, the flat vector, spec)``; refuses an ``f`` that is not scalar."""
     if isinstance(x, (list, tuple)) and all(np.ndim(v) == 0 for v in x):
         x = np.asarray(x, dtype=np.float64)  # a list of numbers is a vector, not a pytree
     spec = ParamSpec.from_start(x)
-    return (lambda v: jnp.asarray(f(spec.unravel(v)), dtype=jnp.float64)), spec.ravel(x), spec
+
+    def flat(v):
+        return jnp.asarray(f(spec.unravel(v)), dtype=jnp.float64)
+
+    vec = spec.ravel(x)
+    shape = jax.eval_shape(flat, vec).shape
+    if shape != ():
+        raise SpecificationError(message(
+            "f must return a scalar: expected a scalar function",
+            expected="f: R^n -> R returning a 0-d value", got=f"output shape {shape}",
+            fix="sum the components (jnp.sum(f(x))) or pick one (f(x)[i])"))
+    return flat, vec, spec
 
 
 @float64

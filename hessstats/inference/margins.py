@@ -28,7 +28,7 @@ import pandas as pd
 
 from hessstats._checks import check_alpha
 from hessstats._config import float64
-from hessstats.core.compilation import TRACES
+from hessstats.core.compilation import TRACES, Program
 from hessstats.errors import SpecificationError, message
 from hessstats.inference.delta import sandwich, wald_frame
 from hessstats.rows.leaves import map_row_leaves
@@ -81,11 +81,12 @@ def _effects(theta, data, predict: Callable, spec: Any, variables: tuple) -> jax
 
 
 @partial(jax.jit, static_argnames=("predict", "spec", "variables"))
-def _effects_and_jacobian(theta, data, predict: Callable, spec: Any, variables: tuple):
-    """Effects and their exact Jacobian in ``theta``, compiled once per (predict, spec, variables);
-    data is an argument, not captured, so ``jit`` does not bake it into the program."""
+def _effects_and_jacobian(theta, data, predict: Callable, spec: Any, variables: tuple, consts: tuple = ()):
+    """Effects and their exact Jacobian in ``theta``, compiled once per (predict program, spec,
+    variables); data and the arrays ``predict`` captures (``consts``) are arguments, not baked in, so
+    a changed captured array gives new effects instead of the first call's."""
     TRACES["margins"] += 1
-    effects = partial(_effects, data=data, predict=predict, spec=spec, variables=variables)
+    effects = partial(_effects, data=data, predict=lambda p, d: predict(consts, p, d), spec=spec, variables=variables)
     return effects(theta), jax.jacfwd(effects)(theta)
 
 
@@ -162,7 +163,8 @@ def margins(res: FitResult, predict: Callable | None = None, variables: Any = No
             "predict returned the wrong shape or dtype", expected=f"float predictions of shape ({rows},)",
             got=f"shape {getattr(shape, 'shape', None)}, dtype {getattr(shape, 'dtype', None)}",
             fix="return one prediction per observation, e.g. jax.nn.sigmoid(d['X'] @ p['beta'])"))
-    value, jac = _effects_and_jacobian(theta, data, predict, res.model.spec, tuple(chosen.values()))
+    program, consts, _ = Program.trace(predict, res.model.spec.unravel(theta), data)
+    value, jac = _effects_and_jacobian(theta, data, program, res.model.spec, tuple(chosen.values()), consts)
     value, jac = np.asarray(value), np.asarray(jac)
     frame = wald_frame(value, sandwich(jac, res.cov_array), list(chosen), alpha)
     frame.index.name = "variable"

@@ -192,7 +192,7 @@ def test_bad_input_gives_typed_errors(logit):
 
 def test_scalar_loglike_has_no_robust_covariance():
     y = np.array([1.0, 2.0, 4.0])
-    res = hs.fit(lambda p, d: jnp.sum(-0.5 * (d - p["mu"]) ** 2), {"mu": 0.0}, y)
+    res = hs.fit(lambda p, d: jnp.sum(-0.5 * (d - p["mu"]) ** 2), {"mu": 0.0}, y, nobs=3)
     with pytest.raises(CovarianceError, match="per-observation"):
         res.with_cov("HC0")
 

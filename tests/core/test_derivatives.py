@@ -140,3 +140,28 @@ def test_score_squares_are_the_opg_diagonal():
         sq = np.asarray(derivatives.score_squares(theta, model.data, jnp.eye(3)[:, [0, 2]], model.program, model.spec,
                                                   weights=weights, consts=model.consts))
     np.testing.assert_allclose(sq, (s[:40] ** 2).sum(axis=0)[[0, 2]], rtol=1e-12)
+
+
+# ----------------------------------------------------------------------------- hs.gradient / hs.hessian: scalar f only
+
+@pytest.mark.parametrize("fn", [hs.gradient, hs.hessian])
+@pytest.mark.parametrize("f, x, shape", [
+    (lambda v: v * 2.0, [1.0, 2.0], "(2,)"),
+    (lambda v: jnp.outer(v, v), [1.0, 2.0], "(2, 2)"),
+    (lambda p: jnp.stack([p["a"], p["b"]]), {"a": 1.0, "b": 2.0}, "(2,)"),
+])
+def test_vector_valued_f_is_refused(fn, f, x, shape):
+    """The gradient and Hessian are defined for f: R^n -> R (closed-form mathematics); before,
+    hs.hessian returned a (2, 2, 2) array and hs.gradient raised JAX's TypeError."""
+    with pytest.raises(SpecificationError, match="expected a scalar function") as info:
+        fn(f, x)
+    assert f"output shape {shape}" in str(info.value) and "jnp.sum" in str(info.value)
+
+
+def test_scalar_functions_unchanged():
+    """Closed forms: f = x^2 y has gradient (2xy, x^2) and Hessian [[2y, 2x], [2x, 0]]."""
+    f = lambda v: v[0] ** 2 * v[1]  # noqa: E731
+    np.testing.assert_allclose(hs.gradient(f, [1.0, 3.0]), [6.0, 1.0], rtol=1e-15)
+    np.testing.assert_allclose(hs.hessian(f, [1.0, 3.0]), [[6.0, 2.0], [2.0, 0.0]], rtol=1e-15)
+    with pytest.raises(SpecificationError, match="output shape"):
+        hs.hessian(lambda v: v[:1] ** 2, [1.0, 3.0])

@@ -120,9 +120,6 @@ def test_sharding_a_row_source_is_refused(tmp_path):
         hs.Model(unit_normal, {"mu": 0.0}, hs.ParquetSource(tmp_path / "y.parquet", {"y": "y"}), shard=1)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="engine.check runs before engine.shard, so a row source with shard= gets "
-                   "'chunk_size and shard cannot be combined ... chunk_size=65536', a chunk_size the user never "
-                   "passed (the source's default); the 'shard needs in-memory data' branch is unreachable")
 def test_sharding_a_row_source_says_why(tmp_path):
     """The message should name the real problem: the rows are not in memory."""
     pd.DataFrame({"y": Y}).to_parquet(tmp_path / "y.parquet")

@@ -78,3 +78,21 @@ def test_margins_bad_input(spector):
         res.margins(None, {"GPA": ("X", 0)})
     with pytest.raises(SpecificationError, match="variables"):
         res.margins(predict)
+
+
+def test_margins_see_the_current_value_of_a_captured_array():
+    """Stale-kernel class (issue 11): a prediction function capturing an array that changes between
+    calls must give the new effects (closed form: d(scale * b * x)/dx = scale * b)."""
+    import jax.numpy as jnp
+
+    d = {"x": np.array([0.0, 1.0, 2.0, 3.0]), "y": np.array([0.1, 1.2, 1.9, 3.2])}
+    res = hs.fit(lambda p, d: -0.5 * (d["y"] - p["b"] * d["x"]) ** 2, {"b": 0.0}, d)
+    scale = np.array([1.0])
+
+    def predict(p, d):
+        return jnp.asarray(scale)[0] * p["b"] * d["x"]
+
+    first = float(res.margins(predict, ["x"]).loc["x", "coef"])
+    scale[0] = 2.5
+    second = float(res.margins(predict, ["x"]).loc["x", "coef"])
+    np.testing.assert_allclose([first, second], [res.params["b"], 2.5 * res.params["b"]], rtol=1e-12)

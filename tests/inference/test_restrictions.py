@@ -95,7 +95,7 @@ def quadratic(p, d):
 def test_fixed_parameters_give_the_closed_form_and_reuse_kernels():
     """Model.fix holds b at a value (closed form a = (1 + b)/2, se(a) = 1/sqrt(2)); a second value
     reuses the compiled kernels (FitResult.compile_stats: 0 traces)."""
-    model = hs.Model(quadratic, {"a": 0.0, "b": 0.0}, np.zeros(3))
+    model = hs.Model(quadratic, {"a": 0.0, "b": 0.0}, np.zeros(3), nobs=3)
     first = model.fix({"b": 0.0}).fit()
     second = model.fix({"b": 3.0}).fit()
     np.testing.assert_allclose(first.params["a"], 0.5, rtol=1e-12)
@@ -106,7 +106,7 @@ def test_fixed_parameters_give_the_closed_form_and_reuse_kernels():
 
 
 def test_fixing_nothing_or_everything_is_refused():
-    model = hs.Model(quadratic, {"a": 0.0, "b": 0.0}, np.zeros(3))
+    model = hs.Model(quadratic, {"a": 0.0, "b": 0.0}, np.zeros(3), nobs=3)
     with pytest.raises(SpecificationError, match="leave at least one parameter free"):
         model.fix({})
     with pytest.raises(SpecificationError, match="leave at least one parameter free"):

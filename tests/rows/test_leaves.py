@@ -64,7 +64,8 @@ def test_nobs_of_a_summed_loglike_is_the_common_leading_length():
     def summed(p, d):
         return jnp.sum(-0.5 * (d["y"] - p["mu"]) ** 2)
 
-    res = hs.fit(summed, {"mu": 0.0}, {"y": Y, "X": np.ones((N, 2)), "c": np.float64(1.0)})
+    with pytest.warns(hs.errors.SpecificationWarning, match="cannot check"):
+        res = hs.fit(summed, {"mu": 0.0}, {"y": Y, "X": np.ones((N, 2)), "c": np.float64(1.0)})
     assert res.nobs == N
     np.testing.assert_allclose(res.bic, -2 * res.llf + np.log(N), rtol=1e-13)
     mixed = hs.fit(summed, {"mu": 0.0}, {"y": Y, "other": np.ones(N - 1)})

@@ -72,16 +72,12 @@ def test_null_cells_are_data_errors_naming_the_row(tmp_path):
         list(source.blocks(5))
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason="ParquetSource converts with astype(float64): a string column raises a raw "
-                   "ValueError ('could not convert string to float'), not a typed DataError naming the column")
 def test_a_text_column_is_a_typed_error(tmp_path):
     pq.write_table(pa.table({"s": ["x", "y", "z"]}), tmp_path / "text.parquet")
     with pytest.raises(DataError, match="'s'"):
         list(hs.ParquetSource(tmp_path / "text.parquet", {"y": "s"}).blocks(2))
 
 
-@pytest.mark.xfail(strict=True, raises=StopIteration, reason="an empty Parquet file has nobs 0; sample() calls next() on no blocks and "
-                   "StopIteration escapes from hs.Model, instead of a typed DataError ('no rows')")
 def test_an_empty_file_is_a_typed_error(tmp_path):
     pq.write_table(pa.table({"y": pa.array([], type=pa.float64())}), tmp_path / "empty.parquet")
     with pytest.raises(DataError):
