@@ -134,7 +134,7 @@ def check_convexity(f: Callable[[Any], Any], box: Sequence[Sequence[float]] | No
     k, n = P.shape
     _check_scalar(f, n)
     c, cg = _batch_rows(n, k, int(max_batch_bytes))
-    kern = _Kernels(f, c, cg)
+    kern = _Kernels(f, c, cg, n)
     val, G, lam = np.empty(k), np.empty((k, n)), np.empty((k, n))
     smooth: list[Smoothness] = []
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):

@@ -37,7 +37,6 @@ differentiable" (or "not a critical point" when even the one-sided gradients are
 
 from __future__ import annotations
 
-import collections
 import enum
 import math
 from collections.abc import Callable, Sequence
@@ -53,14 +52,13 @@ import scipy.optimize
 
 from hessstats._config import as_float64, float64
 from hessstats.core import derivatives
+from hessstats.core.compilation import TRACES, Program
 from hessstats.core.params import ParamSpec
 from hessstats.errors import SpecificationError, message
 
 NOT_TWICE_DIFFERENTIABLE = "not twice differentiable here"
 KINDS = ("local minimum", "local maximum", "saddle point", "degenerate", "not a critical point",
          NOT_TWICE_DIFFERENTIABLE)
-TRACES: collections.Counter[str] = collections.Counter()
-"""How many times the compiled kernels of this module were traced (a test checks: once per f)."""
 
 EPS = float(np.finfo(np.float64).eps)
 KINK_STEPS = (1e-4, 1e-5)
@@ -159,12 +157,13 @@ def _verdict(pos: int, neg: int, zero: int) -> str:
 
 
 @partial(jax.jit, static_argnames=("f",))
-def _derivs(X, f):
-    """Values, gradients and symmetrised Hessians of a flat-vector ``f`` at the rows of ``X``."""
-    TRACES["derivs"] += 1
+def _derivs(X, consts, f):
+    """Values, gradients and symmetrised Hessians of a flat-vector program ``f`` (run with its
+    captured ``consts``, an argument: never baked in) at the rows of ``X``."""
+    TRACES["toolkit_derivs"] += 1
 
     def one(v):
-        g = lambda u: jnp.asarray(f(u), dtype=jnp.float64)  # noqa: E731
+        g = lambda u: jnp.asarray(f(consts, u), dtype=jnp.float64)  # noqa: E731
         val, grad = jax.value_and_grad(g)(v)
         h = jax.hessian(g)(v)
         return val, grad, (h + h.T) / 2.0
@@ -173,10 +172,10 @@ def _derivs(X, f):
 
 
 @partial(jax.jit, static_argnames=("f",))
-def _grads(X, f):
-    """Values and gradients of a flat-vector ``f`` at the rows of ``X``."""
-    TRACES["grads"] += 1
-    return jax.vmap(jax.value_and_grad(lambda u: jnp.asarray(f(u), dtype=jnp.float64)))(X)
+def _grads(X, consts, f):
+    """Values and gradients of a flat-vector program ``f`` (with its ``consts``) at the rows of ``X``."""
+    TRACES["toolkit_grads"] += 1
+    return jax.vmap(jax.value_and_grad(lambda u: jnp.asarray(f(consts, u), dtype=jnp.float64)))(X)
 
 
 class _Kernels:
@@ -187,8 +186,11 @@ class _Kernels:
     compiles once per ``(f, rows)`` and a call never holds more than ``rows`` Hessians.
     """
 
-    def __init__(self, f: Callable, rows: int, grad_rows: int):
-        self.f, self.rows, self.grad_rows = f, int(rows), int(grad_rows)
+    def __init__(self, f: Callable, rows: int, grad_rows: int, n: int):
+        # traced once into a Program: the kernels are keyed on what f computes and get the arrays it
+        # captures as an argument, so a changed global or closure array is never served stale
+        self.f, self.consts, _ = Program.trace(f, jnp.zeros(n))
+        self.rows, self.grad_rows = int(rows), int(grad_rows)
 
     @staticmethod
     def _blocks(kernel, X: np.ndarray, rows: int) -> list[np.ndarray]:
@@ -206,14 +208,14 @@ class _Kernels:
         if len(X) == 0:
             n = X.shape[1]
             return np.zeros(0), np.zeros((0, n)), np.zeros((0, n, n))
-        return tuple(self._blocks(partial(_derivs, f=self.f), X, self.rows))  # type: ignore[return-value]
+        return tuple(self._blocks(partial(_derivs, consts=self.consts, f=self.f), X, self.rows))  # type: ignore[return-value]
 
     def grads(self, X: np.ndarray, wide: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """``(values, gradients)`` at the rows of ``X``, in blocks of ``rows`` (``grad_rows`` if wide)."""
         if len(X) == 0:
             return np.zeros(0), np.zeros((0, X.shape[1]))
         rows = self.grad_rows if wide else self.rows
-        return tuple(self._blocks(partial(_grads, f=self.f), X, rows))  # type: ignore[return-value]
+        return tuple(self._blocks(partial(_grads, consts=self.consts, f=self.f), X, rows))  # type: ignore[return-value]
 
 
 def _batch_rows(n: int, k: int, budget: int) -> tuple[int, int]:
@@ -910,7 +912,7 @@ def _search(f, box, starts, grid, seed, names, tol, gtol, max_iter, max_batch_by
     span = (b[:, 1] - b[:, 0]) if b is not None else np.ptp(X0, axis=0) + 1.0
     max_step = float(np.linalg.norm(span))
     c, cg = _batch_rows(n, k, int(max_batch_bytes))
-    kern = _Kernels(f, c, cg)
+    kern = _Kernels(f, c, cg, n)
 
     def inside(X):
         if b is None:
