@@ -35,7 +35,7 @@ class CovarianceInputs:
     -------
     >>> inputs = CovarianceInputs(invert_information(-np.diag([4.0]), ("mu",)),
     ...                           scores=lambda: np.array([[1.0], [-1.0]]), nobs=2)
-    >>> compute("nonrobust", inputs).tolist(), compute("opg", inputs).tolist()
+    >>> compute("nonrobust", inputs).round(12).tolist(), compute("opg", inputs).round(12).tolist()
     ([[0.25]], [[0.5]])
     """
 
@@ -94,7 +94,7 @@ def register(name: str, options: dict[str, tuple] | None = None,
     ... def half_nonrobust(inputs):
     ...     return inputs.inverse_information.cov / 2
     >>> inputs = CovarianceInputs(invert_information(-np.diag([4.0]), ("mu",)), scores=lambda: None, nobs=2)
-    >>> compute("half_nonrobust", inputs).tolist()
+    >>> compute("half_nonrobust", inputs).round(12).tolist()
     [[0.125]]
     >>> _ = REGISTRY.pop("half_nonrobust"), OPTIONS.pop("half_nonrobust"), NEEDS.pop("half_nonrobust")
     """
@@ -133,7 +133,7 @@ def nonrobust(inputs: CovarianceInputs) -> np.ndarray:
     -------
     >>> inverse = invert_information(-np.diag([4.0, 1.0]), ("a", "b"))
     >>> inputs = CovarianceInputs(inverse, scores=lambda: None, nobs=3)
-    >>> nonrobust(inputs).tolist()
+    >>> (nonrobust(inputs).round(12) + 0.0).tolist()
     [[0.25, 0.0], [0.0, 1.0]]
     """
     return inputs.inverse_information.cov
@@ -217,7 +217,7 @@ def expected(inputs: CovarianceInputs) -> np.ndarray:
     -------
     >>> import hessstats as hs
     >>> res = hs.fit(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, np.array([1.0, 3.0]))
-    >>> res.with_cov("expected", cov_options={"information": lambda theta: np.array([[2.0]])}).cov_array.tolist()
+    >>> res.with_cov("expected", cov_options={"information": lambda theta: np.array([[2.0]])}).cov_array.round(12).tolist()
     [[0.5]]
     """
     if inputs.expected is None:
@@ -253,7 +253,7 @@ def compute(cov_type: str, inputs: CovarianceInputs) -> np.ndarray:
     Example
     -------
     >>> inputs = CovarianceInputs(invert_information(-np.diag([4.0]), ("mu",)), scores=lambda: None, nobs=2)
-    >>> compute("nonrobust", inputs).tolist()
+    >>> compute("nonrobust", inputs).round(12).tolist()
     [[0.25]]
     >>> try:
     ...     compute("hc9", inputs)
