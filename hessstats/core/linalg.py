@@ -143,6 +143,11 @@ class InformationEigen(NamedTuple):
             return self._trust(np.zeros_like(c), c, lam, shift=low)
         lo, hi = low, low + norm_c / radius  # ||p(hi)|| <= radius < ||p(lo)||
         shift = hi
+        with np.errstate(divide="ignore", invalid="ignore"):  # lam + shift = 0 at the bracket's end: inf norm
+            return self._secular(c, lam, shift, lo, hi, radius)
+
+    def _secular(self, c: np.ndarray, lam: np.ndarray, shift: float, lo: float, hi: float, radius: float) -> TrustStep:
+        """Solve ``||c / (lam + shift)|| = radius`` for the shift in ``[lo, hi]`` (safeguarded Newton)."""
         for _ in range(100):
             p = c / (lam + shift)
             norm_p = float(np.linalg.norm(p))

@@ -180,3 +180,19 @@ def test_one_factorisation_per_accepted_point_and_none_after():
     res = model.fit()
     assert res.converged
     assert linalg.FACTORISATIONS[0] - before == during  # the same path; the covariance adds nothing
+
+
+def test_a_degenerate_information_raises_no_numpy_runtime_warnings():
+    """sigma -> 0 on constant data (closed form: no maximum, the information degenerates): the user
+    sees the typed hessstats warning and a flagged result, not floods of numpy divide-by-zero warnings
+    from the trust-region step."""
+    import warnings
+
+    import jax.numpy as jnp
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = hs.fit(lambda p, d: -0.5 * (d / p["s"]) ** 2 - jnp.log(p["s"]), {"s": 1.0}, np.zeros(10))
+    kinds = {type(w.message) for w in caught}
+    assert not res.converged
+    assert RuntimeWarning not in kinds and any(issubclass(k, hs.errors.ConvergenceWarning) for k in kinds)
