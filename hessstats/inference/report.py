@@ -61,7 +61,7 @@ def coefficient_strings(frame: pd.DataFrame) -> pd.DataFrame:
     >>> coefficient_strings(f).loc["x"].tolist()
     ['1.5', '0.5', '3', '0.00270', '0.52', '2.48']
     """
-    out = pd.DataFrame(index=frame.index)
+    out = pd.DataFrame(index=list(frame.index))  # no index name: the text starts with the table
     for column in frame.columns:
         fmt = format_pvalue if column == "p_value" else format_number
         out[column] = [fmt(v) for v in frame[column]]
