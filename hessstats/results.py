@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import scipy.special
 
 from hessstats._config import x64
 from hessstats.core.compilation import MODEL_STATS
@@ -21,6 +22,8 @@ from hessstats.inference.delta import coef_table, delta, standard_errors, transf
 from hessstats.inference.hypothesis import TestResult, lr_test, wald_test
 from hessstats.inference.margins import margins
 from hessstats.inference.profile import fit_restricted, profile_ci
+from hessstats.inference.report import Summary
+from hessstats.inference.report import summary as _summary
 
 if TYPE_CHECKING:
     from hessstats.model import Model
@@ -148,6 +151,150 @@ class FitResult:
     def bic(self) -> float:
         """Bayesian information criterion ``-2 llf + k log(nobs)`` (NaN when nobs is unknown)."""
         return -2.0 * self.llf + self.k_params * np.log(self.nobs) if self.nobs else float("nan")
+
+    # ------------------------------------------------------------------ fit statistics (issue 14)
+    @cached_property
+    def llnull(self) -> float:
+        """Log-likelihood of the null model: this model refitted with ``model.defaults.null`` fixed
+        (statsmodels' ``llnull``: slopes at 0, constant and ancillary parameters free); NaN when the
+        model declares no null (a custom log-likelihood, a built-in without a constant, ZIP).
+
+        Example
+        -------
+        >>> import hessstats as hs
+        >>> res = hs.logit("GRADE ~ GPA + TUCE + PSI", hs.datasets.load("spector")).fit()
+        >>> round(res.llnull, 6)
+        -20.59173
+        """
+        fixed = self.model.defaults.null
+        if not fixed:
+            return float("nan")
+        return float(self.fit_restricted(dict(fixed)).llf)
+
+    @cached_property
+    def llr(self) -> float:
+        """Likelihood-ratio statistic against the null model, ``2 (llf - llnull)`` (NaN without a null).
+
+        Example
+        -------
+        >>> import hessstats as hs
+        >>> round(hs.logit("GRADE ~ GPA + TUCE + PSI", hs.datasets.load("spector")).fit().llr, 4)
+        15.4042
+        """
+        return 2.0 * (self.llf - self.llnull)
+
+    @cached_property
+    def df_model(self) -> float:
+        """Degrees of freedom of the model: the number of parameters the null model fixes
+        (statsmodels' ``df_model`` for the built-ins: regressors without the constant); NaN without a null.
+
+        Example
+        -------
+        >>> import hessstats as hs
+        >>> hs.logit("GRADE ~ GPA + TUCE + PSI", hs.datasets.load("spector")).fit().df_model
+        3.0
+        """
+        fixed = self.model.defaults.null
+        return float(len(fixed)) if fixed else float("nan")
+
+    @cached_property
+    def df_resid(self) -> float:
+        """Residual degrees of freedom ``nobs - k``, statsmodels' convention: for the built-in logit,
+        probit, poisson, negbin and ols, ``k`` counts the regressors only (not ``alpha``/``sigma``);
+        otherwise every free parameter. NaN when nobs is unknown.
+
+        Example
+        -------
+        >>> import hessstats as hs
+        >>> hs.negbin("mdvis ~ lncoins + idp", hs.datasets.load("randhie")).fit().df_resid
+        20187.0
+        """
+        if not self.nobs:
+            return float("nan")
+        k = self.k_params
+        data = self.model.data
+        if self.model.description.get("model") in _EXOG_DF_MODELS and isinstance(data, Mapping) and "X" in data:
+            k = int(np.shape(data["X"])[1])
+        return float(self.nobs - k)
+
+    @cached_property
+    def llr_pvalue(self) -> float:
+        """Chi-squared p-value of :attr:`llr` with :attr:`df_model` degrees of freedom (NaN without a null).
+
+        Example
+        -------
+        >>> import hessstats as hs
+        >>> round(hs.logit("GRADE ~ GPA + TUCE + PSI", hs.datasets.load("spector")).fit().llr_pvalue, 8)
+        0.00150188
+        """
+        if np.isnan(self.llr):
+            return float("nan")
+        return float(scipy.special.chdtrc(self.df_model, self.llr))
+
+    @cached_property
+    def prsquared(self) -> float:
+        """McFadden's pseudo R-squared ``1 - llf / llnull`` (NaN without a null).
+
+        Example
+        -------
+        >>> import hessstats as hs
+        >>> round(hs.logit("GRADE ~ GPA + TUCE + PSI", hs.datasets.load("spector")).fit().prsquared, 6)
+        0.374038
+        """
+        return 1.0 - self.llf / self.llnull
+
+    @cached_property
+    def rsquared(self) -> float:
+        """R-squared of the built-in OLS, ``1 - RSS/TSS`` (TSS centred when the design has a constant
+        column, as statsmodels OLS); NaN for every other model.
+
+        Example
+        -------
+        >>> import hessstats as hs
+        >>> round(hs.ols("TOTEMP ~ GNP + POP", hs.datasets.load("longley")).fit().rsquared, 6)
+        0.979059
+        """
+        return self._ols_fit()[0]
+
+    @cached_property
+    def rsquared_adj(self) -> float:
+        """Adjusted R-squared of the built-in OLS, ``1 - (nobs - c) / df_resid (1 - R2)`` with ``c`` = 1
+        with a constant, else 0 (statsmodels OLS); NaN for every other model.
+
+        Example
+        -------
+        >>> import hessstats as hs
+        >>> round(hs.ols("TOTEMP ~ GNP + POP", hs.datasets.load("longley")).fit().rsquared_adj, 6)
+        0.975837
+        """
+        return self._ols_fit()[1]
+
+    def _ols_fit(self) -> tuple[float, float]:
+        data = self.model.data
+        if self.model.description.get("model") != "ols" or not isinstance(data, Mapping) or "X" not in data:
+            return float("nan"), float("nan")
+        y = np.asarray(data["y"], dtype=np.float64)
+        X = np.asarray(data["X"], dtype=np.float64)
+        resid = y - X @ self.theta[: X.shape[1]]
+        constant = bool(np.any(np.all(X == X[:1], axis=0) & (X[0] != 0)))
+        centre = y.mean() if constant else 0.0
+        r2 = 1.0 - float(resid @ resid) / float(((y - centre) ** 2).sum())
+        return r2, 1.0 - (len(y) - int(constant)) / self.df_resid * (1.0 - r2)
+
+    def summary(self, alpha: float = 0.05) -> Summary:
+        """The report statisticians expect: a header (model, formula, nobs/clusters, df, llf, llnull,
+        LR chi2 against the null, pseudo-R2 or R2, AIC/BIC, covariance, convergence), then the
+        coefficients with p-values as ``<0.001`` or 3 significant digits (``summary_frame()`` keeps
+        raw floats). ``str()`` gives the text; notebooks render ``_repr_html_``.
+
+        Example
+        -------
+        >>> import hessstats as hs
+        >>> res = hs.logit("GRADE ~ GPA + TUCE + PSI", hs.datasets.load("spector")).fit()
+        >>> print(str(res.summary()).splitlines()[6])
+        LR chi2 (df, p):  15.4042 (3, 0.00150)
+        """
+        return _summary(self, alpha)
 
     # ------------------------------------------------------------------ inference (issue 3)
     def with_cov(self, cov_type: str, groups: Any = None, cov_options: dict[str, Any] | None = None) -> FitResult:
@@ -317,6 +464,10 @@ class FitResult:
         A repeated fit of a model with the same log-likelihood and shapes shows 0 traces.
         """
         return dict(MODEL_STATS.get(self.model, {"traces": 0, "compile_seconds": 0.0}))
+
+
+_EXOG_DF_MODELS = frozenset({"logit", "probit", "poisson", "negbin", "ols"})
+"""Built-ins whose df_resid counts the regressors only (statsmodels: ``nobs - rank(exog)``)."""
 
 
 def _frozen(value: Any) -> np.ndarray:
