@@ -34,6 +34,8 @@ from hessstats.formula import (
 from hessstats.inference.hypothesis import TestResult, lr_test, score_test, wald_test
 from hessstats.inference.margins import margins
 from hessstats.inference.profile import profile_ci
+from hessstats.inference.selection import ic_table, vuong
+from hessstats.inference.tables import table
 from hessstats.model import Model
 from hessstats.models.index import IndexModel
 from hessstats.results import FitResult
@@ -68,8 +70,8 @@ __all__ = [
     "SearchReport", "SecondDerivativeTest", "Smoothness", "Taylor2", "TaylorError", "TestResult", "__version__", "bordered_hessian",
     "check_convexity", "classify_constrained", "classify_critical_point", "compare", "compile_stats",
     "datasets", "enable_compilation_cache", "errors", "find_critical_points", "fit", "formula",
-    "from_formula", "gamma", "gradient", "hessian", "hessian_blocked", "index_array", "logit", "lr_test", "margins",
+    "from_formula", "gamma", "gradient", "hessian", "hessian_blocked", "ic_table", "index_array", "logit", "lr_test", "margins",
     "mnlogit", "negbin", "ols", "ordered_logit", "ordered_probit", "parse_expression", "poisson", "probit",
-    "profile_ci", "score_test", "second_derivative_test", "selected_se", "solve_lagrange", "taylor2",
-    "testing", "tobit", "validate", "wald_test", "weibull", "zip",
+    "profile_ci", "score_test", "second_derivative_test", "selected_se", "solve_lagrange", "table", "taylor2",
+    "testing", "tobit", "validate", "vuong", "wald_test", "weibull", "zip",
 ]
