@@ -23,8 +23,11 @@ from hessstats.models.binary import logit_model, probit_model
 from hessstats.models.categorical import mnlogit_model, ordered_model
 from hessstats.models.continuous import gamma_model, normal_model, tobit_model
 from hessstats.models.count import negbin_model, poisson_model, zip_model
+from hessstats.models.genpoisson import genpoisson_model
+from hessstats.models.nb1 import nb1_model
 from hessstats.models.survival import weibull_model
 from hessstats.models.terms import categorical_outcome, describe, matrices, prepare, rhs_matrix
+from hessstats.models.truncated import truncated_negbin_model, truncated_poisson_model
 
 
 def logit(formula: str, data: pd.DataFrame, *, missing: str = "raise", separation: bool = True) -> Model:
@@ -213,6 +216,69 @@ def ordered_probit(formula: str, data: pd.DataFrame, *, missing: str = "raise") 
     return _ordered("probit", formula, data, missing)
 
 
+def _count_formula(constructor: Callable[..., Model], kind: str, formula: str, data: pd.DataFrame, exposure: Any,
+                   offset: Any, missing: str) -> Model:
+    frame, extra = prepare(data, (formula,), {"exposure": exposure, "offset": offset}, missing)
+    y, X = matrices(formula, frame)
+    return constructor(y, X, exposure=extra["exposure"], offset=extra["offset"],
+                       description=describe(kind, formula, exposure=exposure, offset=offset, missing=missing))
+
+
+def nb1(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset: Any = None,
+        missing: str = "raise") -> Model:
+    """NB1 negative binomial (``Var(y) = mu (1 + alpha)``, Stata ``nbreg, dispersion(constant)``) from a
+    formula; last parameter ``alpha``.
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> nb1("mdvis ~ lncoins + idp", hs.datasets.load("randhie")).names
+    ('Intercept', 'lncoins', 'idp', 'alpha')
+    """
+    return _count_formula(nb1_model, "nb1", formula, data, exposure, offset, missing)
+
+
+def genpoisson(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset: Any = None,
+               missing: str = "raise") -> Model:
+    """Generalized Poisson (GP-1, statsmodels ``GeneralizedPoisson(p=1)``) from a formula; last parameter ``alpha``.
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> genpoisson("mdvis ~ lncoins + idp", hs.datasets.load("randhie")).names
+    ('Intercept', 'lncoins', 'idp', 'alpha')
+    """
+    return _count_formula(genpoisson_model, "genpoisson", formula, data, exposure, offset, missing)
+
+
+def truncated_poisson(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset: Any = None,
+                      missing: str = "raise") -> Model:
+    """Zero-truncated Poisson (Stata ``tpoisson``) from a formula; the outcome must be positive.
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> df = hs.datasets.load("randhie").query("mdvis > 0")
+    >>> truncated_poisson("mdvis ~ lncoins + idp", df).description["model"]
+    'truncated_poisson'
+    """
+    return _count_formula(truncated_poisson_model, "truncated_poisson", formula, data, exposure, offset, missing)
+
+
+def truncated_negbin(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset: Any = None,
+                     missing: str = "raise") -> Model:
+    """Zero-truncated NB2 (Stata ``tnbreg``) from a formula; the outcome must be positive; last parameter ``alpha``.
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> df = hs.datasets.load("randhie").query("mdvis > 0")
+    >>> truncated_negbin("mdvis ~ lncoins + idp", df).names
+    ('Intercept', 'lncoins', 'idp', 'alpha')
+    """
+    return _count_formula(truncated_negbin_model, "truncated_negbin", formula, data, exposure, offset, missing)
+
+
 MODELS: dict[str, Callable[..., Model]] = {
     "ols": ols,
     "logit": logit,
@@ -226,6 +292,10 @@ MODELS: dict[str, Callable[..., Model]] = {
     "zip": zip,
     "tobit": tobit,
     "weibull": weibull,
+    "nb1": nb1,
+    "genpoisson": genpoisson,
+    "truncated_poisson": truncated_poisson,
+    "truncated_negbin": truncated_negbin,
 }
 """Built-in models by name: ``MODELS[name](formula, data, **options) -> Model``."""
 
