@@ -24,6 +24,7 @@ from hessstats.models.categorical import mnlogit_model, ordered_model
 from hessstats.models.continuous import gamma_model, normal_model, tobit_model
 from hessstats.models.count import negbin_model, poisson_model, zip_model
 from hessstats.models.genpoisson import genpoisson_model
+from hessstats.models.hurdle import ZeroLink, hurdle_negbin_model, hurdle_poisson_model
 from hessstats.models.nb1 import nb1_model
 from hessstats.models.survival import weibull_model
 from hessstats.models.terms import categorical_outcome, describe, matrices, prepare, rhs_matrix
@@ -279,6 +280,43 @@ def truncated_negbin(formula: str, data: pd.DataFrame, *, exposure: Any = None, 
     return _count_formula(truncated_negbin_model, "truncated_negbin", formula, data, exposure, offset, missing)
 
 
+def _hurdle_formula(constructor: Callable[..., Model], kind: str, formula: str, data: pd.DataFrame, zero: str | None,
+                    link: ZeroLink | str, missing: str) -> Model:
+    frame, _ = prepare(data, (formula,) if zero is None else (formula, zero), {}, missing)
+    y, X = matrices(formula, frame)
+    Z = None if zero is None else rhs_matrix(zero, frame)
+    return constructor(y, X, Z, link=link, description=describe(kind, formula, zero=zero, link=ZeroLink(link).value,
+                                                                  missing=missing))
+
+
+def hurdle_poisson(formula: str, data: pd.DataFrame, *, zero: str | None = None, link: ZeroLink | str = "logit",
+                   missing: str = "raise") -> Model:
+    """Hurdle Poisson from a formula: ``zero`` is a one-sided formula for ``P(y > 0)`` (default: the
+    count regressors), ``link`` its link (``"logit"`` as R pscl; ``"cloglog"`` is statsmodels'
+    ``HurdleCountModel`` default); zero-part parameters are named ``zm_<term>``.
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> hurdle_poisson("mdvis ~ lncoins", hs.datasets.load("randhie"), zero="~ idp").names
+    ('zm_Intercept', 'zm_idp', 'Intercept', 'lncoins')
+    """
+    return _hurdle_formula(hurdle_poisson_model, "hurdle_poisson", formula, data, zero, link, missing)
+
+
+def hurdle_negbin(formula: str, data: pd.DataFrame, *, zero: str | None = None, link: ZeroLink | str = "logit",
+                  missing: str = "raise") -> Model:
+    """Hurdle NB2 from a formula, as :func:`hurdle_poisson`; last parameter ``alpha``.
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> hurdle_negbin("mdvis ~ lncoins", hs.datasets.load("randhie")).names
+    ('zm_Intercept', 'zm_lncoins', 'Intercept', 'lncoins', 'alpha')
+    """
+    return _hurdle_formula(hurdle_negbin_model, "hurdle_negbin", formula, data, zero, link, missing)
+
+
 MODELS: dict[str, Callable[..., Model]] = {
     "ols": ols,
     "logit": logit,
@@ -296,6 +334,8 @@ MODELS: dict[str, Callable[..., Model]] = {
     "genpoisson": genpoisson,
     "truncated_poisson": truncated_poisson,
     "truncated_negbin": truncated_negbin,
+    "hurdle_poisson": hurdle_poisson,
+    "hurdle_negbin": hurdle_negbin,
 }
 """Built-in models by name: ``MODELS[name](formula, data, **options) -> Model``."""
 
