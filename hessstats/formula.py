@@ -19,6 +19,7 @@ import pandas as pd
 
 from hessstats.errors import SpecificationError, message
 from hessstats.model import Model
+from hessstats.models.betareg import betareg_model
 from hessstats.models.binary import logit_model, probit_model
 from hessstats.models.categorical import mnlogit_model, ordered_model
 from hessstats.models.continuous import gamma_model, normal_model, tobit_model
@@ -317,6 +318,23 @@ def hurdle_negbin(formula: str, data: pd.DataFrame, *, zero: str | None = None, 
     return _hurdle_formula(hurdle_negbin_model, "hurdle_negbin", formula, data, zero, link, missing)
 
 
+def betareg(formula: str, data: pd.DataFrame, *, precision: str | None = None, missing: str = "raise") -> Model:
+    """Beta regression of a proportion in (0, 1) from a formula (logit mean); ``precision`` is a one-sided
+    formula for the log precision (R ``betareg(y ~ x | z)``), a constant named ``precision`` when ``None``.
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> df = hs.datasets.load("star98").eval("share = NABOVE / (NABOVE + NBELOW)")
+    >>> betareg("share ~ LOWINC", df, precision="~ PCTCHRT").names
+    ('Intercept', 'LOWINC', 'precision-Intercept', 'precision-PCTCHRT')
+    """
+    frame, _ = prepare(data, (formula,) if precision is None else (formula, precision), {}, missing)
+    y, X = matrices(formula, frame)
+    Z = None if precision is None else rhs_matrix(precision, frame)
+    return betareg_model(y, X, Z, description=describe("betareg", formula, precision=precision, missing=missing))
+
+
 MODELS: dict[str, Callable[..., Model]] = {
     "ols": ols,
     "logit": logit,
@@ -336,6 +354,7 @@ MODELS: dict[str, Callable[..., Model]] = {
     "truncated_negbin": truncated_negbin,
     "hurdle_poisson": hurdle_poisson,
     "hurdle_negbin": hurdle_negbin,
+    "betareg": betareg,
 }
 """Built-in models by name: ``MODELS[name](formula, data, **options) -> Model``."""
 
