@@ -21,6 +21,7 @@ from hessstats.errors import SpecificationError, message
 from hessstats.model import Model
 from hessstats.models.betareg import betareg_model
 from hessstats.models.binary import logit_model, probit_model
+from hessstats.models.binomial import BinomialLink, binomial_model
 from hessstats.models.categorical import mnlogit_model, ordered_model
 from hessstats.models.continuous import gamma_model, normal_model, tobit_model
 from hessstats.models.count import negbin_model, poisson_model, zip_model
@@ -335,6 +336,25 @@ def betareg(formula: str, data: pd.DataFrame, *, precision: str | None = None, m
     return betareg_model(y, X, Z, description=describe("betareg", formula, precision=precision, missing=missing))
 
 
+def binomial(formula: str, data: pd.DataFrame, *, trials: Any = None, link: BinomialLink | str = "logit",
+             offset: Any = None, missing: str = "raise") -> Model:
+    """Binomial regression from a formula: the left-hand side counts successes out of ``trials`` (a column
+    name or array; 1 when ``None``), as R ``glm(cbind(y, n - y) ~ x, family=binomial(link))``.
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> df = hs.datasets.load("star98").eval("N = NABOVE + NBELOW")
+    >>> binomial("NABOVE ~ LOWINC", df, trials="N").fit().params.round(4).tolist()
+    [1.0348, -0.0309]
+    """
+    frame, extra = prepare(data, (formula,), {"trials": trials, "offset": offset}, missing)
+    y, X = matrices(formula, frame)
+    return binomial_model(y, X, trials=extra["trials"], link=link, offset=extra["offset"],
+                          description=describe("binomial", formula, trials=trials, link=BinomialLink(link).value,
+                                               offset=offset, missing=missing))
+
+
 MODELS: dict[str, Callable[..., Model]] = {
     "ols": ols,
     "logit": logit,
@@ -355,6 +375,7 @@ MODELS: dict[str, Callable[..., Model]] = {
     "hurdle_poisson": hurdle_poisson,
     "hurdle_negbin": hurdle_negbin,
     "betareg": betareg,
+    "binomial": binomial,
 }
 """Built-in models by name: ``MODELS[name](formula, data, **options) -> Model``."""
 
