@@ -336,10 +336,11 @@ def betareg(formula: str, data: pd.DataFrame, *, precision: str | None = None, m
     return betareg_model(y, X, Z, description=describe("betareg", formula, precision=precision, missing=missing))
 
 
-def binomial(formula: str, data: pd.DataFrame, *, trials: Any = None, link: BinomialLink | str = "logit",
-             offset: Any = None, missing: str = "raise") -> Model:
+def binomial(formula: str, data: pd.DataFrame, *, trials: Any = None, failures: Any = None,
+             link: BinomialLink | str = "logit", offset: Any = None, missing: str = "raise") -> Model:
     """Binomial regression from a formula: the left-hand side counts successes out of ``trials`` (a column
-    name or array; 1 when ``None``), as R ``glm(cbind(y, n - y) ~ x, family=binomial(link))``.
+    name or array; 1 when ``None``), or give ``failures`` instead, as R
+    ``glm(cbind(successes, failures) ~ x, family=binomial(link))``.
 
     Example
     -------
@@ -347,12 +348,14 @@ def binomial(formula: str, data: pd.DataFrame, *, trials: Any = None, link: Bino
     >>> df = hs.datasets.load("star98").eval("N = NABOVE + NBELOW")
     >>> binomial("NABOVE ~ LOWINC", df, trials="N").fit().params.round(4).tolist()
     [1.0348, -0.0309]
+    >>> binomial("NABOVE ~ LOWINC", df, failures="NBELOW").fit().params.round(4).tolist()
+    [1.0348, -0.0309]
     """
-    frame, extra = prepare(data, (formula,), {"trials": trials, "offset": offset}, missing)
+    frame, extra = prepare(data, (formula,), {"trials": trials, "failures": failures, "offset": offset}, missing)
     y, X = matrices(formula, frame)
-    return binomial_model(y, X, trials=extra["trials"], link=link, offset=extra["offset"],
-                          description=describe("binomial", formula, trials=trials, link=BinomialLink(link).value,
-                                               offset=offset, missing=missing))
+    return binomial_model(y, X, trials=extra["trials"], failures=extra["failures"], link=link, offset=extra["offset"],
+                          description=describe("binomial", formula, trials=trials, failures=failures,
+                                               link=BinomialLink(link).value, offset=offset, missing=missing))
 
 
 MODELS: dict[str, Callable[..., Model]] = {

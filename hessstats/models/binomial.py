@@ -28,6 +28,7 @@ import numpy as np
 import scipy.special
 import scipy.stats
 
+from hessstats.errors import SpecificationError, message
 from hessstats.model import Model
 from hessstats.models.design import align_rows, build, design, index_defaults, outcome, require, vector_option
 
@@ -100,9 +101,11 @@ def binomial_predict(params: BinomialParams, data: dict, link: BinomialLink = Bi
     return jnp.exp(_log_probabilities(link, data["X"] @ params.beta)[0])
 
 
-def binomial_model(y: Any, X: Any, *, trials: Any = None, link: BinomialLink | str = BinomialLink.LOGIT,
-                   offset: Any = None, names: Sequence[str] | None = None, description: dict | None = None) -> Model:
-    """Binomial regression of ``y`` successes out of ``trials`` (default 1) on ``X``.
+def binomial_model(y: Any, X: Any, *, trials: Any = None, failures: Any = None,
+                   link: BinomialLink | str = BinomialLink.LOGIT, offset: Any = None,
+                   names: Sequence[str] | None = None, description: dict | None = None) -> Model:
+    """Binomial regression of ``y`` successes out of ``trials`` (default 1) on ``X``; or give ``failures``
+    (trials = successes + failures, R's ``cbind(successes, failures)``).
 
     Example
     -------
@@ -113,10 +116,17 @@ def binomial_model(y: Any, X: Any, *, trials: Any = None, link: BinomialLink | s
     (('LOWINC', 'const'), -0.0309)
     """
     link = BinomialLink(link)
-    rows = align_rows(X, y=y, trials=trials, offset=offset)
+    if trials is not None and failures is not None:
+        raise SpecificationError(message("both trials and failures given", expected="one of them",
+                                         got="trials=... and failures=...",
+                                         fix="pass trials (successes + failures) or failures, not both"))
+    rows = align_rows(X, y=y, trials=trials, failures=failures, offset=offset)
     X, names = design(X, names)
     y = outcome(rows["y"], X.shape[0])
-    n = vector_option(rows["trials"], X.shape[0], what="trials", default=1.0)
+    if failures is not None:
+        n = y + outcome(rows["failures"], X.shape[0], what="failures")
+    else:
+        n = vector_option(rows["trials"], X.shape[0], what="trials", default=1.0)
     require((n >= 1) & (n == np.round(n)), n, what="trials", expected="positive integers",
             fix="drop rows with no trials; trials are counts (1 for a binary outcome)")
     require((y >= 0) & (y <= n) & (y == np.round(y)), y, what="binomial outcome y",
@@ -142,6 +152,6 @@ def binomial_model(y: Any, X: Any, *, trials: Any = None, link: BinomialLink | s
 
     return build(lambda p, d: binomial_loglike(p, d, link), BinomialParams(start),
                  {"y": y, "trials": n, "X": X, "offset": off}, {"beta": list(names)},
-                 {"model": "binomial", "formula": None, "link": link.value, "trials": trials is not None,
+                 {"model": "binomial", "formula": None, "link": link.value, "trials": trials is not None or failures is not None,
                   "offset": offset is not None, **(description or {})}, expected_information,
                  defaults=index_defaults(X, names, lambda p, d: binomial_predict(p, d, link)))

@@ -15,7 +15,7 @@ import pytest
 import statsmodels.api as sm
 
 import hessstats as hs
-from hessstats.errors import DataError
+from hessstats.errors import DataError, SpecificationError
 from hessstats.formula import binomial
 
 FORMULA = ("NABOVE ~ LOWINC + PERASIAN + PERBLACK + PERHISP + PCTCHRT + PCTYRRND + PERMINTE + AVYRSEXP"
@@ -57,3 +57,14 @@ def test_binomial_rejects_more_successes_than_trials(star98):
     """The data contract: 0 <= successes <= trials, integers."""
     with pytest.raises(DataError, match="between 0 and the number of trials"):
         binomial("N ~ LOWINC", star98, trials="NABOVE")
+
+
+def test_binomial_failures_option_is_cbind(star98):
+    """R's ``cbind(successes, failures)``: failures=NBELOW gives statsmodels' two-column GLM (1e-8)."""
+    ours = binomial("NABOVE ~ LOWINC + PERASIAN", star98, failures="NBELOW").fit()
+    exog = sm.add_constant(star98[["LOWINC", "PERASIAN"]])
+    theirs = sm.GLM(star98[["NABOVE", "NBELOW"]].to_numpy(), exog, family=sm.families.Binomial()).fit(tol=1e-14)
+    np.testing.assert_allclose(ours.params, theirs.params, rtol=1e-8)
+    np.testing.assert_allclose(ours.bse, theirs.bse, rtol=1e-8)
+    with pytest.raises(SpecificationError, match="both trials and failures"):
+        binomial("NABOVE ~ LOWINC", star98, trials="N", failures="NBELOW")
