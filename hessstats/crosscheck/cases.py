@@ -5,9 +5,11 @@ which stores the statsmodels numbers in ``data/reference/*.json`` so validation 
 statsmodels. Tiers: ``1e-8`` where statsmodels' Hessian is analytic (or the reference is closed
 form); ``1e-5`` where the reference is differentiated numerically: ``OrderedModel`` (its own finite
 differences, and BFGS estimates), ``ZeroInflatedPoisson`` (central differences of its analytic
-score, because its analytic Hessian is wrong, see :func:`_zip`), and the Tobit and Weibull models,
-which statsmodels lacks: ``GenericLikelihoodModel`` (BFGS) on an independent scipy.stats
-log-likelihood with a numdifftools Hessian. ``1e-6`` for Longley (ill-conditioned, see
+score, because its analytic Hessian is wrong, see :func:`_zip`), the truncated and hurdle count
+models (statsmodels' estimates and log-likelihood, a numdifftools Hessian of its ``loglike``, see
+:func:`_numeric_count`), and the Tobit and Weibull models, which statsmodels lacks:
+``GenericLikelihoodModel`` (BFGS) on an independent scipy.stats log-likelihood with a numdifftools
+Hessian. ``1e-6`` for Longley (ill-conditioned, see
 :data:`LONGLEY`).
 """
 
