@@ -15,7 +15,8 @@ prints them: the zero part ``zm_<term>``, then the count part, then ``alpha`` (N
 Post-estimation defaults: ``res.lr_test_null()`` fixes every slope of both parts at 0 (when both
 designs have a constant); when the zero part uses the count design (``Z=None``), ``res.margins()``
 differentiates the unconditional mean ``E(y) = p * E(y | y > 0)`` with ``mu = exp(X beta)``.
-Offsets and exposure are not supported (nor are they by statsmodels' hurdle model).
+Offsets and exposure are not supported (nor are they by statsmodels' hurdle model). Before fitting,
+:func:`hessstats.models.binary.check_separation` checks the binary part (``y > 0`` on ``Z``).
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ import numpy as np
 from hessstats.errors import DataError, message
 from hessstats.inference.defaults import PostEstimationDefaults
 from hessstats.model import Model
-from hessstats.models.count import NB2Params, PoissonParams, _counts
-from hessstats.models.design import align_rows, build, constant_columns, design, null_fixed
+from hessstats.models.binary import check_separation
+from hessstats.models.count import NB2Params, PoissonParams
+from hessstats.models.design import align_rows, build, constant_columns, design, null_fixed, outcome, require
 from hessstats.models.truncated import truncated_negbin_loglike, truncated_poisson_loglike, truncated_predict
 
 
@@ -134,14 +136,18 @@ def _hurdle(y: Any, X: Any, Z: Any, names: Sequence[str] | None, zero_names: Seq
             link: ZeroLink | str, negbin: bool, description: dict | None) -> Model:
     link = ZeroLink(link)
     kind = "hurdle_negbin" if negbin else "hurdle_poisson"
-    Z = align_rows(X, y=y, Z=Z)["Z"]
-    y, X, names, off, start = _counts(y, X, names, None, None, kind)
+    rows = align_rows(X, y=y, Z=Z)
+    Z = rows["Z"]
+    X, names = design(X, names)
+    y = outcome(rows["y"], X.shape[0])
+    require((y >= 0) & (y == np.round(y)), y, what=f"{kind} outcome y", expected="non-negative integer counts",
+            fix="counts must be 0, 1, 2, ...")
     positive = y > 0
     if positive.all() or not positive.any():
         raise DataError(message(f"{kind} needs both zero and positive counts", expected="some y = 0 and some y > 0",
                                 got=f"{int((~positive).sum())} zeros among {y.size} counts",
                                 fix="use hs.truncated_poisson / hs.truncated_negbin when no zeros can occur"))
-    data: dict[str, Any] = {"y": y, "X": X, "offset": off}
+    data: dict[str, Any] = {"y": y, "X": X, "offset": np.zeros(y.size)}
     if Z is None:
         Zm, zero_names = X, names
     else:
@@ -150,7 +156,10 @@ def _hurdle(y: Any, X: Any, Z: Any, names: Sequence[str] | None, zero_names: Seq
             raise DataError(message("Z and X have different numbers of rows", expected=f"{X.shape[0]} rows in Z",
                                     got=f"{Zm.shape[0]} rows", fix="build Z from the same observations as X"))
         data["Z"] = Zm
-    # starts: count part from least squares on the positive counts, zero part at the sample share
+    check_separation(positive.astype(float), Zm, [f"zm_{n}" for n in zero_names])  # the binary part's MLE
+    # count start: least squares of log(y) on X over the positive counts
+    start = np.linalg.lstsq(X[positive], np.log(y[positive]), rcond=None)[0]
+    # zero start: every row at the sample share of positive counts
     share = positive.mean()
     g0 = {ZeroLink.LOGIT: np.log(share / (1 - share)), ZeroLink.PROBIT: 0.0,
           ZeroLink.CLOGLOG: np.log(-np.log1p(-share))}[link]

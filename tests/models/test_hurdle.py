@@ -86,3 +86,13 @@ def test_hurdle_needs_zeros(randhie):
     """The data contract: with no zero counts the hurdle is not identified."""
     with pytest.raises(DataError, match="zero and positive"):
         hurdle_poisson("mdvis ~ lncoins", randhie[randhie["mdvis"] > 0])
+
+
+def test_hurdle_checks_separation_of_the_zero_part():
+    """Closed form: a dummy that is 1 only where y = 0 quasi-separates P(y > 0) (its zm_ coefficient -> -inf)."""
+    from hessstats.errors import SeparationWarning
+    from hessstats.models.hurdle import hurdle_poisson_model
+    y = np.array([0, 0, 0, 1, 2, 0, 3, 1.0])
+    X = np.column_stack([np.ones(8), [1, 1, 0, 0, 0, 0, 0, 0.0], [0.1, 0.4, 0.3, 0.9, 0.2, 0.5, 0.8, 0.6]])
+    with pytest.warns(SeparationWarning, match="zm_d"):
+        hurdle_poisson_model(y, X, names=["const", "d", "x"])
