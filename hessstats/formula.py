@@ -19,12 +19,18 @@ import pandas as pd
 
 from hessstats.errors import SpecificationError, message
 from hessstats.model import Model
+from hessstats.models.betareg import betareg_model
 from hessstats.models.binary import logit_model, probit_model
+from hessstats.models.binomial import BinomialLink, binomial_model
 from hessstats.models.categorical import mnlogit_model, ordered_model
 from hessstats.models.continuous import gamma_model, normal_model, tobit_model
 from hessstats.models.count import negbin_model, poisson_model, zip_model
+from hessstats.models.genpoisson import genpoisson_model
+from hessstats.models.hurdle import ZeroLink, hurdle_negbin_model, hurdle_poisson_model
+from hessstats.models.nb1 import nb1_model
 from hessstats.models.survival import weibull_model
 from hessstats.models.terms import categorical_outcome, describe, matrices, prepare, rhs_matrix
+from hessstats.models.truncated import truncated_negbin_model, truncated_poisson_model
 
 
 def logit(formula: str, data: pd.DataFrame, *, missing: str = "raise", separation: bool = True) -> Model:
@@ -213,6 +219,145 @@ def ordered_probit(formula: str, data: pd.DataFrame, *, missing: str = "raise") 
     return _ordered("probit", formula, data, missing)
 
 
+def _count_formula(constructor: Callable[..., Model], kind: str, formula: str, data: pd.DataFrame, exposure: Any,
+                   offset: Any, missing: str) -> Model:
+    frame, extra = prepare(data, (formula,), {"exposure": exposure, "offset": offset}, missing)
+    y, X = matrices(formula, frame)
+    return constructor(y, X, exposure=extra["exposure"], offset=extra["offset"],
+                       description=describe(kind, formula, exposure=exposure, offset=offset, missing=missing))
+
+
+def nb1(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset: Any = None,
+        missing: str = "raise") -> Model:
+    """NB1 negative binomial (``Var(y) = mu (1 + alpha)``, Stata ``nbreg, dispersion(constant)``) from a
+    formula; last parameter ``alpha``.
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> nb1("mdvis ~ lncoins + idp", hs.datasets.load("randhie")).names
+    ('Intercept', 'lncoins', 'idp', 'alpha')
+    """
+    return _count_formula(nb1_model, "nb1", formula, data, exposure, offset, missing)
+
+
+def genpoisson(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset: Any = None,
+               missing: str = "raise") -> Model:
+    """Generalized Poisson (GP-1, statsmodels ``GeneralizedPoisson(p=1)``) from a formula; last parameter ``alpha``.
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> genpoisson("mdvis ~ lncoins + idp", hs.datasets.load("randhie")).names
+    ('Intercept', 'lncoins', 'idp', 'alpha')
+    """
+    return _count_formula(genpoisson_model, "genpoisson", formula, data, exposure, offset, missing)
+
+
+def truncated_poisson(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset: Any = None,
+                      missing: str = "raise") -> Model:
+    """Zero-truncated Poisson (Stata ``tpoisson``) from a formula; the outcome must be positive.
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> df = hs.datasets.load("randhie").query("mdvis > 0")
+    >>> truncated_poisson("mdvis ~ lncoins + idp", df).description["model"]
+    'truncated_poisson'
+    """
+    return _count_formula(truncated_poisson_model, "truncated_poisson", formula, data, exposure, offset, missing)
+
+
+def truncated_negbin(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset: Any = None,
+                     missing: str = "raise") -> Model:
+    """Zero-truncated NB2 (Stata ``tnbreg``) from a formula; the outcome must be positive; last parameter ``alpha``.
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> df = hs.datasets.load("randhie").query("mdvis > 0")
+    >>> truncated_negbin("mdvis ~ lncoins + idp", df).names
+    ('Intercept', 'lncoins', 'idp', 'alpha')
+    """
+    return _count_formula(truncated_negbin_model, "truncated_negbin", formula, data, exposure, offset, missing)
+
+
+def _hurdle_formula(constructor: Callable[..., Model], kind: str, formula: str, data: pd.DataFrame, zero: str | None,
+                    link: ZeroLink | str, missing: str) -> Model:
+    frame, _ = prepare(data, (formula,) if zero is None else (formula, zero), {}, missing)
+    y, X = matrices(formula, frame)
+    Z = None if zero is None else rhs_matrix(zero, frame)
+    return constructor(y, X, Z, link=link, description=describe(kind, formula, zero=zero, link=ZeroLink(link).value,
+                                                                  missing=missing))
+
+
+def hurdle_poisson(formula: str, data: pd.DataFrame, *, zero: str | None = None, link: ZeroLink | str = "logit",
+                   missing: str = "raise") -> Model:
+    """Hurdle Poisson from a formula: ``zero`` is a one-sided formula for ``P(y > 0)`` (default: the
+    count regressors), ``link`` its link (``"logit"`` as R pscl; ``"cloglog"`` is statsmodels'
+    ``HurdleCountModel`` default); zero-part parameters are named ``zm_<term>``.
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> hurdle_poisson("mdvis ~ lncoins", hs.datasets.load("randhie"), zero="~ idp").names
+    ('zm_Intercept', 'zm_idp', 'Intercept', 'lncoins')
+    """
+    return _hurdle_formula(hurdle_poisson_model, "hurdle_poisson", formula, data, zero, link, missing)
+
+
+def hurdle_negbin(formula: str, data: pd.DataFrame, *, zero: str | None = None, link: ZeroLink | str = "logit",
+                  missing: str = "raise") -> Model:
+    """Hurdle NB2 from a formula, as :func:`hurdle_poisson`; last parameter ``alpha``.
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> hurdle_negbin("mdvis ~ lncoins", hs.datasets.load("randhie")).names
+    ('zm_Intercept', 'zm_lncoins', 'Intercept', 'lncoins', 'alpha')
+    """
+    return _hurdle_formula(hurdle_negbin_model, "hurdle_negbin", formula, data, zero, link, missing)
+
+
+def betareg(formula: str, data: pd.DataFrame, *, precision: str | None = None, missing: str = "raise") -> Model:
+    """Beta regression of a proportion in (0, 1) from a formula (logit mean); ``precision`` is a one-sided
+    formula for the log precision (R ``betareg(y ~ x | z)``), a constant named ``precision`` when ``None``.
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> df = hs.datasets.load("star98").eval("share = NABOVE / (NABOVE + NBELOW)")
+    >>> betareg("share ~ LOWINC", df, precision="~ PCTCHRT").names
+    ('Intercept', 'LOWINC', 'precision-Intercept', 'precision-PCTCHRT')
+    """
+    frame, _ = prepare(data, (formula,) if precision is None else (formula, precision), {}, missing)
+    y, X = matrices(formula, frame)
+    Z = None if precision is None else rhs_matrix(precision, frame)
+    return betareg_model(y, X, Z, description=describe("betareg", formula, precision=precision, missing=missing))
+
+
+def binomial(formula: str, data: pd.DataFrame, *, trials: Any = None, failures: Any = None,
+             link: BinomialLink | str = "logit", offset: Any = None, missing: str = "raise") -> Model:
+    """Binomial regression from a formula: the left-hand side counts successes out of ``trials`` (a column
+    name or array; 1 when ``None``), or give ``failures`` instead, as R
+    ``glm(cbind(successes, failures) ~ x, family=binomial(link))``.
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> df = hs.datasets.load("star98").eval("N = NABOVE + NBELOW")
+    >>> binomial("NABOVE ~ LOWINC", df, trials="N").fit().params.round(4).tolist()
+    [1.0348, -0.0309]
+    >>> binomial("NABOVE ~ LOWINC", df, failures="NBELOW").fit().params.round(4).tolist()
+    [1.0348, -0.0309]
+    """
+    frame, extra = prepare(data, (formula,), {"trials": trials, "failures": failures, "offset": offset}, missing)
+    y, X = matrices(formula, frame)
+    return binomial_model(y, X, trials=extra["trials"], failures=extra["failures"], link=link, offset=extra["offset"],
+                          description=describe("binomial", formula, trials=trials, failures=failures,
+                                               link=BinomialLink(link).value, offset=offset, missing=missing))
+
+
 MODELS: dict[str, Callable[..., Model]] = {
     "ols": ols,
     "logit": logit,
@@ -226,6 +371,14 @@ MODELS: dict[str, Callable[..., Model]] = {
     "zip": zip,
     "tobit": tobit,
     "weibull": weibull,
+    "nb1": nb1,
+    "genpoisson": genpoisson,
+    "truncated_poisson": truncated_poisson,
+    "truncated_negbin": truncated_negbin,
+    "hurdle_poisson": hurdle_poisson,
+    "hurdle_negbin": hurdle_negbin,
+    "betareg": betareg,
+    "binomial": binomial,
 }
 """Built-in models by name: ``MODELS[name](formula, data, **options) -> Model``."""
 
