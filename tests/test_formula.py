@@ -14,7 +14,8 @@ import hessstats as hs
 from hessstats.errors import DataError, SpecificationError
 from hessstats.formula import MODELS, from_formula
 
-EXPECTED_MODELS = {"ols", "logit", "probit", "poisson", "negbin", "gamma", "mnlogit", "ordered_logit",
+EXPECTED_MODELS = {"nb1", "genpoisson", "truncated_poisson", "truncated_negbin", "hurdle_poisson", "hurdle_negbin",
+                   "betareg", "binomial", "ols", "logit", "probit", "poisson", "negbin", "gamma", "mnlogit", "ordered_logit",
                    "ordered_probit", "zip", "tobit", "weibull"}
 
 

@@ -41,9 +41,9 @@ from hessstats.testing.snapshots import jsonable, write_atomic
 
 DATA_SUFFIXES = (".csv", ".parquet", ".pq")
 """Data file types read by ``fit``/``snapshot``/``check``."""
-FORMULA_OPTIONS = frozenset({"inflation"})
+FORMULA_OPTIONS = frozenset({"inflation", "zero", "precision"})
 """Model options whose value is a formula (checked with the restricted grammar)."""
-COLUMN_OPTIONS = frozenset({"exposure", "offset", "left", "right", "event"})
+COLUMN_OPTIONS = frozenset({"exposure", "offset", "left", "right", "event", "trials", "failures"})
 """Model options whose string value names a numeric column."""
 REFIT_KEYS = ("data", "model", "formula", "cov_type", "groups", "options")
 _MAX_TEXT = 1000

@@ -183,7 +183,16 @@ def check_existence(y: np.ndarray, X: np.ndarray, names: Sequence[str]) -> None:
          "whose group has only zeros).", SeparationWarning)
 
 
-def _counts(y: Any, X: Any, names: Sequence[str] | None, offset: Any, exposure: Any, kind: str):
+def count_data(y: Any, X: Any, names: Sequence[str] | None, offset: Any, exposure: Any, kind: str):
+    """Checked count outcome, design and ``offset + log(exposure)`` shared by the count families.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> y, X, names, off = count_data([0, 2, 1], np.ones((3, 1)), ["const"], None, [1.0, 2.0, 1.0], "poisson")[:4]
+    >>> y.tolist(), names, (off.round(12) + 0.0).tolist()
+    ([0.0, 2.0, 1.0], ('const',), [0.0, 0.69314718056, 0.0])
+    """
     rows = align_rows(X, y=y, offset=offset, exposure=exposure)
     y, offset, exposure = rows["y"], rows["offset"], rows["exposure"]
     X, names = design(X, names)
@@ -202,7 +211,14 @@ def _counts(y: Any, X: Any, names: Sequence[str] | None, offset: Any, exposure: 
     return y, X, names, off, start
 
 
-def _describe(kind: str, description: dict | None, offset: Any, exposure: Any) -> dict:
+def count_description(kind: str, description: dict | None, offset: Any, exposure: Any) -> dict:
+    """A count model's ``description``: its name and which per-row options were given.
+
+    Example
+    -------
+    >>> count_description("poisson", None, None, [1.0])["exposure"]
+    True
+    """
     return {"model": kind, "formula": None, "offset": offset is not None, "exposure": exposure is not None,
             **(description or {})}
 
@@ -219,14 +235,14 @@ def poisson_model(y: Any, X: Any, *, offset: Any = None, exposure: Any = None, n
     >>> res.converged, res.names
     (True, ('lncoins', 'idp', 'lpi', 'const'))
     """
-    y, X, names, off, start = _counts(y, X, names, offset, exposure, "poisson")
+    y, X, names, off, start = count_data(y, X, names, offset, exposure, "poisson")
 
     def expected_information(theta: np.ndarray) -> np.ndarray:
         mu = np.exp(X @ theta + off)
         return (X * mu[:, None]).T @ X
 
     return build(poisson_loglike, PoissonParams(start), {"y": y, "X": X, "offset": off}, {"beta": list(names)},
-                 _describe("poisson", description, offset, exposure), expected_information,
+                 count_description("poisson", description, offset, exposure), expected_information,
                  defaults=index_defaults(X, names, count_predict))
 
 
@@ -242,9 +258,9 @@ def negbin_model(y: Any, X: Any, *, offset: Any = None, exposure: Any = None, na
     >>> res.names[-1], bool(res.params["alpha"] > 0)
     ('alpha', True)
     """
-    y, X, names, off, start = _counts(y, X, names, offset, exposure, "negbin")
+    y, X, names, off, start = count_data(y, X, names, offset, exposure, "negbin")
     return build(nb2_loglike, NB2Params(start, 1.0), {"y": y, "X": X, "offset": off},
-                 {"beta": list(names), "alpha": "alpha"}, _describe("negbin", description, offset, exposure),
+                 {"beta": list(names), "alpha": "alpha"}, count_description("negbin", description, offset, exposure),
                  defaults=index_defaults(X, names, count_predict))
 
 
@@ -265,7 +281,7 @@ def zip_model(y: Any, X: Any, Z: Any = None, *, offset: Any = None, exposure: An
     ('lncoins', 'idp', 'const', 'inflate_const')
     """
     Z = align_rows(X, y=y, Z=Z)["Z"]
-    y, X, names, off, start = _counts(y, X, names, offset, exposure, "zip")
+    y, X, names, off, start = count_data(y, X, names, offset, exposure, "zip")
     if Z is None:
         Z, inflate_names = np.ones((X.shape[0], 1)), ["const"]
     Z, inflate_names = design(Z, inflate_names, what="Z (inflation design)")
@@ -274,4 +290,4 @@ def zip_model(y: Any, X: Any, Z: Any = None, *, offset: Any = None, exposure: An
                                 got=f"{Z.shape[0]} rows", fix="build Z from the same observations as X"))
     return build(zip_loglike, ZIPParams(start, np.zeros(Z.shape[1])), {"y": y, "X": X, "Z": Z, "offset": off},
                  {"beta": list(names), "inflate": [f"inflate_{n}" for n in inflate_names]},
-                 _describe("zip", description, offset, exposure))
+                 count_description("zip", description, offset, exposure))

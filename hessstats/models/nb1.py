@@ -19,7 +19,7 @@ import jax.scipy.special as jsp
 import numpy as np  # noqa: F401 (the doctests use np)
 
 from hessstats.model import Model
-from hessstats.models.count import _counts, _describe, count_predict
+from hessstats.models.count import count_data, count_description, count_predict
 from hessstats.models.design import build, index_defaults
 
 
@@ -68,7 +68,7 @@ def nb1_model(y: Any, X: Any, *, offset: Any = None, exposure: Any = None, names
     >>> res.names[-1], bool(res.params["alpha"] > 0)
     ('alpha', True)
     """
-    y, X, names, off, start = _counts(y, X, names, offset, exposure, "nb1")
+    y, X, names, off, start = count_data(y, X, names, offset, exposure, "nb1")
     return build(nb1_loglike, NB1Params(start, 1.0), {"y": y, "X": X, "offset": off},
-                 {"beta": list(names), "alpha": "alpha"}, _describe("nb1", description, offset, exposure),
+                 {"beta": list(names), "alpha": "alpha"}, count_description("nb1", description, offset, exposure),
                  defaults=index_defaults(X, names, count_predict))

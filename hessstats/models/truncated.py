@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np  # noqa: F401 (the doctests use np)
 
 from hessstats.model import Model
-from hessstats.models.count import NB2Params, PoissonParams, _counts, _describe, nb2_loglike, poisson_loglike
+from hessstats.models.count import NB2Params, PoissonParams, count_data, count_description, nb2_loglike, poisson_loglike
 from hessstats.models.design import build, index_defaults, require
 
 
@@ -81,7 +81,7 @@ def truncated_predict(params: PoissonParams | NB2Params, data: dict) -> jnp.ndar
 
 
 def _positive(y: Any, X: Any, names: Sequence[str] | None, offset: Any, exposure: Any, kind: str):
-    y, X, names, off, start = _counts(y, X, names, offset, exposure, kind)
+    y, X, names, off, start = count_data(y, X, names, offset, exposure, kind)
     require(y > 0, y, what=f"{kind} outcome y", expected="positive counts (zeros are truncated away)",
             fix="drop the zero counts, or use hs.poisson / hs.negbin / a hurdle model when zeros are observed")
     return y, X, names, off, start
@@ -101,7 +101,7 @@ def truncated_poisson_model(y: Any, X: Any, *, offset: Any = None, exposure: Any
     """
     y, X, names, off, start = _positive(y, X, names, offset, exposure, "truncated_poisson")
     return build(truncated_poisson_loglike, PoissonParams(start), {"y": y, "X": X, "offset": off},
-                 {"beta": list(names)}, _describe("truncated_poisson", description, offset, exposure),
+                 {"beta": list(names)}, count_description("truncated_poisson", description, offset, exposure),
                  defaults=index_defaults(X, names, truncated_predict))
 
 
@@ -119,5 +119,5 @@ def truncated_negbin_model(y: Any, X: Any, *, offset: Any = None, exposure: Any 
     """
     y, X, names, off, start = _positive(y, X, names, offset, exposure, "truncated_negbin")
     return build(truncated_negbin_loglike, NB2Params(start, 1.0), {"y": y, "X": X, "offset": off},
-                 {"beta": list(names), "alpha": "alpha"}, _describe("truncated_negbin", description, offset, exposure),
+                 {"beta": list(names), "alpha": "alpha"}, count_description("truncated_negbin", description, offset, exposure),
                  defaults=index_defaults(X, names, truncated_predict))
