@@ -20,16 +20,16 @@ import numpy as np
 
 from hessstats._config import float64
 from hessstats.errors import SpecificationError, message
-from hessstats.toolkit.critical import (
+from hessstats.toolkit._machinery import (
     BATCH_BYTES,
     NOT_TWICE_DIFFERENTIABLE,
+    Kernels,
     Smoothness,
-    _batch_rows,
-    _box,
-    _check_scalar,
-    _Kernels,
-    _kink_scan,
-    _points,
+    as_box,
+    as_points,
+    batch_rows,
+    check_scalar,
+    kink_scan,
 )
 
 
@@ -122,9 +122,9 @@ def check_convexity(f: Callable[[Any], Any], box: Sequence[Sequence[float]] | No
     'neither'
     """
     if points is not None:
-        P = _points(points, None if box is None else len(box))
+        P = as_points(points, None if box is None else len(box))
     elif box is not None:
-        b = _box(box)
+        b = as_box(box)
         u = np.random.default_rng(seed).random((n_points, len(b)))
         P = np.vstack([b.mean(axis=1), b[:, 0] + u * (b[:, 1] - b[:, 0])])
     else:
@@ -132,9 +132,9 @@ def check_convexity(f: Callable[[Any], Any], box: Sequence[Sequence[float]] | No
             "nowhere to check", expected="box=[(low, high), ...] or points", got="neither",
             fix="give a box, e.g. box=[(-1, 1), (-1, 1)]"))
     k, n = P.shape
-    _check_scalar(f, n)
-    c, cg = _batch_rows(n, k, int(max_batch_bytes))
-    kern = _Kernels(f, c, cg, n)
+    check_scalar(f, n)
+    c, cg = batch_rows(n, k, int(max_batch_bytes))
+    kern = Kernels(f, c, cg, n)
     val, G, lam = np.empty(k), np.empty((k, n)), np.empty((k, n))
     smooth: list[Smoothness] = []
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -147,7 +147,7 @@ def check_convexity(f: Callable[[Any], Any], box: Sequence[Sequence[float]] | No
                     "differentiable on the whole box", got=f"non-finite Hessian at {bad.tolist()}",
                     fix="shrink the box"))
             val[i:i + c], G[i:i + c], lam[i:i + c] = v, g, np.linalg.eigvalsh(H)
-            scan = _kink_scan(lambda Y: kern.grads(Y, wide=True)[1], P[i:i + c], g, H, cg)
+            scan = kink_scan(lambda Y: kern.grads(Y, wide=True)[1], P[i:i + c], g, H, cg)
             smooth += scan.smoothness
     kinked = np.array([s is not Smoothness.SMOOTH for s in smooth])
     # at a jump of the gradient the exact gradient need not be a subgradient: no tangent plane there

@@ -30,359 +30,50 @@ are judged against the curvature of ``f`` over the box rather than against their
 
 The second-order test needs ``f`` twice differentiable at ``x``. JAX returns *a* derivative at a
 kink (``|x|``, ``relu``, ``x*|x|``, ``min(x**2, 1)``), so every classification first compares the
-exact Hessian with finite differences of the exact gradient (see :func:`_kink_scan`): where they
+exact Hessian with finite differences of the exact gradient (see :func:`kink_scan`): where they
 disagree and the disagreement does not shrink with the step, the verdict is "not twice
 differentiable" (or "not a critical point" when even the one-sided gradients are all far from 0).
 """
 
 from __future__ import annotations
 
-import enum
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
-import scipy.optimize
 
 from hessstats._config import as_float64, float64
 from hessstats.core import derivatives
-from hessstats.core.compilation import TRACES, Program
-from hessstats.core.params import ParamSpec
 from hessstats.errors import SpecificationError, message
+from hessstats.toolkit._machinery import (
+    BATCH_BYTES,
+    KINK_STEPS,
+    NOT_TWICE_DIFFERENTIABLE,
+    Kernels,
+    Smoothness,
+    as_box,
+    as_points,
+    batch_rows,
+    check_scalar,
+    count_signs,
+    flatten_function,
+    gap_tolerance,
+    kink_note,
+    kink_scan,
+    newton_distances,
+    pinv_steps,
+    signal_steps,
+    subgradient_gap,
+    verdict_of,
+)
 
-NOT_TWICE_DIFFERENTIABLE = "not twice differentiable here"
 KINDS = ("local minimum", "local maximum", "saddle point", "degenerate", "not a critical point",
          NOT_TWICE_DIFFERENTIABLE)
-
-EPS = float(np.finfo(np.float64).eps)
-KINK_STEPS = (1e-4, 1e-5)
-"""Relative steps (times ``1 + ||x||``) of the finite-difference kink check."""
-KINK_RATIO = 0.5
-"""A finite-difference error that shrinks by less than this when the step shrinks 10x is a kink
-(smooth functions: about 0.1, a jump in the Hessian: 1, a jump in the gradient: 10)."""
-KINK_REL = 1e-2
-"""... and is larger than this fraction of the curvature along the direction (plus rounding)."""
-BATCH_BYTES = 2 ** 28
-"""Default memory budget of one batch of Hessians in :func:`find_critical_points`."""
-
-
-class Smoothness(enum.Enum):
-    """What the finite-difference check found about ``f`` at a point.
-
-    Example
-    -------
-    >>> classify_critical_point(lambda v: v[0] * abs(v[0]), [0.0]).smoothness
-    <Smoothness.HESSIAN_JUMP: 'the Hessian jumps'>
-    """
-
-    SMOOTH = "twice differentiable"
-    HESSIAN_JUMP = "the Hessian jumps"
-    GRADIENT_JUMP = "the gradient jumps"
-
-
-# ----------------------------------------------------------------------------- helpers
-
-def _require_scalar(fn: Callable, arg: Any) -> None:
-    """Raise SpecificationError unless ``fn(arg)`` is a single 0-d value (checked by tracing
-    shapes only, ``jax.eval_shape``: nothing is computed)."""
-    out = jax.eval_shape(fn, arg)
-    leaves, tree = jax.tree_util.tree_flatten(out)
-    single = jax.tree_util.treedef_is_leaf(tree) and len(leaves) == 1
-    if single and tuple(leaves[0].shape) == ():
-        return
-    got = (f"output shape {tuple(leaves[0].shape)}" if single else
-           f"output {tree} with {len(leaves)} part(s)")
-    raise SpecificationError(message(
-        "f must return a scalar: expected a scalar function", expected="f: R^n -> R returning a "
-        "0-d value", got=got, fix="sum the components (jnp.sum(f(x))) or pick one (f(x)[i])"))
-
-
-def _flatten(f: Callable, x: Any) -> tuple[Callable, np.ndarray, ParamSpec]:
-    """``(f on the flat vector, flat x as float64 numpy, spec)``; checks that ``f`` is scalar."""
-    if isinstance(x, (list, tuple)) and all(np.ndim(u) == 0 for u in x):
-        x = np.asarray(x, dtype=np.float64)  # a list of numbers is a vector, as in core.derivatives
-    spec = ParamSpec.from_start(x)
-    v = as_float64(spec.ravel(x))
-
-    def flat(u):
-        return jnp.asarray(f(spec.unravel(u)), dtype=jnp.float64)
-
-    _require_scalar(lambda u: f(spec.unravel(u)), jnp.asarray(v))
-    return flat, v, spec
-
-
-def _check_scalar(f: Callable, n: int) -> None:
-    """Raise SpecificationError unless ``f`` (a function of a flat vector of ``n``) is scalar."""
-    _require_scalar(f, jax.ShapeDtypeStruct((n,), jnp.float64))
-
-
-def _points(points: Any, n: int | None = None, what: str = "points") -> np.ndarray:
-    arr = as_float64(points)
-    arr = arr[None, :] if arr.ndim == 1 else arr
-    if arr.ndim != 2 or (n is not None and arr.shape[1] != n) or not np.all(np.isfinite(arr)):
-        raise SpecificationError(message(
-            f"{what} have the wrong shape or are not finite",
-            expected=f"a finite (k, {n or 'n'}) array of points", got=f"shape {arr.shape}",
-            fix=f"give one row per point, {n or 'n'} coordinates each"))
-    return arr
-
-
-def _box(box: Any) -> np.ndarray:
-    arr = as_float64(box)
-    if arr.ndim != 2 or arr.shape[1] != 2 or not np.all(arr[:, 0] < arr[:, 1]):
-        raise SpecificationError(message(
-            "box is not a list of (low, high) pairs", expected="[(low, high), ...] with low < high",
-            got=repr(box), fix="give one (low, high) pair per variable, e.g. [(-3, 3), (-3, 3)]"))
-    return arr
-
-
-def _count(eigenvalues: np.ndarray, eig_tol: float) -> tuple[int, int, int]:
-    pos = int(np.sum(eigenvalues > eig_tol))
-    neg = int(np.sum(eigenvalues < -eig_tol))
-    return pos, neg, len(eigenvalues) - pos - neg
-
-
-def _verdict(pos: int, neg: int, zero: int) -> str:
-    if pos and neg:
-        return "saddle point"  # definitely not an extremum, whatever the zero eigenvalues
-    if zero:
-        return "degenerate"
-    return "local minimum" if pos else "local maximum"
-
-
-@partial(jax.jit, static_argnames=("f",))
-def _derivs(X, consts, f):
-    """Values, gradients and symmetrised Hessians of a flat-vector program ``f`` (run with its
-    captured ``consts``, an argument: never baked in) at the rows of ``X``."""
-    TRACES["toolkit_derivs"] += 1
-
-    def one(v):
-        g = lambda u: jnp.asarray(f(consts, u), dtype=jnp.float64)  # noqa: E731
-        val, grad = jax.value_and_grad(g)(v)
-        h = jax.hessian(g)(v)
-        return val, grad, (h + h.T) / 2.0
-
-    return jax.vmap(one)(X)
-
-
-@partial(jax.jit, static_argnames=("f",))
-def _grads(X, consts, f):
-    """Values and gradients of a flat-vector program ``f`` (with its ``consts``) at the rows of ``X``."""
-    TRACES["toolkit_grads"] += 1
-    return jax.vmap(jax.value_and_grad(lambda u: jnp.asarray(f(consts, u), dtype=jnp.float64)))(X)
-
-
-class _Kernels:
-    """Fixed-shape calls of the compiled kernels for one flat-vector ``f``.
-
-    Every call of :func:`_derivs` has ``rows`` rows and every call of :func:`_grads` ``rows`` or
-    ``grad_rows`` rows (a short block is padded by repeating its first row), so each kernel
-    compiles once per ``(f, rows)`` and a call never holds more than ``rows`` Hessians.
-    """
-
-    def __init__(self, f: Callable, rows: int, grad_rows: int, n: int):
-        # traced once into a Program: the kernels are keyed on what f computes and get the arrays it
-        # captures as an argument, so a changed global or closure array is never served stale
-        self.f, self.consts, _ = Program.trace(f, jnp.zeros(n))
-        self.rows, self.grad_rows = int(rows), int(grad_rows)
-
-    @staticmethod
-    def _blocks(kernel, X: np.ndarray, rows: int) -> list[np.ndarray]:
-        outs: list[list[np.ndarray]] = []
-        for i in range(0, len(X), rows):
-            block = X[i:i + rows]
-            m = len(block)
-            if m < rows:
-                block = np.concatenate([block, np.repeat(block[:1], rows - m, axis=0)])
-            outs.append([np.asarray(a)[:m] for a in kernel(jnp.asarray(block))])
-        return [np.concatenate(parts) for parts in zip(*outs)]
-
-    def derivs(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(values, gradients, Hessians)`` at the rows of ``X`` (at most ``rows`` of them)."""
-        if len(X) == 0:
-            n = X.shape[1]
-            return np.zeros(0), np.zeros((0, n)), np.zeros((0, n, n))
-        return tuple(self._blocks(partial(_derivs, consts=self.consts, f=self.f), X, self.rows))  # type: ignore[return-value]
-
-    def grads(self, X: np.ndarray, wide: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """``(values, gradients)`` at the rows of ``X``, in blocks of ``rows`` (``grad_rows`` if wide)."""
-        if len(X) == 0:
-            return np.zeros(0), np.zeros((0, X.shape[1]))
-        rows = self.grad_rows if wide else self.rows
-        return tuple(self._blocks(partial(_grads, consts=self.consts, f=self.f), X, rows))  # type: ignore[return-value]
-
-
-def _batch_rows(n: int, k: int, budget: int) -> tuple[int, int]:
-    """Rows per Hessian batch and per gradient batch under ``budget`` bytes.
-
-    A Hessian batch of ``c`` rows holds about 8 ``n x n`` float64 arrays per row (the Hessian, its
-    symmetrisation, the eigenvectors and working copies), so ``c = budget // (64 n^2)``; a gradient
-    batch about 8 vectors per row.
-    """
-    c = int(max(1, min(k, budget // (64 * n * n))))
-    cg = int(max(c, min(budget // (64 * n), 8 * n * c)))
-    return c, cg
-
-
-def _pinv_steps(w: np.ndarray, Q: np.ndarray, G: np.ndarray) -> np.ndarray:
-    """Batched Newton steps ``-pinv(H) g`` from ``H = Q diag(w) Q'`` (eigenvalues below 1e-12 of
-    the largest dropped)."""
-    cut = 1e-12 * np.max(np.abs(w), axis=1, keepdims=True)
-    inv = np.where(np.abs(w) > cut, 1.0 / np.where(w == 0, 1.0, w), 0.0)
-    return -np.einsum("kij,kj->ki", Q, inv * np.einsum("kji,kj->ki", Q, G))
-
-
-def _signal_steps(w: np.ndarray, Q: np.ndarray, G: np.ndarray, X: np.ndarray) -> np.ndarray:
-    """The Newton steps ``-pinv(H) g`` without their rounding noise: each eigen-component
-    ``-(q_i'g) / w_i`` shrunk towards 0 by its noise level ``100 eps (||g|| + ||H|| ell) / |w_i|``
-    (the rounding of a gradient, divided by the curvature along ``q_i``)."""
-    a = np.abs(w)
-    top = a.max(axis=1, keepdims=True)
-    kept = a > 1e-12 * top
-    coef = -np.where(kept, 1.0 / np.where(kept, w, 1.0), 0.0) * np.einsum("kji,kj->ki", Q, G)
-    ell = 1.0 + np.linalg.norm(X, axis=1, keepdims=True)
-    level = 100.0 * EPS * (np.linalg.norm(G, axis=1, keepdims=True) + top * ell)
-    noise = level / np.where(kept, a, np.inf)
-    signal = np.sign(coef) * np.maximum(np.abs(coef) - noise, 0.0)
-    return np.einsum("kij,kj->ki", Q, signal)
-
-
-def _newton_distance(S1: np.ndarray, S2: np.ndarray) -> np.ndarray:
-    """Test (b) of the module docstring: from the noise-free Newton steps ``S1`` at ``x`` and
-    ``S2`` at ``x + p1``, the estimated distance ``||s1|| / (1 - r)``, ``r = ||s2|| / ||s1||``, to
-    the point Newton's method converges to (0 when ``s1`` is all rounding noise; ``inf`` when
-    ``r >= 1``; ``||s1||`` when ``f`` is not finite at ``x + p1``, which gives no evidence)."""
-    a, b = np.linalg.norm(S1, axis=1), np.linalg.norm(S2, axis=1)
-    r = np.where(a > 0, b / np.where(a > 0, a, 1.0), 0.0)
-    est = np.where(r < 1.0, a / np.maximum(1.0 - r, 1e-300), np.inf)
-    return np.where(a == 0, 0.0, np.where(np.isfinite(b), est, a))
-
-
-@dataclass(frozen=True)
-class _KinkScan:
-    smoothness: list[Smoothness]
-    jump: np.ndarray       # largest gradient jump across the point (0 where the gradient is continuous)
-    direction: np.ndarray  # (k, n): the direction with the largest relative disagreement
-    error: np.ndarray      # that disagreement, ||one-sided difference quotient - H d||
-    jump_directions: list[np.ndarray]   # per point: the directions across which the gradient jumps
-    level: np.ndarray      # the rounding level of a gradient at each point
-
-
-def _kink_scan(grad_rows: Callable[[np.ndarray], np.ndarray], X: np.ndarray, G: np.ndarray,
-               H: np.ndarray, max_rows: int | None = None) -> _KinkScan:
-    """Detect points where ``f`` is not twice differentiable, cheaply (``8 n`` gradients a point).
-
-    Along the unit directions ``d`` (the Hessian's eigenvectors and the coordinate axes) and steps
-    ``h`` in :data:`KINK_STEPS` (times ``1 + ||x||``), the one-sided difference quotients of the
-    exact gradient, ``(g(x + h d) - g(x)) / h`` and ``(g(x) - g(x - h d)) / h``, approach ``H d`` like
-    ``O(h)`` when ``f`` is twice differentiable. A kink shows as an error that does not shrink with
-    ``h`` (a jump in the Hessian: constant; a jump in the gradient: growing like ``1/h``) and is
-    larger than :data:`KINK_REL` of the curvature ``d'H d`` plus the rounding level
-    ``1e3 eps (||g|| + ||H|| (1 + ||x||)) / h``. The gradient jumps (``f`` is not even
-    differentiable) when that error grows more than 3x as the step shrinks 10x.
-
-    ``grad_rows`` maps an ``(r, n)`` array to the gradients at its rows; it is called with at most
-    ``max_rows`` rows (default ``8 n``) at a time, so memory is ``O(max_rows n)`` besides the
-    ``k`` eigendecompositions of ``H``.
-    """
-    k, n = X.shape
-    rows = max(4, max_rows or 8 * n)
-    per_call = rows // 4                      # (direction, point) pairs per call: 2 steps x 2 signs
-    w, Q = np.linalg.eigh(H)
-    ell = 1.0 + np.linalg.norm(X, axis=1)
-    hs = ell[:, None] * np.asarray(KINK_STEPS)[None, :]                   # (k, 2)
-    signs = np.array([1.0, -1.0])
-    p_all, j_all = np.repeat(np.arange(k), 2 * n), np.tile(np.arange(2 * n), k)
-    err, jump = np.zeros((k * 2 * n, 2)), np.zeros((k * 2 * n, 2))
-    curv, fin = np.zeros(k * 2 * n), np.zeros(k * 2 * n, dtype=bool)
-    gmax = np.linalg.norm(G, axis=1)
-    for t0 in range(0, k * 2 * n, per_call):
-        p, j = p_all[t0:t0 + per_call], j_all[t0:t0 + per_call]
-        eig = j < n
-        axis = np.where(eig, 0, j - n)
-        D = np.where(eig[:, None], Q[p, :, np.where(eig, j, 0)], np.eye(n)[axis])
-        HD = np.where(eig[:, None], w[p, np.where(eig, j, 0)][:, None] * D, H[p, :, axis])  # rows (H d)'
-        curv[t0:t0 + len(p)] = np.abs(np.where(eig, w[p, np.where(eig, j, 0)], H[p, axis, axis]))
-        Y = X[p][:, None, None, :] + signs[None, None, :, None] * hs[p][:, :, None, None] * D[:, None, None, :]
-        GY = grad_rows(Y.reshape(-1, n)).reshape(len(p), 2, 2, n)          # (t, step, sign, n)
-        ok = np.isfinite(GY).all(axis=(1, 2, 3))
-        GY = np.where(ok[:, None, None, None], GY, 0.0)
-        gp, gm = GY[:, :, 0], GY[:, :, 1]
-        hh = hs[p][:, :, None]
-        g0 = G[p][:, None, :]
-        e = np.maximum(np.linalg.norm((gp - g0) / hh - HD[:, None], axis=-1),
-                       np.linalg.norm((g0 - gm) / hh - HD[:, None], axis=-1))
-        err[t0:t0 + len(p)] = np.where(ok[:, None], e, 0.0)
-        jump[t0:t0 + len(p)] = np.where(ok[:, None], np.linalg.norm(gp - gm, axis=-1), 0.0)
-        fin[t0:t0 + len(p)] = ok
-        np.maximum.at(gmax, p, np.linalg.norm(GY, axis=-1).max(axis=(1, 2)))
-    err, jump = err.reshape(k, 2 * n, 2), jump.reshape(k, 2 * n, 2)
-    curv, fin = curv.reshape(k, 2 * n), fin.reshape(k, 2 * n)
-    level = 1e3 * EPS * (gmax + np.abs(w).max(axis=1) * ell)                 # rounding of a gradient
-    noise = (level / hs[:, 1])[:, None]
-    hess_kink = ((err[..., 1] > KINK_RATIO * err[..., 0]) & (err[..., 1] > noise + KINK_REL * curv)
-                 & fin.all(axis=1, keepdims=True))
-    grad_kink = hess_kink & (err[..., 1] > 3.0 * err[..., 0]) & (jump[..., 1] > level[:, None])
-    rel = np.where(hess_kink, err[..., 1] / (noise + KINK_REL * curv + 1e-300), 0.0)
-    worst = np.argmax(rel, axis=1)
-    smooth = [Smoothness.GRADIENT_JUMP if grad_kink[i].any() else
-              Smoothness.HESSIAN_JUMP if hess_kink[i].any() else Smoothness.SMOOTH for i in range(k)]
-    dirs = np.where((worst < n)[:, None], Q[np.arange(k), :, np.minimum(worst, n - 1)],
-                    np.eye(n)[np.maximum(worst - n, 0)])
-    jumps = np.where(grad_kink, jump[..., 1], 0.0).max(axis=1)
-    errs = np.where(hess_kink.any(axis=1), err[np.arange(k), worst, 1], 0.0)
-    jump_dirs = []
-    for i in range(k):
-        js = np.flatnonzero(grad_kink[i])
-        jump_dirs.append(np.array([Q[i, :, j] if j < n else np.eye(n)[j - n] for j in js]).reshape(-1, n))
-    return _KinkScan(smooth, jumps, dirs, errs, jump_dirs, level)
-
-
-def _subgradient_gap(grad_rows: Callable[[np.ndarray], np.ndarray], x: np.ndarray, g: np.ndarray,
-                     directions: np.ndarray) -> tuple[float, float]:
-    """Distance from 0 to the convex hull of ``g`` and the gradients just beyond a kink,
-    ``g(x +- h d)`` for the directions ``d`` across which the gradient jumps (``h`` the smaller kink
-    step): 0 when the one-sided gradients surround 0 (a possible critical point of a non-smooth
-    ``f``, Clarke's sense), positive when even the one-sided gradients all point away from 0.
-    A min-norm point by non-negative least squares with a heavily weighted ``sum = 1`` row.
-    Returns ``(distance, largest gradient norm)``."""
-    h = KINK_STEPS[1] * (1.0 + float(np.linalg.norm(x)))
-    Y = np.concatenate([x + h * directions, x - h * directions])
-    P = np.vstack([g[None], grad_rows(Y)])
-    P = P[np.isfinite(P).all(axis=1)]
-    rho = 1e4 * (float(np.abs(P).max(initial=0.0)) + 1e-300)
-    A = np.vstack([P.T, np.full((1, len(P)), rho)])
-    b = np.zeros(A.shape[0])
-    b[-1] = rho
-    lam = scipy.optimize.nnls(A, b)[0]
-    total = float(lam.sum())
-    size = float(np.linalg.norm(P, axis=1).max(initial=0.0))
-    return (float(np.linalg.norm(P.T @ lam) / total) if total > 0 else float(np.linalg.norm(g))), size
-
-
-def _gap_tol(gtol: float, scale: float, ell: float, top: float, size: float) -> float:
-    """When the one-sided gradients count as surrounding 0: the gradient test's tolerance, ``gtol``
-    relative to the one-sided gradients' size, and the drift ``2 h ||H||`` of the gradients over the
-    kink step ``h``."""
-    return gtol * (scale * ell + size) + 2 * KINK_STEPS[1] * ell * top
-
-
-def _kink_note(s: Smoothness, direction: np.ndarray, error: float) -> str:
-    d = np.round(direction, 6).tolist()
-    if s is Smoothness.GRADIENT_JUMP:
-        return (f"f is not differentiable here: the gradient jumps across x along {d} (finite "
-                "differences of the exact gradient grow like 1/h): no first- or second-order "
-                "verdict from derivatives")
-    return (f"f is not twice differentiable here: along {d} the one-sided second derivatives "
-            f"differ from the exact Hessian by {error:.3g} at every step size: the second-order "
-            "test does not apply")
-
 
 # ----------------------------------------------------------------------------- classification
 
@@ -435,7 +126,7 @@ def _point_step(flat: Callable, y: np.ndarray) -> np.ndarray:
     if not (np.all(np.isfinite(g)) and np.all(np.isfinite(h))):
         return np.full_like(y, np.nan)
     w, Q = np.linalg.eigh((h + h.T) / 2)
-    return _signal_steps(w[None], Q[None], g[None], y[None])[0]
+    return signal_steps(w[None], Q[None], g[None], y[None])[0]
 
 
 def _judge(flat: Callable, x, value, g, H, tol, gtol, scale=None) -> CriticalPoint:
@@ -450,32 +141,32 @@ def _judge(flat: Callable, x, value, g, H, tol, gtol, scale=None) -> CriticalPoi
     ell = 1.0 + float(np.linalg.norm(x))
     eig_tol, grad_tol, dist_tol = tol * s, gtol * s * ell, gtol * ell
     gnorm = float(np.linalg.norm(g))
-    p1 = _pinv_steps(w[None], Q[None], g[None])
-    s1 = _signal_steps(w[None], Q[None], g[None], x[None])
+    p1 = pinv_steps(w[None], Q[None], g[None])
+    s1 = signal_steps(w[None], Q[None], g[None], x[None])
     s2 = _point_step(flat, x + p1[0])[None] if np.any(s1) else s1
-    dist = float(_newton_distance(s1, s2)[0])
+    dist = float(newton_distances(s1, s2)[0])
     rows = _gradient_rows(flat)
-    kinks = _kink_scan(rows, x[None], g[None], H[None], _batch_rows(x.size, 1, BATCH_BYTES)[1])
+    kinks = kink_scan(rows, x[None], g[None], H[None], batch_rows(x.size, 1, BATCH_BYTES)[1])
     smooth = kinks.smoothness[0]
     stationary = gnorm <= grad_tol and dist <= dist_tol
-    gap, size = (_subgradient_gap(rows, x, g, kinks.jump_directions[0])
+    gap, size = (subgradient_gap(rows, x, g, kinks.jump_directions[0])
                  if smooth is Smoothness.GRADIENT_JUMP else (0.0, 0.0))
-    gap_tol = _gap_tol(gtol, s, ell, float(np.abs(w).max(initial=0.0)), size)
+    gap_tol = gap_tolerance(gtol, s, ell, float(np.abs(w).max(initial=0.0)), size)
     if gap > gap_tol:
         kind, note = "not a critical point", (
             f"the gradient jumps across x (by {kinks.jump[0]:.3g}) but the one-sided gradients do "
             f"not surround 0 (distance {gap:.3g}): not a critical point even in the one-sided sense")
     elif smooth is Smoothness.GRADIENT_JUMP:
-        kind, note = NOT_TWICE_DIFFERENTIABLE, _kink_note(smooth, kinks.direction[0], kinks.error[0])
+        kind, note = NOT_TWICE_DIFFERENTIABLE, kink_note(smooth, kinks.direction[0], kinks.error[0])
     elif not stationary:
         kind = "not a critical point"
         note = (f"gradient norm {gnorm:.3g} > {grad_tol:.3g}" if gnorm > grad_tol else
                 f"Newton steps from x do not settle within {dist_tol:.3g} (estimated distance to a "
                 f"critical point {dist:.3g})")
     elif smooth is Smoothness.HESSIAN_JUMP:
-        kind, note = NOT_TWICE_DIFFERENTIABLE, _kink_note(smooth, kinks.direction[0], kinks.error[0])
+        kind, note = NOT_TWICE_DIFFERENTIABLE, kink_note(smooth, kinks.direction[0], kinks.error[0])
     else:
-        kind = _verdict(*_count(w, eig_tol))
+        kind = verdict_of(*count_signs(w, eig_tol))
         note = f"|eigenvalue| <= {eig_tol:.3g} counts as zero"
     return CriticalPoint(kind, x, float(value), g, H, w, gnorm, s, eig_tol, grad_tol, dist, dist_tol,
                          smooth, note)
@@ -503,7 +194,7 @@ def classify_critical_point(f: Callable[[Any], Any], x: Any, tol: float = 1e-8,
     >>> classify_critical_point(lambda v: jnp.maximum(v[0], 0.0), [0.0]).kind
     'not twice differentiable here'
     """
-    flat, v, _ = _flatten(f, x)
+    flat, v, _ = flatten_function(f, x)
     return _judge(flat, v, float(flat(jnp.asarray(v))), derivatives.gradient(f, x),
                   derivatives.hessian(f, x), tol, gtol, scale)
 
@@ -547,7 +238,7 @@ def second_derivative_test(f: Callable[[Any], Any], x: Any, tol: float = 1e-8,
     >>> round(t.D, 12), round(t.fxx, 12), t.kind
     (3.0, 2.0, 'local minimum')
     """
-    flat, v, _ = _flatten(f, x)
+    flat, v, _ = flatten_function(f, x)
     if v.size != 2:
         raise SpecificationError(message(
             "the second derivative test is for two variables", expected="a point with 2 entries",
@@ -591,7 +282,7 @@ def default_starts(n: int) -> int:
 
 def _starts(box: np.ndarray | None, starts: Any, grid: int, seed: int) -> np.ndarray:
     if starts is not None and not isinstance(starts, (int, np.integer)):
-        return _points(starts, None if box is None else len(box), "starts")
+        return as_points(starts, None if box is None else len(box), "starts")
     if box is None:
         raise SpecificationError(message(
             "nowhere to search", expected="box=[(low, high), ...] and/or an array of starts",
@@ -612,7 +303,7 @@ def _cap(P: np.ndarray, max_step: float) -> np.ndarray:
     return P * np.minimum(1.0, max_step / np.maximum(length, 1e-300))[:, None]
 
 
-def _newton_round(kern: _Kernels, X: np.ndarray, G: np.ndarray, H: np.ndarray, gn: np.ndarray,
+def _newton_round(kern: Kernels, X: np.ndarray, G: np.ndarray, H: np.ndarray, gn: np.ndarray,
                   active: np.ndarray, max_step: float) -> tuple[np.ndarray, np.ndarray]:
     """One damped Newton round of :func:`_newton`: returns the new points and which rows moved."""
     eig: list[np.ndarray] = []     # the eigendecomposition, only when needed (O(n^3), ~5 solves)
@@ -630,7 +321,7 @@ def _newton_round(kern: _Kernels, X: np.ndarray, G: np.ndarray, H: np.ndarray, g
         P, bad = np.zeros_like(G), np.ones(len(G), dtype=bool)
     if bad.any():
         w, Q = decomposed()
-        P[bad] = _pinv_steps(w[bad], Q[bad], G[bad])
+        P[bad] = pinv_steps(w[bad], Q[bad], G[bad])
     newton = _cap(P, max_step)
     accepted, new = ~active, X.copy()
 
@@ -659,7 +350,7 @@ def _newton_round(kern: _Kernels, X: np.ndarray, G: np.ndarray, H: np.ndarray, g
     return new, accepted
 
 
-def _newton(kern: _Kernels, X: np.ndarray, max_iter: int, xtol: float, max_step: float):
+def _newton(kern: Kernels, X: np.ndarray, max_iter: int, xtol: float, max_step: float):
     """Newton on ``grad f = 0`` for a batch of at most ``kern.rows`` starts, damped: the full
     Newton step (LU; the pseudo-inverse where ``H`` is singular; at most ``max_step`` long) halved
     up to 4 times, then Levenberg-Marquardt
@@ -692,7 +383,7 @@ def _newton(kern: _Kernels, X: np.ndarray, max_iter: int, xtol: float, max_step:
     return X, status, h0
 
 
-def _descend(kern: _Kernels, X: np.ndarray, sign: float, max_iter: int, max_step: float,
+def _descend(kern: Kernels, X: np.ndarray, sign: float, max_iter: int, max_step: float,
              gtol: float, typical: float, box: np.ndarray | None):
     """The fallback: a trust-region (regularised) Newton method minimising ``sign * f`` from each
     row of ``X`` (``sign = -1``: maximising). Steps ``-(H + (shift + sigma) I)^-1 g`` with the
@@ -746,7 +437,7 @@ def _descend(kern: _Kernels, X: np.ndarray, sign: float, max_iter: int, max_step
     return X, status
 
 
-def _stationary(kern: _Kernels, X: np.ndarray, gtol: float, typical: float):
+def _stationary(kern: Kernels, X: np.ndarray, gtol: float, typical: float):
     """Tests (a) and (b) of the module docstring for rows of ``X`` (at most ``kern.rows``), with
     ``scale = max(||H||, typical)``. Returns ``(ok, values, gradient norms, eigenvalues, finite)``."""
     val, G, H = kern.derivs(X)
@@ -754,16 +445,16 @@ def _stationary(kern: _Kernels, X: np.ndarray, gtol: float, typical: float):
     H = np.where(finite[:, None, None], H, 0.0)
     G = np.where(finite[:, None], G, 0.0)
     w, Q = np.linalg.eigh(H)
-    P1 = _pinv_steps(w, Q, G)
+    P1 = pinv_steps(w, Q, G)
     _, G2, H2 = kern.derivs(X + P1)
     fin2 = np.isfinite(G2).all(1) & np.isfinite(H2).all((1, 2))
     w2, Q2 = np.linalg.eigh(np.where(fin2[:, None, None], H2, 0.0))
-    S2 = _signal_steps(w2, Q2, np.where(fin2[:, None], G2, 0.0), X + P1)
+    S2 = signal_steps(w2, Q2, np.where(fin2[:, None], G2, 0.0), X + P1)
     S2 = np.where(fin2[:, None], S2, np.nan)
     ell = 1.0 + np.linalg.norm(X, axis=1)
     scale = np.maximum(np.abs(w).max(axis=1), typical)
     gn = np.linalg.norm(G, axis=1)
-    dist = _newton_distance(_signal_steps(w, Q, G, X), S2)
+    dist = newton_distances(signal_steps(w, Q, G, X), S2)
     ok = finite & (gn <= gtol * scale * ell) & (dist <= gtol * ell)
     return ok, val, gn, w, finite
 
@@ -900,10 +591,10 @@ def find_critical_points(f: Callable[[Any], Any], box: Sequence[Sequence[float]]
 
 
 def _search(f, box, starts, grid, seed, names, tol, gtol, max_iter, max_batch_bytes) -> CriticalPoints:
-    b = None if box is None else _box(box)
+    b = None if box is None else as_box(box)
     X0 = _starts(b, starts, grid, seed)
     k, n = X0.shape
-    _check_scalar(f, n)
+    check_scalar(f, n)
     cols = list(names) if names is not None else [f"x{i}" for i in range(n)]
     if len(cols) != n:
         raise SpecificationError(message(
@@ -911,8 +602,8 @@ def _search(f, box, starts, grid, seed, names, tol, gtol, max_iter, max_batch_by
             fix="give one name per variable"))
     span = (b[:, 1] - b[:, 0]) if b is not None else np.ptp(X0, axis=0) + 1.0
     max_step = float(np.linalg.norm(span))
-    c, cg = _batch_rows(n, k, int(max_batch_bytes))
-    kern = _Kernels(f, c, cg, n)
+    c, cg = batch_rows(n, k, int(max_batch_bytes))
+    kern = Kernels(f, c, cg, n)
 
     def inside(X):
         if b is None:
@@ -1002,13 +693,13 @@ def _search(f, box, starts, grid, seed, names, tol, gtol, max_iter, max_batch_by
     for i in range(0, len(reps), c):
         Xr = rep_x[i:i + c]
         _, G, H = kern.derivs(Xr)
-        scan = _kink_scan(lambda Y: kern.grads(Y, wide=True)[1], Xr, G, H, cg)
+        scan = kink_scan(lambda Y: kern.grads(Y, wide=True)[1], Xr, G, H, cg)
         for j, (run, _) in enumerate(reps[i:i + c]):
             if scan.smoothness[j] is not Smoothness.SMOOTH:
                 kinds.append(NOT_TWICE_DIFFERENTIABLE)
             else:
                 s = max(float(np.abs(run.eig).max(initial=0.0)), typical)
-                kinds.append(_verdict(*_count(run.eig, tol * s)))
+                kinds.append(verdict_of(*count_signs(run.eig, tol * s)))
     # fallback runs that stopped at a kink where the one-sided gradients surround 0 (|x| at 0):
     # possible critical points of a non-smooth f, reported as "not twice differentiable here"
     kinked = np.zeros(k, dtype=bool)
@@ -1026,15 +717,15 @@ def _search(f, box, starts, grid, seed, names, tol, gtol, max_iter, max_batch_by
         for i in range(0, len(heads), c):
             Xh = np.array([h[0] for h in heads[i:i + c]])
             val, G, H = kern.derivs(Xh)
-            scan = _kink_scan(wide_rows, Xh, G, H, cg)
+            scan = kink_scan(wide_rows, Xh, G, H, cg)
             for j, (x, starts_here) in enumerate(heads[i:i + c]):
                 if scan.smoothness[j] is not Smoothness.GRADIENT_JUMP:
                     continue
                 lam = np.linalg.eigvalsh(H[j])
                 ell = 1.0 + float(np.linalg.norm(x))
                 top = float(np.abs(lam).max(initial=0.0))
-                gap, size = _subgradient_gap(wide_rows, x, G[j], scan.jump_directions[j])
-                if gap > _gap_tol(gtol, max(top, typical), ell, top, size):
+                gap, size = subgradient_gap(wide_rows, x, G[j], scan.jump_directions[j])
+                if gap > gap_tolerance(gtol, max(top, typical), ell, top, size):
                     continue
                 accepted.append([_Run(-1, x, float(val[j]), float(np.linalg.norm(G[j])), lam), starts_here])
         # the end points of runs stopping at one kink agree to about the kink check's resolution

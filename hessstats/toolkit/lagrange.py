@@ -45,7 +45,7 @@ import scipy.linalg
 from hessstats._config import as_float64, float64
 from hessstats.core import derivatives
 from hessstats.errors import SpecificationError, message
-from hessstats.toolkit.critical import _count, _newton_distance, _pinv_steps, _require_scalar, _signal_steps, _verdict
+from hessstats.toolkit._machinery import count_signs, newton_distances, pinv_steps, require_scalar, signal_steps, verdict_of
 
 Constraints = Callable[[Any], Any] | Sequence[Callable[[Any], Any]]
 
@@ -66,7 +66,7 @@ def _setup(f: Callable, constraints: Constraints, x: Any) -> tuple[Callable, Cal
         raise SpecificationError(message(
             "constraints must be a callable or a list of callables", expected="g(x) -> vector, or "
             "[g1, g2, ...] each returning a scalar", got=repr(constraints), fix="wrap constraints"))
-    _require_scalar(f, jnp.asarray(v))
+    require_scalar(f, jnp.asarray(v))
     m = jax.eval_shape(g, jnp.asarray(v)).shape[0]
     if not 0 < m < v.size:
         raise SpecificationError(message(
@@ -164,11 +164,11 @@ class _Stationarity:
 
 def _kkt_steps(F: np.ndarray, K: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The Newton step on ``grad L = 0`` at ``z = (x, lambda)`` from ``F = grad L`` and the KKT matrix
-    ``K`` (pseudo-inverse), and the same step without its rounding noise (``_signal_steps``)."""
+    ``K`` (pseudo-inverse), and the same step without its rounding noise (``signal_steps``)."""
     if not (np.all(np.isfinite(F)) and np.all(np.isfinite(K))):
         return np.full(z.size, np.nan), np.full(z.size, np.nan)
     w, Q = np.linalg.eigh((K + K.T) / 2)
-    return _pinv_steps(w[None], Q[None], F[None])[0], _signal_steps(w[None], Q[None], F[None], z[None])[0]
+    return pinv_steps(w[None], Q[None], F[None])[0], signal_steps(w[None], Q[None], F[None], z[None])[0]
 
 
 def _kkt_at(fv: Callable, g: Callable, z: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -198,7 +198,7 @@ def _stationarity(fv: Callable, g: Callable, v: np.ndarray, bh: BorderedHessian,
         K = np.block([[bh.hessian_lagrangian, -J.T], [-J, np.zeros((m, m))]])
         p1, s1 = _kkt_steps(F, K, z)
         s2 = s1 if not np.any(s1) else _kkt_steps(*_kkt_at(fv, g, z + p1, n), z + p1)[1]
-        dist = float(_newton_distance(s1[None, :n], s2[None, :n])[0])
+        dist = float(newton_distances(s1[None, :n], s2[None, :n])[0])
     ok = bh.lagrange_residual <= res_tol and con <= con_tol and dist <= dist_tol
     return _Stationarity(bool(ok), bh.lagrange_residual, res_tol, con, con_tol, dist, dist_tol)
 
@@ -367,7 +367,7 @@ def classify_constrained(f: Callable[[Any], Any], constraints: Constraints, x: A
     idx = np.r_[np.arange(m), m + np.asarray(order)]
     minors_kind, minors = _minors_kind(bh.matrix[np.ix_(idx, idx)], m, n, tol)
     full_rank = Z.shape[1] == n - m
-    reduced_kind = _verdict(*_count(lam, tol * s_l)) if full_rank else "degenerate"
+    reduced_kind = verdict_of(*count_signs(lam, tol * s_l)) if full_rank else "degenerate"
     st = _stationarity(fv, g, v, bh, gtol)
     if not st.ok:
         kind, note = "not a critical point", st.note

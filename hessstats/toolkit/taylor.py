@@ -13,7 +13,7 @@ from hessstats._config import as_float64, float64
 from hessstats.core import derivatives
 from hessstats.core.params import ParamSpec
 from hessstats.errors import SpecificationError, message
-from hessstats.toolkit.critical import _flatten
+from hessstats.toolkit._machinery import flatten_function
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ def taylor2(f: Callable[[Any], Any], a: Any) -> Taylor2:
     >>> round(e.actual, 6), round(e.abs_error, 6)
     (1.083141, 0.001859)
     """
-    flat, v, spec = _flatten(f, a)
+    flat, v, spec = flatten_function(f, a)
     value = float(flat(jnp.asarray(v)))
     if not np.isfinite(value):
         raise SpecificationError(message(

@@ -18,6 +18,7 @@ import pytest
 import hessstats as hs
 from hessstats.core.compilation import TRACES
 from hessstats.errors import SpecificationError
+from hessstats.toolkit import _machinery as machinery
 from hessstats.toolkit import critical
 
 PI = np.pi
@@ -384,7 +385,7 @@ def test_kink_check_is_cheap():
         rows.append(len(Y))
         return 2.0 * Y
 
-    scan = critical._kink_scan(grads, X, np.zeros((1, n)), 2.0 * np.eye(n)[None])
+    scan = machinery.kink_scan(grads, X, np.zeros((1, n)), 2.0 * np.eye(n)[None])
     assert sum(rows) == 8 * n and scan.smoothness == [critical.Smoothness.SMOOTH]
 
 
@@ -458,12 +459,12 @@ def test_memory_is_bounded_by_batches():
     # n = 2000 with the default 256 MB budget: one start's Hessians at a time (64 n^2 bytes each),
     # not 256 x 32 MB; n = 300 with 16 MB: every compiled call sees at most 2 Hessians, whatever
     # the number of starts, and the search still finds the minimum
-    assert critical._batch_rows(2000, 64, critical.BATCH_BYTES)[0] == 1
+    assert machinery.batch_rows(2000, 64, machinery.BATCH_BYTES)[0] == 1
     n, budget = 300, 2 ** 24
-    c, cg = critical._batch_rows(n, 79, budget)
+    c, cg = machinery.batch_rows(n, 79, budget)
     assert c == 2 and c * 64 * n * n <= budget and cg * 64 * n <= budget
     shapes: list[tuple] = []
-    orig_d, orig_g = critical._derivs, critical._grads
+    orig_d, orig_g = machinery.batched_derivatives, machinery.batched_gradients
 
     def derivs(X, consts, f):
         shapes.append(("derivs", X.shape))
@@ -476,8 +477,8 @@ def test_memory_is_bounded_by_batches():
     center = jnp.linspace(-0.5, 0.5, n)
     f = lambda v: 0.5 * jnp.sum((v - center) ** 2) + 0.25 * jnp.sum(v[1:] * v[:-1])  # noqa: E731
     mp = pytest.MonkeyPatch()
-    mp.setattr(critical, "_derivs", derivs)
-    mp.setattr(critical, "_grads", grads)
+    mp.setattr(machinery, "batched_derivatives", derivs)
+    mp.setattr(machinery, "batched_gradients", grads)
     try:
         df = hs.find_critical_points(f, box=[(-1, 1)] * n, starts=9, max_batch_bytes=budget)
     finally:
