@@ -17,7 +17,7 @@ import scipy.optimize
 from hessstats.errors import CollinearityError, DataError, message
 from hessstats.inference.defaults import PostEstimationDefaults
 from hessstats.model import Model
-from hessstats.rows.prepare import FiniteArray, align_to_rows, index_array
+from hessstats.rows.prepare import align_to_rows, finite_array, index_array
 
 
 def align_rows(X: Any, **per_row: Any) -> dict[str, Any]:
@@ -81,7 +81,7 @@ def design(X: Any, names: Sequence[str] | None = None, *, what: str = "X") -> tu
                                 got=f"{len(names)}: {list(names)}", fix="give one name per column"))
     _check_finite(arr, names, what)
     check_rank(arr, names, what=what)
-    return arr.view(FiniteArray), names
+    return finite_array(arr), names
 
 
 def _check_finite(arr: np.ndarray, names: Sequence[str], what: str) -> None:
@@ -178,7 +178,7 @@ def outcome(y: Any, n: int | None = None, *, what: str = "y") -> np.ndarray:
         raise DataError(message(f"{what} has missing or infinite values", expected="finite numbers",
                                 got=f"{int((~np.isfinite(arr)).sum())} non-finite of {arr.size}",
                                 fix="drop those rows (formula interface: missing='drop')"))
-    return arr.view(FiniteArray)
+    return finite_array(arr)
 
 
 def require(ok: np.ndarray, y: np.ndarray, *, what: str, expected: str, fix: str) -> None:
@@ -210,9 +210,9 @@ def vector_option(value: Any, n: int, *, what: str, default: float) -> np.ndarra
     ([0.0, 0.0], [3.0, 3.0])
     """
     if value is None:
-        return np.full(n, float(default)).view(FiniteArray)
+        return finite_array(np.full(n, float(default)))
     if np.ndim(value) == 0:
-        return np.full(n, float(value)).view(FiniteArray)
+        return finite_array(np.full(n, float(value)))
     return outcome(value, n, what=what)
 
 

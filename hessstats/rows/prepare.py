@@ -18,14 +18,36 @@ from hessstats.errors import DataError, PrecisionWarning, message, warn
 class FiniteArray(np.ndarray):
     """A float64 numpy array its producer has already checked to be finite (the built-in model
     constructors, which name the offending columns); :func:`prepare_data` converts it without a
-    second scan, so each array is checked once.
+    second scan, so each array is checked once. The mark cannot go stale: :func:`finite_array`
+    makes the view read-only, and arithmetic on it returns plain arrays (which are scanned), so
+    ``X * np.inf`` or ``X[0] = np.nan`` never reach a model unchecked.
 
     Example
     -------
-    >>> checked = np.array([1.0, 2.0]).view(FiniteArray)
-    >>> isinstance(checked, np.ndarray), checked.tolist()
-    (True, [1.0, 2.0])
+    >>> checked = finite_array(np.array([1.0, 2.0]))
+    >>> isinstance(checked, FiniteArray), checked.tolist(), type(checked * np.inf).__name__
+    (True, [1.0, 2.0], 'ndarray')
     """
+
+    def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
+        plain = tuple(x.view(np.ndarray) if isinstance(x, FiniteArray) else x for x in inputs)
+        if out is not None:
+            kwargs["out"] = tuple(o.view(np.ndarray) if isinstance(o, FiniteArray) else o for o in out)
+        return getattr(ufunc, method)(*plain, **kwargs)
+
+
+def finite_array(arr: np.ndarray) -> FiniteArray:
+    """A read-only :class:`FiniteArray` view of ``arr``, which the caller has checked to be finite.
+
+    Example
+    -------
+    >>> x = finite_array(np.zeros(2))
+    >>> x.flags.writeable
+    False
+    """
+    view = np.asarray(arr).view(FiniteArray)
+    view.flags.writeable = False
+    return view
 
 
 class IndexArray(np.ndarray):

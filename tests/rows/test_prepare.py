@@ -44,3 +44,15 @@ def test_prepare_data_copies_the_callers_array():
         out = prepare_data({"y": y})
     y[0] = 99.0
     assert float(out["y"][0]) == pytest.approx(1.0)
+
+
+def test_the_finite_mark_cannot_go_stale():
+    """A checked design stays trustworthy: arithmetic on it yields plain (rescanned) arrays and in-place
+    writes are refused, so a NaN can never reach a model under the 'already checked' mark."""
+    X, _ = design(pd.DataFrame({"a": [1.0, 2.0, 3.0]}))
+    with pytest.raises(ValueError, match="read-only"):
+        X[0, 0] = np.nan
+    bad = X * np.inf
+    assert not isinstance(bad, FiniteArray)
+    with x64(), pytest.raises(DataError, match="non-finite"):
+        prepare_data({"X": bad})
