@@ -46,6 +46,10 @@ class CovarianceInputs:
     expected: Callable[[], np.ndarray] | None = None
     options: tuple[tuple[str, object], ...] = ()
     meat: Callable[[np.ndarray | None], np.ndarray] | None = None
+    model: Any = None
+    """the fitted :class:`~hessstats.model.Model` (for estimators that refit or need the data)"""
+    theta: np.ndarray | None = None
+    """the estimate, flat, in ``model.names`` order"""
 
     def option(self, key: str, default: object = None) -> object:
         """The value of a ``cov_options`` entry."""
@@ -331,5 +335,5 @@ def covariance_for(model: Model, theta: np.ndarray, inverse: InverseInformation,
         inverse, scores=lambda: model_scores(model, theta), nobs=model.nobs, groups=codes,
         expected=None if info_fn is None else (lambda: info_fn(theta)),
         options=tuple(sorted(options.items(), key=lambda kv: kv[0])),
-        meat=lambda c: score_meat(model, theta, c))
+        meat=lambda c: score_meat(model, theta, c), model=model, theta=np.asarray(theta, dtype=np.float64))
     return compute(cov_type, inputs), codes
