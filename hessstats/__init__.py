@@ -46,6 +46,7 @@ from hessstats.inference.selection import ic_table, vuong
 from hessstats.inference.tables import table
 from hessstats.model import Model
 from hessstats.models.index import IndexModel
+from hessstats.plotting import coefplot, driftplot, profileplot
 from hessstats.results import FitResult
 from hessstats.rows.dask import DaskSource
 from hessstats.rows.parquet import ParquetSource
@@ -77,11 +78,11 @@ __all__ = [
     "DaskSource", "Expression", "FitResult", "IndexModel", "LagrangeSolution", "Model", "ParquetSource",
     "SearchReport", "SecondDerivativeTest", "Smoothness", "Taylor2", "TaylorError", "TestResult", "__version__",
     "betareg", "binomial", "bordered_hessian", "check_convexity", "classify_constrained",
-    "classify_critical_point", "compare", "compile_stats", "datasets", "enable_compilation_cache", "errors",
+    "classify_critical_point", "coefplot", "compare", "compile_stats", "datasets", "driftplot", "enable_compilation_cache", "errors",
     "find_critical_points", "fit", "formula", "from_formula", "gamma", "genpoisson", "gradient", "hessian",
     "hessian_blocked", "hurdle_negbin", "hurdle_poisson", "ic_table", "index_array", "logit", "lr_test", "margins",
     "mnlogit", "nb1", "negbin", "ols", "ordered_logit", "ordered_probit", "parse_expression", "poisson", "probit",
-    "profile_ci", "score_test", "second_derivative_test", "selected_se", "solve_lagrange", "table", "taylor2",
+    "profile_ci", "profileplot", "score_test", "second_derivative_test", "selected_se", "solve_lagrange", "table", "taylor2",
     "testing", "tobit", "truncated_negbin", "truncated_poisson", "validate", "vuong", "wald_test", "weibull",
     "zip",
 ]

@@ -211,3 +211,14 @@ class SpecificationWarning(HessstatsWarning):
     >>> issubclass(SpecificationWarning, HessstatsWarning)
     True
     """
+
+
+class OptionalDependencyError(HessstatsError, ImportError):
+    """A feature needs an optional dependency that is not installed; the message names the extra
+    that installs it (e.g. ``pip install "hessstats[plot]"`` for matplotlib).
+
+    Example
+    -------
+    >>> issubclass(OptionalDependencyError, ImportError), issubclass(OptionalDependencyError, HessstatsError)
+    (True, True)
+    """
