@@ -304,6 +304,9 @@ def driftplot(table: pd.DataFrame, *, max_rows: int = 40, ax: Axes | None = None
             ax.plot(shown[rows], rows, mark, color=color, label=status, linestyle="none")
     ax.set_xscale("symlog", linthresh=1.0)
     ax.set_xlim(-edge, edge)
+    decades = np.arange(1, int(round(np.log10(edge))) + 1)
+    outer = [float(10.0 ** k) for k in decades[::-1][:: max(1, -(-len(decades) // 2))]]  # at most ~2 a side
+    ax.set_xticks(sorted([-v for v in outer] + [-1.0, 0.0, 1.0] + outer))
     ax.set_yticks(range(len(frame)), [f"{p} {q}" for p, q in zip(frame["parameter"], frame["quantity"])])
     ax.set_ylim(len(frame) - 0.5, -0.5)
     ax.set_xlabel("(actual - expected) / tolerance")
