@@ -27,6 +27,28 @@ def fit(loglike: LogLike, start: Any, data: Any = None, **options: Any) -> FitRe
     ``cov_type``, ``groups``, ``cov_options``, ``maxiter``, ``nr_tol``, ``hessian_rtol``). An
     unknown keyword is an error.
 
+    Parameters
+    ----------
+    loglike : callable
+        ``loglike(params, data)`` in ``jax.numpy``: per-observation log-likelihood values, shape
+        ``(n,)`` (a scalar total is accepted; then OPG/robust/cluster covariances are unavailable).
+    start : pytree
+        Start values: a dict of scalars and arrays (or one array); its structure is the ``params``
+        your function receives.
+    data : any, optional
+        Arrays, a dict of arrays, pandas objects, or a row source (``hs.ParquetSource``,
+        ``hs.DaskSource``); copied once into float64 device arrays.
+    **options
+        Model keywords (``names``, ``nobs``, ``transforms``, ``expected_information``,
+        ``chunk_size``, ``shard``, ``progress``, ...) and fit keywords (``method``, ``cov_type``,
+        ``groups``, ``cov_options``, ``maxiter``, ``nr_tol``, ``hessian_rtol``), as above.
+
+    Returns
+    -------
+    FitResult
+        The frozen result: estimates, exact gradient and Hessian at the optimum, the covariance,
+        the convergence certificate.
+
     Example
     -------
     >>> import numpy as np, jax.numpy as jnp, hessstats as hs

@@ -36,6 +36,22 @@ from hessstats.models.truncated import truncated_negbin_model, truncated_poisson
 def logit(formula: str, data: pd.DataFrame, *, missing: str = "raise", separation: bool = True) -> Model:
     """Logit model from a formula, e.g. ``hs.logit("GRADE ~ GPA + TUCE + PSI", data=df)``.
 
+    Parameters
+    ----------
+    formula : str
+        A formulaic formula, e.g. ``"y ~ x1 + C(g)"``.
+    data : pandas.DataFrame
+        The data the formula's names refer to.
+    separation : bool
+        Check for perfect separation (by linear programming) before fitting.
+    missing : {"raise", "drop"}
+        Rows with missing values in the formula's columns: an error naming them (default) or dropped.
+
+    Returns
+    -------
+    Model
+        Call ``.fit(cov_type=...)`` on it.
+
     Example
     -------
     >>> import hessstats as hs
@@ -50,6 +66,22 @@ def logit(formula: str, data: pd.DataFrame, *, missing: str = "raise", separatio
 
 def probit(formula: str, data: pd.DataFrame, *, missing: str = "raise", separation: bool = True) -> Model:
     """Probit model from a formula.
+
+    Parameters
+    ----------
+    formula : str
+        A formulaic formula, e.g. ``"y ~ x1 + C(g)"``.
+    data : pandas.DataFrame
+        The data the formula's names refer to.
+    separation : bool
+        Check for perfect separation (by linear programming) before fitting.
+    missing : {"raise", "drop"}
+        Rows with missing values in the formula's columns: an error naming them (default) or dropped.
+
+    Returns
+    -------
+    Model
+        Call ``.fit(cov_type=...)`` on it.
 
     Example
     -------
@@ -67,6 +99,22 @@ def poisson(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset: A
             missing: str = "raise") -> Model:
     """Poisson model from a formula; ``exposure``/``offset`` are column names or arrays.
 
+    Parameters
+    ----------
+    formula : str
+        A formulaic formula, e.g. ``"y ~ x1 + C(g)"``.
+    data : pandas.DataFrame
+        The data the formula's names refer to.
+    exposure, offset : str or array-like, optional
+        Column names or arrays; ``log(exposure)`` and ``offset`` enter the linear predictor with coefficient 1.
+    missing : {"raise", "drop"}
+        Rows with missing values in the formula's columns: an error naming them (default) or dropped.
+
+    Returns
+    -------
+    Model
+        Call ``.fit(cov_type=...)`` on it.
+
     Example
     -------
     >>> import hessstats as hs
@@ -83,6 +131,22 @@ def poisson(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset: A
 def negbin(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset: Any = None,
            missing: str = "raise") -> Model:
     """Negative binomial (NB2) model from a formula; last parameter ``alpha``.
+
+    Parameters
+    ----------
+    formula : str
+        A formulaic formula, e.g. ``"y ~ x1 + C(g)"``.
+    data : pandas.DataFrame
+        The data the formula's names refer to.
+    exposure, offset : str or array-like, optional
+        Column names or arrays, as :func:`poisson`.
+    missing : {"raise", "drop"}
+        Rows with missing values in the formula's columns: an error naming them (default) or dropped.
+
+    Returns
+    -------
+    Model
+        Call ``.fit(cov_type=...)`` on it.
 
     Example
     -------
@@ -117,6 +181,20 @@ def zip(formula: str, data: pd.DataFrame, *, inflation: str = "~ 1", exposure: A
 def ols(formula: str, data: pd.DataFrame, *, missing: str = "raise") -> Model:
     """Normal linear regression by maximum likelihood (``beta`` then ``sigma``; see
     :mod:`hessstats.models.continuous` for the relation to statsmodels OLS).
+
+    Parameters
+    ----------
+    formula : str
+        A formulaic formula, e.g. ``"y ~ x1 + C(g)"``.
+    data : pandas.DataFrame
+        The data the formula's names refer to.
+    missing : {"raise", "drop"}
+        Rows with missing values in the formula's columns: an error naming them (default) or dropped.
+
+    Returns
+    -------
+    Model
+        Call ``.fit(cov_type=...)`` on it.
 
     Example
     -------

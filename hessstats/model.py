@@ -79,6 +79,37 @@ class Model:
     :func:`~hessstats.IndexModel` (Hessian as ``X' diag(w) X``). ``progress`` shows a tqdm bar
     over row blocks (default: when stderr is a terminal and there are many blocks).
 
+    Parameters
+    ----------
+    loglike : callable
+        ``loglike(params, data)``: per-observation log-likelihood values in ``jax.numpy``.
+    start : pytree
+        Start values (a dict of scalars/arrays, or one array).
+    data : any, optional
+        Arrays, dicts of arrays, pandas objects or a row source.
+    names : dict or sequence of str, optional
+        ``{key: [names of its elements]}``, or a flat list when the dict's keys are in sorted order.
+    nobs : int, optional
+        Number of observations, for a scalar (total) log-likelihood.
+    description : mapping, optional
+        What the model is (``model``, ``formula``, ...): shown in reports and stored in snapshots.
+    expected_information : callable, optional
+        ``fn(theta) -> (k, k)`` expected information, for ``cov_type="expected"`` and Fisher scoring.
+    extra : mapping, optional
+        Free-form metadata.
+    transforms : mapping, optional
+        ``{name: fn(params)}`` natural-scale quantities for ``FitResult.transformed()``.
+    chunk_size : int, optional
+        Evaluate on row blocks of this many rows (bounded memory).
+    index : any, optional
+        Set by :func:`~hessstats.IndexModel`.
+    shard : bool, int or mesh, optional
+        Split the rows over JAX devices.
+    progress : bool, optional
+        A tqdm bar over row blocks (default: on a terminal with many blocks).
+    defaults : PostEstimationDefaults, optional
+        What argument-free ``lr_test_null()``, ``margins()`` and ``transformed()`` use.
+
     Example
     -------
     >>> import jax.numpy as jnp, numpy as np
@@ -272,21 +303,38 @@ class Model:
             nr_tol: float = NR_TOL, hessian_rtol: float = DEFAULT_RTOL) -> FitResult:
         """Fit by maximum likelihood: optimise, certify, compute the covariance, return a frozen result.
 
-        - ``method``: ``"auto"`` (default: trust-region Newton on the equilibrated information, full
-          Newton steps near the maximum; Fisher scoring where the observed information is indefinite
-          and the model has ``expected_information``), ``"newton"`` (line search only) or
-          ``"trust-exact"`` (the trust region on the observed information only).
-        - ``cov_type``: a name in :data:`hessstats.core.covariance.REGISTRY`: ``"nonrobust"`` (default,
-          inverse observed information), ``"opg"``, ``"HC0"``, ``"robust"`` (HC0 x n/(n-1)),
-          ``"cluster"`` (needs ``groups``: labels or a data column name; ``cov_options={"correction":
-          "stata"|"statsmodels"|"none"}``) or ``"expected"``. See :mod:`hessstats.core.covariance`.
-        - ``nr_tol``: converged means ``g'(-H)^-1 g < nr_tol`` **and** a negative definite Hessian.
-        - ``hessian_rtol``: eigenvalues of the equilibrated information below ``hessian_rtol`` times
-          the largest count as zero (unidentified).
-        - ``maxiter``: an int >= 0 (0 certifies the start values). Tolerances must be finite and >= 0.
-
         After the fit, the scores' outer product is compared with the Hessian (they agree for a
         summed log-likelihood); a ratio near ``1/n`` warns that the function is a mean.
+
+        Parameters
+        ----------
+        start : pytree or array, optional
+            Start values (default: the model's); a flat vector is accepted.
+        method : {"auto", "newton", "trust-exact"} or OptimizerMethod
+            ``"auto"`` (default: trust-region Newton on the equilibrated information, full Newton steps
+            near the maximum; Fisher scoring where the observed information is indefinite and the model
+            has ``expected_information``), ``"newton"`` (line search only) or ``"trust-exact"`` (the trust
+            region on the observed information only).
+        cov_type : str
+            A name in :data:`hessstats.core.covariance.REGISTRY`: ``"nonrobust"`` (default, inverse
+            observed information), ``"opg"``, ``"HC0"``, ``"robust"`` (HC0 x n/(n-1)), ``"cluster"``
+            (needs ``groups``) or ``"expected"``. See :mod:`hessstats.core.covariance`.
+        groups : array-like or str, optional
+            Cluster labels, or the name of a data leaf, for ``cov_type="cluster"``.
+        cov_options : mapping, optional
+            Options of the covariance, e.g. ``{"correction": "stata" | "statsmodels" | "none"}``.
+        maxiter : int
+            An int >= 0 (0 certifies the start values).
+        nr_tol : float
+            Converged means ``g'(-H)^-1 g < nr_tol`` **and** a negative definite Hessian.
+        hessian_rtol : float
+            Eigenvalues of the equilibrated information below ``hessian_rtol`` times the largest count as
+            zero (unidentified). Tolerances must be finite and >= 0.
+
+        Returns
+        -------
+        FitResult
+            The frozen result (``converged`` is decided by the certificate alone).
 
         Example
         -------

@@ -287,6 +287,17 @@ class FitResult:
         coefficients with p-values as ``<0.001`` or 3 significant digits (``summary_frame()`` keeps
         raw floats). ``str()`` gives the text; notebooks render ``_repr_html_``.
 
+        Parameters
+        ----------
+        alpha : float
+            Confidence intervals are ``1 - alpha`` Wald intervals.
+
+        Returns
+        -------
+        Summary
+            ``str()`` gives the text; ``header`` (label, value pairs) and ``table`` (the formatted
+            coefficients) are attributes.
+
         Example
         -------
         >>> import hessstats as hs
@@ -303,6 +314,20 @@ class FitResult:
         ``cov_type``: ``"nonrobust"``, ``"opg"``, ``"HC0"``, ``"robust"``, ``"cluster"`` (with
         ``groups``: labels or a data column name) or ``"expected"``; see :mod:`hessstats.core.covariance`.
 
+        Parameters
+        ----------
+        cov_type : str
+            ``"nonrobust"``, ``"opg"``, ``"HC0"``, ``"robust"``, ``"cluster"`` or ``"expected"``.
+        groups : array-like or str, optional
+            Cluster labels or a data column name (``"cluster"`` only).
+        cov_options : dict, optional
+            Covariance options, e.g. ``{"correction": "statsmodels"}`` for clusters.
+
+        Returns
+        -------
+        FitResult
+            A new frozen result with the same estimates and the new covariance.
+
         Example
         -------
         >>> import numpy as np, hessstats as hs
@@ -317,6 +342,20 @@ class FitResult:
 
     def delta(self, fn: Any, names: Any = None, alpha: float = 0.05) -> pd.DataFrame:
         """Delta-method table for ``fn(params)`` (see :func:`hessstats.inference.delta.delta`).
+
+        Parameters
+        ----------
+        fn : callable
+            ``fn(params)`` in ``jax.numpy``, a scalar or a vector; its Jacobian is exact.
+        names : str or list of str, optional
+            Row labels of the result (default ``"fn"`` or ``"fn[i]"``).
+        alpha : float
+            Level of the Wald intervals.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``coef, std_err, z, p_value, ci_lower, ci_upper``, one row per output of ``fn``.
 
         Example
         -------
@@ -344,6 +383,19 @@ class FitResult:
 
     def wald_test(self, R: Any, q: Any = None) -> TestResult:
         """Wald test of ``R b = q`` (matrix, ``"GPA = PSI, TUCE = 0"`` strings, or a function).
+
+        Parameters
+        ----------
+        R : array-like, str or callable
+            Restriction matrix, a string of linear restrictions by parameter name, or a function of the
+            parameters (tested at 0).
+        q : array-like, optional
+            Right-hand side (default 0).
+
+        Returns
+        -------
+        TestResult
+            ``statistic``, ``df``, ``p_value`` (chi2).
 
         Example
         -------
@@ -399,6 +451,20 @@ class FitResult:
     def profile_ci(self, names: Any = None, alpha: float = 0.05, **options: Any) -> pd.DataFrame:
         """Profile-likelihood intervals beside Wald ones (see :func:`hessstats.inference.profile.profile_ci`).
 
+        Parameters
+        ----------
+        names : str or list of str, optional
+            Parameters to profile (default: all).
+        alpha : float
+            Intervals are at level ``1 - alpha``.
+        **options
+            ``max_steps``, ``progress`` (see :func:`~hessstats.inference.profile.profile_ci`).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``coef, profile_lower, profile_upper, wald_lower, wald_upper, status`` by parameter.
+
         Example
         -------
         >>> import numpy as np, hessstats as hs
@@ -414,6 +480,23 @@ class FitResult:
 
         With no arguments, for the built-in logit, probit, poisson and negbin models: statsmodels'
         ``get_margeff()`` (``kind="mean"``: ``at="mean"``), every regressor except the constant.
+
+        Parameters
+        ----------
+        predict : callable, optional
+            ``predict(params, data)``: the prediction whose derivatives are the effects (not needed for
+            the built-in logit, probit, poisson and negbin models).
+        variables : mapping or list, optional
+            ``{name: (data key, column)}`` (or names for built-ins): the regressors to differentiate.
+        kind : {"average", "mean"}
+            Average of the observation-level effects (default) or the effect at the means.
+        alpha : float
+            Level of the Wald intervals.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``coef, std_err, z, p_value, ci_lower, ci_upper``, one row per variable.
 
         Example
         -------

@@ -103,6 +103,18 @@ def relative_difference(ours: np.ndarray, reference: np.ndarray) -> np.ndarray:
 def compare(res: FitResult, sm_results: Any) -> pd.DataFrame:
     """Side by side: our ``coef``/``std_err``, statsmodels' (``*_sm``) and relative differences.
 
+    Parameters
+    ----------
+    res : FitResult
+        The hessstats fit.
+    sm_results : statsmodels results
+        Anything with ``params`` and ``bse`` (pandas Series are matched by name, arrays by position).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``coef, coef_sm, coef_rel_diff, std_err, std_err_sm, std_err_rel_diff`` by parameter.
+
     Example
     -------
     >>> import hessstats as hs

@@ -222,14 +222,34 @@ def table(results: Sequence[FitResult], *, labels: Sequence[str] | None = None,
     by parameter name (the union, in first-seen order; blank where a model lacks a parameter), then
     the ``stats`` rows (names from :data:`STATISTICS`).
 
-    - ``labels``: column labels (default ``(1)``, ``(2)``, ...);
-    - ``order``: parameter names to list first, in this order (the others follow);
-    - ``rename``: ``{parameter: shown label}``;
-    - ``interval``: ``"se"`` or ``"ci"`` (``1 - alpha`` Wald intervals);
-    - ``stars``: ``True`` for ``*`` p < 0.05, ``**`` p < 0.01, ``***`` p < 0.001 (:data:`STARS_DEFAULT`),
-      or a sequence of levels (``(0.1, 0.05, 0.01)`` is statsmodels' ``summary_col`` convention); the
-      convention is stated in the table's note. Default: no stars;
-    - ``digits``: decimals of coefficients, SEs and statistics.
+    Parameters
+    ----------
+    results : sequence of FitResult
+        The fits, one column each.
+    labels : sequence of str, optional
+        Column labels (default ``(1)``, ``(2)``, ...).
+    order : sequence of str, optional
+        Parameter names to list first, in this order (the others follow).
+    rename : mapping, optional
+        ``{parameter: shown label}``.
+    interval : {"se", "ci"} or Interval
+        Standard errors in parentheses (default) or ``1 - alpha`` Wald intervals in brackets.
+    stars : bool or sequence of float
+        ``True`` for ``*`` p < 0.05, ``**`` p < 0.01, ``***`` p < 0.001 (:data:`STARS_DEFAULT`), or
+        the levels (``(0.1, 0.05, 0.01)`` is statsmodels' ``summary_col`` convention); the table's
+        note states the convention. Default: no stars.
+    stats : sequence of str
+        Statistics for the bottom rows, names from :data:`STATISTICS`.
+    digits : int
+        Decimals of coefficients, SEs and statistics.
+    alpha : float
+        Level of the intervals when ``interval="ci"``.
+
+    Returns
+    -------
+    ResultsTable
+        ``str()`` for text; ``.to_frame()``, ``.to_markdown()``, ``.to_latex()`` (booktabs),
+        ``.to_html()``.
 
     Example
     -------
