@@ -208,3 +208,31 @@ def test_missing_matplotlib_is_a_typed_error_naming_the_extra(spector_fits, monk
         hs.coefplot(spector_fits)
     with pytest.raises(ImportError):
         hs.coefplot(spector_fits)
+
+
+def test_profileplot_one_parameter_quadratic_likelihood_is_its_wald_line():
+    """Reference: closed form. For l(mu) = -sum (y - mu)^2 / 2 the profile is the likelihood itself and
+    exactly quadratic, so the signed root equals the Wald line (mu - ybar) / se with se = 1/sqrt(n)."""
+    y = np.array([1.0, 2.0, 4.0])
+    res = hs.fit(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, y)
+    ax = hs.profileplot(res, "mu", points=4)
+    profile = {line.get_label(): line for line in ax.lines}["profile"]
+    np.testing.assert_allclose(profile.get_ydata(), (profile.get_xdata() - y.mean()) * np.sqrt(len(y)), rtol=1e-9, atol=1e-12)
+
+
+def test_profileplot_refuses_an_unidentified_parameter_and_coefplot_draws_the_rest():
+    """Reference: y ~ N(a + b, sigma) does not identify a and b (NaN SEs; likelihood.md's example):
+    profileplot says so; coefplot draws every point and only sigma's whisker is finite."""
+    import jax.scipy.stats as jst
+
+    y = np.random.default_rng(0).normal(3.0, 2.0, size=200)
+    with pytest.warns(hs.errors.IdentificationWarning):
+        res = hs.fit(lambda p, y: jst.norm.logpdf(y, p["a"] + p["b"], p["sigma"]), {"a": 0.0, "b": 0.0, "sigma": 1.0}, y)
+    with pytest.raises(SpecificationError, match="not identified"):
+        hs.profileplot(res, "a")
+    ax = hs.coefplot(res)
+    (marker,) = _visible(ax)
+    assert len(marker.get_xdata()) == 3
+    drawn = [seg for seg in ax.collections[0].get_segments() if len(seg) == 2 and np.isfinite(seg).all()]
+    assert len(drawn) == 1  # sigma's whisker only
+    np.testing.assert_allclose(sorted(drawn[0][:, 0]), res.conf_int().loc["sigma"].to_numpy(), rtol=1e-12)
