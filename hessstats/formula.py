@@ -164,6 +164,24 @@ def zip(formula: str, data: pd.DataFrame, *, inflation: str = "~ 1", exposure: A
         offset: Any = None, missing: str = "raise") -> Model:
     """Zero-inflated Poisson from a formula; ``inflation`` is a one-sided formula for the logit part.
 
+    Parameters
+    ----------
+    formula : str
+        A formulaic formula, e.g. ``"y ~ x1 + C(g)"``.
+    data : pandas.DataFrame
+        The data the formula's names refer to.
+    inflation : str
+        One-sided formula of the logit inflation part (default ``"~ 1"``).
+    exposure, offset : str or array-like, optional
+        Column names or arrays; ``log(exposure)`` and ``offset`` enter the linear predictor with coefficient 1.
+    missing : {"raise", "drop"}
+        Rows with missing values in the formula's columns: an error naming them (default) or dropped.
+
+    Returns
+    -------
+    Model
+        Call ``.fit(cov_type=...)`` on it.
+
     Example
     -------
     >>> import hessstats as hs
@@ -210,6 +228,20 @@ def ols(formula: str, data: pd.DataFrame, *, missing: str = "raise") -> Model:
 def gamma(formula: str, data: pd.DataFrame, *, missing: str = "raise") -> Model:
     """Gamma regression with log link by maximum likelihood (``beta`` then ``scale``).
 
+    Parameters
+    ----------
+    formula : str
+        A formulaic formula, e.g. ``"y ~ x1 + C(g)"``.
+    data : pandas.DataFrame
+        The data the formula's names refer to.
+    missing : {"raise", "drop"}
+        Rows with missing values in the formula's columns: an error naming them (default) or dropped.
+
+    Returns
+    -------
+    Model
+        Call ``.fit(cov_type=...)`` on it.
+
     Example
     -------
     >>> import hessstats as hs
@@ -223,6 +255,22 @@ def gamma(formula: str, data: pd.DataFrame, *, missing: str = "raise") -> Model:
 
 def tobit(formula: str, data: pd.DataFrame, *, left: Any = 0.0, right: Any = None, missing: str = "raise") -> Model:
     """Tobit (censored normal) regression; ``left``/``right`` are numbers, column names, arrays or ``None``.
+
+    Parameters
+    ----------
+    formula : str
+        A formulaic formula, e.g. ``"y ~ x1 + C(g)"``.
+    data : pandas.DataFrame
+        The data the formula's names refer to.
+    left, right : float, str or array-like, optional
+        Censoring limits: numbers, column names or arrays; ``None`` for no limit on that side.
+    missing : {"raise", "drop"}
+        Rows with missing values in the formula's columns: an error naming them (default) or dropped.
+
+    Returns
+    -------
+    Model
+        Call ``.fit(cov_type=...)`` on it.
 
     Example
     -------
@@ -240,6 +288,24 @@ def weibull(formula: str, data: pd.DataFrame, *, event: Any = None, shape: float
             missing: str = "raise") -> Model:
     """Weibull AFT regression of durations with right censoring; ``event`` a column name or array (1 = observed).
 
+    Parameters
+    ----------
+    formula : str
+        A formulaic formula, e.g. ``"y ~ x1 + C(g)"``.
+    data : pandas.DataFrame
+        The data the formula's names refer to.
+    event : str or array-like, optional
+        1 where the duration is observed, 0 where right-censored (default: all observed).
+    shape : float, optional
+        Fix the Weibull shape at this value (default: estimated).
+    missing : {"raise", "drop"}
+        Rows with missing values in the formula's columns: an error naming them (default) or dropped.
+
+    Returns
+    -------
+    Model
+        Call ``.fit(cov_type=...)`` on it.
+
     Example
     -------
     >>> import hessstats as hs
@@ -254,6 +320,20 @@ def weibull(formula: str, data: pd.DataFrame, *, event: Any = None, shape: float
 
 def mnlogit(formula: str, data: pd.DataFrame, *, missing: str = "raise") -> Model:
     """Multinomial logit; parameters named ``"category:term"``, first category the base.
+
+    Parameters
+    ----------
+    formula : str
+        A formulaic formula, e.g. ``"y ~ x1 + C(g)"``.
+    data : pandas.DataFrame
+        The data the formula's names refer to.
+    missing : {"raise", "drop"}
+        Rows with missing values in the formula's columns: an error naming them (default) or dropped.
+
+    Returns
+    -------
+    Model
+        Call ``.fit(cov_type=...)`` on it.
 
     Example
     -------
@@ -276,6 +356,20 @@ def _ordered(distr: str, formula: str, data: pd.DataFrame, missing: str) -> Mode
 def ordered_logit(formula: str, data: pd.DataFrame, *, missing: str = "raise") -> Model:
     """Ordered logit; the formula's ``Intercept`` is dropped (the cutpoints play its role).
 
+    Parameters
+    ----------
+    formula : str
+        A formulaic formula, e.g. ``"y ~ x1 + C(g)"``.
+    data : pandas.DataFrame
+        The data the formula's names refer to.
+    missing : {"raise", "drop"}
+        Rows with missing values in the formula's columns: an error naming them (default) or dropped.
+
+    Returns
+    -------
+    Model
+        Call ``.fit(cov_type=...)`` on it.
+
     Example
     -------
     >>> import hessstats as hs
@@ -287,6 +381,20 @@ def ordered_logit(formula: str, data: pd.DataFrame, *, missing: str = "raise") -
 
 def ordered_probit(formula: str, data: pd.DataFrame, *, missing: str = "raise") -> Model:
     """Ordered probit; as :func:`ordered_logit` with the normal distribution.
+
+    Parameters
+    ----------
+    formula : str
+        A formulaic formula, e.g. ``"y ~ x1 + C(g)"``.
+    data : pandas.DataFrame
+        The data the formula's names refer to.
+    missing : {"raise", "drop"}
+        Rows with missing values in the formula's columns: an error naming them (default) or dropped.
+
+    Returns
+    -------
+    Model
+        Call ``.fit(cov_type=...)`` on it.
 
     Example
     -------
@@ -310,6 +418,22 @@ def nb1(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset: Any =
     """NB1 negative binomial (``Var(y) = mu (1 + alpha)``, Stata ``nbreg, dispersion(constant)``) from a
     formula; last parameter ``alpha``.
 
+    Parameters
+    ----------
+    formula : str
+        A formulaic formula, e.g. ``"y ~ x1 + C(g)"``.
+    data : pandas.DataFrame
+        The data the formula's names refer to.
+    exposure, offset : str or array-like, optional
+        Column names or arrays; ``log(exposure)`` and ``offset`` enter the linear predictor with coefficient 1.
+    missing : {"raise", "drop"}
+        Rows with missing values in the formula's columns: an error naming them (default) or dropped.
+
+    Returns
+    -------
+    Model
+        Call ``.fit(cov_type=...)`` on it.
+
     Example
     -------
     >>> import hessstats as hs
@@ -322,6 +446,22 @@ def nb1(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset: Any =
 def genpoisson(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset: Any = None,
                missing: str = "raise") -> Model:
     """Generalized Poisson (GP-1, statsmodels ``GeneralizedPoisson(p=1)``) from a formula; last parameter ``alpha``.
+
+    Parameters
+    ----------
+    formula : str
+        A formulaic formula, e.g. ``"y ~ x1 + C(g)"``.
+    data : pandas.DataFrame
+        The data the formula's names refer to.
+    exposure, offset : str or array-like, optional
+        Column names or arrays; ``log(exposure)`` and ``offset`` enter the linear predictor with coefficient 1.
+    missing : {"raise", "drop"}
+        Rows with missing values in the formula's columns: an error naming them (default) or dropped.
+
+    Returns
+    -------
+    Model
+        Call ``.fit(cov_type=...)`` on it.
 
     Example
     -------
@@ -336,6 +476,22 @@ def truncated_poisson(formula: str, data: pd.DataFrame, *, exposure: Any = None,
                       missing: str = "raise") -> Model:
     """Zero-truncated Poisson (Stata ``tpoisson``) from a formula; the outcome must be positive.
 
+    Parameters
+    ----------
+    formula : str
+        A formulaic formula, e.g. ``"y ~ x1 + C(g)"``.
+    data : pandas.DataFrame
+        The data the formula's names refer to.
+    exposure, offset : str or array-like, optional
+        Column names or arrays; ``log(exposure)`` and ``offset`` enter the linear predictor with coefficient 1.
+    missing : {"raise", "drop"}
+        Rows with missing values in the formula's columns: an error naming them (default) or dropped.
+
+    Returns
+    -------
+    Model
+        Call ``.fit(cov_type=...)`` on it.
+
     Example
     -------
     >>> import hessstats as hs
@@ -349,6 +505,22 @@ def truncated_poisson(formula: str, data: pd.DataFrame, *, exposure: Any = None,
 def truncated_negbin(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset: Any = None,
                      missing: str = "raise") -> Model:
     """Zero-truncated NB2 (Stata ``tnbreg``) from a formula; the outcome must be positive; last parameter ``alpha``.
+
+    Parameters
+    ----------
+    formula : str
+        A formulaic formula, e.g. ``"y ~ x1 + C(g)"``.
+    data : pandas.DataFrame
+        The data the formula's names refer to.
+    exposure, offset : str or array-like, optional
+        Column names or arrays; ``log(exposure)`` and ``offset`` enter the linear predictor with coefficient 1.
+    missing : {"raise", "drop"}
+        Rows with missing values in the formula's columns: an error naming them (default) or dropped.
+
+    Returns
+    -------
+    Model
+        Call ``.fit(cov_type=...)`` on it.
 
     Example
     -------
@@ -375,6 +547,24 @@ def hurdle_poisson(formula: str, data: pd.DataFrame, *, zero: str | None = None,
     count regressors), ``link`` its link (``"logit"`` as R pscl; ``"cloglog"`` is statsmodels'
     ``HurdleCountModel`` default); zero-part parameters are named ``zm_<term>``.
 
+    Parameters
+    ----------
+    formula : str
+        A formulaic formula, e.g. ``"y ~ x1 + C(g)"``.
+    data : pandas.DataFrame
+        The data the formula's names refer to.
+    zero : str, optional
+        One-sided formula of the zero part ``P(y > 0)`` (default: the count regressors).
+    link : {"logit", "probit", "cloglog"} or ZeroLink
+        Link of the zero part.
+    missing : {"raise", "drop"}
+        Rows with missing values in the formula's columns: an error naming them (default) or dropped.
+
+    Returns
+    -------
+    Model
+        Call ``.fit(cov_type=...)`` on it.
+
     Example
     -------
     >>> import hessstats as hs
@@ -388,6 +578,24 @@ def hurdle_negbin(formula: str, data: pd.DataFrame, *, zero: str | None = None, 
                   missing: str = "raise") -> Model:
     """Hurdle NB2 from a formula, as :func:`hurdle_poisson`; last parameter ``alpha``.
 
+    Parameters
+    ----------
+    formula : str
+        A formulaic formula, e.g. ``"y ~ x1 + C(g)"``.
+    data : pandas.DataFrame
+        The data the formula's names refer to.
+    zero : str, optional
+        One-sided formula of the zero part ``P(y > 0)`` (default: the count regressors).
+    link : {"logit", "probit", "cloglog"} or ZeroLink
+        Link of the zero part.
+    missing : {"raise", "drop"}
+        Rows with missing values in the formula's columns: an error naming them (default) or dropped.
+
+    Returns
+    -------
+    Model
+        Call ``.fit(cov_type=...)`` on it.
+
     Example
     -------
     >>> import hessstats as hs
@@ -400,6 +608,22 @@ def hurdle_negbin(formula: str, data: pd.DataFrame, *, zero: str | None = None, 
 def betareg(formula: str, data: pd.DataFrame, *, precision: str | None = None, missing: str = "raise") -> Model:
     """Beta regression of a proportion in (0, 1) from a formula (logit mean); ``precision`` is a one-sided
     formula for the log precision (R ``betareg(y ~ x | z)``), a constant named ``precision`` when ``None``.
+
+    Parameters
+    ----------
+    formula : str
+        A formulaic formula, e.g. ``"y ~ x1 + C(g)"``.
+    data : pandas.DataFrame
+        The data the formula's names refer to.
+    precision : str, optional
+        One-sided formula of the log precision (default: a constant named ``precision``).
+    missing : {"raise", "drop"}
+        Rows with missing values in the formula's columns: an error naming them (default) or dropped.
+
+    Returns
+    -------
+    Model
+        Call ``.fit(cov_type=...)`` on it.
 
     Example
     -------
@@ -419,6 +643,28 @@ def binomial(formula: str, data: pd.DataFrame, *, trials: Any = None, failures: 
     """Binomial regression from a formula: the left-hand side counts successes out of ``trials`` (a column
     name or array; 1 when ``None``), or give ``failures`` instead, as R
     ``glm(cbind(successes, failures) ~ x, family=binomial(link))``.
+
+    Parameters
+    ----------
+    formula : str
+        A formulaic formula, e.g. ``"y ~ x1 + C(g)"``.
+    data : pandas.DataFrame
+        The data the formula's names refer to.
+    trials : str or array-like, optional
+        Number of trials per row (default 1).
+    failures : str or array-like, optional
+        Number of failures per row, instead of ``trials``.
+    link : {"logit", "probit", "cloglog"} or BinomialLink
+        Link function.
+    offset : str or array-like, optional
+        Enters the linear predictor with coefficient 1.
+    missing : {"raise", "drop"}
+        Rows with missing values in the formula's columns: an error naming them (default) or dropped.
+
+    Returns
+    -------
+    Model
+        Call ``.fit(cov_type=...)`` on it.
 
     Example
     -------
@@ -463,6 +709,22 @@ MODELS: dict[str, Callable[..., Model]] = {
 
 def from_formula(model: str, formula: str, data: pd.DataFrame, **options: Any) -> Model:
     """Build the built-in ``model`` (a key of :data:`MODELS`) from a formula and a DataFrame.
+
+    Parameters
+    ----------
+    model : str
+        A built-in model's name (``"logit"``, ``"poisson"``, ...).
+    formula : str
+        A formulaic formula.
+    data : pandas.DataFrame
+        The data.
+    **options
+        The model's own keywords (``exposure``, ``inflation``, ``left``, ...).
+
+    Returns
+    -------
+    Model
+        As the model's own entry (``hs.logit``, ...) returns.
 
     Example
     -------

@@ -60,6 +60,20 @@ def wald_test(res: FitResult, R: Any, q: Any = None) -> TestResult:
     Jacobian). The statistic is chi-squared with ``m`` degrees of freedom (statsmodels'
     ``wald_test(..., use_f=False)``).
 
+    Parameters
+    ----------
+    res : FitResult
+        The fit (its covariance type is used).
+    R : array-like, str, list of str or callable
+        The restrictions, as above.
+    q : array-like, optional
+        Right-hand side (default 0).
+
+    Returns
+    -------
+    TestResult
+        ``statistic``, ``df`` and ``p_value`` (chi-squared).
+
     Example
     -------
     >>> import numpy as np, hessstats as hs
@@ -110,6 +124,20 @@ def lr_test(restricted: FitResult, full: FitResult, *, check_data: bool = True) 
     restricted fit has the higher log-likelihood (not nested, or a fit did not converge), when the
     numbers of observations differ, or (``check_data=True``) when a data array present in both
     models under the same name and shape holds different values.
+
+    Parameters
+    ----------
+    restricted : FitResult
+        The fit of the nested (restricted) model.
+    full : FitResult
+        The fit of the full model.
+    check_data : bool
+        Refuse when a data array shared by name and shape differs between the two models.
+
+    Returns
+    -------
+    TestResult
+        ``statistic``, ``df`` and ``p_value`` (chi-squared).
 
     Example
     -------
@@ -165,6 +193,22 @@ def score_test(restricted: FitResult, full_model: Model, params: Any = None, *, 
     or ``"opg"`` (``S'S``). ``df = k_full - k_restricted``. ``params`` is the full model's
     parameter pytree at the restricted estimate; by default it is built by name: parameters of
     the restricted fit keep their estimates, the others are 0 (the usual null "extra terms = 0").
+
+    Parameters
+    ----------
+    restricted : FitResult
+        The restricted fit (the only fit needed).
+    full_model : Model
+        The full model (not fitted).
+    params : pytree, optional
+        The full model's parameters at the restricted estimate (default: built by name, as above).
+    information : {"observed", "expected", "opg"}
+        The information in ``g' I^-1 g``.
+
+    Returns
+    -------
+    TestResult
+        ``statistic``, ``df`` and ``p_value`` (chi-squared).
 
     Example
     -------

@@ -78,6 +78,18 @@ def ic_table(results: Sequence[FitResult], labels: Sequence[str] | None = None) 
     Raises :class:`~hessstats.errors.DataError` when the fits are not on the same observations
     (see :func:`outcome_fingerprint`): their criteria would not be comparable.
 
+    Parameters
+    ----------
+    results : sequence of FitResult
+        Fits on the same observations.
+    labels : sequence of str, optional
+        Distinct row labels (default ``model 1``, ``model 2``, ...).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``llf, k, nobs, aic, bic``, one row per fit.
+
     Example
     -------
     >>> import hessstats as hs
@@ -114,6 +126,16 @@ def vuong(res1: FitResult, res2: FitResult) -> pd.DataFrame:
     Returns a DataFrame indexed ``raw``, ``aic``, ``bic`` with columns ``z``, ``p_value`` and
     ``favours`` (``"model 1"`` or ``"model 2"``). Needs per-observation log-likelihoods; raises
     :class:`~hessstats.errors.DataError` for fits on different data or non-finite values.
+
+    Parameters
+    ----------
+    res1, res2 : FitResult
+        Two fits on the same observations with per-observation log-likelihoods.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed ``raw``, ``aic``, ``bic``; columns ``z``, ``p_value``, ``favours``.
 
     Example
     -------
