@@ -61,6 +61,10 @@ BATCH_ELEMENTS = 2 ** 24
 """Batches hold at most about this many ``rows x parameters x replicates`` numbers."""
 LINE_SEARCH_HALVINGS = 30
 """A Newton step is halved at most this many times before the replicate counts as failed."""
+REFRESH_DECREMENT = 1e-6
+"""Replicate Hessians are recomputed while the previous Newton decrement exceeds this, then reused."""
+ONE_STEP_ELEMENTS = 2 ** 25
+"""Replicates start at the one-step (score) estimate when the ``n x k`` scores fit this many numbers."""
 
 
 class BootstrapKind(enum.Enum):
@@ -290,19 +294,23 @@ def _observations(theta, data, loglike, spec, consts):
 
 
 @partial(jax.jit, static_argnames=("loglike", "spec", "steps"))
-def refit(theta0, weights, data, consts, loglike, spec, steps):
-    """Newton's method for a batch of reweighted log-likelihoods ``sum_i w_bi l_i(theta)`` from
-    ``theta0``, all replicates at once (``jax.vmap``): ``(estimates (b, k), decrement (b,),
-    identification (b,), failed (b,), iterations (b,))``.
+def refit(theta0, start, weights, data, consts, loglike, spec, steps):
+    """Newton's method for a batch of reweighted log-likelihoods ``sum_i w_bi l_i(theta)``, all
+    replicates at once (``jax.vmap``): ``(estimates (b, k), decrement (b,), identification (b,),
+    failed (b,), iterations (b,))``.
 
-    A replicate stops when its decrement ``g'(-H)^-1 g`` is negligible (``NEGLIGIBLE_DECREMENT``) or
-    at the log-likelihood's rounding scale and no longer shrinking (the optimiser's rule), after at
-    most ``steps`` steps; each step is halved until the reweighted log-likelihood does not fall.
+    Each replicate starts at ``start[b]`` (the one-step estimate ``theta0 + (-H)^-1 S' w_b`` from the
+    full-sample Hessian) where its reweighted log-likelihood is not below that at ``theta0``, else
+    at ``theta0``. A replicate stops when its decrement ``g'(-H)^-1 g`` is negligible
+    (``NEGLIGIBLE_DECREMENT``) or at the log-likelihood's rounding scale and no longer shrinking (the
+    optimiser's rule), after at most ``steps`` Newton steps; each step is halved until the reweighted
+    log-likelihood does not fall. The Hessian is recomputed while the previous decrement exceeds
+    :data:`REFRESH_DECREMENT` and reused after that (the last step moves the estimate by ~1e-5
+    standard errors or less; the Hessian of the batch is computed only when a replicate needs it).
     ``failed``: a non-negative-definite Hessian, no ascent step, or not stopped within ``steps``
-    (Newton from the full-sample estimate polishes a well-posed replicate in a few steps; one whose
+    (Newton near the full-sample estimate polishes a well-posed replicate in a few steps; one whose
     maximum does not exist, e.g. a separated logit resample, keeps creeping). ``identification``:
-    the smallest over the largest eigenvalue of the equilibrated information at the estimate. The
-    loop ends when every replicate has stopped; the diagnostics are those at the returned estimate.
+    the smallest over the largest eigenvalue of the equilibrated information at the estimate.
     """
     TRACES["bootstrap_refit"] += 1
     k = theta0.shape[0]
@@ -311,21 +319,24 @@ def refit(theta0, weights, data, consts, loglike, spec, steps):
     def total(theta, w):
         return jnp.sum(_observations(theta, data, loglike, spec, consts) * w)
 
-    def value_grad_hess(theta, w):
-        value, grad = jax.value_and_grad(total)(theta, w)
+    def hessian(theta, w):
         hess = jax.jacrev(jax.grad(total))(theta, w)  # reverse-over-reverse, as the engine's kernel
-        return value, grad, (hess + hess.T) / 2.0
+        return (hess + hess.T) / 2.0
 
-    batched = jax.vmap(value_grad_hess)
+    value_grad = jax.vmap(jax.value_and_grad(total))
+    hessians = jax.vmap(hessian)
     values = jax.vmap(total)
 
     def cond(state):
-        it, _, done, *_ = state
+        it, _, _, done, *_ = state
         return (it <= steps) & jnp.any(~done)
 
     def body(state):
-        it, theta, done, failed, dec_prev, ratio_prev, stopped, iters = state
-        value, grad, hess = batched(theta, weights)
+        it, theta, hess, done, failed, dec_prev, ratio_prev, stopped, iters = state
+        value, grad = value_grad(theta, weights)
+        fresh = ~done & ~(dec_prev <= REFRESH_DECREMENT)
+        hess = jax.lax.cond(jnp.any(fresh), lambda h: jnp.where(fresh[:, None, None], hessians(theta, weights), h),
+                            lambda h: h, hess)
         chol = jnp.linalg.cholesky(-hess)
         step = jax.vmap(lambda c, g: jax.scipy.linalg.cho_solve((c, True), g))(chol, grad)
         dec = jnp.sum(grad * step, axis=1)
@@ -357,12 +368,14 @@ def refit(theta0, weights, data, consts, loglike, spec, steps):
         ratio_out = jnp.where(keep, ratio_prev, ratio)
         stopped = stopped | (~done & ok & small)
         done = stop | (moving & ~accepted)
-        return it + 1, theta, done, failed, dec_out, ratio_out, stopped, iters + move.astype(jnp.int32)
+        return it + 1, theta, hess, done, failed, dec_out, ratio_out, stopped, iters + move.astype(jnp.int32)
 
-    theta = jnp.broadcast_to(theta0, (b, k))
-    state = (0, theta, jnp.zeros(b, bool), jnp.zeros(b, bool), jnp.full(b, jnp.inf), jnp.zeros(b),
-             jnp.zeros(b, bool), jnp.zeros(b, jnp.int32))
-    _, theta, _, failed, dec, ratio, stopped, iters = jax.lax.while_loop(cond, body, state)
+    base = jnp.broadcast_to(theta0, (b, k))
+    at_base, at_start = values(base, weights), values(start, weights)
+    theta = jnp.where((jnp.isfinite(at_start) & (at_start >= at_base))[:, None], start, base)
+    state = (0, theta, jnp.zeros((b, k, k)), jnp.zeros(b, bool), jnp.zeros(b, bool), jnp.full(b, jnp.inf),
+             jnp.zeros(b), jnp.zeros(b, bool), jnp.zeros(b, jnp.int32))
+    _, theta, _, _, failed, dec, ratio, stopped, iters = jax.lax.while_loop(cond, body, state)
     return theta, dec, ratio, failed | ~stopped, iters
 
 
@@ -383,15 +396,19 @@ def _batch_size(settings: BootstrapSettings, rows: int, k: int) -> int:
     return int(max(1, min(MAX_BATCH, settings.reps, BATCH_ELEMENTS // max(1, rows * k))))
 
 
-def _refit_all(model: Any, theta: np.ndarray, settings: BootstrapSettings, codes: np.ndarray | None
+def _refit_all(inputs: CovarianceInputs, theta: np.ndarray, settings: BootstrapSettings, codes: np.ndarray | None
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """All replicates, in equal batches (the last padded with copies, so one compile)."""
+    model = inputs.model
     n, k = int(model.nobs), theta.shape[0]
     base = getattr(model, "weights", None)
     base = None if base is None else np.asarray(base, dtype=np.float64)
     rows = n if base is None else base.shape[0]  # sharded data are padded (weight 0)
     batch = _batch_size(settings, rows, k)
     program = model.program if model.program is not None else model.loglike
+    one_step = None
+    if n * k <= ONE_STEP_ELEMENTS:  # the one-step start: scores at the estimate times the inverse information
+        one_step = np.asarray(inputs.scores(), dtype=np.float64) @ _bread(inputs)
     estimates, decrements, ratios, failures, iterations = [], [], [], [], []
     with x64():
         theta0 = jnp.asarray(theta)
@@ -400,12 +417,13 @@ def _refit_all(model: Any, theta: np.ndarray, settings: BootstrapSettings, codes
             w = row_weights(settings, n, codes, ids)
             if w.shape[0] < batch:
                 w = np.concatenate([w, np.repeat(w[:1], batch - w.shape[0], axis=0)])
+            start = theta[None, :] + (w @ one_step if one_step is not None else 0.0) * np.ones((batch, 1))
             if base is not None:
                 padded = np.zeros((batch, rows))
                 padded[:, :n] = w
                 w = padded * base[None, :]
-            out = call_kernel("bootstrap_refit", refit, theta0, jnp.asarray(w), model.data, model.consts,
-                              program, model.spec, settings.steps)
+            out = call_kernel("bootstrap_refit", refit, theta0, jnp.asarray(start), jnp.asarray(w), model.data,
+                              model.consts, program, model.spec, settings.steps)
             est, dec, ratio, failed, its = (np.asarray(a)[: len(ids)] for a in out)
             estimates.append(est)
             decrements.append(dec)
@@ -416,6 +434,11 @@ def _refit_all(model: Any, theta: np.ndarray, settings: BootstrapSettings, codes
             np.concatenate(failures), np.concatenate(iterations))
 
 
+def _bread(inputs: CovarianceInputs) -> np.ndarray:
+    inverse = inputs.inverse_information
+    return inverse.pseudo_inverse if inverse.pseudo_inverse is not None else inverse.cov
+
+
 def _score_replicates(inputs: CovarianceInputs, theta: np.ndarray, settings: BootstrapSettings,
                       codes: np.ndarray | None) -> np.ndarray:
     """``theta + (-H)^-1 S_u' w_b`` for every replicate: ``S_u`` the scores (summed by cluster)."""
@@ -424,8 +447,7 @@ def _score_replicates(inputs: CovarianceInputs, theta: np.ndarray, settings: Boo
         units = np.zeros((int(codes.max()) + 1, scores.shape[1]))
         np.add.at(units, codes, scores)
         scores = units
-    inverse = inputs.inverse_information
-    bread = inverse.pseudo_inverse if inverse.pseudo_inverse is not None else inverse.cov
+    bread = _bread(inputs)
     out = []
     for lo in range(0, settings.reps, 256):
         ids = range(lo, min(lo + 256, settings.reps))
@@ -506,7 +528,7 @@ def replicates_for(inputs: CovarianceInputs) -> BootstrapReplicates:
         est = _score_replicates(inputs, theta, settings, codes)
         out = BootstrapReplicates(est, np.all(np.isfinite(est), axis=1), model.names, theta, settings, n_clusters)
     else:
-        est, dec, ratio, failed, its = _refit_all(model, theta, settings, codes)
+        est, dec, ratio, failed, its = _refit_all(inputs, theta, settings, codes)
         converged = (~failed & np.isfinite(dec) & (dec < settings.tol) & (ratio > DEFAULT_RTOL)
                      & np.all(np.isfinite(est), axis=1))
         out = BootstrapReplicates(est, converged, model.names, theta, settings, n_clusters, its, dec)
