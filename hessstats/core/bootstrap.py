@@ -401,9 +401,11 @@ def _refit_all(inputs: CovarianceInputs, theta: np.ndarray, settings: BootstrapS
     """All replicates, in equal batches (the last padded with copies, so one compile)."""
     model = inputs.model
     n, k = int(model.nobs), theta.shape[0]
-    base = getattr(model, "weights", None)
+    base = getattr(model, "weights", None)  # sharded rows: padding (weight 0) x case weights
+    if base is None:
+        base = getattr(model, "case_weights", None)  # the model's own row weights (weights=), if any
     base = None if base is None else np.asarray(base, dtype=np.float64)
-    rows = n if base is None else base.shape[0]  # sharded data are padded (weight 0)
+    rows = n if base is None else base.shape[0]  # sharded data are padded
     batch = _batch_size(settings, rows, k)
     program = model.program if model.program is not None else model.loglike
     one_step = None
