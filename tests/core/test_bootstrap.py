@@ -259,3 +259,19 @@ def test_model_row_weights_multiply_the_resampling_counts(normal_sample):
     reps = model.fit(cov_type="bootstrap", cov_options={"reps": 15, "seed": 6}).bootstrap_replicates
     counts = boot.row_weights(reps.settings, len(normal_sample), None, range(15))
     np.testing.assert_allclose(reps.estimates[:, 0], (counts * w) @ normal_sample / (counts @ w), rtol=1e-12)
+
+
+def test_groups_keyword_is_the_cluster_option(normal_sample, mean_fit):
+    """Reference: cov_options["cluster"] (1e-12). groups= names the clusters where the covariance
+    registry accepts optional groups (Needs.OPTIONAL_GROUPS); giving both is a typed error."""
+    from hessstats.core.covariance import Needs
+
+    if not hasattr(Needs, "OPTIONAL_GROUPS"):
+        pytest.skip("the covariance registry has no optional groups in this build")
+    g = np.arange(len(normal_sample)) % 6
+    by_option = mean_fit.with_cov("bootstrap", cov_options={"reps": 20, "seed": 1, "cluster": g})
+    by_groups = mean_fit.with_cov("bootstrap", groups=g, cov_options={"reps": 20, "seed": 1})
+    np.testing.assert_allclose(by_groups.bootstrap_replicates.estimates, by_option.bootstrap_replicates.estimates,
+                               rtol=1e-12)
+    with pytest.raises(CovarianceError, match="given twice"):
+        mean_fit.with_cov("bootstrap", groups=g, cov_options={"reps": 20, "cluster": g})
