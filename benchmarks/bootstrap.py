@@ -46,7 +46,7 @@ def main() -> None:
         timings.append(time.perf_counter() - start)
         cpu.append(time.process_time() - start_cpu)
     reps = out.bootstrap_replicates
-    batch = boot._batch_size(reps.settings, args.n, args.k)
+    batch = boot.batch_size(reps.settings, args.n, args.k)
     ratio = (out.bse / res.with_cov("HC0").bse).to_numpy()
     print(f"logit n={args.n} k={args.k}, B={args.reps}, batch={batch} replicates per vectorised call, "
           f"{os.cpu_count()} CPU(s)")

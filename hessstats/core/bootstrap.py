@@ -20,10 +20,11 @@ over whole clusters (every row of a drawn cluster gets that cluster's weight):
   the HC0 (cluster: the uncorrected cluster) sandwich.
 
 The covariance is that of the replicate estimates with divisor ``B - 1`` (Stata's ``bootstrap`` and
-R ``boot``'s standard error). Replicates whose refit does not converge (Newton decrement
-``g'(-H)^-1 g`` above ``tol``, or a non-negative-definite Hessian, or no ascent step found) are
-counted, reported with a :class:`~hessstats.errors.ConvergenceWarning` and left out of the
-covariance and the intervals. ``FitResult.bootstrap_replicates`` returns the replicates
+R ``boot``'s standard error). Replicates whose refit does not converge (not stopped within
+``steps`` Newton steps, a Newton decrement ``g'(-H)^-1 g`` above ``tol``, a non-negative-definite
+Hessian, no ascent step, or parameters the replicate does not identify) are counted, reported
+with a :class:`~hessstats.errors.ConvergenceWarning` and left out of the covariance and the
+intervals. ``FitResult.bootstrap_replicates`` returns the replicates
 (:class:`BootstrapReplicates`: percentile intervals, the replicate frame); they are regenerated from
 the seed (or taken from a per-model cache), so the result stays a frozen value.
 
@@ -390,7 +391,15 @@ def _equilibrated_ratio(hess):
     return lam[0] / jnp.maximum(jnp.abs(lam[-1]), 1e-300)
 
 
-def _batch_size(settings: BootstrapSettings, rows: int, k: int) -> int:
+def batch_size(settings: BootstrapSettings, rows: int, k: int) -> int:
+    """Replicates per vectorised call: ``settings.batch``, else at most :data:`MAX_BATCH` and at
+    most ``BATCH_ELEMENTS / (rows k)`` (memory: a batch evaluates that many Hessians at once).
+
+    Example
+    -------
+    >>> batch_size(BootstrapSettings(), 10_000, 10), batch_size(BootstrapSettings(), 1_000_000, 50)
+    (64, 1)
+    """
     if settings.batch is not None:
         return min(settings.batch, settings.reps)
     return int(max(1, min(MAX_BATCH, settings.reps, BATCH_ELEMENTS // max(1, rows * k))))
@@ -406,7 +415,7 @@ def _refit_all(inputs: CovarianceInputs, theta: np.ndarray, settings: BootstrapS
         base = getattr(model, "case_weights", None)  # the model's own row weights (weights=), if any
     base = None if base is None else np.asarray(base, dtype=np.float64)
     rows = n if base is None else base.shape[0]  # sharded data are padded
-    batch = _batch_size(settings, rows, k)
+    batch = batch_size(settings, rows, k)
     program = model.program if model.program is not None else model.loglike
     one_step = None
     if n * k <= ONE_STEP_ELEMENTS:  # the one-step start: scores at the estimate times the inverse information
@@ -419,7 +428,7 @@ def _refit_all(inputs: CovarianceInputs, theta: np.ndarray, settings: BootstrapS
             w = row_weights(settings, n, codes, ids)
             if w.shape[0] < batch:
                 w = np.concatenate([w, np.repeat(w[:1], batch - w.shape[0], axis=0)])
-            start = theta[None, :] + (w @ one_step if one_step is not None else 0.0) * np.ones((batch, 1))
+            start = np.broadcast_to(theta, (batch, k)) if one_step is None else theta[None, :] + w @ one_step
             if base is not None:
                 padded = np.zeros((batch, rows))
                 padded[:, :n] = w
