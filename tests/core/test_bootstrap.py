@@ -275,3 +275,19 @@ def test_groups_keyword_is_the_cluster_option(normal_sample, mean_fit):
                                rtol=1e-12)
     with pytest.raises(CovarianceError, match="given twice"):
         mean_fit.with_cov("bootstrap", groups=g, cov_options={"reps": 20, "cluster": g})
+
+
+def test_unidentified_parameters_and_row_sources_are_typed_errors(tmp_path, normal_sample):
+    """Typed errors: a flat direction at the estimate (a + b only) has no bootstrap distribution, and
+    a Parquet row source has no rows in memory to resample."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the fit's own identification warning
+        res = hs.fit(lambda p, d: -0.5 * (d - p["a"] - p["b"]) ** 2, {"a": 0.0, "b": 0.0}, np.arange(5.0))
+    with pytest.raises(CovarianceError, match="identified"):
+        res.with_cov("bootstrap", cov_options={"reps": 10})
+    path = tmp_path / "y.parquet"
+    pd.DataFrame({"y": normal_sample}).to_parquet(path)
+    source = hs.ParquetSource(str(path), {"y": "y"})
+    fit = hs.Model(lambda p, d: -0.5 * (d["y"] - p["mu"]) ** 2, {"mu": 0.0}, source).fit()
+    with pytest.raises(CovarianceError, match="in memory"):
+        fit.with_cov("bootstrap", cov_options={"reps": 10})
