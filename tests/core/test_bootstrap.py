@@ -291,3 +291,19 @@ def test_unidentified_parameters_and_row_sources_are_typed_errors(tmp_path, norm
     fit = hs.Model(lambda p, d: -0.5 * (d["y"] - p["mu"]) ** 2, {"mu": 0.0}, source).fit()
     with pytest.raises(CovarianceError, match="in memory"):
         fit.with_cov("bootstrap", cov_options={"reps": 10})
+
+
+@pytest.mark.parametrize("kind", ["bayesian", "score"])
+def test_cluster_weights_of_the_other_kinds(normal_sample, mean_fit, kind):
+    """Closed-form math: with clusters, the Bayesian replicate of the mean is the mean weighted by
+    its cluster's Dirichlet weight (sum_i w_bi y_i / sum_i w_bi), the score replicate is
+    ybar + sum_g w_bg (sum_{i in g} (y_i - ybar)) / n; weights are constant within clusters."""
+    groups = np.repeat(np.arange(12), 5)
+    reps = mean_fit.with_cov("bootstrap", cov_options={"reps": 25, "seed": 2, "cluster": groups,
+                                                       "kind": kind}).bootstrap_replicates
+    w = boot.row_weights(reps.settings, len(normal_sample), groups, range(25))
+    assert np.all(w.reshape(25, 12, 5) == w.reshape(25, 12, 5)[:, :, :1])
+    ybar = normal_sample.mean()
+    expected = (w @ normal_sample / w.sum(axis=1) if kind == "bayesian"
+                else ybar + w @ (normal_sample - ybar) / len(normal_sample))
+    np.testing.assert_allclose(reps.estimates[:, 0], expected, rtol=1e-12)
