@@ -14,10 +14,11 @@ import pandas as pd
 import scipy.special
 
 from hessstats._config import x64
+from hessstats.core.bootstrap import BootstrapReplicates, replicates_of
 from hessstats.core.compilation import MODEL_STATS
 from hessstats.core.covariance import covariance_for
 from hessstats.core.linalg import InverseInformation
-from hessstats.errors import SpecificationError, message
+from hessstats.errors import CovarianceError, SpecificationError, message
 from hessstats.inference.delta import coef_table, delta, standard_errors, transformed
 from hessstats.inference.hypothesis import TestResult, lr_test, wald_test
 from hessstats.inference.margins import margins
@@ -507,6 +508,41 @@ class FitResult:
         True
         """
         return margins(self, predict, variables, kind=kind, alpha=alpha)
+
+    @property
+    def bootstrap_replicates(self) -> BootstrapReplicates:
+        """The replicates behind ``cov_type="bootstrap"`` (estimates, convergence, percentile intervals;
+        see :mod:`hessstats.core.bootstrap`): regenerated from the seed or taken from a cache.
+
+        Example
+        -------
+        >>> import numpy as np, hessstats as hs
+        >>> res = hs.fit(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, np.arange(10.0),
+        ...              cov_type="bootstrap", cov_options={"reps": 30, "seed": 0})
+        >>> res.bootstrap_replicates.frame.shape  # 30 replicates: mu and converged
+        (30, 2)
+        """
+        if self.cov_type != "bootstrap":
+            raise CovarianceError(message(
+                "this result has no bootstrap replicates", expected="cov_type='bootstrap'",
+                got=f"cov_type={self.cov_type!r}",
+                fix="res.with_cov('bootstrap', cov_options={'reps': 999, 'seed': 0})"))
+        with x64():
+            return replicates_of(self.model, self.theta, self.inverse_information, self.cov_options, self.groups)
+
+    def bootstrap_ci(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Bootstrap percentile intervals (``alpha/2`` and ``1 - alpha/2`` quantiles of the converged
+        replicates) for a result with ``cov_type="bootstrap"``.
+
+        Example
+        -------
+        >>> import numpy as np, hessstats as hs
+        >>> res = hs.fit(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, np.arange(10.0),
+        ...              cov_type="bootstrap", cov_options={"reps": 30, "seed": 0})
+        >>> list(res.bootstrap_ci().columns)
+        ['ci_lower', 'ci_upper']
+        """
+        return self.bootstrap_replicates.conf_int(alpha)
 
     # ------------------------------------------------------------------ reporting
     def summary_frame(self, alpha: float = 0.05) -> pd.DataFrame:

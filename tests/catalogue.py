@@ -77,7 +77,7 @@ def linear_regression_ll(p, d):
 
 # ----------------------------------------------------------------------------- problems and references
 
-COV_TYPES = ("nonrobust", "opg", "HC0", "robust", "cluster", "expected")
+COV_TYPES = ("nonrobust", "opg", "HC0", "robust", "cluster", "expected", "bootstrap")
 """Every covariance type the catalogue has references for (``tests/test_catalogue.py`` checks that
 this is the whole registry, so a new estimator comes with its references)."""
 
@@ -133,6 +133,8 @@ class Problem:
 
     def applies(self, cov_type: str) -> bool:
         """Whether ``cov_type`` can be computed for this problem (``expected`` needs the Fisher information)."""
+        if cov_type == "bootstrap":  # Monte Carlo: checked against closed forms and statsmodels in tests/core/test_bootstrap.py
+            return False
         return cov_type != "expected" or self.expected_information is not None
 
     def cov_types(self) -> list[str]:
