@@ -21,6 +21,9 @@ from hessstats.errors import SpecificationError, message
 from hessstats.inference.delta import coef_table, delta, standard_errors, transformed
 from hessstats.inference.hypothesis import TestResult, lr_test, wald_test
 from hessstats.inference.margins import margins
+from hessstats.inference.prediction import PredictionResult
+from hessstats.inference.prediction import get_prediction as _get_prediction
+from hessstats.inference.prediction import predict as _predict
 from hessstats.inference.profile import fit_restricted, profile_ci
 from hessstats.inference.report import Summary
 from hessstats.inference.report import summary as _summary
@@ -424,6 +427,37 @@ class FitResult:
         True
         """
         return margins(self, predict, variables, kind=kind, alpha=alpha)
+
+    # ------------------------------------------------------------------ predictions (issue 13)
+    def predict(self, new_data: Any = None, which: Any = None, *, predict: Any = None) -> pd.Series | pd.DataFrame:
+        """Predictions at the estimate (see :func:`hessstats.inference.prediction.predict`): the fitted
+        rows, or ``new_data`` encoded as the fitted design; ``which`` a
+        :class:`~hessstats.inference.prediction.Which` or its name (``"mean"``, ``"linear"``, ``"probs"``, ...);
+        a custom likelihood passes ``predict=fn(params, data)``.
+
+        Example
+        -------
+        >>> import pandas as pd, hessstats as hs
+        >>> res = hs.logit("GRADE ~ GPA + TUCE + C(PSI)", hs.datasets.load("spector")).fit()
+        >>> res.predict(pd.DataFrame({"GPA": [3.0], "TUCE": [20], "PSI": [1]}), which="linear").round(6).tolist()
+        [-0.261168]
+        """
+        return _predict(self, new_data, which, predict=predict)
+
+    def get_prediction(self, new_data: Any = None, which: Any = None, *, alpha: float = 0.05,
+                       interval: str | None = None, predict: Any = None) -> PredictionResult:
+        """Predictions with delta-method standard errors and intervals; ``.summary_frame()`` has the
+        columns ``predicted, se, ci_lower, ci_upper`` (see :func:`hessstats.inference.prediction.get_prediction`).
+
+        Example
+        -------
+        >>> import pandas as pd, hessstats as hs
+        >>> res = hs.logit("GRADE ~ GPA + TUCE + C(PSI)", hs.datasets.load("spector")).fit()
+        >>> new = pd.DataFrame({"GPA": [3.0], "TUCE": [20], "PSI": [1]})
+        >>> res.get_prediction(new).summary_frame().round(4).to_numpy().tolist()
+        [[0.4351, 0.1812, 0.1536, 0.7657]]
+        """
+        return _get_prediction(self, new_data, which, alpha=alpha, interval=interval, predict=predict)
 
     # ------------------------------------------------------------------ reporting
     def summary_frame(self, alpha: float = 0.05) -> pd.DataFrame:
