@@ -411,12 +411,16 @@ class FitResult:
         """
         return profile_ci(self, names, alpha, **options)
 
-    def margins(self, predict: Any = None, variables: Any = None, *, kind: str = "average",
+    def margins(self, predict: Any = None, variables: Any = None, *, at: Any = "overall", kind: str | None = None,
+                dummy: bool = True, count: bool = False, predictive: bool = False, contrast: str = "base",
                 alpha: float = 0.05) -> pd.DataFrame:
-        """Marginal effects dy/dx with delta-method SEs (see :func:`hessstats.inference.margins.margins`).
+        """Marginal effects (or predictive margins) with delta-method SEs (see
+        :func:`hessstats.inference.margins.margins`).
 
-        With no arguments, for the built-in logit, probit, poisson and negbin models: statsmodels'
-        ``get_margeff()`` (``kind="mean"``: ``at="mean"``), every regressor except the constant.
+        With no arguments, for the built-in formula models: every right-hand-side variable,
+        discrete changes for factors and 0/1 columns, derivatives otherwise (statsmodels
+        ``get_margeff(dummy=True)``, Stata ``margins, dydx(*)`` with ``i.`` factors); ``at="mean"``
+        at the means; ``predictive=True`` the average predictions (Stata ``margins``).
 
         Example
         -------
@@ -426,7 +430,8 @@ class FitResult:
         >>> bool(np.isclose(res.margins(lambda p, d: p["b"] * d["x"], ["x"]).loc["x", "coef"], res.params["b"]))
         True
         """
-        return margins(self, predict, variables, kind=kind, alpha=alpha)
+        return margins(self, predict, variables, at=at, kind=kind, dummy=dummy, count=count, predictive=predictive,
+                       contrast=contrast, alpha=alpha)
 
     # ------------------------------------------------------------------ predictions (issue 13)
     def predict(self, new_data: Any = None, which: Any = None, *, predict: Any = None) -> pd.Series | pd.DataFrame:

@@ -23,6 +23,7 @@ arrays they apply to the fitted rows only, and new rows get offset 0 and exposur
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -59,6 +60,7 @@ def _cloglog(eta: Any) -> Any:
 _INVERSE: dict[str, Callable[[Any], Any]] = {"logit": _sigmoid, "probit": jstats.norm.cdf, "cloglog": _cloglog}
 
 
+@functools.cache  # one function per argument: kernels compile once
 def _mean_of(inverse: Callable[[Any], Any], linear: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
     def mean(p: Any, d: Mapping[str, Any]) -> Any:
         return inverse(linear(p, d))
@@ -107,6 +109,7 @@ def _mnlogit_linear(p: Any, d: Mapping[str, Any]) -> Any:
     return d["X"] @ p.beta.T
 
 
+@functools.cache  # one function per argument: kernels compile once
 def _ordered_probs(cdf: Callable[[Any], Any]) -> Callable[[Any, Any], Any]:
     def probs(p: Any, d: Mapping[str, Any]) -> Any:
         return ordered_probabilities(p, d["X"], cdf)
@@ -135,6 +138,7 @@ def _weibull_mean(p: Any, d: Mapping[str, Any]) -> Any:
     return jnp.exp(d["X"] @ p.beta + jsp.gammaln(1.0 + 1.0 / k))
 
 
+@functools.cache  # one function per argument: kernels compile once
 def _weibull_survival(column: str | None) -> Callable[[Any, Any], Any]:
     def survival(p: Any, d: Mapping[str, Any]) -> Any:
         logt = _needs(d, "logt", "the survival function", column)
@@ -142,6 +146,7 @@ def _weibull_survival(column: str | None) -> Callable[[Any, Any], Any]:
     return survival
 
 
+@functools.cache  # one function per argument: kernels compile once
 def _weibull_hazard(column: str | None) -> Callable[[Any, Any], Any]:
     def hazard(p: Any, d: Mapping[str, Any]) -> Any:
         logt = _needs(d, "logt", "the hazard", column)

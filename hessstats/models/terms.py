@@ -253,8 +253,8 @@ class FormulaDesign:
       and ``"Z"`` for a second formula): the ModelSpec holds the factor levels, contrasts and the
       state of stateful transforms (``scale``/``center`` means, ``bs`` knots, ``poly`` bases);
     - ``variables``: the raw data columns the right-hand sides read; ``outcome``: the outcome column;
-    - ``options``: per-row options by name: ``("column", name)``, ``("value", scalar)`` or
-      ``("array", values of the kept rows)``;
+    - ``options``: per-row options by name: ``("column", (name, values of the kept rows))``,
+      ``("value", scalar)`` or ``("array", values of the kept rows)``;
     - ``frame``: the complete rows used (raw columns, index = the user's row labels) and
       ``dropped_rows``: labels of the rows ``missing="drop"`` left out (empty otherwise).
 
@@ -265,7 +265,7 @@ class FormulaDesign:
     >>> y, X = matrices("y ~ x + C(g)", frame)
     >>> d = FormulaDesign.build("y ~ x + C(g)", frame, {"X": X}, outcome="y")
     >>> list(d.dropped_rows), d.variables
-    ([3], ('g', 'x'))
+    ([3], ('x', 'g'))
     >>> d.encode(pd.DataFrame({"x": [1.0], "g": ["b"]}))[1]["X"].tolist()
     [[1.0, 1.0, 1.0]]
     """
@@ -294,25 +294,27 @@ class FormulaDesign:
             specs.append((key, spec, tuple((drop or {}).get(key, ()))))
             if spec is None:
                 continue
-            names = {str(v) for v in spec.required_variables}
-            for term_vars in spec.term_variables.values():
-                names |= {str(v) for v in term_vars}
+            ordered = [str(v) for term_vars in spec.term_variables.values() for v in sorted(map(str, term_vars))]
+            names = {str(v) for v in spec.required_variables} | set(ordered)
             for name, (kind, state) in spec.encoder_state.items():
                 columns = [c for c in frame.columns if str(c) in expression_names(str(name))]
                 if getattr(kind, "value", kind) == "categorical" and len(columns) == 1:
                     factors[str(name)] = (str(columns[0]), tuple(state.get("categories", ())))
-            variables += [str(c) for c in frame.columns if str(c) in names and str(c) != outcome
-                          and str(c) not in variables]
+            columns = {str(c) for c in frame.columns}
+            for v in ordered + sorted(names):  # in the order the terms use them
+                if v in columns and v != outcome and v not in variables:
+                    variables.append(v)
         kept: dict[str, tuple[str, Any]] = {}
         for key, value in (options or {}).items():
+            fitted = (arrays or {}).get(key)
             if isinstance(value, str):
-                kept[key] = ("column", value)
+                kept[key] = ("column", (value, None if fitted is None else np.asarray(fitted)))
             elif value is None or np.ndim(value) == 0:
                 kept[key] = ("value", value)
             else:
-                kept[key] = ("array", np.asarray((arrays or {}).get(key)))
+                kept[key] = ("array", np.asarray(fitted))
         dropped = frame.attrs.get("dropped_rows", pd.Index([]))
-        return cls(formula, tuple(specs), tuple(sorted(variables)), outcome, kept, frame, pd.Index(dropped), factors)
+        return cls(formula, tuple(specs), tuple(variables), outcome, kept, frame, pd.Index(dropped), factors)
 
     @property
     def row_labels(self) -> pd.Index:
@@ -389,12 +391,11 @@ class FormulaDesign:
             frame = self.frame
             opts = {}
             for key, (kind, value) in self.options.items():
-                opts[key] = frame[value].to_numpy() if kind == "column" and value in frame else (
-                    value if kind != "array" else value)
+                opts[key] = value[1] if kind == "column" else value
             if self.outcome is not None and self.outcome in frame:
                 opts["y"] = frame[self.outcome].to_numpy()
             return frame.index, self.matrices(frame), opts
-        columns = tuple(v for key, (kind, v) in self.options.items() if kind == "column" and key in PREDICT_OPTIONS)
+        columns = tuple(v[0] for key, (kind, v) in self.options.items() if kind == "column" and key in PREDICT_OPTIONS)
         if outcome and self.outcome is not None:
             columns += (self.outcome,)
         raw = new_data if isinstance(new_data, pd.DataFrame) else pd.DataFrame(dict(new_data))
@@ -403,7 +404,7 @@ class FormulaDesign:
         opts = {}
         for key, (kind, value) in self.options.items():
             if key in PREDICT_OPTIONS:
-                opts[key] = frame[value].to_numpy(dtype=np.float64) if kind == "column" else (
+                opts[key] = frame[value[0]].to_numpy(dtype=np.float64) if kind == "column" else (
                     value if kind == "value" else None)
         if with_y:
             opts["y"] = frame[self.outcome].to_numpy()
