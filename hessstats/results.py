@@ -19,7 +19,7 @@ from hessstats.core.covariance import covariance_for
 from hessstats.core.linalg import InverseInformation
 from hessstats.errors import SpecificationError, message
 from hessstats.inference.delta import coef_table, delta, standard_errors, transformed
-from hessstats.inference.hypothesis import TestResult, lr_test, wald_test
+from hessstats.inference.hypothesis import TestResult, lr_test, wald_terms, wald_test
 from hessstats.inference.margins import margins
 from hessstats.inference.prediction import PredictionResult
 from hessstats.inference.prediction import get_prediction as _get_prediction
@@ -346,7 +346,9 @@ class FitResult:
         return transformed(self, alpha)
 
     def wald_test(self, R: Any, q: Any = None) -> TestResult:
-        """Wald test of ``R b = q`` (matrix, ``"GPA = PSI, TUCE = 0"`` strings, or a function).
+        """Wald test of ``R b = q`` (matrix, ``"GPA = PSI, TUCE = 0"`` strings, a whole formula term
+        ``"C(region)"``, chained ``"x1 = x2 = 0"``, or a function); the result has ``.statistic``,
+        ``.df`` and ``.pvalue``.
 
         Example
         -------
@@ -356,6 +358,19 @@ class FitResult:
         <Wald test: statistic=8, df=1, p_value=0.00467773>
         """
         return wald_test(self, R, q)
+
+    def wald_terms(self) -> pd.DataFrame:
+        """Term-wise Wald tests of a formula model (Type III style; statsmodels ``wald_test_terms``):
+        ``statistic, df, p_value`` by term (see :func:`hessstats.inference.hypothesis.wald_terms`).
+
+        Example
+        -------
+        >>> import hessstats as hs
+        >>> res = hs.logit("GRADE ~ GPA + TUCE + C(PSI)", hs.datasets.load("spector")).fit()
+        >>> res.wald_terms()["df"].tolist()
+        [1, 1, 1, 1]
+        """
+        return wald_terms(self)
 
     def fit_restricted(self, fixed: dict[str, float], **fit_options: Any) -> FitResult:
         """Refit with the parameters in ``fixed`` (``{name: value}``) held fixed.

@@ -23,6 +23,7 @@ arrays they apply to the fitted rows only, and new rows get offset 0 and exposur
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -297,5 +298,7 @@ def remember(model: Model, kind: str, formula: str, frame: pd.DataFrame, designs
     name = getattr(outcome, "name", outcome)
     design = FormulaDesign.build(formula, frame, designs, outcome=None if name is None else str(name),
                                  options=options, arrays=arrays, drop=drop)
+    if kind == "mnlogit":  # parameters "category:column" for every category but the base
+        design = dataclasses.replace(design, equations=tuple(str(c) for c in model.description["categories"][1:]))
     kept = model.replace(extra={**model.extra, "design": design, "dropped_rows": design.dropped_rows})
     return kept.replace(extra={**kept.extra, "predictor": predictor(kind, kept, design)})

@@ -279,6 +279,8 @@ class FormulaDesign:
     dropped_rows: pd.Index
     factors: Mapping[str, tuple[str, tuple[Any, ...]]] = field(default_factory=dict)
     """Categorical factors by expression (``"C(g)"``): ``(data column, levels)`` (levels in coding order)."""
+    equations: tuple[str, ...] = ()
+    """Equation labels of a multi-equation model whose parameters are named ``"label:column"`` (mnlogit)."""
 
     @classmethod
     def build(cls, formula: str, frame: pd.DataFrame, designs: Mapping[str, pd.DataFrame], *,
@@ -332,6 +334,33 @@ class FormulaDesign:
                 if base is not None and base in levels:
                     return base
         return self.factors[factor][1][0]
+
+    def term_parameters(self, names: Any) -> dict[str, list[str]]:
+        """Parameters of each formula term (all equations of a multi-equation model), in formula
+        order: ``{"Intercept": [...], "C(g)": ["C(g)[T.b]", ...], ...}``; the terms of a second
+        design (ZIP inflation) are prefixed ``inflate_``. What whole-term Wald tests use.
+
+        Example
+        -------
+        >>> df = pd.DataFrame({"y": [0.0, 1, 0, 1, 1], "g": ["a", "b", "a", "c", "c"], "x": [0.5, 1.5, 2.0, 1.0, 0.1]})
+        >>> y, X = matrices("y ~ x + C(g)", df)
+        >>> FormulaDesign.build("y ~ x + C(g)", df, {"X": X}).term_parameters(["Intercept", "x", "C(g)[T.b]", "C(g)[T.c]"])
+        {'Intercept': ['Intercept'], 'x': ['x'], 'C(g)': ['C(g)[T.b]', 'C(g)[T.c]']}
+        """
+        names = [str(n) for n in names]
+        out: dict[str, list[str]] = {}
+        for key, spec, dropped in self.specs:
+            if spec is None:
+                continue
+            prefix = "" if key == "X" else "inflate_"
+            for term, columns in spec.term_slices.items() if hasattr(spec, "term_slices") else []:
+                cols = [c for c in spec.column_names[columns] if c not in dropped]
+                wanted = [prefix + c for c in cols] if not (key == "X" and self.equations) else [
+                    f"{e}:{c}" for c in cols for e in self.equations]
+                found = [w for w in wanted if w in names]
+                if found:
+                    out[prefix + ("Intercept" if str(term) == "1" else str(term))] = found
+        return out
 
     def check(self, new_data: Any, *, columns: tuple[str, ...] = ()) -> pd.DataFrame:
         """``new_data`` as a DataFrame with the columns the design needs, complete and with known
