@@ -66,8 +66,8 @@ def wald_test(res: FitResult, R: Any, q: Any = None) -> TestResult:
     ``R`` may be an ``(m, k)`` matrix, a string such as ``"GPA = PSI, TUCE = 0"`` (or a list of such
     strings) over the parameter names, or a function of the params pytree (nonlinear Wald, exact
     Jacobian). A string may also name a whole formula term, ``"C(region)"`` (all its levels jointly
-    zero), or chain equalities, ``"x1 = x2 = 0"`` (``x1 = x2, x2 = 0``). The statistic is chi-squared with ``m`` degrees of freedom (statsmodels'
-    ``wald_test(..., use_f=False)``).
+    zero), or chain equalities, ``"x1 = x2 = 0"`` (``x1 = x2, x2 = 0``). The statistic is
+    chi-squared with ``m`` degrees of freedom (statsmodels' ``wald_test(..., use_f=False)``).
 
     Example
     -------
