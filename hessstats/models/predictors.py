@@ -300,5 +300,6 @@ def remember(model: Model, kind: str, formula: str, frame: pd.DataFrame, designs
                                  options=options, arrays=arrays, drop=drop)
     if kind == "mnlogit":  # parameters "category:column" for every category but the base
         design = dataclasses.replace(design, equations=tuple(str(c) for c in model.description["categories"][1:]))
-    kept = model.replace(extra={**model.extra, "design": design, "dropped_rows": design.dropped_rows})
+    kept = model.replace(extra={**model.extra, "design": design, "dropped_rows": design.dropped_rows},
+                         row_labels=design.row_labels)  # per-row pandas arguments (groups=) align by these labels
     return kept.replace(extra={**kept.extra, "predictor": predictor(kind, kept, design)})
