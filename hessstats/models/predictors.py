@@ -38,7 +38,7 @@ import pandas as pd
 from hessstats.errors import DataError, message
 from hessstats.inference.prediction import Predictor, Quantity, Which
 from hessstats.model import Model
-from hessstats.models.categorical import ordered_probabilities
+from hessstats.models.categorical import cutpoints, ordered_probabilities
 from hessstats.models.terms import FormulaDesign
 
 
@@ -281,6 +281,68 @@ def predictor(kind: str, model: Model, design: FormulaDesign) -> Predictor:
     return Predictor(table, default, encode, design, {"margins": margins, "kind": kind})
 
 
+def _cut(j: int) -> Callable[[Any], Any]:
+    def cut(p: Any) -> Any:
+        return cutpoints(p.thresholds)[j]
+    return cut
+
+
+def _log_alpha(p: Any) -> Any:
+    return jnp.log(p.alpha)
+
+
+def _log_sigma(p: Any) -> Any:
+    return jnp.log(p.sigma)
+
+
+def _sigma2(p: Any) -> Any:
+    return p.sigma ** 2
+
+
+def _survreg_scale(p: Any) -> Any:
+    return 1.0 / p.shape
+
+
+def _log_survreg_scale(p: Any) -> Any:
+    return -jnp.log(p.shape)
+
+
+def _log_shape(p: Any) -> Any:
+    return jnp.log(p.shape)
+
+
+def natural_scale(kind: str, model: Model) -> dict[str, Callable[[Any], Any]]:
+    """Natural-scale quantities of a built-in model, reported by ``res.transformed()`` with
+    delta-method SEs (the estimated parameters keep their parametrisation):
+
+    - ordered logit/probit: the cut points ``c_1 < ... < c_{J-1}`` named ``"a|b"`` for the categories
+      they separate, as R ``MASS::polr`` prints them (Stata ``ologit``: ``/cut1``, ...);
+      the estimated parameters stay the unconstrained ``(c_1, log(c_2 - c_1), ...)`` (statsmodels'
+      ``OrderedModel``), so ``res.params`` is the unconstrained parametrisation;
+    - negbin, nb1: ``ln_alpha`` (Stata ``/lnalpha``; ``alpha`` itself is the parameter);
+    - tobit: ``log_sigma`` (R ``AER::tobit``/``survreg`` ``Log(scale)``) and ``sigma2`` (Stata ``var(e.y)``);
+    - weibull (free shape): ``scale = 1/shape`` and ``log_scale`` (R ``survreg``'s ``Scale`` and
+      ``Log(scale)``; its coefficients are ``beta``), ``ln_p = log(shape)`` (Stata ``streg ..., time``).
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> m = hs.ordered_logit("PID ~ logpopul + age", hs.datasets.load("anes96"))
+    >>> list(natural_scale("ordered_logit", m))[:2]
+    ['0|1', '1|2']
+    """
+    categories = [str(c) for c in model.description.get("categories", ())]
+    if kind in ("ordered_logit", "ordered_probit"):
+        return {f"{a}|{b}": _cut(j) for j, (a, b) in enumerate(zip(categories[:-1], categories[1:]))}
+    if kind in ("negbin", "nb1"):
+        return {"ln_alpha": _log_alpha}
+    if kind == "tobit":
+        return {"log_sigma": _log_sigma, "sigma2": _sigma2}
+    if kind == "weibull" and "shape" in model.names:
+        return {"scale": _survreg_scale, "log_scale": _log_survreg_scale, "ln_p": _log_shape}
+    return {}
+
+
 def remember(model: Model, kind: str, formula: str, frame: pd.DataFrame, designs: Mapping[str, pd.DataFrame], *,
              outcome: Any = None, options: Mapping[str, Any] | None = None, arrays: Mapping[str, Any] | None = None,
              drop: Mapping[str, tuple[str, ...]] | None = None) -> Model:
@@ -300,6 +362,9 @@ def remember(model: Model, kind: str, formula: str, frame: pd.DataFrame, designs
                                  options=options, arrays=arrays, drop=drop)
     if kind == "mnlogit":  # parameters "category:column" for every category but the base
         design = dataclasses.replace(design, equations=tuple(str(c) for c in model.description["categories"][1:]))
+    transforms = natural_scale(kind, model)
+    defaults = dataclasses.replace(model.defaults, transforms={**transforms, **model.defaults.transforms})
     kept = model.replace(extra={**model.extra, "design": design, "dropped_rows": design.dropped_rows},
-                         row_labels=design.row_labels)  # per-row pandas arguments (groups=) align by these labels
+                         row_labels=design.row_labels,  # per-row pandas arguments (groups=) align by these labels
+                         defaults=defaults)
     return kept.replace(extra={**kept.extra, "predictor": predictor(kind, kept, design)})
