@@ -342,8 +342,10 @@ def _prediction(res: FitResult, predict: Any, variables: Any, dummy: bool, predi
 
 
 def _frame_index(rows: list[tuple[str, str, str]], multi_at: bool, width: int | None, predictive: bool) -> pd.Index:
+    if predictive:  # one row per at-setting: its label is the row's name
+        multi_at = False
     names = (["outcome"] if width is not None else []) + (["at"] if multi_at else []) + \
-        (["margin" if predictive else "variable"])
+        (["at" if predictive else "variable"])
     tuples = [tuple(part for part, keep in zip(row, (width is not None, multi_at, True)) if keep) for row in rows]
     if len(names) == 1:
         return pd.Index([t[0] for t in tuples], name=names[0])
