@@ -142,3 +142,12 @@ def test_dropped_rows_are_reported_by_label(spector):
     res = model.fit(cov_type="cluster", groups=groups)  # reversed order: aligned by label
     in_order = model.fit(cov_type="cluster", groups=groups.loc[model.row_labels].to_numpy())
     np.testing.assert_allclose(res.bse, in_order.bse, rtol=1e-12)
+
+
+def test_missing_value_errors_name_the_users_row_labels(spector):
+    """missing='raise' names the rows by the DataFrame's own labels (not positions)."""
+    df = spector.copy()
+    df.index = [f"r{i}" for i in range(len(df))]
+    df.loc["r7", "TUCE"] = np.nan
+    with pytest.raises(DataError, match=r"rows \(labels\) \['r7'\]"):
+        hs.logit("GRADE ~ GPA + TUCE", df)

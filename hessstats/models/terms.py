@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 
 from hessstats.errors import DataError, SpecificationError, message
-from hessstats.models import design as _design
 from hessstats.rows.prepare import align_to_rows
 
 MISSING = ("raise", "drop")
@@ -147,7 +146,15 @@ def prepare(data: Any, formulas: tuple[str, ...], columns: dict[str, Any], missi
     if missing == "raise":
         labels = {f"__{k}": (v if isinstance(v, str) else k) for k, v in columns.items()}
         renamed = frame.rename(columns=labels)
-        _design.check_missing(renamed.loc[:, ~renamed.columns.duplicated()])
+        renamed = renamed.loc[:, ~renamed.columns.duplicated()]
+        rows = renamed.index[renamed.isna().any(axis=1).to_numpy()]
+        if len(rows):  # name the rows by the user's labels, then the columns
+            counts = renamed.isna().sum()
+            raise DataError(message(
+                "data has missing values", expected="no missing values",
+                got=f"missing counts by column {dict((str(k), int(v)) for k, v in counts[counts > 0].items())} of "
+                    f"{len(renamed)} rows; rows (labels) {list(rows[:5])}{' ...' if len(rows) > 5 else ''}",
+                fix="pass missing='drop' to drop those rows, or drop/impute them yourself (df.dropna(subset=[...]))"))
     else:
         keep = frame.notna().all(axis=1).to_numpy()
         frame.attrs["dropped_rows"] = data.index[~keep]
