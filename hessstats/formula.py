@@ -28,6 +28,7 @@ from hessstats.models.count import negbin_model, poisson_model, zip_model
 from hessstats.models.genpoisson import genpoisson_model
 from hessstats.models.hurdle import ZeroLink, hurdle_negbin_model, hurdle_poisson_model
 from hessstats.models.nb1 import nb1_model
+from hessstats.models.predictors import remember
 from hessstats.models.survival import weibull_model
 from hessstats.models.terms import categorical_outcome, describe, matrices, prepare, rhs_matrix
 from hessstats.models.truncated import truncated_negbin_model, truncated_poisson_model
@@ -61,7 +62,8 @@ def logit(formula: str, data: pd.DataFrame, *, missing: str = "raise", separatio
     """
     frame, _ = prepare(data, (formula,), {}, missing)
     y, X = matrices(formula, frame)
-    return logit_model(y, X, separation=separation, description=describe("logit", formula, missing=missing))
+    model = logit_model(y, X, separation=separation, description=describe("logit", formula, missing=missing))
+    return remember(model, "logit", formula, frame, {"X": X}, outcome=y)
 
 
 def probit(formula: str, data: pd.DataFrame, *, missing: str = "raise", separation: bool = True) -> Model:
@@ -92,7 +94,8 @@ def probit(formula: str, data: pd.DataFrame, *, missing: str = "raise", separati
     """
     frame, _ = prepare(data, (formula,), {}, missing)
     y, X = matrices(formula, frame)
-    return probit_model(y, X, separation=separation, description=describe("probit", formula, missing=missing))
+    model = probit_model(y, X, separation=separation, description=describe("probit", formula, missing=missing))
+    return remember(model, "probit", formula, frame, {"X": X}, outcome=y)
 
 
 def poisson(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset: Any = None,
@@ -124,8 +127,10 @@ def poisson(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset: A
     """
     frame, extra = prepare(data, (formula,), {"exposure": exposure, "offset": offset}, missing)
     y, X = matrices(formula, frame)
-    return poisson_model(y, X, exposure=extra["exposure"], offset=extra["offset"],
-                         description=describe("poisson", formula, exposure=exposure, offset=offset, missing=missing))
+    model = poisson_model(y, X, exposure=extra["exposure"], offset=extra["offset"],
+                          description=describe("poisson", formula, exposure=exposure, offset=offset, missing=missing))
+    return remember(model, "poisson", formula, frame, {"X": X}, outcome=y,
+                    options={"exposure": exposure, "offset": offset}, arrays=extra)
 
 
 def negbin(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset: Any = None,
@@ -156,8 +161,10 @@ def negbin(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset: An
     """
     frame, extra = prepare(data, (formula,), {"exposure": exposure, "offset": offset}, missing)
     y, X = matrices(formula, frame)
-    return negbin_model(y, X, exposure=extra["exposure"], offset=extra["offset"],
-                        description=describe("negbin", formula, exposure=exposure, offset=offset, missing=missing))
+    model = negbin_model(y, X, exposure=extra["exposure"], offset=extra["offset"],
+                         description=describe("negbin", formula, exposure=exposure, offset=offset, missing=missing))
+    return remember(model, "negbin", formula, frame, {"X": X}, outcome=y,
+                    options={"exposure": exposure, "offset": offset}, arrays=extra)
 
 
 def zip(formula: str, data: pd.DataFrame, *, inflation: str = "~ 1", exposure: Any = None,  # noqa: A001
@@ -191,9 +198,11 @@ def zip(formula: str, data: pd.DataFrame, *, inflation: str = "~ 1", exposure: A
     frame, extra = prepare(data, (formula, inflation), {"exposure": exposure, "offset": offset}, missing)
     y, X = matrices(formula, frame)
     Z = rhs_matrix(inflation, frame)
-    return zip_model(y, X, Z, exposure=extra["exposure"], offset=extra["offset"],
-                     description=describe("zip", formula, inflation=inflation, exposure=exposure, offset=offset,
+    model = zip_model(y, X, Z, exposure=extra["exposure"], offset=extra["offset"],
+                      description=describe("zip", formula, inflation=inflation, exposure=exposure, offset=offset,
                                            missing=missing))
+    return remember(model, "zip", formula, frame, {"X": X, "Z": Z}, outcome=y,
+                    options={"exposure": exposure, "offset": offset}, arrays=extra)
 
 
 def ols(formula: str, data: pd.DataFrame, *, missing: str = "raise") -> Model:
@@ -222,7 +231,8 @@ def ols(formula: str, data: pd.DataFrame, *, missing: str = "raise") -> Model:
     """
     frame, _ = prepare(data, (formula,), {}, missing)
     y, X = matrices(formula, frame)
-    return normal_model(y, X, description=describe("ols", formula, missing=missing))
+    model = normal_model(y, X, description=describe("ols", formula, missing=missing))
+    return remember(model, "ols", formula, frame, {"X": X}, outcome=y)
 
 
 def gamma(formula: str, data: pd.DataFrame, *, missing: str = "raise") -> Model:
@@ -250,7 +260,8 @@ def gamma(formula: str, data: pd.DataFrame, *, missing: str = "raise") -> Model:
     """
     frame, _ = prepare(data, (formula,), {}, missing)
     y, X = matrices(formula, frame)
-    return gamma_model(y, X, description=describe("gamma", formula, missing=missing))
+    model = gamma_model(y, X, description=describe("gamma", formula, missing=missing))
+    return remember(model, "gamma", formula, frame, {"X": X}, outcome=y)
 
 
 def tobit(formula: str, data: pd.DataFrame, *, left: Any = 0.0, right: Any = None, missing: str = "raise") -> Model:
@@ -280,8 +291,10 @@ def tobit(formula: str, data: pd.DataFrame, *, left: Any = 0.0, right: Any = Non
     """
     frame, extra = prepare(data, (formula,), {"left": left, "right": right}, missing)
     y, X = matrices(formula, frame)
-    return tobit_model(y, X, left=extra["left"], right=extra["right"],
-                       description=describe("tobit", formula, left=left, right=right, missing=missing))
+    model = tobit_model(y, X, left=extra["left"], right=extra["right"],
+                        description=describe("tobit", formula, left=left, right=right, missing=missing))
+    return remember(model, "tobit", formula, frame, {"X": X}, outcome=y, options={"left": left, "right": right},
+                    arrays=extra)
 
 
 def weibull(formula: str, data: pd.DataFrame, *, event: Any = None, shape: float | None = None,
@@ -314,8 +327,9 @@ def weibull(formula: str, data: pd.DataFrame, *, event: Any = None, shape: float
     """
     frame, extra = prepare(data, (formula,), {"event": event}, missing)
     y, X = matrices(formula, frame)
-    return weibull_model(y, X, event=extra["event"], shape=shape,
-                         description=describe("weibull", formula, event=event, shape=shape, missing=missing))
+    model = weibull_model(y, X, event=extra["event"], shape=shape,
+                          description=describe("weibull", formula, event=event, shape=shape, missing=missing))
+    return remember(model, "weibull", formula, frame, {"X": X}, outcome=y, options={"event": event}, arrays=extra)
 
 
 def mnlogit(formula: str, data: pd.DataFrame, *, missing: str = "raise") -> Model:
@@ -343,14 +357,18 @@ def mnlogit(formula: str, data: pd.DataFrame, *, missing: str = "raise") -> Mode
     """
     frame, _ = prepare(data, (formula,), {}, missing)
     y, X = categorical_outcome(formula, frame)
-    return mnlogit_model(y, X, description=describe("mnlogit", formula, missing=missing))
+    model = mnlogit_model(y, X, description=describe("mnlogit", formula, missing=missing))
+    return remember(model, "mnlogit", formula, frame, {"X": X}, outcome=y)
 
 
 def _ordered(distr: str, formula: str, data: pd.DataFrame, missing: str) -> Model:
     frame, _ = prepare(data, (formula,), {}, missing)
     y, X = categorical_outcome(formula, frame)
-    X = X.drop(columns=[c for c in X.columns if c == "Intercept"])
-    return ordered_model(y, X, distr=distr, description=describe(f"ordered_{distr}", formula, missing=missing))
+    spec, dropped = X.attrs.get("model_spec"), tuple(c for c in X.columns if c == "Intercept")
+    X = X.drop(columns=list(dropped))
+    model = ordered_model(y, X, distr=distr, description=describe(f"ordered_{distr}", formula, missing=missing))
+    X.attrs["model_spec"] = spec
+    return remember(model, f"ordered_{distr}", formula, frame, {"X": X}, outcome=y, drop={"X": dropped})
 
 
 def ordered_logit(formula: str, data: pd.DataFrame, *, missing: str = "raise") -> Model:
@@ -409,8 +427,10 @@ def _count_formula(constructor: Callable[..., Model], kind: str, formula: str, d
                    offset: Any, missing: str) -> Model:
     frame, extra = prepare(data, (formula,), {"exposure": exposure, "offset": offset}, missing)
     y, X = matrices(formula, frame)
-    return constructor(y, X, exposure=extra["exposure"], offset=extra["offset"],
-                       description=describe(kind, formula, exposure=exposure, offset=offset, missing=missing))
+    model = constructor(y, X, exposure=extra["exposure"], offset=extra["offset"],
+                        description=describe(kind, formula, exposure=exposure, offset=offset, missing=missing))
+    return remember(model, kind, formula, frame, {"X": X}, outcome=y, options={"exposure": exposure, "offset": offset},
+                    arrays=extra)
 
 
 def nb1(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset: Any = None,
@@ -677,9 +697,10 @@ def binomial(formula: str, data: pd.DataFrame, *, trials: Any = None, failures: 
     """
     frame, extra = prepare(data, (formula,), {"trials": trials, "failures": failures, "offset": offset}, missing)
     y, X = matrices(formula, frame)
-    return binomial_model(y, X, trials=extra["trials"], failures=extra["failures"], link=link, offset=extra["offset"],
-                          description=describe("binomial", formula, trials=trials, failures=failures,
-                                               link=BinomialLink(link).value, offset=offset, missing=missing))
+    model = binomial_model(y, X, trials=extra["trials"], failures=extra["failures"], link=link, offset=extra["offset"],
+                           description=describe("binomial", formula, trials=trials, failures=failures,
+                                                link=BinomialLink(link).value, offset=offset, missing=missing))
+    return remember(model, "binomial", formula, frame, {"X": X}, outcome=y, options={"offset": offset}, arrays=extra)
 
 
 MODELS: dict[str, Callable[..., Model]] = {

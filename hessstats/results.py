@@ -20,8 +20,11 @@ from hessstats.core.covariance import covariance_for
 from hessstats.core.linalg import InverseInformation
 from hessstats.errors import CovarianceError, SpecificationError, message
 from hessstats.inference.delta import coef_table, delta, standard_errors, transformed
-from hessstats.inference.hypothesis import TestResult, lr_test, wald_test
+from hessstats.inference.hypothesis import TestResult, lr_test, wald_terms, wald_test
 from hessstats.inference.margins import margins
+from hessstats.inference.prediction import PredictionResult
+from hessstats.inference.prediction import get_prediction as _get_prediction
+from hessstats.inference.prediction import predict as _predict
 from hessstats.inference.profile import fit_restricted, profile_ci
 from hessstats.inference.report import Summary
 from hessstats.inference.report import summary as _summary
@@ -383,7 +386,9 @@ class FitResult:
         return transformed(self, alpha)
 
     def wald_test(self, R: Any, q: Any = None) -> TestResult:
-        """Wald test of ``R b = q`` (matrix, ``"GPA = PSI, TUCE = 0"`` strings, or a function).
+        """Wald test of ``R b = q`` (matrix, ``"GPA = PSI, TUCE = 0"`` strings, a whole formula term
+        ``"C(region)"``, chained ``"x1 = x2 = 0"``, or a function); the result has ``.statistic``,
+        ``.df`` and ``.pvalue``.
 
         Parameters
         ----------
@@ -406,6 +411,19 @@ class FitResult:
         <Wald test: statistic=8, df=1, p_value=0.00467773>
         """
         return wald_test(self, R, q)
+
+    def wald_terms(self) -> pd.DataFrame:
+        """Term-wise Wald tests of a formula model (Type III style; statsmodels ``wald_test_terms``):
+        ``statistic, df, p_value`` by term (see :func:`hessstats.inference.hypothesis.wald_terms`).
+
+        Example
+        -------
+        >>> import hessstats as hs
+        >>> res = hs.logit("GRADE ~ GPA + TUCE + C(PSI)", hs.datasets.load("spector")).fit()
+        >>> res.wald_terms()["df"].tolist()
+        [1, 1, 1, 1]
+        """
+        return wald_terms(self)
 
     def fit_restricted(self, fixed: dict[str, float], **fit_options: Any) -> FitResult:
         """Refit with the parameters in ``fixed`` (``{name: value}``) held fixed.
@@ -475,12 +493,16 @@ class FitResult:
         """
         return profile_ci(self, names, alpha, **options)
 
-    def margins(self, predict: Any = None, variables: Any = None, *, kind: str = "average",
+    def margins(self, predict: Any = None, variables: Any = None, *, at: Any = "overall", kind: str | None = None,
+                dummy: bool = True, count: bool = False, predictive: bool = False, contrast: str = "base",
                 alpha: float = 0.05) -> pd.DataFrame:
-        """Marginal effects dy/dx with delta-method SEs (see :func:`hessstats.inference.margins.margins`).
+        """Marginal effects (or predictive margins) with delta-method SEs (see
+        :func:`hessstats.inference.margins.margins`).
 
-        With no arguments, for the built-in logit, probit, poisson and negbin models: statsmodels'
-        ``get_margeff()`` (``kind="mean"``: ``at="mean"``), every regressor except the constant.
+        With no arguments, for the built-in formula models: every right-hand-side variable,
+        discrete changes for factors and 0/1 columns, derivatives otherwise (statsmodels
+        ``get_margeff(dummy=True)``, Stata ``margins, dydx(*)`` with ``i.`` factors); ``at="mean"``
+        at the means; ``predictive=True`` the average predictions (Stata ``margins``).
 
         Parameters
         ----------
@@ -507,7 +529,39 @@ class FitResult:
         >>> bool(np.isclose(res.margins(lambda p, d: p["b"] * d["x"], ["x"]).loc["x", "coef"], res.params["b"]))
         True
         """
-        return margins(self, predict, variables, kind=kind, alpha=alpha)
+        return margins(self, predict, variables, at=at, kind=kind, dummy=dummy, count=count, predictive=predictive,
+                       contrast=contrast, alpha=alpha)
+
+    # ------------------------------------------------------------------ predictions (issue 13)
+    def predict(self, new_data: Any = None, which: Any = None, *, predict: Any = None) -> pd.Series | pd.DataFrame:
+        """Predictions at the estimate (see :func:`hessstats.inference.prediction.predict`): the fitted
+        rows, or ``new_data`` encoded as the fitted design; ``which`` a
+        :class:`~hessstats.inference.prediction.Which` or its name (``"mean"``, ``"linear"``, ``"probs"``, ...);
+        a custom likelihood passes ``predict=fn(params, data)``.
+
+        Example
+        -------
+        >>> import pandas as pd, hessstats as hs
+        >>> res = hs.logit("GRADE ~ GPA + TUCE + C(PSI)", hs.datasets.load("spector")).fit()
+        >>> res.predict(pd.DataFrame({"GPA": [3.0], "TUCE": [20], "PSI": [1]}), which="linear").round(6).tolist()
+        [-0.261168]
+        """
+        return _predict(self, new_data, which, predict=predict)
+
+    def get_prediction(self, new_data: Any = None, which: Any = None, *, alpha: float = 0.05,
+                       interval: str | None = None, predict: Any = None) -> PredictionResult:
+        """Predictions with delta-method standard errors and intervals; ``.summary_frame()`` has the
+        columns ``predicted, se, ci_lower, ci_upper`` (see :func:`hessstats.inference.prediction.get_prediction`).
+
+        Example
+        -------
+        >>> import pandas as pd, hessstats as hs
+        >>> res = hs.logit("GRADE ~ GPA + TUCE + C(PSI)", hs.datasets.load("spector")).fit()
+        >>> new = pd.DataFrame({"GPA": [3.0], "TUCE": [20], "PSI": [1]})
+        >>> res.get_prediction(new).summary_frame().round(4).to_numpy().tolist()
+        [[0.4351, 0.1812, 0.1536, 0.7657]]
+        """
+        return _get_prediction(self, new_data, which, alpha=alpha, interval=interval, predict=predict)
 
     @property
     def bootstrap_replicates(self) -> BootstrapReplicates:

@@ -104,3 +104,50 @@ def test_zip_inflation_formula():
     model = hs.zip("mdvis ~ lncoins", df, inflation="~ idp + physlm")
     assert model.names == ("Intercept", "lncoins", "inflate_Intercept", "inflate_idp", "inflate_physlm")
     assert model.description["inflation"] == "~ idp + physlm"
+
+
+# ----------------------------------------------------------------------------- issue 13: formula gaps
+
+@pytest.mark.parametrize("term,columns", [("scale(GPA)", ["scale(GPA)"]), ("center(GPA)", ["center(GPA)"]),
+                                          ("bs(GPA, df=3)", ["bs(GPA, df=3)[1]", "bs(GPA, df=3)[2]", "bs(GPA, df=3)[3]"]),
+                                          ("poly(GPA, 2)", ["poly(GPA, 2)[1]", "poly(GPA, 2)[2]"])])
+def test_stateful_transforms_find_their_columns(spector, term, columns):
+    """Stateful transforms used to fail with a NameError (formulaic lists only plain variables as
+    required). Reference: formulaic's own model_matrix on the full data gives the same design
+    columns, and the same fit as passing the transformed columns by hand (closed form for scale:
+    (x - mean) / sd with ddof=1)."""
+    from formulaic import model_matrix
+
+    res = hs.logit(f"GRADE ~ {term} + TUCE", spector).fit()
+    assert list(res.names) == ["Intercept", *columns, "TUCE"]
+    X = model_matrix(f"~ {term} + TUCE", spector)
+    by_hand = hs.models.binary.logit_model(spector["GRADE"], pd.DataFrame(X)).fit()
+    np.testing.assert_allclose(res.params.to_numpy(), by_hand.params.to_numpy(), rtol=1e-8)
+    if term == "scale(GPA)":
+        z = (spector["GPA"] - spector["GPA"].mean()) / spector["GPA"].std()
+        np.testing.assert_allclose(np.asarray(res.model.data["X"])[:, 1], z, rtol=1e-12)
+
+
+def test_dropped_rows_are_reported_by_label(spector):
+    """missing='drop': the model says which rows (by the user's labels) it left out, and its row
+    labels are those of the kept rows (so a Series aligned to them is taken by label)."""
+    df = spector.copy()
+    df.index = [f"r{i}" for i in range(len(df))]
+    df.loc[["r3", "r10"], "GPA"] = np.nan
+    model = hs.logit("GRADE ~ GPA + PSI", df, missing="drop")
+    assert list(model.extra["dropped_rows"]) == ["r3", "r10"]
+    assert model.nobs == len(df) - 2 and "r3" not in model.row_labels
+    assert list(hs.logit("GRADE ~ GPA + PSI", spector).extra["dropped_rows"]) == []
+    groups = pd.Series(np.arange(len(df)) % 4, index=df.index).drop(["r3", "r10"]).iloc[::-1]
+    res = model.fit(cov_type="cluster", groups=groups)  # reversed order: aligned by label
+    in_order = model.fit(cov_type="cluster", groups=groups.loc[model.row_labels].to_numpy())
+    np.testing.assert_allclose(res.bse, in_order.bse, rtol=1e-12)
+
+
+def test_missing_value_errors_name_the_users_row_labels(spector):
+    """missing='raise' names the rows by the DataFrame's own labels (not positions)."""
+    df = spector.copy()
+    df.index = [f"r{i}" for i in range(len(df))]
+    df.loc["r7", "TUCE"] = np.nan
+    with pytest.raises(DataError, match=r"rows \(labels\) \['r7'\]"):
+        hs.logit("GRADE ~ GPA + TUCE", df)

@@ -6,11 +6,14 @@ log-likelihood; statistics are chi-squared (statsmodels' ``use_f=False``).
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import jax.tree_util as tu
 import numpy as np
+import pandas as pd
 import scipy.special
 
 from hessstats._config import float64
@@ -42,6 +45,11 @@ class TestResult:
     p_value: float
     detail: str = ""
 
+    @property
+    def pvalue(self) -> float:
+        """The p-value (statsmodels' spelling of :attr:`p_value`)."""
+        return self.p_value
+
     def __repr__(self) -> str:
         more = f", {self.detail}" if self.detail else ""
         return f"<{self.test} test: statistic={self.statistic:.6g}, df={self.df}, p_value={self.p_value:.6g}{more}>"
@@ -57,8 +65,9 @@ def wald_test(res: FitResult, R: Any, q: Any = None) -> TestResult:
 
     ``R`` may be an ``(m, k)`` matrix, a string such as ``"GPA = PSI, TUCE = 0"`` (or a list of such
     strings) over the parameter names, or a function of the params pytree (nonlinear Wald, exact
-    Jacobian). The statistic is chi-squared with ``m`` degrees of freedom (statsmodels'
-    ``wald_test(..., use_f=False)``).
+    Jacobian). A string may also name a whole formula term, ``"C(region)"`` (all its levels jointly
+    zero), or chain equalities, ``"x1 = x2 = 0"`` (``x1 = x2, x2 = 0``). The statistic is
+    chi-squared with ``m`` degrees of freedom (statsmodels' ``wald_test(..., use_f=False)``).
 
     Parameters
     ----------
@@ -82,6 +91,8 @@ def wald_test(res: FitResult, R: Any, q: Any = None) -> TestResult:
     <Wald test: statistic=8, df=1, p_value=0.00467773>
     """
     k = len(res.theta)
+    if isinstance(R, str) and q is None:
+        R = _whole_terms(res, R)
     if callable(R):
         value, jac, cov, _ = delta_values(res, R, what="the Wald constraint function")
     else:
@@ -112,6 +123,89 @@ def wald_test(res: FitResult, R: Any, q: Any = None) -> TestResult:
     diff = value - q
     stat = float(diff @ np.linalg.solve(cov, diff))
     return _chi2("Wald", stat, value.size)
+
+
+def _terms(res: FitResult) -> dict[str, list[str]]:
+    """``{term: parameter names}`` of a formula model (its design's ``term_parameters``), else ``{}``."""
+    design = res.model.extra.get("design")
+    finder = getattr(design, "term_parameters", None)
+    return finder(res.names) if callable(finder) else {}
+
+
+def _mask(text: str, names: Sequence[str]) -> tuple[str, dict[str, str]]:
+    """``text`` with parameter names replaced by placeholders (longest first), and the inverse map."""
+    back: dict[str, str] = {}
+    for i, name in enumerate(sorted(names, key=len, reverse=True)):
+        token = f"__n{i}__"
+        pattern = r"(?<![\w.\[\]])" + re.escape(name) + r"(?![\w.\[\]])"
+        new = re.sub(pattern, token, text)
+        if new != text:
+            back[token] = name
+            text = new
+    return text, back
+
+
+def _whole_terms(res: FitResult, text: str) -> str | list[str]:
+    """Expand whole-term and chained constraints into ``"name = 0"`` / ``"a = b"`` strings.
+
+    ``"C(region)"`` (a formula term) or ``"x"`` (a parameter) without ``=``: every parameter of
+    the term equals 0; ``"x1 = x2 = 0"``: ``x1 = x2, x2 = 0``. Other text is returned unchanged.
+    """
+    if "==" in text:
+        return text  # refused with its own message by the constraint parser
+    terms = _terms(res)
+    masked, back = _mask(text, list(terms) + [n for n in res.names if n not in terms])
+    out: list[str] = []
+    for part in masked.split(","):
+        sides = [side.strip() for side in part.split("=")]
+        if len(sides) == 1 and sides[0]:
+            name = back.get(sides[0], sides[0])
+            params = terms.get(name, [name] if name in res.names else None)
+            if params is None:
+                raise SpecificationError(message(
+                    f"{name!r} is neither a term nor a parameter", expected=f"a term among {list(terms)} or a "
+                    f"parameter name, or constraints such as 'x1 = x2 = 0'", got=repr(text),
+                    fix="check the spelling; res.wald_terms() lists the terms"))
+            out += [f"{p} = 0" for p in params]
+        else:
+            out += [f"{a} = {b}" for a, b in zip(sides[:-1], sides[1:])]
+    for token, name in back.items():
+        out = [o.replace(token, name) for o in out]
+    return out
+
+
+@float64
+def wald_terms(res: FitResult) -> pd.DataFrame:
+    """Term-wise Wald tests (Type III style): for each term of the formula, all its parameters
+    (every equation of mnlogit; ZIP's inflation terms prefixed ``inflate_``) jointly zero.
+
+    Columns ``statistic, df, p_value`` (chi-squared; statsmodels' ``wald_test_terms(scalar=True)``
+    with ``use_f=False``: its ``statistic``, ``df_constraint``, ``pvalue``).
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> res = hs.logit("GRADE ~ GPA + TUCE + C(PSI)", hs.datasets.load("spector")).fit()
+    >>> wald_terms(res).round(3)
+               statistic  df  p_value
+    term                             
+    Intercept      6.972   1    0.008
+    GPA            5.007   1    0.025
+    TUCE           0.452   1    0.501
+    C(PSI)         4.993   1    0.025
+    """
+    terms = _terms(res)
+    if not terms:
+        raise SpecificationError(message(
+            "term-wise tests need a formula model", expected="a model built from a formula (hs.logit('y ~ ...', df))",
+            got=f"model {res.model.description.get('model', 'custom')!r} without a formula design",
+            fix="use res.wald_test('a = b = 0') for groups of parameters"))
+    rows = []
+    for term, params in terms.items():
+        test = wald_test(res, [f"{p} = 0" for p in params])
+        rows.append((term, test.statistic, test.df, test.p_value))
+    frame = pd.DataFrame(rows, columns=["term", "statistic", "df", "p_value"]).set_index("term")
+    return frame
 
 
 # ----------------------------------------------------------------------------- likelihood-ratio and score tests

@@ -1,23 +1,55 @@
-"""Marginal effects (dy/dx) of a prediction function with delta-method standard errors.
+"""Marginal effects and predictive margins with delta-method standard errors.
 
-``predict(params, data) -> (n,)`` is any jax function of the parameter pytree and the data (for
-an index model, e.g. ``lambda p, d: jax.nn.sigmoid(d["X"] @ p["beta"])``). ``variables`` says
-which data columns to differentiate with respect to:
+**What is varied.** For a formula model (its :class:`~hessstats.inference.prediction.Predictor`
+keeps the fitted design) the *variables* are the raw data columns of the right-hand side, as
+Stata's ``margins, dydx(*)``: each is changed in the data and the rows are re-encoded with the
+fitted design, so interactions, ``I(x**2)``, ``C(g)`` and stateful transforms move together.
 
-- a list of data keys holding 1-d arrays: ``["age", "income"]``;
-- a mapping ``{label: key}`` or ``{label: (key, column)}`` for a column of a 2-d array:
-  ``{"GPA": ("X", 0), "TUCE": ("X", 1)}``.
+- a categorical factor (``C(g)`` or a string column) gets the **discrete change** from its base
+  level, one row per other level, labelled like formulaic's treatment columns (``C(g)[T.b]``):
+  the average over rows of ``predict(g = b) - predict(g = base)`` (Stata ``i.g``);
+- a 0/1 numeric column (``dummy=True``, the default) gets the discrete change ``1`` vs ``0``
+  (statsmodels ``get_margeff(dummy=True)``, Stata ``i.psi``);
+- with ``count=True`` a column of non-negative whole numbers gets the centred unit change
+  ``(predict(x + 1) - predict(x - 1)) / 2`` (statsmodels ``get_margeff(count=True)``);
+- every other column gets the **derivative** ``d predict / d x``: exact in the prediction (AD),
+  times the derivative of the encoded design in ``x``, which is taken by a central difference of
+  the formulaic encoding (exact for designs linear or quadratic in ``x``: ``x``, ``x:z``,
+  ``C(g):x``, ``I(x**2)``; for ``log(x)``, splines, ... accurate to about 1e-9 relative).
 
-``kind="average"`` (statsmodels ``get_margeff(at="overall")``): the mean over observations of
-``d predict_i / d x_i``. ``kind="mean"`` (``at="mean"``): the derivative at the data means (every
-row-aligned data array averaged over rows, as statsmodels averages ``exog``). Both assume that
-prediction ``i`` depends only on row ``i``. Effects are exact (AD), and their Jacobian with respect
-to the parameters is exact too (``jax.jacfwd``); the covariance is the result's (its ``cov_type``).
+``dummy=False`` differentiates every non-constant *design column* instead (statsmodels' default
+``get_margeff()``, the behaviour before issue 13).
+
+Without a formula design (custom log-likelihoods, array constructors), ``variables`` name data
+columns: a list of keys of 1-d arrays (``["age"]``) or ``{label: (key, column)}`` for a column of a
+2-d array (``{"GPA": ("X", 0)}``); 0/1 columns get the discrete change when ``dummy=True``.
+
+**Where.** ``at="overall"`` (default; statsmodels ``at="overall"``, Stata ``margins`` as observed):
+the average over the fitted rows; ``at="mean"``: at the means of the design columns (statsmodels
+``at="mean"``, Stata ``atmeans``: for designs with interactions Stata averages the covariates
+first, here the design columns are averaged); ``at={"x": 1.0, "g": ["a", "b"]}``: every row with
+those values set (Stata ``at(x=1 g=(a b))``), one block per combination of listed values.
+
+**What.** ``predict`` is the quantity (a :class:`~hessstats.inference.prediction.Which` or its
+name: ``"mean"``, ``"linear"``, ``"probs"``, ``"rate"``, ...) or a function ``predict(params,
+data) -> (n,)`` (or ``(n, J)``). Defaults: the model's (``P(y=1)`` for logit/probit, the
+per-category probabilities for mnlogit and ordered models, one block per outcome as Stata
+``predict(outcome(#))``, and ``exp(x'b)`` without the exposure for count models as statsmodels
+``get_margeff``; ``predict="mean"`` includes the exposure, Stata ``predict(n)``).
+``predictive=True`` reports the average prediction itself (Stata ``margins``, predictive margins)
+instead of effects. ``contrast="pairwise"`` reports every pair of factor levels instead of each
+level against the base.
+
+Effects and their Jacobians in the parameters are exact (``jax.jacfwd``); the covariance is the
+result's (its ``cov_type``). Each prediction ``i`` is assumed to depend on row ``i`` only.
 """
 
 from __future__ import annotations
 
+import enum
+import itertools
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -31,12 +63,35 @@ from hessstats._config import float64
 from hessstats.core.compilation import TRACES, Program
 from hessstats.errors import SpecificationError, message
 from hessstats.inference.delta import sandwich, wald_frame
+from hessstats.inference.prediction import Predictor, Which
 from hessstats.rows.leaves import map_row_leaves
 
 if TYPE_CHECKING:
     from hessstats.results import FitResult
 
 KINDS = ("average", "mean")
+"""Legacy ``kind=`` values: ``"average"`` is ``at="overall"``, ``"mean"`` is ``at="mean"``."""
+
+
+class Contrast(enum.Enum):
+    """Which differences of factor levels ``margins`` reports.
+
+    Example
+    -------
+    >>> Contrast("pairwise")
+    <Contrast.PAIRWISE: 'pairwise'>
+    """
+
+    BASE = "base"
+    """Each level against the base level (Stata ``r.`` / ``i.`` default)."""
+    PAIRWISE = "pairwise"
+    """Every pair of levels, ``b`` vs ``a`` for ``a`` before ``b`` (Stata ``pwcompare``)."""
+
+
+@dataclass(frozen=True)
+class _Scenario:
+    data: Any
+    tangent: Mapping[str, Any] | None = None
 
 
 def _variables(variables: Any, data: Any) -> dict[str, tuple[str, int | None]]:
@@ -65,37 +120,210 @@ def _at_means(data: dict, n: int) -> dict:
     return map_row_leaves(lambda v: jnp.mean(v, axis=0, keepdims=True), dict(data), n)
 
 
-def _effects(theta, data, predict: Callable, spec: Any, variables: tuple) -> jax.Array:
-    """``(m,)`` average derivative of ``predict`` with respect to each ``(key, column)`` variable."""
+def _averages(theta, scenarios: tuple, predict: Callable, spec: Any) -> jax.Array:
+    """``(S, ...)``: the average prediction (or directional derivative along a data tangent) per scenario."""
     params = spec.unravel(theta)
     out = []
-    for key, col in variables:
-        column = data[key] if col is None else data[key][:, col]
+    for scenario in scenarios:
+        data, tangent = scenario
+        if tangent is None:
+            value = predict(params, data)
+        else:
+            keys = tuple(tangent)
 
-        def total(x, key=key, col=col):
-            new = x if col is None else data[key].at[:, col].set(x)
-            return jnp.sum(predict(params, {**data, key: new}))
+            def moved(sub, data=data, keys=keys):
+                return predict(params, {**data, **dict(zip(keys, sub))})
 
-        out.append(jnp.mean(jax.grad(total)(column)))
+            value = jax.jvp(moved, (tuple(data[k] for k in keys),), (tuple(tangent[k] for k in keys),))[1]
+        out.append(jnp.mean(jnp.asarray(value, dtype=jnp.float64), axis=0))
     return jnp.stack(out)
 
 
-@partial(jax.jit, static_argnames=("predict", "spec", "variables"))
-def _effects_and_jacobian(theta, data, predict: Callable, spec: Any, variables: tuple, consts: tuple = ()):
-    """Effects and their exact Jacobian in ``theta``, compiled once per (predict program, spec,
-    variables); data and the arrays ``predict`` captures (``consts``) are arguments, not baked in, so
-    a changed captured array gives new effects instead of the first call's."""
+@partial(jax.jit, static_argnames=("predict", "spec"))
+def _averages_and_jacobian(theta, scenarios, predict: Callable, spec: Any, consts: tuple = ()):
+    """Averages and their exact Jacobian in ``theta``, compiled once per (predict program, spec,
+    scenario structure); data and the arrays ``predict`` captures (``consts``) are arguments."""
     TRACES["margins"] += 1
-    effects = partial(_effects, data=data, predict=lambda p, d: predict(consts, p, d), spec=spec, variables=variables)
-    return effects(theta), jax.jacfwd(effects)(theta)
+    fn = partial(_averages, scenarios=scenarios, predict=lambda p, d: predict(consts, p, d), spec=spec)
+    # reverse mode: jit(jacfwd) of a mean over ~2e4 rows gave Jacobians 0.2% off on CPU (jax 0.10.2; see the report)
+    return fn(theta), jax.jacrev(fn)(theta)
 
 
-def _defaults(res: FitResult, predict: Any, variables: Any) -> tuple[Callable, Any]:
-    """``predict`` and ``variables``, filled in from ``res.model.defaults`` where omitted."""
+def _check_shape(res: FitResult, predict: Callable, data: Any, rows: int) -> int | None:
+    """Number of outcome columns of ``predict`` (None for one per row); a typed error otherwise."""
+    theta = jnp.asarray(res.theta)
+    shape = jax.eval_shape(lambda t: predict(res.model.spec.unravel(t), data), theta)
+    dims = getattr(shape, "shape", None)
+    ok = dims is not None and jnp.issubdtype(shape.dtype, jnp.floating) and len(dims) in (1, 2) and dims[0] == rows
+    if not ok:
+        raise SpecificationError(message(
+            "predict returned the wrong shape or dtype", expected=f"float predictions of shape ({rows},) or ({rows}, J)",
+            got=f"shape {dims}, dtype {getattr(shape, 'dtype', None)}",
+            fix="return one prediction per observation, e.g. jax.nn.sigmoid(d['X'] @ p['beta'])"))
+    return dims[1] if len(dims) == 2 else None
+
+
+def _at(at: Any, kind: str | None) -> Any:
+    if kind is not None:
+        if kind not in KINDS:
+            raise SpecificationError(message(
+                "unknown margins kind", expected=f"one of {KINDS}", got=repr(kind),
+                fix="'average' (statsmodels at='overall') or 'mean' (at='mean'); or use at="))
+        return "overall" if kind == "average" else "mean"
+    if isinstance(at, str) and at not in ("overall", "mean"):
+        raise SpecificationError(message(
+            "unknown at", expected="'overall', 'mean' or {variable: value(s)}", got=repr(at),
+            fix="at='overall' (average over rows), 'mean' (at the means) or a dict of values"))
+    if not isinstance(at, (str, Mapping)):
+        raise SpecificationError(message("unknown at", expected="'overall', 'mean' or a dict", got=repr(at),
+                                         fix="e.g. at={'GPA': 3.0}"))
+    return at
+
+
+def _at_grid(at: Any) -> list[dict[str, Any]]:
+    """The ``at`` scenarios: ``[{}]`` for 'overall'/'mean', else the cross product of listed values."""
+    if not isinstance(at, Mapping):
+        return [{}]
+    keys = list(at)
+    values = [list(v) if isinstance(v, (list, tuple, np.ndarray, pd.Index)) else [v] for v in at.values()]
+    return [dict(zip(keys, combo)) for combo in itertools.product(*values)]
+
+
+def _label(setting: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in setting.items())
+
+
+def _is_binary(values: np.ndarray) -> bool:
+    values = values[np.isfinite(values)] if values.dtype.kind == "f" else values
+    unique = np.unique(values)
+    return len(unique) == 2 and set(unique.tolist()) == {0, 1}
+
+
+def _is_count(values: np.ndarray) -> bool:
+    """statsmodels' ``_iscount``: non-negative whole numbers that vary."""
+    values = np.asarray(values, dtype=np.float64)
+    return bool(np.all(values % 1.0 == 0) and np.all(values >= 0) and values.var() > 0)
+
+
+# ----------------------------------------------------------------------------- effects on data columns
+
+
+def _data_effects(data: dict, chosen: dict[str, tuple[str, int | None]], dummy: bool, count: bool,
+                  n: int) -> tuple[list[_Scenario], list[tuple[str, dict[int, float]]]]:
+    """Scenarios and effect weights for effects on data columns (no formula design)."""
+    scenarios: list[_Scenario] = []
+    effects: list[tuple[str, dict[int, float]]] = []
+
+    def add(scenario: _Scenario) -> int:
+        scenarios.append(scenario)
+        return len(scenarios) - 1
+
+    for label, (key, col) in chosen.items():
+        leaf = data[key]
+        column = np.asarray(leaf if col is None else leaf[:, col])
+
+        def setting(value, key=key, col=col, leaf=leaf):
+            new = jnp.full_like(leaf, value) if col is None else leaf.at[:, col].set(value)
+            return {**data, key: new}
+
+        if dummy and _is_binary(column):
+            one, zero = add(_Scenario(setting(1.0))), add(_Scenario(setting(0.0)))
+            effects.append((label, {one: 1.0, zero: -1.0}))
+        elif count and _is_count(column) and column.size > 0 and not _is_binary(column):
+            up = add(_Scenario({**data, key: leaf + 1.0 if col is None else leaf.at[:, col].add(1.0)}))
+            down = add(_Scenario({**data, key: leaf - 1.0 if col is None else leaf.at[:, col].add(-1.0)}))
+            effects.append((label, {up: 0.5, down: -0.5}))
+        else:
+            tangent = jnp.ones_like(leaf) if col is None else jnp.zeros_like(leaf).at[:, col].set(1.0)
+            effects.append((label, {add(_Scenario(data, {key: tangent})): 1.0}))
+    return scenarios, effects
+
+
+# ----------------------------------------------------------------------------- effects on formula variables
+
+
+def _encode(design: Any, base: dict, frame: pd.DataFrame) -> dict:
+    return {**base, **{k: jnp.asarray(v) for k, v in design.matrices(frame).items()}}
+
+
+def _formula_effects(design: Any, base: dict, frame: pd.DataFrame, variables: list[str], dummy: bool, count: bool,
+                     contrast: Contrast) -> tuple[list[_Scenario], list[tuple[str, dict[int, float]]]]:
+    scenarios: list[_Scenario] = []
+    effects: list[tuple[str, dict[int, float]]] = []
+    cache: dict[Any, int] = {}
+
+    def scenario_at(column: str, value: Any) -> int:
+        key = (column, repr(value))
+        if key not in cache:
+            changed = frame.assign(**{column: [value] * len(frame)})
+            if isinstance(frame[column].dtype, pd.CategoricalDtype):
+                changed[column] = pd.Categorical(changed[column], categories=frame[column].cat.categories)
+            scenarios.append(_Scenario(_encode(design, base, changed)))
+            cache[key] = len(scenarios) - 1
+        return cache[key]
+
+    factor_of = {column: name for name, (column, _) in design.factors.items()}
+    for variable in variables:
+        if variable in design.factors or variable in factor_of:
+            name = variable if variable in design.factors else factor_of[variable]
+            column, levels = design.factors[name]
+            base_level = design.base_level(name)
+            if contrast is Contrast.BASE:
+                pairs = [(level, base_level) for level in levels if level != base_level]
+            else:
+                pairs = list(itertools.combinations(levels, 2))
+                pairs = [(b, a) for a, b in pairs]
+            for level, reference in pairs:
+                label = f"{name}[T.{level}]" if contrast is Contrast.BASE else f"{name}[{level} vs {reference}]"
+                effects.append((label, {scenario_at(column, level): 1.0, scenario_at(column, reference): -1.0}))
+            continue
+        if variable not in frame.columns:
+            raise SpecificationError(message(
+                f"margins variable {variable!r} is not a variable of the formula",
+                expected=f"one of {list(design.variables)} (or a factor among {list(design.factors)})",
+                got=repr(variable), fix="name the raw data columns of the right-hand side"))
+        values = frame[variable].to_numpy()
+        if dummy and _is_binary(values):
+            effects.append((variable, {scenario_at(variable, 1): 1.0, scenario_at(variable, 0): -1.0}))
+        elif count and _is_count(values) and not _is_binary(values):
+            scenarios.append(_Scenario(_encode(design, base, frame.assign(**{variable: values + 1}))))
+            scenarios.append(_Scenario(_encode(design, base, frame.assign(**{variable: values - 1}))))
+            effects.append((variable, {len(scenarios) - 2: 0.5, len(scenarios) - 1: -0.5}))
+        else:
+            x = values.astype(np.float64)
+            h = 1e-5 * (1.0 + np.abs(x))
+            plus = design.matrices(frame.assign(**{variable: x + h}))
+            minus = design.matrices(frame.assign(**{variable: x - h}))
+            tangent = {k: jnp.asarray((plus[k] - minus[k]) / (2.0 * h[:, None])) for k in plus}
+            scenarios.append(_Scenario(_encode(design, base, frame), tangent))
+            effects.append((variable, {len(scenarios) - 1: 1.0}))
+    return scenarios, effects
+
+
+# ----------------------------------------------------------------------------- the entry point
+
+
+def _prediction(res: FitResult, predict: Any, variables: Any, dummy: bool, predictive: bool
+                ) -> tuple[Callable, Predictor | None, tuple[str, ...] | None, Any]:
+    """``(predict function, predictor with a design or None, outcome labels, variables)``."""
+    predictor = res.model.extra.get("predictor")
+    design = getattr(predictor, "design", None) if isinstance(predictor, Predictor) else None
     defaults = res.model.defaults
+    use_design = design is not None and (dummy or predictive or isinstance(predict, (str, Which))) and not (
+        isinstance(variables, Mapping))
+    if callable(predict):
+        return predict, predictor if use_design else None, None, variables
+    if isinstance(predict, (str, Which)) or (predict is None and use_design):
+        if not isinstance(predictor, Predictor):
+            raise SpecificationError(message(
+                "this model declares no predictions to choose from", expected="predict=fn(params, data)",
+                got=repr(predict), fix="pass a prediction function"))
+        which, quantity = predictor.quantity(predictor.extra.get("margins", predictor.default)
+                                             if predict is None else predict)
+        return quantity.fn, predictor if use_design else None, quantity.labels, variables
     missing = [name for name, value, default in (("predict", predict, defaults.predict),
                                                   ("variables", variables, defaults.margins_variables))
-               if value is None and default is None]
+               if value is None and default is None and not (name == "variables" and predictive)]
     if missing:
         raise SpecificationError(message(
             f"margins needs a prediction function and variables; this model declares no default "
@@ -103,32 +331,46 @@ def _defaults(res: FitResult, predict: Any, variables: Any) -> tuple[Callable, A
             expected="predict(params, data) -> (n,) in jax.numpy and variables=['x1', ...] or {'GPA': ('X', 0)}",
             got=f"margins called without {' and '.join(missing)}",
             fix="pass them, e.g. res.margins(lambda p, d: jax.nn.sigmoid(d['X'] @ p['beta']), {'x': ('X', 1)}); "
-                "the built-in logit, probit, poisson and negbin models need neither"))
+                "the built-in formula models need neither"))
     predict = defaults.predict if predict is None else predict
     variables = defaults.margins_variables if variables is None else variables
     if not callable(predict):
         raise SpecificationError(message(
             "margins needs a prediction function", expected="predict(params, data) -> (n,) in jax.numpy",
             got=type(predict).__name__, fix="pass predict=..."))
-    return predict, variables
+    return predict, None, None, variables
+
+
+def _frame_index(rows: list[tuple[str, str, str]], multi_at: bool, width: int | None, predictive: bool) -> pd.Index:
+    if predictive:  # one row per at-setting: its label is the row's name
+        multi_at = False
+    names = (["outcome"] if width is not None else []) + (["at"] if multi_at else []) + \
+        (["at" if predictive else "variable"])
+    tuples = [tuple(part for part, keep in zip(row, (width is not None, multi_at, True)) if keep) for row in rows]
+    if len(names) == 1:
+        return pd.Index([t[0] for t in tuples], name=names[0])
+    return pd.MultiIndex.from_tuples(tuples, names=names)
 
 
 @float64
-def margins(res: FitResult, predict: Callable | None = None, variables: Any = None, *, kind: str = "average",
-            alpha: float = 0.05) -> pd.DataFrame:
-    """Marginal effects with delta-method SEs: a ``summary_frame``-like table indexed by variable.
-
-    ``predict`` defaults to ``res.model.defaults.predict`` and ``variables`` to
-    ``res.model.defaults.margins_variables``, which the built-in logit, probit (``P(y=1)``),
-    poisson and negbin (``exp(X beta)``, per unit of exposure) declare: then ``res.margins()`` is
-    statsmodels' ``get_margeff()`` (``kind="mean"``: ``get_margeff(at="mean")``), dy/dx for every
-    column of the design except the constant. Dummy columns (``C(g)``) are differentiated like
-    any other column, as statsmodels' default ``dummy=False``; for the discrete change pass your own
-    ``predict``. A model without those defaults raises :class:`SpecificationError` naming what to pass.
+def margins(res: FitResult, predict: Any = None, variables: Any = None, *, at: Any = "overall",
+            kind: str | None = None, dummy: bool = True, count: bool = False, predictive: bool = False,
+            contrast: Contrast | str = "base", alpha: float = 0.05) -> pd.DataFrame:
+    """Marginal effects (or predictive margins) with delta-method SEs: a ``summary_frame``-like
+    table (``coef, std_err, z, p_value, ci_lower, ci_upper``) indexed by variable (with
+    ``outcome`` and ``at`` levels where there are several). See the module docstring for the
+    conventions; ``kind="average"|"mean"`` is the older spelling of ``at="overall"|"mean"``.
 
     Example
     -------
     >>> import numpy as np, jax, jax.numpy as jnp, hessstats as hs
+    >>> spector = hs.logit("GRADE ~ GPA + TUCE + PSI", hs.datasets.load("spector")).fit()
+    >>> margins(spector)["coef"].round(6).tolist()  # statsmodels get_margeff(dummy=True); PSI a discrete change
+    [0.362581, 0.012208, 0.357515]
+    >>> margins(spector, dummy=False)["coef"].round(6).tolist()  # statsmodels get_margeff()
+    [0.362581, 0.012208, 0.305178]
+    >>> margins(spector, predictive=True, at={"PSI": [0, 1]})["coef"].round(4).tolist()  # Stata margins, at(psi=(0 1))
+    [0.1799, 0.5374]
     >>> rng = np.random.default_rng(1)
     >>> X = np.column_stack([rng.normal(size=100), np.ones(100)])
     >>> y = rng.poisson(np.exp(X @ [0.3, 0.5])).astype(float)
@@ -137,35 +379,85 @@ def margins(res: FitResult, predict: Callable | None = None, variables: Any = No
     >>> me = margins(res, lambda p, d: jnp.exp(d["X"] @ p["b"]), {"x": ("X", 0)})
     >>> bool(np.isclose(me.loc["x", "coef"], res.params.iloc[0] * y.mean()))
     True
-    >>> spector = hs.logit("GRADE ~ GPA + TUCE + PSI", hs.datasets.load("spector")).fit()
-    >>> margins(spector)["coef"].round(6).tolist()  # statsmodels Logit(...).fit().get_margeff().margeff
-    [0.362581, 0.012208, 0.305178]
     """
-    predict, variables = _defaults(res, predict, variables)
     check_alpha(alpha)
-    if kind not in KINDS:
-        raise SpecificationError(message(
-            "unknown margins kind", expected=f"one of {KINDS}", got=repr(kind),
-            fix="'average' (statsmodels at='overall') or 'mean' (at='mean')"))
-    data = res.model.data
-    if not isinstance(data, dict):
-        raise SpecificationError(message(
-            "margins needs dict-like data", expected="data passed as a dict or DataFrame",
-            got=type(data).__name__, fix="pass the data as {'X': ..., 'y': ...}"))
-    chosen = _variables(variables, data)
+    at = _at(at, kind)
+    contrast = Contrast(contrast)
+    fn, predictor, labels, variables = _prediction(res, predict, variables, dummy, predictive)
     n = res.nobs
-    data = _at_means(data, n) if kind == "mean" else data
+    if predictor is not None:
+        design = predictor.design
+        _, base = predictor.encode(None)
+        frame = design.frame
+        chosen_vars = list(design.variables) if variables is None else [str(v) for v in
+                                                                         ([variables] if isinstance(variables, str)
+                                                                          else variables)]
+    else:
+        base = res.model.data
+        if not isinstance(base, dict):
+            raise SpecificationError(message(
+                "margins needs dict-like data", expected="data passed as a dict or DataFrame",
+                got=type(base).__name__, fix="pass the data as {'X': ..., 'y': ...}"))
+        chosen = {} if predictive and variables is None else _variables(variables, base)
+    width = _check_shape(res, fn, base, n)
+    settings = _at_grid(at)
+    all_scenarios: list[_Scenario] = []
+    rows: list[tuple[str, str, str]] = []
+    weights: list[dict[int, float]] = []
+    for setting in settings:
+        if predictor is not None:
+            unknown = [k for k in setting if k not in frame.columns]
+            if unknown:
+                raise SpecificationError(message(
+                    f"at= names columns the model does not use: {unknown}", expected=f"among {list(design.variables)}",
+                    got=str(list(setting)), fix="set only variables of the formula"))
+            here = frame.assign(**{k: [v] * len(frame) for k, v in setting.items()}) if setting else frame
+            data = _encode(design, base, here) if setting else base
+            if predictive:
+                scenarios, effects = [_Scenario(data)], [(_label(setting) or "margin", {0: 1.0})]
+            else:
+                scenarios, effects = _formula_effects(design, base, here, chosen_vars, dummy, count, contrast)
+        else:
+            data = dict(base)
+            for key, value in setting.items():
+                if key not in data:
+                    raise SpecificationError(message(f"at= names an unknown data key {key!r}",
+                                                     expected=f"among {sorted(data)}", got=repr(key),
+                                                     fix="set data keys of 1-d columns"))
+                data[key] = jnp.full_like(data[key], value)
+            if predictive:
+                scenarios, effects = [_Scenario(data)], [(_label(setting) or "margin", {0: 1.0})]
+            else:
+                scenarios, effects = _data_effects(data, chosen, dummy, count, n)
+        if at == "mean":
+            scenarios = [_Scenario(_at_means(s.data, n),
+                                   None if s.tangent is None else {k: jnp.mean(v, axis=0, keepdims=True)
+                                                                   for k, v in s.tangent.items()})
+                         for s in scenarios]
+        offset = len(all_scenarios)
+        all_scenarios += scenarios
+        for label, w in effects:
+            weights.append({offset + i: v for i, v in w.items()})
+            rows.append(("", _label(setting), label))
+    packed = tuple((s.data, None if s.tangent is None else dict(s.tangent)) for s in all_scenarios)
     theta = jnp.asarray(res.theta)
-    rows = 1 if kind == "mean" else n
-    shape = jax.eval_shape(lambda t: predict(res.model.spec.unravel(t), data), theta)
-    if getattr(shape, "shape", None) != (rows,) or not jnp.issubdtype(shape.dtype, jnp.floating):
-        raise SpecificationError(message(
-            "predict returned the wrong shape or dtype", expected=f"float predictions of shape ({rows},)",
-            got=f"shape {getattr(shape, 'shape', None)}, dtype {getattr(shape, 'dtype', None)}",
-            fix="return one prediction per observation, e.g. jax.nn.sigmoid(d['X'] @ p['beta'])"))
-    program, consts, _ = Program.trace(predict, res.model.spec.unravel(theta), data)
-    value, jac = _effects_and_jacobian(theta, data, program, res.model.spec, tuple(chosen.values()), consts)
+    program, consts, _ = Program.trace(fn, res.model.spec.unravel(theta), all_scenarios[0].data)
+    value, jac = _averages_and_jacobian(theta, packed, program, res.model.spec, consts)
     value, jac = np.asarray(value), np.asarray(jac)
-    frame = wald_frame(value, sandwich(jac, res.cov_array), list(chosen), alpha)
-    frame.index.name = "variable"
-    return frame
+    W = np.zeros((len(weights), len(all_scenarios)))
+    for r, w in enumerate(weights):
+        for i, v in w.items():
+            W[r, i] = v
+    k = theta.size
+    if width is None:
+        est, J = W @ value, W @ jac.reshape(len(all_scenarios), k)
+        index = _frame_index(rows, len(settings) > 1, None, predictive)
+    else:
+        est = (W @ value).T.reshape(-1)  # outcome-major, as Stata's blocks
+        J = np.einsum("rs,sjk->jrk", W, jac).reshape(-1, k)
+        outcome = list(labels) if labels is not None and len(labels) == width else [str(j) for j in range(width)]
+        rows = [(o, a, v) for o in outcome for (_, a, v) in rows]
+        index = _frame_index(rows, len(settings) > 1, width, predictive)
+    frame_out = wald_frame(est, sandwich(J, res.cov_array), list(range(len(est))), alpha)
+    frame_out.index = index
+    return frame_out

@@ -100,6 +100,23 @@ def _ordered(params: OrderedParams, data: dict, cdf) -> jnp.ndarray:
     return jnp.log(jnp.where(use_sf, by_sf, by_cdf))
 
 
+def ordered_probabilities(params: OrderedParams, X: Any, cdf: Any) -> jnp.ndarray:
+    """``(n, J)`` category probabilities ``F(c_j - x'b) - F(c_{j-1} - x'b)`` of an ordered model.
+
+    Example
+    -------
+    >>> import jax
+    >>> with jax.enable_x64(True):  # float64, as inside hs.fit
+    ...     out = ordered_probabilities(OrderedParams(np.zeros(1), np.array([0.0])), np.zeros((1, 1)), jax.nn.sigmoid)
+    >>> np.asarray(out).round(6).tolist()
+    [[0.5, 0.5]]
+    """
+    xb = X @ params.beta
+    upper = cdf(cutpoints(params.thresholds)[None, :] - xb[:, None])  # (n, J-1)
+    ones = jnp.ones((xb.shape[0], 1))
+    return jnp.concatenate([upper, ones], axis=1) - jnp.concatenate([0.0 * ones, upper], axis=1)
+
+
 def ordered_logit_loglike(params: OrderedParams, data: dict) -> jnp.ndarray:
     """Per-observation ordered-logit log-likelihood (integer codes ``data["y"]`` in 0..J-1).
 

@@ -53,6 +53,7 @@ TRANSFORMS: dict[str, frozenset[str]] = {
     "center": frozenset(), "scale": frozenset({"center", "scale", "ddof"}),
     "standardize": frozenset({"center", "scale", "ddof"}), "poly": frozenset({"degree", "raw"}),
     "lag": frozenset({"k"}),
+    "bs": frozenset({"df", "knots", "degree", "include_intercept", "lower_bound", "upper_bound", "extrapolation"}),
 }
 """Allowed transforms: name -> keyword arguments allowed after the first argument (literals only;
 unary functions take exactly one argument, the others also take literal positional arguments)."""

@@ -134,7 +134,7 @@ def test_wald_bad_constraints(logit):
     with pytest.raises(SpecificationError, match="not linear"):
         res.wald_test("GPA * PSI = 0")
     with pytest.raises(SpecificationError, match="exactly one"):
-        res.wald_test("GPA")
+        res.wald_test("GPA == 0")
     with pytest.raises(SpecificationError, match="linearly dependent"):
         res.wald_test("GPA = 0, 2*GPA = 0")
     with pytest.raises(SpecificationError, match="wrong shape"):
@@ -208,3 +208,49 @@ def test_score_test_expected_information_equals_observed_for_canonical_poisson(r
                     expected_information=fisher)
     np.testing.assert_allclose(hs.score_test(restricted, full, information="expected").statistic,
                                hs.score_test(restricted, full).statistic, rtol=1e-10)
+
+
+# ----------------------------------------------------------------------------- issue 13: whole terms
+
+def test_whole_term_and_chained_wald_tests_match_statsmodels():
+    """``wald_test("C(grp)")`` tests every level of the factor jointly; ``"a = b = 0"`` chains; the
+    term table equals statsmodels 0.15 ``wald_test_terms(scalar=True)`` (chi2, df, p) live, 1e-8."""
+    import pandas as pd
+    import statsmodels.formula.api as smf
+
+    df = hs.datasets.load("randhie")
+    df = df.assign(grp=pd.qcut(df["lpi"], 3, labels=["lo", "mid", "hi"]).astype(str))
+    formula = "mdvis ~ lncoins + C(grp) + idp + C(grp):lncoins"
+    res = hs.poisson(formula, df).fit()
+    sm_res = smf.poisson(formula, df).fit(method="newton", tol=1e-14, disp=0)
+    ref = sm_res.wald_test_terms(scalar=True).summary_frame()
+    ours = res.wald_terms()
+    assert list(ours.index) == ["Intercept", "lncoins", "C(grp)", "idp", "C(grp):lncoins"]
+    ref = ref.loc[list(ours.index)]
+    np.testing.assert_allclose(ours["statistic"], ref["chi2"], rtol=1e-8)
+    np.testing.assert_allclose(ours["p_value"], ref["P>chi2"], rtol=1e-7)
+    assert ours["df"].tolist() == ref["df constraint"].astype(int).tolist() == [1, 1, 2, 1, 2]
+    term = res.wald_test("C(grp)")
+    assert term.df == 2 and term.pvalue == term.p_value
+    np.testing.assert_allclose(term.statistic, ref.loc["C(grp)", "chi2"], rtol=1e-8)
+    chained = res.wald_test("lncoins = idp = 0")
+    explicit = sm_res.wald_test("lncoins = idp, idp = 0", scalar=True)
+    np.testing.assert_allclose(chained.statistic, explicit.statistic, rtol=1e-8)
+    assert chained.df == 2
+
+
+def test_whole_term_errors_and_multi_equation_terms():
+    """Unknown names are refused with the list of terms; a custom model has no term table; mnlogit
+    terms gather the term's parameters of every equation (df = categories - 1 per column)."""
+    df = hs.datasets.load("spector")
+    res = hs.logit("GRADE ~ GPA + C(PSI)", df).fit()
+    with pytest.raises(SpecificationError, match="neither a term nor a parameter"):
+        res.wald_test("C(region)")
+    custom = hs.fit(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, np.array([1.0, 3.0]))
+    with pytest.raises(SpecificationError, match="formula model"):
+        custom.wald_terms()
+    mn = hs.mnlogit("PID ~ logpopul + age", hs.datasets.load("anes96")).fit()
+    table = mn.wald_terms()
+    assert table["df"].tolist() == [6, 6, 6]
+    by_hand = mn.wald_test([f"{c}:age = 0" for c in range(1, 7)])
+    np.testing.assert_allclose(table.loc["age", "statistic"], by_hand.statistic, rtol=1e-12)

@@ -2,8 +2,9 @@
 
 References (statsmodels 0.15, formula API on the same data):
 
-- margins: ``get_margeff(at="overall"|"mean")`` (default ``dummy=False``: dummies differentiated
-  like continuous columns). Its dy/dx is analytic and its delta-method Jacobian is complex-step
+- margins: ``get_margeff(at="overall"|"mean", dummy=True)`` for ``res.margins()`` (0/1 columns as a
+  discrete change), ``dummy=False`` (dummies differentiated like continuous columns) for
+  ``res.margins(dummy=False)``. Its dy/dx is analytic and its delta-method Jacobian is complex-step
   (``discrete_margins.margeff_cov_params`` -> ``approx_fprime_cs``), exact to rounding, so the
   analytic-model tolerance 1e-8 applies to effects and standard errors;
 - null model: ``llnull`` (constant-only refit), ``llr`` and ``llr_pvalue``; ``MNLogit`` the same;
@@ -66,9 +67,10 @@ def test_default_margins_match_statsmodels(name, formula, kind, at, spector_df, 
     df = spector_df if formula == SPECTOR else randhie_df
     res = getattr(hs, name)(formula, df).fit()
     ours = res.margins(kind=kind)
-    sm_me = _sm_fit(name, formula, df).get_margeff(at=at)
+    sm_fit = _sm_fit(name, formula, df)
     assert list(ours.index) == [n for n in res.names if n not in ("Intercept", "alpha")]
-    _assert_same(ours, sm_me)
+    _assert_same(ours, sm_fit.get_margeff(at=at, dummy=True))
+    _assert_same(res.margins(at=at, dummy=False), sm_fit.get_margeff(at=at))
 
 
 def test_top_level_margins_and_array_constructor(spector_df):
@@ -77,7 +79,7 @@ def test_top_level_margins_and_array_constructor(spector_df):
     formula = hs.logit(SPECTOR, spector_df).fit().margins()
     X = spector_df[["GPA", "TUCE", "PSI"]].assign(const=1.0)
     arrays = hs.margins(hs.models.binary.logit_model(spector_df["GRADE"], X).fit())
-    sm_me = _sm_fit("logit", SPECTOR, spector_df).get_margeff()
+    sm_me = _sm_fit("logit", SPECTOR, spector_df).get_margeff(dummy=True)
     assert list(arrays.index) == ["GPA", "TUCE", "PSI"]
     np.testing.assert_allclose(arrays["coef"], sm_me.margeff, rtol=RTOL)
     np.testing.assert_allclose(arrays["std_err"], formula["std_err"], rtol=RTOL)
@@ -85,9 +87,9 @@ def test_top_level_margins_and_array_constructor(spector_df):
 
 @pytest.mark.parametrize("kind,at", [("average", "overall"), ("mean", "mean")])
 def test_categorical_regressor_treated_as_continuous(kind, at, randhie_df):
-    """C(grp): dummy columns differentiated like continuous ones (statsmodels' default dummy=False)."""
+    """dummy=False: C(grp)'s dummy columns differentiated like continuous ones (statsmodels' default)."""
     formula = "mdvis ~ lncoins + C(grp) + idp"
-    ours = hs.poisson(formula, randhie_df).fit().margins(kind=kind)
+    ours = hs.poisson(formula, randhie_df).fit().margins(kind=kind, dummy=False)
     sm_me = _sm_fit("poisson", formula, randhie_df).get_margeff(at=at, dummy=False)
     assert list(ours.index) == ["lncoins", "C(grp)[T.lo]", "C(grp)[T.mid]", "idp"]
     _assert_same(ours, sm_me)
@@ -98,7 +100,7 @@ def test_poisson_margins_leave_out_the_exposure(randhie_df):
     (``_derivative_exog`` predicts from exog alone); we follow it."""
     formula = "mdvis ~ lncoins + idp"
     res = hs.poisson(formula, randhie_df, exposure="years").fit()
-    sm_me = _sm_fit("poisson", formula, randhie_df, exposure=randhie_df["years"]).get_margeff()
+    sm_me = _sm_fit("poisson", formula, randhie_df, exposure=randhie_df["years"]).get_margeff(dummy=True)
     ours = res.margins()
     _assert_same(ours, sm_me)
     # closed form: the average of exp(x'b) * b_lncoins (offset excluded)
@@ -108,9 +110,11 @@ def test_poisson_margins_leave_out_the_exposure(randhie_df):
 
 
 def test_margins_without_defaults_say_what_to_pass(spector_df):
+    """Every built-in formula model has a default (OLS: dy/dx = the slope, closed form); a custom
+    likelihood without defaults is told what to pass."""
     res = hs.ols("GRADE ~ GPA", spector_df).fit()
-    with pytest.raises(SpecificationError, match="predict and variables"):
-        res.margins()
+    np.testing.assert_allclose(res.margins().loc["GPA", ["coef", "std_err"]], res.summary_frame().loc["GPA", ["coef", "std_err"]],
+                               rtol=1e-7)
     custom = hs.fit(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, np.array([1.0, 3.0]))
     with pytest.raises(SpecificationError, match="pass them"):
         custom.margins(kind="mean")
