@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+import scipy.linalg.blas as blas
 
 DEFAULT_RTOL = 1e-12
 """Eigenvalues of the equilibrated information below ``DEFAULT_RTOL * largest`` count as zero."""
@@ -255,3 +256,27 @@ def invert_information(hessian: np.ndarray, names: tuple[str, ...], rtol: float 
             rows.append((float(diag[i]), "no curvature on the diagonal", names[i], 1.0))
     diagnostics = pd.DataFrame(rows, columns=["eigenvalue", "problem", "parameter", "loading"])
     return InverseInformation(cov, eigenvalues, bad_params, diagnostics, pseudo)
+
+
+def gram(X: np.ndarray) -> np.ndarray:
+    """``X' X`` by one symmetric rank-k update (BLAS ``dsyrk``) without copying ``X``.
+
+    scipy's BLAS wrappers copy an argument that is not Fortran-ordered, so a C-ordered ``(n, k)``
+    array is passed as its transpose (a Fortran ``(k, n)`` view, ``trans=0``) and a Fortran one
+    as itself (``trans=1``); only other layouts are copied.
+
+    Example
+    -------
+    >>> X = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    >>> gram(X).tolist(), gram(np.asfortranarray(X)).tolist()
+    ([[35.0, 44.0], [44.0, 56.0]], [[35.0, 44.0], [44.0, 56.0]])
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[0] == 0:
+        return np.asarray(X.T @ X, dtype=np.float64)
+    if X.flags.f_contiguous:
+        upper = blas.dsyrk(1.0, X, trans=1, lower=0)
+    else:
+        upper = blas.dsyrk(1.0, np.ascontiguousarray(X).T, trans=0, lower=0)
+    upper = np.triu(upper)
+    return upper + np.triu(upper, 1).T

@@ -34,7 +34,7 @@ import scipy.optimize
 
 from hessstats.errors import DataError, SeparationWarning, message, warn
 from hessstats.model import Model
-from hessstats.models.binary import SEPARATION_TOL
+from hessstats.models.binary import SEPARATION_TOL, overlap_certified
 from hessstats.models.design import align_rows, build, design, index_defaults, outcome, require, sparse_direction, vector_option
 
 
@@ -153,7 +153,10 @@ def check_existence(y: np.ndarray, X: np.ndarray, names: Sequence[str]) -> None:
     """Warn when the Poisson/NB2 MLE does not exist (Santos Silva & Tenreyro 2010, *Economics
     Letters* 107: some ``b != 0`` has ``x_i'b = 0`` where ``y_i > 0`` and ``x_i'b <= 0`` where
     ``y_i = 0``, strictly for some): those zero counts are fitted as ``mu -> 0`` and the
-    coefficients of the named variables diverge. Found by linear programming (scipy ``linprog``).
+    coefficients of the named variables diverge. Found by linear programming (scipy ``linprog``);
+    with many rows a certificate of existence on a subsample is tried first
+    (:func:`~hessstats.models.binary.overlap_certified`), and the programme on all rows runs only
+    when it fails.
 
     Example
     -------
@@ -168,7 +171,11 @@ def check_existence(y: np.ndarray, X: np.ndarray, names: Sequence[str]) -> None:
     zero = y == 0
     if not zero.any() or zero.all():
         return
-    Xs = X / np.max(np.abs(X), axis=0)
+    scale = np.maximum(np.max(X, axis=0), -np.min(X, axis=0))  # max |x| without an (n, k) temporary
+    if overlap_certified(X, scale, lambda rows: -X[rows[zero[rows]]] / scale,
+                         lambda rows: X[rows[~zero[rows]]] / scale):
+        return
+    Xs = X / scale
     neg = -Xs[zero]  # want neg @ b >= 0, with equality rows Xs[~zero] @ b == 0
     out = scipy.optimize.linprog(-neg.sum(axis=0), A_ub=-neg, b_ub=np.zeros(len(neg)), A_eq=Xs[~zero],
                                  b_eq=np.zeros(int((~zero).sum())), bounds=[(-1.0, 1.0)] * X.shape[1], method="highs")
