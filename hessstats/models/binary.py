@@ -41,6 +41,7 @@ from hessstats.models.design import (
     require,
     sparse_direction,
 )
+from hessstats.models.index import with_index_hessian
 
 SEPARATION_TOL = 1e-7
 """Rows with ``(2y-1) x_i'b`` above this (columns scaled to max |x| = 1, |b| <= 1) count as predicted."""
@@ -70,8 +71,38 @@ def logit_loglike(params: BinaryParams, data: dict) -> jnp.ndarray:
     >>> np.asarray(out).round(6).tolist()  # log(1/2)
     [-0.693147, -0.693147]
     """
-    eta = data["X"] @ params.beta
-    return data["y"] * eta - jnp.logaddexp(0.0, eta)
+    return logit_obs({"beta": data["X"] @ params.beta}, {}, data)
+
+
+def logit_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
+    """The logit log-likelihood as a function of the linear predictor ``eta["beta"] = X @ beta``
+    (the index form: the model's Hessian is assembled as ``X' diag(w) X``).
+
+    Example
+    -------
+    >>> import jax
+    >>> with jax.enable_x64(True):
+    ...     out = logit_obs({"beta": np.zeros(2)}, {}, {"y": np.array([1.0, 0.0])})
+    >>> np.asarray(out).round(6).tolist()
+    [-0.693147, -0.693147]
+    """
+    e = eta["beta"]
+    return data["y"] * e - jnp.logaddexp(0.0, e)
+
+
+def probit_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
+    """The probit log-likelihood as a function of the linear predictor ``eta["beta"] = X @ beta``.
+
+    Example
+    -------
+    >>> import jax
+    >>> with jax.enable_x64(True):
+    ...     out = probit_obs({"beta": np.zeros(2)}, {}, {"y": np.array([1.0, 0.0])})
+    >>> np.asarray(out).round(6).tolist()
+    [-0.693147, -0.693147]
+    """
+    e = eta["beta"]
+    return data["y"] * jstats.norm.logcdf(e) + (1.0 - data["y"]) * jstats.norm.logcdf(-e)
 
 
 def probit_loglike(params: BinaryParams, data: dict) -> jnp.ndarray:
@@ -86,8 +117,7 @@ def probit_loglike(params: BinaryParams, data: dict) -> jnp.ndarray:
     >>> np.asarray(out).round(6).tolist()  # log Phi(0)
     [-0.693147, -0.693147]
     """
-    eta = data["X"] @ params.beta
-    return data["y"] * jstats.norm.logcdf(eta) + (1.0 - data["y"]) * jstats.norm.logcdf(-eta)
+    return probit_obs({"beta": data["X"] @ params.beta}, {}, data)
 
 
 def logit_predict(params: BinaryParams, data: dict) -> jnp.ndarray:
@@ -287,8 +317,9 @@ def _binary(kind: str, y: Any, X: Any, names: Sequence[str] | None, description:
         return (X * w[:, None]).T @ X
 
     desc = {"model": kind, "formula": None, **(description or {})}
-    return build(loglike, BinaryParams(np.zeros(X.shape[1])), {"y": y, "X": X},
-                 {"beta": list(names)}, desc, expected_information, defaults=index_defaults(X, names, predict))
+    model = build(loglike, BinaryParams(np.zeros(X.shape[1])), {"y": y, "X": X},
+                  {"beta": list(names)}, desc, expected_information, defaults=index_defaults(X, names, predict))
+    return with_index_hessian(model, logit_obs if kind == "logit" else probit_obs, {"beta": "X"}, check=False)
 
 
 def logit_model(y: Any, X: Any, *, names: Sequence[str] | None = None, description: dict | None = None,

@@ -36,6 +36,7 @@ from hessstats.errors import DataError, SeparationWarning, message, warn
 from hessstats.model import Model
 from hessstats.models.binary import SEPARATION_TOL, overlap_certified
 from hessstats.models.design import align_rows, build, design, index_defaults, outcome, require, sparse_direction, vector_option
+from hessstats.models.index import with_index_hessian
 
 
 class PoissonParams(NamedTuple):
@@ -88,8 +89,23 @@ def poisson_loglike(params: PoissonParams, data: dict) -> jnp.ndarray:
     >>> np.asarray(out).round(6).tolist()  # -1 and -1 - log 2
     [-1.0, -1.693147]
     """
-    eta = data["X"] @ params.beta + data["offset"]
-    return data["y"] * eta - jnp.exp(eta) - jsp.gammaln(data["y"] + 1.0)
+    return poisson_obs({"beta": data["X"] @ params.beta}, {}, data)
+
+
+def poisson_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
+    """The Poisson log-likelihood as a function of ``eta["beta"] = X @ beta`` (offset added here):
+    the index form, whose Hessian is assembled as ``X' diag(w) X``.
+
+    Example
+    -------
+    >>> import jax
+    >>> with jax.enable_x64(True):
+    ...     out = poisson_obs({"beta": np.zeros(2)}, {}, {"y": np.array([0.0, 2.0]), "offset": np.zeros(2)})
+    >>> np.asarray(out).round(6).tolist()
+    [-1.0, -1.693147]
+    """
+    e = eta["beta"] + data["offset"]
+    return data["y"] * e - jnp.exp(e) - jsp.gammaln(data["y"] + 1.0)
 
 
 def nb2_loglike(params: NB2Params, data: dict) -> jnp.ndarray:
@@ -104,11 +120,27 @@ def nb2_loglike(params: NB2Params, data: dict) -> jnp.ndarray:
     >>> np.asarray(out).round(6).tolist()  # log(1/2): geometric, mu = 1
     [-0.693147]
     """
-    y, eta = data["y"], data["X"] @ params.beta + data["offset"]
-    size = 1.0 / params.alpha
-    log_1p_amu = jnp.logaddexp(0.0, jnp.log(params.alpha) + eta)  # log(1 + alpha * mu)
+    return nb2_obs({"beta": data["X"] @ params.beta}, {"alpha": params.alpha}, data)
+
+
+def nb2_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
+    """The NB2 log-likelihood as a function of ``eta["beta"] = X @ beta`` and ``extra["alpha"]``
+    (the index form, with ``alpha`` as its extra parameter).
+
+    Example
+    -------
+    >>> import jax
+    >>> with jax.enable_x64(True):
+    ...     out = nb2_obs({"beta": np.zeros(1)}, {"alpha": 1.0}, {"y": np.array([0.0]), "offset": np.zeros(1)})
+    >>> np.asarray(out).round(6).tolist()
+    [-0.693147]
+    """
+    alpha = extra["alpha"]
+    y, e = data["y"], eta["beta"] + data["offset"]
+    size = 1.0 / alpha
+    log_1p_amu = jnp.logaddexp(0.0, jnp.log(alpha) + e)  # log(1 + alpha * mu)
     return (jsp.gammaln(y + size) - jsp.gammaln(size) - jsp.gammaln(y + 1.0)
-            - size * log_1p_amu + y * (jnp.log(params.alpha) + eta - log_1p_amu))
+            - size * log_1p_amu + y * (jnp.log(alpha) + e - log_1p_amu))
 
 
 def count_predict(params: PoissonParams | NB2Params, data: dict) -> jnp.ndarray:
@@ -248,9 +280,10 @@ def poisson_model(y: Any, X: Any, *, offset: Any = None, exposure: Any = None, n
         mu = np.exp(X @ theta + off)
         return (X * mu[:, None]).T @ X
 
-    return build(poisson_loglike, PoissonParams(start), {"y": y, "X": X, "offset": off}, {"beta": list(names)},
-                 count_description("poisson", description, offset, exposure), expected_information,
-                 defaults=index_defaults(X, names, count_predict))
+    model = build(poisson_loglike, PoissonParams(start), {"y": y, "X": X, "offset": off}, {"beta": list(names)},
+                  count_description("poisson", description, offset, exposure), expected_information,
+                  defaults=index_defaults(X, names, count_predict))
+    return with_index_hessian(model, poisson_obs, {"beta": "X"}, check=False)
 
 
 def negbin_model(y: Any, X: Any, *, offset: Any = None, exposure: Any = None, names: Sequence[str] | None = None,
@@ -266,9 +299,10 @@ def negbin_model(y: Any, X: Any, *, offset: Any = None, exposure: Any = None, na
     ('alpha', True)
     """
     y, X, names, off, start = count_data(y, X, names, offset, exposure, "negbin")
-    return build(nb2_loglike, NB2Params(start, 1.0), {"y": y, "X": X, "offset": off},
-                 {"beta": list(names), "alpha": "alpha"}, count_description("negbin", description, offset, exposure),
-                 defaults=index_defaults(X, names, count_predict))
+    model = build(nb2_loglike, NB2Params(start, 1.0), {"y": y, "X": X, "offset": off},
+                  {"beta": list(names), "alpha": "alpha"}, count_description("negbin", description, offset, exposure),
+                  defaults=index_defaults(X, names, count_predict))
+    return with_index_hessian(model, nb2_obs, {"beta": "X"}, check=False)
 
 
 def zip_model(y: Any, X: Any, Z: Any = None, *, offset: Any = None, exposure: Any = None,

@@ -79,7 +79,11 @@ class IndexLoglike:
             return self.program(consts, eta, extra, data)
         return IndexObservations(self.obs_loglike, self.index_names)(eta, extra, data)
 
-    def split(self, params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    def split(self, params: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        """``(coefficients of each linear predictor, the other parameters)`` of a dict or a
+        NamedTuple of parameters (the built-in models' parameter tuples)."""
+        if hasattr(params, "_asdict"):
+            params = params._asdict()
         betas = {name: params[name] for name in self.index_names}
         return betas, {key: value for key, value in params.items() if key not in betas}
 
@@ -265,9 +269,9 @@ def _layout(data, loglike: IndexLoglike, spec: ParamSpec):
     """Design matrices (same object for a shared column) and flat positions of each block."""
     cache: dict[str, Any] = {}
     xs = [cache.setdefault(col, data[col]) for _, col in loglike.design]
-    index = _flat_positions(spec)
-    rows_b = [index[name] for name in loglike.index_names]
-    extra = jax.tree_util.tree_leaves(loglike.split(index)[1])
+    betas, others = loglike.split(_flat_positions(spec))
+    rows_b = [betas[name] for name in loglike.index_names]
+    extra = jax.tree_util.tree_leaves(others)
     rows_e = np.concatenate([np.ravel(x) for x in extra]) if extra else np.zeros(0, int)
     return xs, rows_b, rows_e
 
@@ -317,6 +321,38 @@ class IndexModel(Model):
             object.__setattr__(self, "index", _traced_index(self, loglike))
             if not isinstance(self.data, RowSource):
                 _check_row_separable(self)
+
+
+def with_index_hessian(model: Model, obs_loglike: Callable[..., Any], design: Mapping[str, str], *,
+                       check: bool = True) -> Model:
+    """``model`` with its Hessian assembled as ``X' diag(w) X`` (an :class:`IndexHessian`): what the
+    built-in models use, so that a model built by ``hessstats.models.design.build`` (its own
+    log-likelihood, parameter tuple and kernels for scores and values) gets the BLAS Hessian path.
+
+    ``obs_loglike(eta, extra, data)`` must equal the model's per-observation log-likelihood with
+    ``eta = {name: data[column] @ params.name}`` for each ``design`` entry and ``extra`` the other
+    parameters (a dict by field name); ``check`` verifies row separability on a few rows (the
+    built-in models, known to be separable, skip it). Models with row blocks (``chunk_size``, row
+    sources, shards) are returned unchanged.
+
+    Example
+    -------
+    >>> import numpy as np, jax.numpy as jnp, hessstats as hs
+    >>> def loglike(p, d):
+    ...     return -0.5 * (d["y"] - d["X"] @ p["beta"]) ** 2
+    >>> m = hs.Model(loglike, {"beta": np.zeros(1)}, {"X": np.ones((3, 1)), "y": np.arange(3.0)})
+    >>> fast = with_index_hessian(m, lambda eta, extra, d: -0.5 * (d["y"] - eta["beta"]) ** 2, {"beta": "X"})
+    >>> fast.evaluate(np.zeros(1))[2].tolist(), isinstance(fast.index, IndexHessian)
+    ([[-3.0]], True)
+    """
+    if model.index is not None or model.chunk_size is not None or model.weights is not None \
+            or isinstance(model.data, RowSource) or not isinstance(model.data, Mapping):
+        return model
+    loglike = IndexLoglike(obs_loglike, tuple(sorted((str(k), str(v)) for k, v in design.items())))
+    fast = model.replace(index=_traced_index(model, loglike))
+    if check:
+        _check_row_separable(fast)
+    return fast
 
 
 def _traced_index(model: Model, loglike: IndexLoglike) -> IndexHessian:
