@@ -238,8 +238,9 @@ def value_grad_hess(theta, data, loglike: IndexLoglike, spec: ParamSpec, weights
     """``(sum loglike, gradient, Hessian)`` of an index model, assembled as ``X' diag(w) X``.
 
     On the CPU backend the per-observation derivatives come from the compiled kernel and the Gram
-    products from BLAS (dsyrk, in cache-sized row blocks); on other backends (GPU) and for data
-    sharded over several devices everything runs in one compiled XLA call.
+    products from BLAS (dsyrk, in cache-sized row blocks); on other backends (GPU), for data
+    sharded over several devices and for small problems (``rows * k^2 <= SMALL_CELLS``)
+    everything runs in one compiled XLA call.
 
     Example
     -------
@@ -254,7 +255,8 @@ def value_grad_hess(theta, data, loglike: IndexLoglike, spec: ParamSpec, weights
     (-10.5, [7.0, 10.0], [[-3.0, -3.0], [-3.0, -5.0]])
     """
     leaves = jax.tree_util.tree_leaves(data)
-    if jax.default_backend() != "cpu" or any(len(getattr(a, "devices", lambda: [0])()) > 1 for a in leaves):
+    if jax.default_backend() != "cpu" or any(len(getattr(a, "devices", lambda: [0])()) > 1 for a in leaves) \
+            or _small(data, loglike, theta.shape[0]):
         return value_grad_hess_jit(theta, data, loglike, spec, weights, consts)
     value, g_eta, g_e, d_eta, d_e = observation_derivatives(theta, data, loglike, spec, weights, consts)
     xs, rows_b, rows_e = _layout(data, loglike, spec)
@@ -263,6 +265,17 @@ def value_grad_hess(theta, data, loglike: IndexLoglike, spec: ParamSpec, weights
     grad, hess = _assemble(np, _blas_gram, theta.shape[0], xs, rows_b, rows_e,
                            np.asarray(g_eta), np.asarray(g_e), np.asarray(d_eta), np.asarray(d_e))
     return np.asarray(value), grad, hess
+
+
+SMALL_CELLS = 200_000
+"""Below this many ``rows * k^2`` multiply-adds, the CPU index path runs as one compiled call (the
+host BLAS path's fixed cost of about 0.15 ms per evaluation, the numpy assembly, dominates there)."""
+
+
+def _small(data, loglike: IndexLoglike, k: int) -> bool:
+    """True when the Gram products are small enough that one compiled call is faster than BLAS."""
+    x = data[loglike.design[0][1]]
+    return int(np.shape(x)[0]) * k * k <= SMALL_CELLS
 
 
 def _layout(data, loglike: IndexLoglike, spec: ParamSpec):
