@@ -172,9 +172,25 @@ def zip_loglike(params: ZIPParams, data: dict) -> jnp.ndarray:
     >>> np.asarray(out).round(6).tolist()
     [-0.379885, -1.693147]
     """
+    return zip_obs({"beta": data["X"] @ params.beta, "inflate": data["Z"] @ params.inflate}, {}, data)
+
+
+def zip_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
+    """The zero-inflated Poisson log-likelihood as a function of its two linear predictors,
+    ``eta["beta"] = X @ beta`` (offset added here) and ``eta["inflate"] = Z @ inflate`` (the index
+    form: the Hessian blocks are ``X' diag(w) X``, ``X' diag(w) Z`` and ``Z' diag(w) Z``).
+
+    Example
+    -------
+    >>> import jax
+    >>> data = {"y": np.array([0.0, 1.0]), "offset": np.zeros(2)}
+    >>> with jax.enable_x64(True):
+    ...     out = zip_obs({"beta": np.zeros(2), "inflate": np.zeros(2)}, {}, data)
+    >>> np.asarray(out).round(6).tolist()
+    [-0.379885, -1.693147]
+    """
     y = data["y"]
-    eta = data["X"] @ params.beta + data["offset"]
-    g = data["Z"] @ params.inflate
+    eta, g = eta["beta"] + data["offset"], eta["inflate"]
     log_w, log_1mw = -jnp.logaddexp(0.0, -g), -jnp.logaddexp(0.0, g)
     log_pois = y * eta - jnp.exp(eta) - jsp.gammaln(y + 1.0)
     zero = jnp.logaddexp(log_w, log_1mw + log_pois)  # log(w + (1-w) exp(-mu)) at y = 0
@@ -329,6 +345,7 @@ def zip_model(y: Any, X: Any, Z: Any = None, *, offset: Any = None, exposure: An
     if Z.shape[0] != X.shape[0]:
         raise DataError(message("Z and X have different numbers of rows", expected=f"{X.shape[0]} rows in Z",
                                 got=f"{Z.shape[0]} rows", fix="build Z from the same observations as X"))
-    return build(zip_loglike, ZIPParams(start, np.zeros(Z.shape[1])), {"y": y, "X": X, "Z": Z, "offset": off},
-                 {"beta": list(names), "inflate": [f"inflate_{n}" for n in inflate_names]},
-                 count_description("zip", description, offset, exposure))
+    model = build(zip_loglike, ZIPParams(start, np.zeros(Z.shape[1])), {"y": y, "X": X, "Z": Z, "offset": off},
+                  {"beta": list(names), "inflate": [f"inflate_{n}" for n in inflate_names]},
+                  count_description("zip", description, offset, exposure))
+    return with_index_hessian(model, zip_obs, {"beta": "X", "inflate": "Z"}, check=False)

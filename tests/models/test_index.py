@@ -136,12 +136,13 @@ def _builtin_models():
         "poisson": hs.poisson("mdvis ~ lncoins + idp + lpi", randhie),
         "negbin": hs.negbin("mdvis ~ lncoins + idp + lpi", randhie),
         "poisson_exposure": hs.poisson("accident ~ yr_con + op_75_79", ships, exposure="service"),
+        "zip": hs.zip("mdvis ~ lncoins + idp + lpi", randhie),
     }
     return out
 
 
 @pytest.mark.parametrize("path", ["compiled", "blas"])
-@pytest.mark.parametrize("name", ["logit", "probit", "poisson", "negbin", "poisson_exposure"])
+@pytest.mark.parametrize("name", ["logit", "probit", "poisson", "negbin", "poisson_exposure", "zip"])
 def test_builtins_use_the_index_hessian_equal_to_the_generic_one(name, path, monkeypatch):
     """Each built-in single-index model assembles its Hessian as X' diag(w) X (``Model.index`` set);
     value, gradient and Hessian equal the generic AD path (``jax.hessian`` of the same log-likelihood,
