@@ -149,11 +149,22 @@ def observation_derivatives(theta, data, loglike: IndexLoglike, spec: ParamSpec,
     and direction ``d``; ``d_e[d]`` the (summed) derivative of the extra gradient.
     """
     TRACES["index_derivatives"] += 1
-    params = spec.unravel(theta)
-    betas, extra = loglike.split(params)
-    names = loglike.index_names
+    betas, _ = loglike.split(spec.unravel(theta))
     etas = loglike.etas(betas, data)
-    eta = jnp.stack([etas[name] for name in names], axis=1)  # (n, m)
+    eta = jnp.stack([etas[name] for name in loglike.index_names], axis=1)  # (n, m)
+    return _derivatives(theta, eta, data, loglike, spec, weights, consts)
+
+
+@partial(jax.jit, static_argnames=("loglike", "spec"))
+def derivatives_at(theta, eta, data, loglike: IndexLoglike, spec: ParamSpec, weights=None, consts=()):
+    """:func:`observation_derivatives` given the ``(n, m)`` linear predictors ``eta`` (computed by
+    the caller: on the CPU with BLAS, which reads the design in place, where XLA's product copies it)."""
+    TRACES["index_derivatives"] += 1
+    return _derivatives(theta, eta, data, loglike, spec, weights, consts)
+
+
+def _derivatives(theta, eta, data, loglike: IndexLoglike, spec: ParamSpec, weights, consts):
+    _, extra = loglike.split(spec.unravel(theta))
     e_flat, unravel_extra = ravel_pytree(extra)
     e_flat = jnp.asarray(e_flat, dtype=theta.dtype)  # an empty ravel is float32
     n, m, p = eta.shape[0], eta.shape[1], e_flat.shape[0]
@@ -258,10 +269,12 @@ def value_grad_hess(theta, data, loglike: IndexLoglike, spec: ParamSpec, weights
     if jax.default_backend() != "cpu" or any(len(getattr(a, "devices", lambda: [0])()) > 1 for a in leaves) \
             or _small(data, loglike, theta.shape[0]):
         return value_grad_hess_jit(theta, data, loglike, spec, weights, consts)
-    value, g_eta, g_e, d_eta, d_e = observation_derivatives(theta, data, loglike, spec, weights, consts)
     xs, rows_b, rows_e = _layout(data, loglike, spec)
     host: dict[int, np.ndarray] = {}
     xs = [host.setdefault(id(x), np.asarray(x)) for x in xs]  # keep `is` for a shared design
+    theta_host = np.asarray(theta)
+    eta = np.stack([x @ theta_host[rows] for x, rows in zip(xs, rows_b)], axis=1)  # BLAS, X read in place
+    value, g_eta, g_e, d_eta, d_e = derivatives_at(theta, jnp.asarray(eta), data, loglike, spec, weights, consts)
     grad, hess = _assemble(np, _blas_gram, theta.shape[0], xs, rows_b, rows_e,
                            np.asarray(g_eta), np.asarray(g_e), np.asarray(d_eta), np.asarray(d_e))
     return np.asarray(value), grad, hess
@@ -373,8 +386,9 @@ def _traced_index(model: Model, loglike: IndexLoglike) -> IndexHessian:
     with x64():
         data = prepare_data(model.data.sample()) if isinstance(model.data, RowSource) else model.data
         betas, extra = loglike.split(model.spec.unravel(jnp.asarray(model.start)))
-        etas = loglike.etas(betas, data)
-        eta = jnp.stack([etas[name] for name in loglike.index_names], axis=1)
+        # the linear predictors by BLAS on the host (XLA's product would copy the design)
+        eta = jnp.asarray(np.stack([np.asarray(data[col]) @ np.asarray(betas[name]) for name, col in loglike.design],
+                                   axis=1))
         try:
             program, consts, _ = Program.trace(IndexObservations(loglike.obs_loglike, loglike.index_names),
                                                eta, extra, data)
