@@ -10,8 +10,16 @@ machine; ratios compare cases measured in the same run. Cases:
 - statsmodels ``GenericLikelihoodModel`` with the same log-likelihood in numpy (BFGS with
   finite-difference gradients, then its default finite-difference Hessian for the SEs);
   skipped at n = 1e6, k = 50 (it would take many minutes);
-- BLAS limit: ``scipy.linalg.blas.dsyrk`` of ``sqrt(w) X`` (Fortran order, formed beforehand), the
-  least work any exact Hessian of this model can do; and the Hessian evaluation of each method.
+- the built-in ``logit_model(y, X)`` (``hs.logit``'s array interface, on the index Hessian):
+  construction and fit + SEs timed separately and together, against statsmodels ``Logit`` and
+  glum ``GeneralizedLinearRegressor(family="binomial", alpha=0)`` + ``std_errors`` (a second peer;
+  ``pip install hessstats[bench]``);
+- BLAS limit: ``scipy.linalg.blas.dsyrk`` of ``sqrt(w) X`` formed beforehand in Fortran order and
+  passed **without a copy** (``dsyrk(1.0, A, trans=1)``; the earlier ``dsyrk(1.0, A.T, trans=0)``
+  copied the whole matrix per call and is shown for reference), the least work any exact Hessian
+  of this model can do; and the Hessian evaluation of each method.
+
+Threads are pinned (``BENCH_THREADS``, default 1, see ``_common.py``) and printed.
 """
 
 from __future__ import annotations
@@ -23,6 +31,8 @@ import time
 import warnings
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _common  # noqa: E402, I001  (pins threads before numpy/jax load)
 
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
@@ -108,13 +118,47 @@ def bench_hessstats(X, y, repeat: int) -> dict:
 
 
 def bench_blas(X, theta, repeat: int) -> dict:
-    """dsyrk of sqrt(w) X (Fortran order): the BLAS limit for X' diag(w) X."""
+    """dsyrk of sqrt(w) X (Fortran order, no copy): the BLAS limit for X' diag(w) X."""
     p = 1.0 / (1.0 + np.exp(-(X @ theta)))
     s = np.sqrt(p * (1 - p))
     A = np.asfortranarray(X * s[:, None])
-    syrk = best_of(lambda: blas.dsyrk(1.0, A.T, trans=0), repeat)  # A.T is C-contiguous (k, n): no copy
-    form_syrk = best_of(lambda: blas.dsyrk(1.0, np.asfortranarray(X * s[:, None]).T, trans=0), repeat)
-    return {"syrk": syrk, "form_syrk": form_syrk}
+    syrk = best_of(lambda: _common.syrk(A), repeat)  # dsyrk(1.0, A, trans=1): A is Fortran, no copy
+    copying = best_of(lambda: blas.dsyrk(1.0, A.T, trans=0), repeat)  # A.T is C-ordered: the wrapper copies it
+    form_syrk = best_of(lambda: _common.syrk(np.asfortranarray(X * s[:, None])), repeat)
+    return {"syrk": syrk, "syrk_copying": copying, "form_syrk": form_syrk}
+
+
+def bench_builtin(X, y, repeat: int) -> dict:
+    """The built-in logit (array interface): construction, fit + SEs, and their sum; the one Hessian."""
+    from hessstats.models.binary import logit_model
+
+    out = {}
+    model, out["bi_build"] = timed(lambda: logit_model(y, X))
+    _, out["bi_first"] = timed(lambda: model.fit().bse)
+    out["bi_fit"] = best_of(lambda: model.fit().bse, repeat)
+    res = model.fit()
+    out["bi_hessian"] = best_of(lambda: model.evaluate(res.theta), repeat)
+    out["bi_index"] = model.index is not None
+    return out
+
+
+def bench_glum(X, y, res, repeat: int) -> dict:
+    """glum (a second peer): unpenalised binomial GLM (IRLS), then its non-robust standard errors."""
+    try:
+        from glum import GeneralizedLinearRegressor
+    except ImportError:
+        return {}
+
+    def fit():
+        model = GeneralizedLinearRegressor(family="binomial", alpha=0, fit_intercept=False, gradient_tol=1e-10)
+        model.fit(X, y)
+        return model, model.std_errors(X=X, y=y, robust=False)
+
+    (model, se), first = timed(fit)
+    seconds = min(first, best_of(fit, repeat - 1)) if repeat > 1 else first
+    return {"glum_fit": seconds,
+            "glum_maxrel_params": float(np.max(np.abs(model.coef_ - res.theta) / np.abs(res.theta))),
+            "glum_maxrel_bse": float(np.max(np.abs(se - res.bse.to_numpy()) / res.bse.to_numpy()))}
 
 
 def bench_statsmodels(X, y, res, repeat: int) -> dict:
@@ -159,6 +203,8 @@ def run(sizes, repeat: int = 3, generic: bool = True) -> list[dict]:
         row.update(bench_hessstats(X, y, repeat))
         row.update(bench_blas(X, row["res"].theta, repeat))
         row.update(bench_statsmodels(X, y, row["res"], repeat))
+        row.update(bench_builtin(X, y, repeat))
+        row.update(bench_glum(X, y, row["res"], repeat))
         if generic and n * k <= GENERIC_MAX_CELLS:
             row.update(bench_generic(X, y, row["res"]))
         rows.append(row)
@@ -190,6 +236,19 @@ def fmt_table(rows: list[dict]) -> str:
             lines.append(f"{'':<58}{'':>10}{r['glm_fit'] / r['hs_fit']:>9.1f}x faster: hs generic vs GLM-generic")
         else:
             lines.append("statsmodels GenericLikelihoodModel: skipped at this size (2k^2 evaluations per Hessian)")
+        sm_total = r["sm_build"] + r["sm_fit"]
+        lines.append("-- built-in logit (array interface): construction and fit reported apart and together")
+        line("statsmodels Logit(y, X) construction", r["sm_build"])
+        line("statsmodels construction + fit + bse", sm_total, sm_total, "sm")
+        line(f"hs logit_model(y, X) construction (index Hessian: {r['bi_index']})", r["bi_build"])
+        line("hs built-in model.fit() + bse (steady)", r["bi_fit"], r["sm_fit"], "sm fit")
+        line("hs built-in first fit (compiles)", r["bi_first"], r["sm_fit"], "sm fit")
+        line("hs built-in construction + first fit + bse", r["bi_build"] + r["bi_first"], sm_total, "sm")
+        if "glum_fit" in r:
+            line("glum GeneralizedLinearRegressor fit + std_errors", r["glum_fit"], r["sm_fit"], "sm fit")
+            lines.append(f"{'':<4}glum vs hs: params max rel {r['glum_maxrel_params']:.1e}, bse {r['glum_maxrel_bse']:.1e}")
+        else:
+            lines.append("glum: not installed (pip install hessstats[bench])")
         lines.append("-- compile (first fit minus steady fit; traces = kernels compiled)")
         line(f"hs.fit generic first call ({r['hs_traces_first']} traces; steady {r['hs_traces_steady']})",
              r["hs_first"] - r["hs_fit"])
@@ -198,8 +257,10 @@ def fmt_table(rows: list[dict]) -> str:
         line("compiling kernel call, generic (hs.compile_stats: compile + 1 run)", r["hs_compile_call"])
         line("compiling kernel call, index (hs.compile_stats: compile + 1 run)", r["ix_compile_call"])
         lines.append("-- one Hessian evaluation (vs BLAS limit dsyrk)")
-        line("BLAS limit: dsyrk(sqrt(w) X), formed beforehand", syrk, syrk, "syrk")
+        line("BLAS limit: dsyrk(sqrt(w) X), formed beforehand, no copy", syrk, syrk, "syrk")
+        line("dsyrk(1.0, A.T, trans=0) on Fortran A (copies A)", r["syrk_copying"], syrk, "syrk")
         line("numpy: form sqrt(w) X then dsyrk", r["form_syrk"], syrk, "syrk")
+        line("hs built-in logit: value+grad+Hessian (index path)", r["bi_hessian"], syrk, "syrk")
         line("statsmodels Logit.hessian (analytic)", r["sm_hessian"], syrk, "syrk")
         line("hs index model: value+grad+Hessian X'diag(w)X", r["hess_index"], syrk, "syrk")
         line("hs generic: value+grad+AD Hessian (jacrev of grad)", r["hess_generic"], syrk, "syrk")
@@ -220,8 +281,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     import jax
 
-    print(f"hessstats {hs.__version__}, jax {jax.__version__} ({jax.default_backend()}), "
-          f"numpy {np.__version__}, {os.cpu_count()} CPUs")
+    print(f"hessstats {hs.__version__}, jax {jax.__version__} ({jax.default_backend()}); {_common.environment()}")
     rows = run(QUICK_SIZES if args.quick else SIZES, args.repeat, generic=not args.no_generic)
     print(fmt_table(rows))
 

@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+import scipy.linalg.blas as blas
 
 DEFAULT_RTOL = 1e-12
 """Eigenvalues of the equilibrated information below ``DEFAULT_RTOL * largest`` count as zero."""
@@ -41,11 +42,17 @@ class InverseInformation:
     """Eigenvalues of the equilibrated information (unit diagonal), ascending."""
     bad: np.ndarray
     """Boolean mask of parameters with NaN variance."""
-    diagnostics: pd.DataFrame
-    """One row per (bad eigenvector, loading parameter): eigenvalue, problem, parameter, loading."""
+    problems: tuple[tuple[float, str, str, float], ...] = ()
+    """``(eigenvalue, problem, parameter, loading)`` per bad eigenvector and loading parameter."""
     pseudo_inverse: np.ndarray | None = None
     """The pseudo-inverse on the identified eigenspace, before NaN-ing: the bread of sandwiches
     (exact for every estimable combination of parameters)."""
+
+    @property
+    def diagnostics(self) -> pd.DataFrame:
+        """One row per (bad eigenvector, loading parameter): eigenvalue, problem, parameter, loading
+        (a new frame per call, built only when asked for: fits never pay for pandas)."""
+        return pd.DataFrame(list(self.problems), columns=["eigenvalue", "problem", "parameter", "loading"])
 
     @property
     def ok(self) -> bool:
@@ -231,8 +238,7 @@ def invert_information(hessian: np.ndarray, names: tuple[str, ...], rtol: float 
     diag = np.diag(info)
     if not np.all(np.isfinite(info)):
         nan = np.full((k, k), np.nan)
-        rows = pd.DataFrame({"eigenvalue": np.nan, "problem": "non-finite Hessian",
-                             "parameter": list(names), "loading": np.nan})
+        rows = tuple((float("nan"), "non-finite Hessian", str(name), float("nan")) for name in names)
         return InverseInformation(nan, np.full(k, np.nan), np.ones(k, bool), rows)
     d, eigenvalues, vectors = eigen if eigen is not None else equilibrated_eigh(info)
     scale = 1.0 / d
@@ -253,5 +259,28 @@ def invert_information(hessian: np.ndarray, names: tuple[str, ...], rtol: float 
     for i in np.flatnonzero(diag <= 0):
         if names[i] not in {r[2] for r in rows}:
             rows.append((float(diag[i]), "no curvature on the diagonal", names[i], 1.0))
-    diagnostics = pd.DataFrame(rows, columns=["eigenvalue", "problem", "parameter", "loading"])
-    return InverseInformation(cov, eigenvalues, bad_params, diagnostics, pseudo)
+    return InverseInformation(cov, eigenvalues, bad_params, tuple(rows), pseudo)
+
+
+def gram(X: np.ndarray) -> np.ndarray:
+    """``X' X`` by one symmetric rank-k update (BLAS ``dsyrk``) without copying ``X``.
+
+    scipy's BLAS wrappers copy an argument that is not Fortran-ordered, so a C-ordered ``(n, k)``
+    array is passed as its transpose (a Fortran ``(k, n)`` view, ``trans=0``) and a Fortran one
+    as itself (``trans=1``); only other layouts are copied.
+
+    Example
+    -------
+    >>> X = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    >>> gram(X).tolist(), gram(np.asfortranarray(X)).tolist()
+    ([[35.0, 44.0], [44.0, 56.0]], [[35.0, 44.0], [44.0, 56.0]])
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[0] == 0:
+        return np.asarray(X.T @ X, dtype=np.float64)
+    if X.flags.f_contiguous:
+        upper = blas.dsyrk(1.0, X, trans=1, lower=0)
+    else:
+        upper = blas.dsyrk(1.0, np.ascontiguousarray(X).T, trans=0, lower=0)
+    upper = np.triu(upper)
+    return upper + np.triu(upper, 1).T

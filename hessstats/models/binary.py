@@ -28,9 +28,20 @@ import numpy as np
 import scipy.optimize
 import scipy.special
 
+from hessstats.core.linalg import gram
 from hessstats.errors import PerfectSeparationError, SeparationWarning, message, warn
 from hessstats.model import Model
-from hessstats.models.design import align_rows, build, design, index_defaults, outcome, require, sparse_direction
+from hessstats.models.design import (
+    RANK_SCREEN,
+    align_rows,
+    build,
+    design,
+    index_defaults,
+    outcome,
+    require,
+    sparse_direction,
+)
+from hessstats.models.index import with_index_hessian
 
 SEPARATION_TOL = 1e-7
 """Rows with ``(2y-1) x_i'b`` above this (columns scaled to max |x| = 1, |b| <= 1) count as predicted."""
@@ -60,8 +71,38 @@ def logit_loglike(params: BinaryParams, data: dict) -> jnp.ndarray:
     >>> np.asarray(out).round(6).tolist()  # log(1/2)
     [-0.693147, -0.693147]
     """
-    eta = data["X"] @ params.beta
-    return data["y"] * eta - jnp.logaddexp(0.0, eta)
+    return logit_obs({"beta": data["X"] @ params.beta}, {}, data)
+
+
+def logit_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
+    """The logit log-likelihood as a function of the linear predictor ``eta["beta"] = X @ beta``
+    (the index form: the model's Hessian is assembled as ``X' diag(w) X``).
+
+    Example
+    -------
+    >>> import jax
+    >>> with jax.enable_x64(True):
+    ...     out = logit_obs({"beta": np.zeros(2)}, {}, {"y": np.array([1.0, 0.0])})
+    >>> np.asarray(out).round(6).tolist()
+    [-0.693147, -0.693147]
+    """
+    e = eta["beta"]
+    return data["y"] * e - jnp.logaddexp(0.0, e)
+
+
+def probit_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
+    """The probit log-likelihood as a function of the linear predictor ``eta["beta"] = X @ beta``.
+
+    Example
+    -------
+    >>> import jax
+    >>> with jax.enable_x64(True):
+    ...     out = probit_obs({"beta": np.zeros(2)}, {}, {"y": np.array([1.0, 0.0])})
+    >>> np.asarray(out).round(6).tolist()
+    [-0.693147, -0.693147]
+    """
+    e = eta["beta"]
+    return data["y"] * jstats.norm.logcdf(e) + (1.0 - data["y"]) * jstats.norm.logcdf(-e)
 
 
 def probit_loglike(params: BinaryParams, data: dict) -> jnp.ndarray:
@@ -76,8 +117,7 @@ def probit_loglike(params: BinaryParams, data: dict) -> jnp.ndarray:
     >>> np.asarray(out).round(6).tolist()  # log Phi(0)
     [-0.693147, -0.693147]
     """
-    eta = data["X"] @ params.beta
-    return data["y"] * jstats.norm.logcdf(eta) + (1.0 - data["y"]) * jstats.norm.logcdf(-eta)
+    return probit_obs({"beta": data["X"] @ params.beta}, {}, data)
 
 
 def logit_predict(params: BinaryParams, data: dict) -> jnp.ndarray:
@@ -110,8 +150,112 @@ def probit_predict(params: BinaryParams, data: dict) -> jnp.ndarray:
     return jstats.norm.cdf(data["X"] @ params.beta)
 
 
+SCREEN_ROWS = 2000
+"""Rows of the first subsample that the separation screen tries (more for many columns or sparse ones)."""
+
+SCREEN_PER_COLUMN = 64
+"""Rows added to the screen's subsample for each sparse column (at most half its values non-zero)."""
+
+
+def screen_rows(X: np.ndarray, m: int, seed: int = 0) -> np.ndarray:
+    """Sorted row numbers of a screening subsample: ``m`` random rows plus up to
+    :data:`SCREEN_PER_COLUMN` rows where each sparse column (dummies of rare categories) is non-zero.
+
+    Example
+    -------
+    >>> X = np.column_stack([np.ones(100), np.r_[np.zeros(98), 1.0, 1.0]])
+    >>> rows = screen_rows(X, 5)
+    >>> {98, 99} <= set(rows.tolist()), len(rows) <= 7
+    (True, True)
+    """
+    n = X.shape[0]
+    rng = np.random.default_rng(seed)
+    picked = [rng.choice(n, size=min(m, n), replace=False)]
+    counts = np.count_nonzero(X, axis=0)
+    sparse = np.flatnonzero(counts <= n // 2)
+    if sparse.size:
+        nonzero = X[:, sparse] != 0
+        for j in range(sparse.size):
+            rows = np.flatnonzero(nonzero[:, j])
+            picked.append(rows if rows.size <= SCREEN_PER_COLUMN else rng.choice(rows, SCREEN_PER_COLUMN, replace=False))
+    return np.unique(np.concatenate(picked))
+
+
+def _full_column_rank(Xs: np.ndarray) -> bool:
+    """True when the scaled Gram matrix of ``Xs`` is clearly non-singular (the screen's rank condition)."""
+    if Xs.shape[0] < Xs.shape[1]:
+        return False
+    G = gram(Xs)
+    diag = np.diag(G)
+    if not (np.all(np.isfinite(G)) and np.all(diag > 0)):
+        return False
+    d = np.sqrt(diag)
+    eigenvalues = np.linalg.eigvalsh(G / d[:, None] / d[None, :])
+    return bool(eigenvalues[0] > RANK_SCREEN * eigenvalues[-1])
+
+
+def overlap_certificate(inequality: np.ndarray, equality: np.ndarray | None = None) -> bool:
+    """True when there are weights ``lam >= 1`` (and free ``mu``) with
+    ``inequality' lam + equality' mu = 0``: then no ``b`` other than those with
+    ``inequality @ b = 0`` and ``equality @ b = 0`` has ``inequality @ b >= 0`` and
+    ``equality @ b = 0`` (Stiemke's alternative), i.e. no separating direction on these rows.
+
+    Found by a linear programme (scipy ``linprog``, HiGHS) with ``k`` equality rows; accepted only
+    when the residual is at rounding level. Rows must be scaled (entries at most 1 in size).
+
+    Example
+    -------
+    >>> overlap_certificate(np.array([[1.0], [-1.0]])), overlap_certificate(np.array([[1.0], [2.0]]))
+    (True, False)
+    """
+    m, k = inequality.shape
+    q = 0 if equality is None else equality.shape[0]
+    A = inequality.T if not q else np.hstack([inequality.T, equality.T])
+    out = scipy.optimize.linprog(np.r_[np.ones(m), np.zeros(q)], A_eq=A, b_eq=np.zeros(k),
+                                 bounds=[(1.0, None)] * m + [(None, None)] * q, method="highs")
+    if out.status != 0:
+        return False
+    residual = float(np.max(np.abs(A @ out.x)))
+    return residual <= 1e-9 * max(float(np.sum(np.abs(out.x))), 1.0)
+
+
+def overlap_certified(X: np.ndarray, scale: np.ndarray, rows_of: Any, equality_of: Any = None) -> bool:
+    """The separation/existence screen: certify on subsamples (:func:`screen_rows`, then 4 times as
+    many rows) that no separating direction exists, so the linear programme on all rows is not needed.
+
+    ``rows_of(rows)`` gives the scaled inequality rows (``>= 0``) among the row numbers ``rows``,
+    ``equality_of(rows)`` the equality rows (``= 0``; count models). A certificate needs the
+    subsample's design to have full column rank. False (not certified) with up to
+    ``4 * SCREEN_ROWS`` rows or fewer than ``2 * SCREEN_ROWS`` rows in all: the caller decides exactly.
+
+    Example
+    -------
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.column_stack([np.ones(10_000), rng.normal(size=10_000)])
+    >>> sign = np.where(X[:, 1] + rng.logistic(size=10_000) > 0, 1.0, -1.0)
+    >>> overlap_certified(X, np.abs(X).max(axis=0), lambda r: sign[r][:, None] * X[r])
+    True
+    """
+    n, k = X.shape
+    m = max(SCREEN_ROWS, 40 * k)
+    while 2 * m <= n:
+        rows = screen_rows(X, m)
+        if _full_column_rank(X[rows]):
+            equality = None if equality_of is None else equality_of(rows)
+            if overlap_certificate(rows_of(rows), equality):
+                return True
+        m *= 4
+        if m > 4 * max(SCREEN_ROWS, 40 * k):
+            break
+    return False
+
+
 def check_separation(y: np.ndarray, X: np.ndarray, names: Sequence[str]) -> None:
     """Detect complete (raise) or quasi-complete (warn) separation by linear programming.
+
+    With many rows a subsample is tried first (:func:`overlap_certified`): a certificate of
+    overlap on some rows proves that the full data are not separated either (more rows only add
+    constraints), so the linear programmes on all rows run only when the screen does not certify.
 
     Example
     -------
@@ -122,8 +266,11 @@ def check_separation(y: np.ndarray, X: np.ndarray, names: Sequence[str]) -> None
     ...     print(str(e).splitlines()[0])
     perfect separation: the outcome is predicted exactly by ['const', 'x']
     """
-    scale = np.max(np.abs(X), axis=0)
-    signed = (2.0 * y - 1.0)[:, None] * (X / scale)
+    scale = np.maximum(np.max(X, axis=0), -np.min(X, axis=0))  # max |x| without an (n, k) temporary
+    sign = 2.0 * y - 1.0
+    if overlap_certified(X, scale, lambda rows: sign[rows][:, None] * (X[rows] / scale)):
+        return
+    signed = sign[:, None] * (X / scale)
     k = X.shape[1]
     out = scipy.optimize.linprog(-signed.sum(axis=0), A_ub=-signed, b_ub=np.zeros(len(y)),
                                  bounds=[(-1.0, 1.0)] * k, method="highs")
@@ -170,8 +317,9 @@ def _binary(kind: str, y: Any, X: Any, names: Sequence[str] | None, description:
         return (X * w[:, None]).T @ X
 
     desc = {"model": kind, "formula": None, **(description or {})}
-    return build(loglike, BinaryParams(np.zeros(X.shape[1])), {"y": y, "X": X},
-                 {"beta": list(names)}, desc, expected_information, defaults=index_defaults(X, names, predict))
+    model = build(loglike, BinaryParams(np.zeros(X.shape[1])), {"y": y, "X": X},
+                  {"beta": list(names)}, desc, expected_information, defaults=index_defaults(X, names, predict))
+    return with_index_hessian(model, logit_obs if kind == "logit" else probit_obs, {"beta": "X"}, check=False)
 
 
 def logit_model(y: Any, X: Any, *, names: Sequence[str] | None = None, description: dict | None = None,

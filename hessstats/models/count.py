@@ -34,8 +34,9 @@ import scipy.optimize
 
 from hessstats.errors import DataError, SeparationWarning, message, warn
 from hessstats.model import Model
-from hessstats.models.binary import SEPARATION_TOL
+from hessstats.models.binary import SEPARATION_TOL, overlap_certified
 from hessstats.models.design import align_rows, build, design, index_defaults, outcome, require, sparse_direction, vector_option
+from hessstats.models.index import with_index_hessian
 
 
 class PoissonParams(NamedTuple):
@@ -88,8 +89,23 @@ def poisson_loglike(params: PoissonParams, data: dict) -> jnp.ndarray:
     >>> np.asarray(out).round(6).tolist()  # -1 and -1 - log 2
     [-1.0, -1.693147]
     """
-    eta = data["X"] @ params.beta + data["offset"]
-    return data["y"] * eta - jnp.exp(eta) - jsp.gammaln(data["y"] + 1.0)
+    return poisson_obs({"beta": data["X"] @ params.beta}, {}, data)
+
+
+def poisson_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
+    """The Poisson log-likelihood as a function of ``eta["beta"] = X @ beta`` (offset added here):
+    the index form, whose Hessian is assembled as ``X' diag(w) X``.
+
+    Example
+    -------
+    >>> import jax
+    >>> with jax.enable_x64(True):
+    ...     out = poisson_obs({"beta": np.zeros(2)}, {}, {"y": np.array([0.0, 2.0]), "offset": np.zeros(2)})
+    >>> np.asarray(out).round(6).tolist()
+    [-1.0, -1.693147]
+    """
+    e = eta["beta"] + data["offset"]
+    return data["y"] * e - jnp.exp(e) - jsp.gammaln(data["y"] + 1.0)
 
 
 def nb2_loglike(params: NB2Params, data: dict) -> jnp.ndarray:
@@ -104,11 +120,27 @@ def nb2_loglike(params: NB2Params, data: dict) -> jnp.ndarray:
     >>> np.asarray(out).round(6).tolist()  # log(1/2): geometric, mu = 1
     [-0.693147]
     """
-    y, eta = data["y"], data["X"] @ params.beta + data["offset"]
-    size = 1.0 / params.alpha
-    log_1p_amu = jnp.logaddexp(0.0, jnp.log(params.alpha) + eta)  # log(1 + alpha * mu)
+    return nb2_obs({"beta": data["X"] @ params.beta}, {"alpha": params.alpha}, data)
+
+
+def nb2_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
+    """The NB2 log-likelihood as a function of ``eta["beta"] = X @ beta`` and ``extra["alpha"]``
+    (the index form, with ``alpha`` as its extra parameter).
+
+    Example
+    -------
+    >>> import jax
+    >>> with jax.enable_x64(True):
+    ...     out = nb2_obs({"beta": np.zeros(1)}, {"alpha": 1.0}, {"y": np.array([0.0]), "offset": np.zeros(1)})
+    >>> np.asarray(out).round(6).tolist()
+    [-0.693147]
+    """
+    alpha = extra["alpha"]
+    y, e = data["y"], eta["beta"] + data["offset"]
+    size = 1.0 / alpha
+    log_1p_amu = jnp.logaddexp(0.0, jnp.log(alpha) + e)  # log(1 + alpha * mu)
     return (jsp.gammaln(y + size) - jsp.gammaln(size) - jsp.gammaln(y + 1.0)
-            - size * log_1p_amu + y * (jnp.log(params.alpha) + eta - log_1p_amu))
+            - size * log_1p_amu + y * (jnp.log(alpha) + e - log_1p_amu))
 
 
 def count_predict(params: PoissonParams | NB2Params, data: dict) -> jnp.ndarray:
@@ -140,9 +172,25 @@ def zip_loglike(params: ZIPParams, data: dict) -> jnp.ndarray:
     >>> np.asarray(out).round(6).tolist()
     [-0.379885, -1.693147]
     """
+    return zip_obs({"beta": data["X"] @ params.beta, "inflate": data["Z"] @ params.inflate}, {}, data)
+
+
+def zip_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
+    """The zero-inflated Poisson log-likelihood as a function of its two linear predictors,
+    ``eta["beta"] = X @ beta`` (offset added here) and ``eta["inflate"] = Z @ inflate`` (the index
+    form: the Hessian blocks are ``X' diag(w) X``, ``X' diag(w) Z`` and ``Z' diag(w) Z``).
+
+    Example
+    -------
+    >>> import jax
+    >>> data = {"y": np.array([0.0, 1.0]), "offset": np.zeros(2)}
+    >>> with jax.enable_x64(True):
+    ...     out = zip_obs({"beta": np.zeros(2), "inflate": np.zeros(2)}, {}, data)
+    >>> np.asarray(out).round(6).tolist()
+    [-0.379885, -1.693147]
+    """
     y = data["y"]
-    eta = data["X"] @ params.beta + data["offset"]
-    g = data["Z"] @ params.inflate
+    eta, g = eta["beta"] + data["offset"], eta["inflate"]
     log_w, log_1mw = -jnp.logaddexp(0.0, -g), -jnp.logaddexp(0.0, g)
     log_pois = y * eta - jnp.exp(eta) - jsp.gammaln(y + 1.0)
     zero = jnp.logaddexp(log_w, log_1mw + log_pois)  # log(w + (1-w) exp(-mu)) at y = 0
@@ -153,7 +201,10 @@ def check_existence(y: np.ndarray, X: np.ndarray, names: Sequence[str]) -> None:
     """Warn when the Poisson/NB2 MLE does not exist (Santos Silva & Tenreyro 2010, *Economics
     Letters* 107: some ``b != 0`` has ``x_i'b = 0`` where ``y_i > 0`` and ``x_i'b <= 0`` where
     ``y_i = 0``, strictly for some): those zero counts are fitted as ``mu -> 0`` and the
-    coefficients of the named variables diverge. Found by linear programming (scipy ``linprog``).
+    coefficients of the named variables diverge. Found by linear programming (scipy ``linprog``);
+    with many rows a certificate of existence on a subsample is tried first
+    (:func:`~hessstats.models.binary.overlap_certified`), and the programme on all rows runs only
+    when it fails.
 
     Example
     -------
@@ -168,7 +219,11 @@ def check_existence(y: np.ndarray, X: np.ndarray, names: Sequence[str]) -> None:
     zero = y == 0
     if not zero.any() or zero.all():
         return
-    Xs = X / np.max(np.abs(X), axis=0)
+    scale = np.maximum(np.max(X, axis=0), -np.min(X, axis=0))  # max |x| without an (n, k) temporary
+    if overlap_certified(X, scale, lambda rows: -X[rows[zero[rows]]] / scale,
+                         lambda rows: X[rows[~zero[rows]]] / scale):
+        return
+    Xs = X / scale
     neg = -Xs[zero]  # want neg @ b >= 0, with equality rows Xs[~zero] @ b == 0
     out = scipy.optimize.linprog(-neg.sum(axis=0), A_ub=-neg, b_ub=np.zeros(len(neg)), A_eq=Xs[~zero],
                                  b_eq=np.zeros(int((~zero).sum())), bounds=[(-1.0, 1.0)] * X.shape[1], method="highs")
@@ -241,9 +296,10 @@ def poisson_model(y: Any, X: Any, *, offset: Any = None, exposure: Any = None, n
         mu = np.exp(X @ theta + off)
         return (X * mu[:, None]).T @ X
 
-    return build(poisson_loglike, PoissonParams(start), {"y": y, "X": X, "offset": off}, {"beta": list(names)},
-                 count_description("poisson", description, offset, exposure), expected_information,
-                 defaults=index_defaults(X, names, count_predict))
+    model = build(poisson_loglike, PoissonParams(start), {"y": y, "X": X, "offset": off}, {"beta": list(names)},
+                  count_description("poisson", description, offset, exposure), expected_information,
+                  defaults=index_defaults(X, names, count_predict))
+    return with_index_hessian(model, poisson_obs, {"beta": "X"}, check=False)
 
 
 def negbin_model(y: Any, X: Any, *, offset: Any = None, exposure: Any = None, names: Sequence[str] | None = None,
@@ -259,9 +315,10 @@ def negbin_model(y: Any, X: Any, *, offset: Any = None, exposure: Any = None, na
     ('alpha', True)
     """
     y, X, names, off, start = count_data(y, X, names, offset, exposure, "negbin")
-    return build(nb2_loglike, NB2Params(start, 1.0), {"y": y, "X": X, "offset": off},
-                 {"beta": list(names), "alpha": "alpha"}, count_description("negbin", description, offset, exposure),
-                 defaults=index_defaults(X, names, count_predict))
+    model = build(nb2_loglike, NB2Params(start, 1.0), {"y": y, "X": X, "offset": off},
+                  {"beta": list(names), "alpha": "alpha"}, count_description("negbin", description, offset, exposure),
+                  defaults=index_defaults(X, names, count_predict))
+    return with_index_hessian(model, nb2_obs, {"beta": "X"}, check=False)
 
 
 def zip_model(y: Any, X: Any, Z: Any = None, *, offset: Any = None, exposure: Any = None,
@@ -288,6 +345,7 @@ def zip_model(y: Any, X: Any, Z: Any = None, *, offset: Any = None, exposure: An
     if Z.shape[0] != X.shape[0]:
         raise DataError(message("Z and X have different numbers of rows", expected=f"{X.shape[0]} rows in Z",
                                 got=f"{Z.shape[0]} rows", fix="build Z from the same observations as X"))
-    return build(zip_loglike, ZIPParams(start, np.zeros(Z.shape[1])), {"y": y, "X": X, "Z": Z, "offset": off},
-                 {"beta": list(names), "inflate": [f"inflate_{n}" for n in inflate_names]},
-                 count_description("zip", description, offset, exposure))
+    model = build(zip_loglike, ZIPParams(start, np.zeros(Z.shape[1])), {"y": y, "X": X, "Z": Z, "offset": off},
+                  {"beta": list(names), "inflate": [f"inflate_{n}" for n in inflate_names]},
+                  count_description("zip", description, offset, exposure))
+    return with_index_hessian(model, zip_obs, {"beta": "X", "inflate": "Z"}, check=False)

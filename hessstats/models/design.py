@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import scipy.optimize
 
+from hessstats.core.linalg import gram as gram_matrix
 from hessstats.errors import CollinearityError, DataError, message
 from hessstats.inference.defaults import PostEstimationDefaults
 from hessstats.model import Model
@@ -79,8 +80,10 @@ def design(X: Any, names: Sequence[str] | None = None, *, what: str = "X") -> tu
     if len(names) != arr.shape[1]:
         raise DataError(message(f"names do not match the columns of {what}", expected=f"{arr.shape[1]} names",
                                 got=f"{len(names)}: {list(names)}", fix="give one name per column"))
-    _check_finite(arr, names, what)
-    check_rank(arr, names, what=what)
+    G = gram_matrix(arr)  # one pass over the data: the finiteness and the rank checks both read it
+    if not np.all(np.isfinite(np.diag(G))):  # NaN/inf (or squares overflowing): count them exactly
+        _check_finite(arr, names, what)
+    check_rank(arr, names, what=what, gram=G)
     return finite_array(arr), names
 
 
@@ -111,11 +114,18 @@ def check_missing(frame: pd.DataFrame, what: str = "data") -> None:
             fix="pass missing='drop' to drop those rows, or drop/impute them yourself (df.dropna(subset=[...]))"))
 
 
-def check_rank(X: np.ndarray, names: Sequence[str], *, what: str = "X") -> None:
+def check_rank(X: np.ndarray, names: Sequence[str], *, what: str = "X", gram: np.ndarray | None = None) -> None:
     """Raise a :class:`CollinearityError` naming collinear columns (SVD of the column-scaled design).
 
     Columns are scaled to unit length; singular values below ``max(n, k) * eps * largest`` (numpy's
     ``matrix_rank`` rule) span the null space, and every column loading on it is named.
+
+    The SVD (a copy of ``X`` and ``O(n k^2)`` work with a large constant) runs only when needed:
+    first the scaled Gram matrix ``X'X`` (``gram``, one BLAS pass; computed when not given) is
+    checked, and a smallest eigenvalue above ``RANK_SCREEN`` times the largest certifies full
+    column rank (its singular values then exceed ``sqrt(RANK_SCREEN)`` times the largest, far above
+    the SVD rule's threshold, while the Gram eigenvalues are accurate to about ``k * eps``).
+    Otherwise the exact SVD decides, so the errors are the same.
 
     Example
     -------
@@ -126,6 +136,24 @@ def check_rank(X: np.ndarray, names: Sequence[str], *, what: str = "X") -> None:
     ...     print(str(e).splitlines()[0])
     X is rank deficient: 1 linear dependence(s) among columns ['const', 'a', 'b']
     """
+    n, k = X.shape
+    if k <= n:
+        G = gram_matrix(X) if gram is None else gram
+        diag = np.diag(G)
+        if np.all(np.isfinite(G)) and np.all(diag > 0):
+            d = np.sqrt(diag)
+            eigenvalues = np.linalg.eigvalsh(G / d[:, None] / d[None, :])
+            if eigenvalues[0] > RANK_SCREEN * eigenvalues[-1]:
+                return
+    _check_rank_svd(X, names, what)
+
+
+RANK_SCREEN = 1e-8
+"""A scaled Gram matrix whose eigenvalues are all above this times the largest has full column rank."""
+
+
+def _check_rank_svd(X: np.ndarray, names: Sequence[str], what: str) -> None:
+    """The exact rank check: SVD of the column-scaled design, naming the dependences."""
     n, k = X.shape
     norms = np.linalg.norm(X, axis=0)
     zero = [names[j] for j in np.flatnonzero(norms == 0)]
@@ -249,7 +277,11 @@ def constant_columns(X: np.ndarray) -> np.ndarray:
     >>> constant_columns(np.array([[1.0, 2.0], [1.0, 3.0]])).tolist()
     [True, False]
     """
-    return np.var(X, axis=0) == 0
+    X = np.asarray(X)
+    const = np.max(X, axis=0) == np.min(X, axis=0)  # two reductions, no (n, k) temporary
+    for j in np.flatnonzero(const):  # the rule itself on the few candidates only
+        const[j] = np.var(X[:, j]) == 0
+    return const
 
 
 def null_fixed(X: np.ndarray, names: Sequence[str]) -> dict[str, float]:

@@ -79,7 +79,11 @@ class IndexLoglike:
             return self.program(consts, eta, extra, data)
         return IndexObservations(self.obs_loglike, self.index_names)(eta, extra, data)
 
-    def split(self, params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    def split(self, params: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        """``(coefficients of each linear predictor, the other parameters)`` of a dict or a
+        NamedTuple of parameters (the built-in models' parameter tuples)."""
+        if hasattr(params, "_asdict"):
+            params = params._asdict()
         betas = {name: params[name] for name in self.index_names}
         return betas, {key: value for key, value in params.items() if key not in betas}
 
@@ -145,11 +149,22 @@ def observation_derivatives(theta, data, loglike: IndexLoglike, spec: ParamSpec,
     and direction ``d``; ``d_e[d]`` the (summed) derivative of the extra gradient.
     """
     TRACES["index_derivatives"] += 1
-    params = spec.unravel(theta)
-    betas, extra = loglike.split(params)
-    names = loglike.index_names
+    betas, _ = loglike.split(spec.unravel(theta))
     etas = loglike.etas(betas, data)
-    eta = jnp.stack([etas[name] for name in names], axis=1)  # (n, m)
+    eta = jnp.stack([etas[name] for name in loglike.index_names], axis=1)  # (n, m)
+    return _derivatives(theta, eta, data, loglike, spec, weights, consts)
+
+
+@partial(jax.jit, static_argnames=("loglike", "spec"))
+def derivatives_at(theta, eta, data, loglike: IndexLoglike, spec: ParamSpec, weights=None, consts=()):
+    """:func:`observation_derivatives` given the ``(n, m)`` linear predictors ``eta`` (computed by
+    the caller: on the CPU with BLAS, which reads the design in place, where XLA's product copies it)."""
+    TRACES["index_derivatives"] += 1
+    return _derivatives(theta, eta, data, loglike, spec, weights, consts)
+
+
+def _derivatives(theta, eta, data, loglike: IndexLoglike, spec: ParamSpec, weights, consts):
+    _, extra = loglike.split(spec.unravel(theta))
     e_flat, unravel_extra = ravel_pytree(extra)
     e_flat = jnp.asarray(e_flat, dtype=theta.dtype)  # an empty ravel is float32
     n, m, p = eta.shape[0], eta.shape[1], e_flat.shape[0]
@@ -234,8 +249,9 @@ def value_grad_hess(theta, data, loglike: IndexLoglike, spec: ParamSpec, weights
     """``(sum loglike, gradient, Hessian)`` of an index model, assembled as ``X' diag(w) X``.
 
     On the CPU backend the per-observation derivatives come from the compiled kernel and the Gram
-    products from BLAS (dsyrk, in cache-sized row blocks); on other backends (GPU) and for data
-    sharded over several devices everything runs in one compiled XLA call.
+    products from BLAS (dsyrk, in cache-sized row blocks); on other backends (GPU), for data
+    sharded over several devices and for small problems (``rows * k^2 <= SMALL_CELLS``)
+    everything runs in one compiled XLA call.
 
     Example
     -------
@@ -250,24 +266,38 @@ def value_grad_hess(theta, data, loglike: IndexLoglike, spec: ParamSpec, weights
     (-10.5, [7.0, 10.0], [[-3.0, -3.0], [-3.0, -5.0]])
     """
     leaves = jax.tree_util.tree_leaves(data)
-    if jax.default_backend() != "cpu" or any(len(getattr(a, "devices", lambda: [0])()) > 1 for a in leaves):
+    if jax.default_backend() != "cpu" or any(len(getattr(a, "devices", lambda: [0])()) > 1 for a in leaves) \
+            or _small(data, loglike, theta.shape[0]):
         return value_grad_hess_jit(theta, data, loglike, spec, weights, consts)
-    value, g_eta, g_e, d_eta, d_e = observation_derivatives(theta, data, loglike, spec, weights, consts)
     xs, rows_b, rows_e = _layout(data, loglike, spec)
     host: dict[int, np.ndarray] = {}
     xs = [host.setdefault(id(x), np.asarray(x)) for x in xs]  # keep `is` for a shared design
+    theta_host = np.asarray(theta)
+    eta = np.stack([x @ theta_host[rows] for x, rows in zip(xs, rows_b)], axis=1)  # BLAS, X read in place
+    value, g_eta, g_e, d_eta, d_e = derivatives_at(theta, jnp.asarray(eta), data, loglike, spec, weights, consts)
     grad, hess = _assemble(np, _blas_gram, theta.shape[0], xs, rows_b, rows_e,
                            np.asarray(g_eta), np.asarray(g_e), np.asarray(d_eta), np.asarray(d_e))
     return np.asarray(value), grad, hess
+
+
+SMALL_CELLS = 200_000
+"""Below this many ``rows * k^2`` multiply-adds, the CPU index path runs as one compiled call (the
+host BLAS path's fixed cost of about 0.15 ms per evaluation, the numpy assembly, dominates there)."""
+
+
+def _small(data, loglike: IndexLoglike, k: int) -> bool:
+    """True when the Gram products are small enough that one compiled call is faster than BLAS."""
+    x = data[loglike.design[0][1]]
+    return int(np.shape(x)[0]) * k * k <= SMALL_CELLS
 
 
 def _layout(data, loglike: IndexLoglike, spec: ParamSpec):
     """Design matrices (same object for a shared column) and flat positions of each block."""
     cache: dict[str, Any] = {}
     xs = [cache.setdefault(col, data[col]) for _, col in loglike.design]
-    index = _flat_positions(spec)
-    rows_b = [index[name] for name in loglike.index_names]
-    extra = jax.tree_util.tree_leaves(loglike.split(index)[1])
+    betas, others = loglike.split(_flat_positions(spec))
+    rows_b = [betas[name] for name in loglike.index_names]
+    extra = jax.tree_util.tree_leaves(others)
     rows_e = np.concatenate([np.ravel(x) for x in extra]) if extra else np.zeros(0, int)
     return xs, rows_b, rows_e
 
@@ -319,13 +349,53 @@ class IndexModel(Model):
                 _check_row_separable(self)
 
 
+INDEX_MIN_CELLS = 200_000
+"""Models with at most this many ``nobs * k^2`` keep the generic Hessian in :func:`with_index_hessian`."""
+
+
+def with_index_hessian(model: Model, obs_loglike: Callable[..., Any], design: Mapping[str, str], *,
+                       check: bool = True) -> Model:
+    """``model`` with its Hessian assembled as ``X' diag(w) X`` (an :class:`IndexHessian`): what the
+    built-in models use, so that a model built by ``hessstats.models.design.build`` (its own
+    log-likelihood, parameter tuple and kernels for scores and values) gets the BLAS Hessian path.
+
+    ``obs_loglike(eta, extra, data)`` must equal the model's per-observation log-likelihood with
+    ``eta = {name: data[column] @ params.name}`` for each ``design`` entry and ``extra`` the other
+    parameters (a dict by field name); ``check`` verifies row separability on a few rows (the
+    built-in models, known to be separable, skip it). Models with row blocks (``chunk_size``, row
+    sources, shards) are returned unchanged, and so are small ones (``nobs * k^2`` at most
+    :data:`INDEX_MIN_CELLS`), where the generic kernel is as fast and compiles in about half the time.
+
+    Example
+    -------
+    >>> import numpy as np, jax.numpy as jnp, hessstats as hs
+    >>> def loglike(p, d):
+    ...     return -0.5 * (d["y"] - d["X"] @ p["beta"]) ** 2
+    >>> X = np.ones((300_000, 1))
+    >>> m = hs.Model(loglike, {"beta": np.zeros(1)}, {"X": X, "y": np.zeros(300_000)})
+    >>> fast = with_index_hessian(m, lambda eta, extra, d: -0.5 * (d["y"] - eta["beta"]) ** 2, {"beta": "X"})
+    >>> fast.evaluate(np.zeros(1))[2].tolist(), isinstance(fast.index, IndexHessian)
+    ([[-300000.0]], True)
+    """
+    if model.index is not None or model.chunk_size is not None or model.weights is not None \
+            or isinstance(model.data, RowSource) or not isinstance(model.data, Mapping) \
+            or (model.nobs or 0) * model.k_params ** 2 <= INDEX_MIN_CELLS:
+        return model
+    loglike = IndexLoglike(obs_loglike, tuple(sorted((str(k), str(v)) for k, v in design.items())))
+    fast = model.replace(index=_traced_index(model, loglike))
+    if check:
+        _check_row_separable(fast)
+    return fast
+
+
 def _traced_index(model: Model, loglike: IndexLoglike) -> IndexHessian:
     """Trace ``obs_loglike`` on the model's data (a row source: its sample) at the start values."""
     with x64():
         data = prepare_data(model.data.sample()) if isinstance(model.data, RowSource) else model.data
         betas, extra = loglike.split(model.spec.unravel(jnp.asarray(model.start)))
-        etas = loglike.etas(betas, data)
-        eta = jnp.stack([etas[name] for name in loglike.index_names], axis=1)
+        # the linear predictors by BLAS on the host (XLA's product would copy the design)
+        eta = jnp.asarray(np.stack([np.asarray(data[col]) @ np.asarray(betas[name]) for name, col in loglike.design],
+                                   axis=1))
         try:
             program, consts, _ = Program.trace(IndexObservations(loglike.obs_loglike, loglike.index_names),
                                                eta, extra, data)

@@ -50,3 +50,16 @@ def test_a_fit_factorises_the_information_at_its_optimum_once(monkeypatch):
     res = hs.fit(lambda p, d: -0.5 * ((d - p["mu"]) / p["s"]) ** 2 - jnp.log(p["s"]), {"mu": 0.0, "s": 1.0}, y)
     at_optimum = [m for m in seen if np.array_equal(m, -res.hessian_array)]
     assert res.converged and len(at_optimum) == 1
+
+
+def test_gram_without_copies_matches_numpy_for_both_layouts():
+    """``gram`` (BLAS dsyrk) equals numpy's X.T @ X (reference: numpy matmul) for C-, Fortran- and
+    non-contiguous inputs."""
+    from hessstats.core.linalg import gram
+
+    X = np.random.default_rng(0).normal(size=(500, 7))
+    expected = X.T @ X
+    for arr in (X, np.asfortranarray(X), X[::2]):
+        ref = arr.T @ arr if arr is not X else expected
+        np.testing.assert_allclose(gram(arr), ref, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(gram(arr), gram(arr).T, rtol=0, atol=0)

@@ -110,3 +110,69 @@ def test_categorical_regressor_like_statsmodels(spector):
     table = hs.compare(ours, theirs)  # patsy orders the terms differently: matched by name
     assert table["coef_rel_diff"].max() < 1e-8 and table["std_err_rel_diff"].max() < 1e-8
     assert hs.logit("GRADE ~ GPA + band", df).names == ("Intercept", "GPA", "band[T.low]")
+
+
+# ---------------------------------------------------------------- separation screen on many rows (issue 17)
+
+def _large_logit(n: int = 20_000, seed: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    z = rng.normal(size=n)
+    y = (0.5 * x - 0.3 * z + rng.logistic(size=n) > 0).astype(float)
+    return pd.DataFrame({"y": y, "x": x, "z": z})
+
+
+def test_screen_certifies_overlap_on_a_subsample():
+    """Overlapping data (Albert & Anderson 1984: the MLE exists): the subsample certificate holds, and
+    it agrees with the linear programme of Konis (2007) on all rows (optimum 0: no separating
+    direction), so no warning either way."""
+    from hessstats.models.binary import overlap_certified
+
+    df = _large_logit()
+    X = np.column_stack([np.ones(len(df)), df[["x", "z"]].to_numpy()])
+    sign = 2.0 * df["y"].to_numpy() - 1.0
+    scale = np.abs(X).max(axis=0)
+    assert overlap_certified(X, scale, lambda r: sign[r][:, None] * X[r] / scale)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        hs.logit("y ~ x + z", df)
+
+
+def test_screen_falls_back_to_the_full_programme_on_separated_rows():
+    """Complete separation in 20,000 rows (x > 0 iff y = 1): the screen cannot certify, and the full
+    linear programme raises as on small data (closed form: any b = (0, c, 0), c > 0 separates; the
+    sparsest direction the programme reports also uses the other columns' slack)."""
+    df = _large_logit()
+    df["y"] = (df["x"] > 0).astype(float)
+    with pytest.raises(PerfectSeparationError, match=r"(?s)predicted exactly by \[.*'x'.*classifies all 20000"):
+        hs.logit("y ~ x + z", df)
+
+
+def test_screen_catches_a_rare_dummy_that_predicts_its_rows():
+    """Quasi-separation hidden in 12 of 20,000 rows: a dummy d whose rows all have y = 1 (the
+    direction b_d > 0 predicts exactly those 12 rows). A random subsample misses such rows; the
+    screen adds the rows of sparse columns, so the certificate fails and the warning names d."""
+    df = _large_logit()
+    df["d"] = 0.0
+    rows = df.index[df["y"] == 1][:12]
+    df.loc[rows, "d"] = 1.0
+    with pytest.warns(SeparationWarning, match=r"\['d'\] predicts 12 of 20000"):
+        hs.logit("y ~ x + z + d", df)
+
+
+def test_screen_collinear_design_still_named():
+    """Collinear columns in 20,000 rows (w = 2x - 1): the Gram screen cannot certify the rank, the
+    exact SVD names the dependence, as on small data."""
+    df = _large_logit().assign(w=lambda d: 2 * d["x"] - 1)
+    with pytest.raises(CollinearityError, match=r"\['Intercept', 'x', 'w'\]"):
+        hs.logit("y ~ x + w", df)
+
+
+def test_overlap_certificate_small_cases():
+    """Stiemke's alternative by hand: rows +1 and -1 balance (lam = (1, 1)); rows 1 and 2 cannot
+    (b = 1 has both >= 0), and a row equal to zero only through b (equality rows) is no obstacle."""
+    from hessstats.models.binary import overlap_certificate
+
+    assert overlap_certificate(np.array([[1.0], [-1.0]]))
+    assert not overlap_certificate(np.array([[1.0], [2.0]]))
+    assert overlap_certificate(np.array([[1.0], [2.0]]), equality=np.array([[1.0]]))

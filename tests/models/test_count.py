@@ -138,3 +138,26 @@ def test_poisson_mle_nonexistence_warns_with_variable():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         hs.poisson("y ~ x", df)  # without d the MLE exists: no warning
+
+
+def test_existence_screen_on_many_rows():
+    """Santos Silva & Tenreyro (2010) on 20,000 rows: with overlapping data the subsample certificate
+    holds (no warning); a dummy whose 10 rows are all zero counts makes the MLE not exist, and the
+    warning names it, as on small data (the zero counts of that group are fitted as mean -> 0)."""
+    import warnings
+
+    from hessstats.errors import SeparationWarning
+
+    rng = np.random.default_rng(3)
+    n = 20_000
+    x = rng.normal(size=n)
+    y = rng.poisson(np.exp(0.3 + 0.5 * x)).astype(float)
+    df = pd.DataFrame({"y": y, "x": x})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        hs.poisson("y ~ x", df)
+    df["d"] = 0.0
+    zeros = df.index[df["y"] == 0][:10]
+    df.loc[zeros, "d"] = 1.0
+    with pytest.warns(SeparationWarning, match=r"\['d'\]"):
+        hs.poisson("y ~ x + d", df)

@@ -100,3 +100,35 @@ def test_the_null_model_is_defined_by_a_zero_variance_column():
     no_constant = hs.models.logit_model(Y, X[["GPA", "TUCE"]]).fit()
     with pytest.raises(SpecificationError, match="no null model"):
         no_constant.lr_test_null()
+
+
+def test_rank_screen_agrees_with_the_svd_rule():
+    """The Gram screen certifies only clearly full-rank designs; near-collinear ones (a column equal to
+    another up to 1e-14 noise: numpy's matrix_rank rule calls it rank deficient) still go to the exact
+    SVD and raise (reference: numpy.linalg.matrix_rank of the column-scaled design)."""
+    from hessstats.errors import CollinearityError
+    from hessstats.models.design import check_rank
+
+    rng = np.random.default_rng(0)
+    X = np.column_stack([np.ones(1000), rng.normal(size=(1000, 3))])
+    assert np.linalg.matrix_rank(X / np.linalg.norm(X, axis=0)) == 4
+    check_rank(X, ["c", "a", "b", "d"])  # full rank: no error
+    near = np.column_stack([X, X[:, 1] + 1e-14 * rng.normal(size=1000)])
+    assert np.linalg.matrix_rank(near / np.linalg.norm(near, axis=0)) == 4
+    with pytest.raises(CollinearityError, match=r"1 linear dependence"):
+        check_rank(near, ["c", "a", "b", "d", "a2"])
+    with pytest.raises(CollinearityError, match=r"all-zero columns \['z'\]"):
+        check_rank(np.column_stack([X, np.zeros(1000)]), ["c", "a", "b", "d", "z"])
+
+
+def test_design_names_non_finite_columns_after_the_gram_pass():
+    """NaN and inf make the Gram diagonal non-finite; the exact count names the columns (reference:
+    numpy isfinite counts by hand: 1 NaN in 'b', 2 inf in 'c')."""
+    from hessstats.errors import DataError
+    from hessstats.models.design import design
+
+    X = np.ones((10, 3))
+    X[0, 1] = np.nan
+    X[[2, 3], 2] = np.inf
+    with pytest.raises(DataError, match=r"\{'b': 1, 'c': 2\}"):
+        design(X, ["a", "b", "c"])

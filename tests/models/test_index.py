@@ -117,3 +117,69 @@ def test_index_model_is_a_model_class():
     model = hs.IndexModel(logit, {"beta": np.zeros(2)}, {"X": X, "y": y}, design={"beta": "X"})
     assert isinstance(model, hs.IndexModel) and isinstance(model, hs.Model)
     assert isinstance(model.replace(description={"model": "x"}), hs.IndexModel)
+
+
+# ------------------------------------------------------------ built-ins on the index Hessian (issue 17)
+
+def _builtin_model(name: str):
+    import hessstats as hs
+
+    load = hs.datasets.load
+    builders = {
+        "logit": lambda: hs.logit("GRADE ~ GPA + TUCE + PSI", load("spector")),
+        "probit": lambda: hs.probit("GRADE ~ GPA + TUCE + PSI", load("spector")),
+        "poisson": lambda: hs.poisson("mdvis ~ lncoins + idp + lpi", load("randhie").iloc[:800]),
+        "negbin": lambda: hs.negbin("mdvis ~ lncoins + idp + lpi", load("randhie").iloc[:800]),
+        "poisson_exposure": lambda: hs.poisson("accident ~ yr_con + op_75_79", load("ships").dropna(), exposure="service"),
+        "zip": lambda: hs.zip("mdvis ~ lncoins + idp + lpi", load("randhie").iloc[:800]),
+    }
+    return builders[name]()
+
+
+@pytest.mark.parametrize("path", ["compiled", "blas"])
+@pytest.mark.parametrize("name", ["logit", "probit", "poisson", "negbin", "poisson_exposure", "zip"])
+def test_builtins_use_the_index_hessian_equal_to_the_generic_one(name, path, monkeypatch):
+    """Each built-in single-index model assembles its Hessian as X' diag(w) X (``Model.index`` set);
+    value, gradient and Hessian equal the generic AD path (``jax.hessian`` of the same log-likelihood,
+    the reference) to 1e-12 relative, at the start and at a point away from it, by the one-call
+    compiled path (small data) and by the host BLAS path (large data; forced here). Small models
+    keep the generic path unless the threshold is lowered (as here)."""
+    from hessstats.models import index
+    from hessstats.models.index import IndexHessian
+
+    monkeypatch.setattr(index, "INDEX_MIN_CELLS", 0)  # small data: attach the index path anyway
+    if path == "blas":
+        monkeypatch.setattr(index, "SMALL_CELLS", 0)
+
+    model = _builtin_model(name)  # built after the patch: the threshold applies
+    assert isinstance(model.index, IndexHessian)
+    generic = model.replace(index=None)
+    rng = np.random.default_rng(0)
+    for theta in (model.start, model.start + 0.05 * rng.standard_normal(model.k_params)):
+        if name == "negbin":
+            theta = theta.copy()
+            theta[-1] = 0.7  # alpha > 0
+        v1, g1, h1 = model.evaluate(theta)
+        v2, g2, h2 = generic.evaluate(theta)
+        np.testing.assert_allclose(v1, v2, rtol=1e-12)
+        np.testing.assert_allclose(g1, g2, rtol=1e-12, atol=1e-12 * np.max(np.abs(g2)))
+        np.testing.assert_allclose(h1, h2, rtol=1e-12, atol=1e-12 * np.max(np.abs(h2)))
+
+
+def test_builtins_take_the_index_path_only_when_large():
+    """Small built-in models keep the generic kernel (as fast there, and it compiles in about half the
+    time); above INDEX_MIN_CELLS = nobs * k^2 they get the index Hessian, with the same fit
+    (reference: the generic AD path of the same model, ``index=None``, to 1e-10)."""
+    from hessstats.models.binary import logit_model
+    from hessstats.models.index import INDEX_MIN_CELLS, IndexHessian
+
+    assert _builtin_model("logit").index is None
+    rng = np.random.default_rng(5)
+    n = INDEX_MIN_CELLS // 9 + 1000
+    X = np.column_stack([np.ones(n), rng.normal(size=(n, 2))])
+    y = (X @ [0.2, 0.5, -0.5] + rng.logistic(size=n) > 0).astype(float)
+    model = logit_model(y, X)
+    assert isinstance(model.index, IndexHessian)
+    fast, generic = model.fit(), model.replace(index=None).fit()
+    np.testing.assert_allclose(fast.params, generic.params, rtol=1e-10)
+    np.testing.assert_allclose(fast.bse, generic.bse, rtol=1e-10)
