@@ -211,3 +211,14 @@ class SpecificationWarning(HessstatsWarning):
     >>> issubclass(SpecificationWarning, HessstatsWarning)
     True
     """
+
+
+class CovarianceWarning(HessstatsWarning):
+    """A covariance estimate was adjusted or is unreliable (e.g. a two-way cluster covariance that
+    was not positive semi-definite had its negative eigenvalues set to 0).
+
+    Example
+    -------
+    >>> issubclass(CovarianceWarning, HessstatsWarning)
+    True
+    """

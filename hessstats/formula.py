@@ -114,9 +114,11 @@ def zip(formula: str, data: pd.DataFrame, *, inflation: str = "~ 1", exposure: A
                                            missing=missing))
 
 
-def ols(formula: str, data: pd.DataFrame, *, missing: str = "raise") -> Model:
+def ols(formula: str, data: pd.DataFrame, *, missing: str = "raise", variance: str = "ols") -> Model:
     """Normal linear regression by maximum likelihood (``beta`` then ``sigma``; see
-    :mod:`hessstats.models.continuous` for the relation to statsmodels OLS).
+    :mod:`hessstats.models.continuous` for the relation to statsmodels OLS). ``variance="ols"``
+    (default) reports as statsmodels OLS / R ``lm`` / Stata ``regress`` (``s^2 = RSS/(n-k)``, t
+    inference); ``variance="ml"`` the maximum-likelihood covariance with z inference.
 
     Example
     -------
@@ -126,7 +128,7 @@ def ols(formula: str, data: pd.DataFrame, *, missing: str = "raise") -> Model:
     """
     frame, _ = prepare(data, (formula,), {}, missing)
     y, X = matrices(formula, frame)
-    return normal_model(y, X, description=describe("ols", formula, missing=missing))
+    return normal_model(y, X, description=describe("ols", formula, missing=missing), variance=variance)
 
 
 def gamma(formula: str, data: pd.DataFrame, *, missing: str = "raise") -> Model:

@@ -113,7 +113,7 @@ class Problem:
     names: Mapping[str, list[str]]
     groups: np.ndarray
     make_reference: Callable[[Problem], Reference] = field(repr=False)
-    cluster_correction: str = "statsmodels"
+    cluster_correction: str = "regress"
     expected_information: Callable[[np.ndarray], np.ndarray] | None = field(default=None, repr=False)
 
     @property

@@ -52,7 +52,7 @@ def test_hc0_and_cluster_match_statsmodels(which, request):
     sm_hc0 = sm_model.fit(disp=0, cov_type="HC0", tol=1e-12)
     sm_clu = sm_model.fit(disp=0, cov_type="cluster", cov_kwds={"groups": g}, tol=1e-12)
     np.testing.assert_allclose(res.with_cov("HC0").bse, sm_hc0.bse, rtol=RTOL)
-    ours = res.with_cov("cluster", groups=g, cov_options={"correction": "statsmodels"})
+    ours = res.with_cov("cluster", groups=g, cov_options={"correction": "regress"})
     np.testing.assert_allclose(ours.cov_array, sm_clu.cov_params(), rtol=RTOL)
     np.testing.assert_allclose(ours.bse, sm_clu.bse, rtol=RTOL)
 
@@ -65,7 +65,7 @@ def test_stata_factors_are_exact_ratios(logit):
     np.testing.assert_allclose(res.with_cov("robust").cov_array, hc0 * n / (n - 1), rtol=1e-13)
     raw = res.with_cov("cluster", groups=g, cov_options={"correction": "none"}).cov_array
     np.testing.assert_allclose(res.with_cov("cluster", groups=g).cov_array, raw * G / (G - 1), rtol=1e-13)
-    np.testing.assert_allclose(res.with_cov("cluster", groups=g, cov_options={"correction": "statsmodels"}).cov_array,
+    np.testing.assert_allclose(res.with_cov("cluster", groups=g, cov_options={"correction": "regress"}).cov_array,
                                raw * G / (G - 1) * (n - 1) / (n - k), rtol=1e-13)
     # every observation its own cluster and no correction is HC0 (closed form of the definitions)
     np.testing.assert_allclose(res.with_cov("cluster", groups=np.arange(n), cov_options={"correction": "none"}).cov_array,
@@ -167,7 +167,19 @@ def test_bad_input_gives_typed_errors(logit):
     res, _ = logit
     n = res.nobs
     with pytest.raises(CovarianceError, match="HC0"):  # the message lists the valid types
-        res.with_cov("HC1")
+        res.with_cov("HC4")
+    with pytest.raises(CovarianceError, match="leverage"):  # a user log-likelihood declares no single index
+        res.with_cov("HC2")
+    with pytest.raises(CovarianceError, match="maxlags"):
+        res.with_cov("hac", cov_options={"maxlags": -1})
+    with pytest.raises(CovarianceError, match="bad value"):
+        res.with_cov("hac", cov_options={"correction": "stata"})
+    with pytest.raises(CovarianceError, match="one time variable"):
+        res.with_cov("hac", groups=[groups_for(n), np.arange(n) % 3])
+    with pytest.raises(CovarianceError, match="one- or two-way"):
+        res.with_cov("cluster", groups=[groups_for(n), np.arange(n) % 3, np.arange(n) % 2])
+    with pytest.raises(CovarianceError, match="declares its dispersion"):
+        res.with_cov("nonrobust", cov_options={"dispersion": "pearson"})
     with pytest.raises(CovarianceError, match="wrong shape"):
         res.with_cov("cluster", groups=np.arange(n - 1))
     with pytest.raises(CovarianceError, match="missing"):
@@ -208,7 +220,7 @@ def test_groups_column_of_a_dataframe(spector):
         return d["y"] * eta - jnp.logaddexp(0.0, eta)
 
     res = hs.fit(loglike, {"a": 0.0, "b": np.zeros(3)}, frame, cov_type="cluster", groups="g",
-                 cov_options={"correction": "statsmodels"})
+                 cov_options={"correction": "regress"})
     sm_clu = sm.Logit(spector["y"], spector["X"]).fit(disp=0, tol=1e-12, cov_type="cluster",
                                                       cov_kwds={"groups": np.arange(32) % 7})
     np.testing.assert_allclose(res.bse.to_numpy()[[1, 2, 3, 0]], sm_clu.bse, rtol=RTOL)
