@@ -516,9 +516,10 @@ def hac(inputs: CovarianceInputs) -> np.ndarray:
     ``cov_options``: ``"maxlags"`` ``L`` (an int >= 0; default :func:`default_maxlags` of the
     number of periods) and ``"correction"``: ``"none"`` (default; statsmodels OLS ``cov_type="HAC"``
     with its default ``use_correction=False``, R ``NeweyWest(lag=L, prewhite=FALSE, adjust=FALSE)``,
-    Stata ``newey``'s meat and, with ``groups``, Stata ``xtscc``), ``"hac"`` (``n/(n-k)``, ``k`` the
-    mean parameters: statsmodels ``use_correction=True``, R ``adjust=TRUE``) or ``"regress"``
-    (``G/(G-1) (n-1)/(n-k)``, ``G`` the periods: statsmodels ``cov_type="hac-groupsum"``'s default).
+    R ``vcovPL(adjust=FALSE)`` and, with ``groups``, Stata ``xtscc``), ``"hac"`` (``n/(n-k)``, ``k``
+    the mean parameters: statsmodels ``use_correction=True``, R ``adjust=TRUE``, Stata ``newey``,
+    whose ``lag(0)`` is ``regress, vce(robust)``) or ``"regress"`` (``G/(G-1) (n-1)/(n-k)``, ``G``
+    the periods: statsmodels ``cov_type="hac-groupsum"``'s default).
 
     Example
     -------

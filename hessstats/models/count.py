@@ -32,7 +32,9 @@ import jax.scipy.special as jsp
 import numpy as np
 import scipy.optimize
 
+from hessstats.core.covariance import MeanPart
 from hessstats.errors import DataError, SeparationWarning, message, warn
+from hessstats.inference.defaults import PostEstimationDefaults
 from hessstats.model import Model
 from hessstats.models.binary import SEPARATION_TOL
 from hessstats.models.design import align_rows, build, design, index_defaults, outcome, require, sparse_direction, vector_option
@@ -290,4 +292,6 @@ def zip_model(y: Any, X: Any, Z: Any = None, *, offset: Any = None, exposure: An
                                 got=f"{Z.shape[0]} rows", fix="build Z from the same observations as X"))
     return build(zip_loglike, ZIPParams(start, np.zeros(Z.shape[1])), {"y": y, "X": X, "Z": Z, "offset": off},
                  {"beta": list(names), "inflate": [f"inflate_{n}" for n in inflate_names]},
-                 count_description("zip", description, offset, exposure))
+                 count_description("zip", description, offset, exposure),
+                 defaults=PostEstimationDefaults(mean=MeanPart(  # count and inflation indices: no leverage
+                     tuple(str(n) for n in names) + tuple(f"inflate_{n}" for n in inflate_names))))
