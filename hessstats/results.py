@@ -457,7 +457,7 @@ class FitResult:
 
     def _header(self) -> list[tuple[str, str]]:
         desc = self.model.description
-        cov = self.cov_type + (f" (groups: {len(np.unique(self.groups))})" if self.groups is not None else "")
+        cov = self.cov_type + (f" (groups: {_group_counts(self.groups)})" if self.groups is not None else "")
         return [
             ("Model", str(desc.get("model", getattr(self.model.loglike, "__name__", "custom")))),
             *([("Formula", str(desc["formula"]))] if desc.get("formula") else []),
@@ -493,6 +493,12 @@ class FitResult:
 
 _EXOG_DF_MODELS = frozenset({"logit", "probit", "poisson", "negbin", "ols"})
 """Built-ins whose df_resid counts the regressors only (statsmodels: ``nobs - rank(exog)``)."""
+
+
+def _group_counts(groups: np.ndarray) -> str:
+    """Clusters per clustering: ``"7"``, or ``"500 x 10"`` for two-way codes ``(n, 2)``."""
+    codes = np.asarray(groups).reshape(len(groups), -1)
+    return " x ".join(str(len(np.unique(c))) for c in codes.T)
 
 
 def _frozen(value: Any) -> np.ndarray:
