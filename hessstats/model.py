@@ -277,9 +277,13 @@ class Model:
           and the model has ``expected_information``), ``"newton"`` (line search only) or
           ``"trust-exact"`` (the trust region on the observed information only).
         - ``cov_type``: a name in :data:`hessstats.core.covariance.REGISTRY`: ``"nonrobust"`` (default,
-          inverse observed information), ``"opg"``, ``"HC0"``, ``"robust"`` (HC0 x n/(n-1)),
-          ``"cluster"`` (needs ``groups``: labels or a data column name; ``cov_options={"correction":
-          "stata"|"statsmodels"|"none"}``) or ``"expected"``. See :mod:`hessstats.core.covariance`.
+          inverse observed information; the built-in OLS reports ``s^2 (X'X)^-1``), ``"opg"``,
+          ``"HC0"``, ``"HC1"`` (x n/(n-k), k the mean parameters), ``"HC2"``/``"HC3"`` (single-index
+          models), ``"robust"`` (HC0 x n/(n-1)), ``"cluster"`` (needs ``groups``: labels or a data
+          column name, or two of them for two-way; ``cov_options={"correction":
+          "stata"|"regress"|"none"}``), ``"hac"`` (Newey-West, ``cov_options={"maxlags": L}``;
+          ``groups=time``: Driscoll-Kraay) or ``"expected"``. See :mod:`hessstats.core.covariance`
+          and ``docs/covariance.md``.
         - ``nr_tol``: converged means ``g'(-H)^-1 g < nr_tol`` **and** a negative definite Hessian.
         - ``hessian_rtol``: eigenvalues of the equilibrated information below ``hessian_rtol`` times
           the largest count as zero (unidentified).

@@ -47,11 +47,22 @@ gamma <- list(formula = "YES ~ COUTAX + UNEMPF", coef = as.list(coef(gm)), dispe
               se = as.list(sg$coefficients[, 2]), t = as.list(sg$coefficients[, 3]),
               p = as.list(sg$coefficients[, 4]), df_residual = gm$df.residual)
 
+# --- quasi-families (Pearson dispersion): star98 binomial counts, first 3000 rows of randhie Poisson
+star98 <- read.csv("data/star98.csv")
+qb <- glm(cbind(NABOVE, NBELOW) ~ LOWINC + PERASIAN + PERBLACK + PERHISP + PCTCHRT, family = quasibinomial,
+          data = star98, control = glm.control(epsilon = 1e-14, maxit = 100))
+randhie <- read.csv("data/randhie.csv")[1:3000, ]
+qp <- glm(mdvis ~ lncoins + idp + physlm, family = quasipoisson, data = randhie,
+          control = glm.control(epsilon = 1e-14, maxit = 100))
+quasi <- function(g) { s <- summary(g); list(coef = as.list(coef(g)), dispersion = s$dispersion,
+  se = as.list(s$coefficients[, 2]), p = as.list(s$coefficients[, 4]), df_residual = g$df.residual) }
+
 out <- list(
   provenance = list(
     script = "data/reference/sandwich_petersen.R", r_version = R.version.string,
     sandwich_version = as.character(packageVersion("sandwich")), date = format(Sys.time(), "%Y-%m-%d"),
     note = paste("covariance matrices as nested lists (rows), in the order of coef;",
                  "PetersenCL: Petersen (2009) simulated test data, shipped by sandwich (GPL-2 | GPL-3)")),
-  petersen = petersen, longley = longley_nw, logit_spector = logit, gamma_scotland = gamma)
+  petersen = petersen, longley = longley_nw, logit_spector = logit, gamma_scotland = gamma,
+  quasibinomial_star98 = quasi(qb), quasipoisson_randhie = quasi(qp))
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE), "data/reference/sandwich_petersen.json")

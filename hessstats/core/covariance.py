@@ -63,8 +63,9 @@ class MeanPart:
 class Dispersion:
     """How a model's mean-part covariance can be scaled by the Pearson dispersion (GLM-style).
 
-    ``parameter`` is the flat name of the dispersion parameter, ``to_dispersion`` maps its value to
-    the dispersion ``phi`` (normal: ``sigma -> sigma^2``; Gamma: ``scale -> scale``), ``pearson``
+    ``parameter`` is the flat name of the dispersion parameter (None: the family fixes ``phi = 1``,
+    Poisson and binomial, whose Pearson option is R's quasi-families), ``to_dispersion`` maps its
+    value to the dispersion ``phi`` (normal: ``sigma -> sigma^2``; Gamma: ``scale -> scale``), ``pearson``
     returns the Pearson residuals ``(y - mu) / sqrt(V(mu))`` from ``(params, data)``, and
     ``default`` is the model's default for ``cov_options={"dispersion": ...}`` of ``"nonrobust"``:
     ``"ml"`` (the inverse observed information) or ``"pearson"`` (see :func:`nonrobust`).
@@ -80,7 +81,7 @@ class Dispersion:
     (4.0, 'pearson')
     """
 
-    parameter: str
+    parameter: str | None
     to_dispersion: Callable[[float], float]
     pearson: Callable[[Any, Any], Any]
     default: str = "ml"
@@ -398,8 +399,9 @@ def hc3(inputs: CovarianceInputs) -> np.ndarray:
 
 @register("robust")
 def robust(inputs: CovarianceInputs) -> np.ndarray:
-    """Stata ``vce(robust)`` for ML estimators: the HC0 sandwich times ``n/(n-1)`` (for Stata
-    ``regress, vce(robust)`` use ``"HC1"``).
+    """Stata ``vce(robust)``: for ML estimators the HC0 sandwich times ``n/(n-1)``; for models with
+    linear-regression conventions (the built-in OLS: t inference) ``n/(n-k)``, i.e. ``"HC1"``, as
+    Stata ``regress, vce(robust)``.
 
     Example
     -------
@@ -409,7 +411,8 @@ def robust(inputs: CovarianceInputs) -> np.ndarray:
     1.5
     """
     n = _nobs(inputs)
-    return _sandwich(inputs, None) * (n / (n - 1.0))
+    k = float(inputs.k) if inputs.default_correction == "regress" else 1.0
+    return _sandwich(inputs, None) * (n / (n - k))
 
 
 def _cluster_correction(inputs: CovarianceInputs) -> Correction:
@@ -796,7 +799,8 @@ def _pearson_scale(model: Any, theta: np.ndarray, dispersion: Dispersion, k_mean
     n = int(model.nobs)
     with jax.enable_x64(True):
         r = np.asarray(dispersion.pearson(model.params_tree(theta), model.data), dtype=np.float64)[:n]
-    phi = float(dispersion.to_dispersion(theta[list(model.names).index(dispersion.parameter)]))
+    phi = 1.0 if dispersion.parameter is None else float(
+        dispersion.to_dispersion(theta[list(model.names).index(dispersion.parameter)]))
     return phi, float(r @ r) / (n - k_mean)
 
 

@@ -6,12 +6,12 @@ Parametrisations (the parameter itself, not its log, so standard errors are on t
   ML (``sigma^2 = RSS / n``). By default (``variance="ols"``) the built-in OLS *reports* what
   statsmodels OLS, R ``lm`` and Stata ``regress`` report: the classical covariance of ``beta`` is
   ``s^2 (X'X)^-1`` with ``s^2 = RSS / (n - k)`` (``cov_options={"dispersion": "pearson"}`` of
-  ``"nonrobust"``), HC1 and cluster factors count ``k`` = the columns of ``X`` (not ``sigma``), the
-  default cluster correction is ``"regress"``, and p-values and intervals use t with ``n - k``
-  degrees of freedom (cluster: ``G - 1``). ``sigma`` keeps its ML estimate and
-  ``se(sigma) = sigma / sqrt(2 n)``. ``variance="ml"`` gives the pure ML report: inverse observed
-  information (``beta`` SEs = OLS's times ``sqrt((n - k) / n)``), z inference, the ``"stata"``
-  cluster correction.
+  ``"nonrobust"``), HC1 and cluster factors count ``k`` = the columns of ``X`` (not ``sigma``),
+  ``"robust"`` is HC1 (Stata ``regress, vce(robust)``), the default cluster correction is
+  ``"regress"``, and p-values and intervals use t with ``n - k`` degrees of freedom (cluster: ``G - 1``).
+  ``sigma`` keeps its ML estimate and ``se(sigma) = sigma / sqrt(2 n)``. ``variance="ml"`` gives
+  the pure ML report: inverse observed information (``beta`` SEs = OLS's times
+  ``sqrt((n - k) / n)``), z inference, the ``"stata"`` cluster correction.
 - Tobit: the normal model with ``y`` censored below at ``left`` and/or above at ``right``
   (Stata's ``tobit``: observations with ``y <= left`` are left-censored, ``y >= right``
   right-censored); parameters ``beta`` then ``sigma`` (Stata reports ``var(e.y)``, R's AER

@@ -560,8 +560,13 @@ def test_registry_lists_the_family_and_the_deprecated_alias_warns(logit):
 def test_ols_ml_variant_is_named_and_z_based(grunfeld):
     """Closed form: variance="ml" gives inv(-H) (OLS SEs times sqrt((n-k)/n)), z inference and the
     "stata" cluster default; reference statsmodels OLS live."""
-    frame, _ = grunfeld
+    frame, default = grunfeld
+    # "robust" is Stata's vce(robust) for the estimator: regress's HC1 for the default OLS
+    np.testing.assert_allclose(default.with_cov("robust").cov_array, default.with_cov("HC1").cov_array, rtol=1e-14)
     ml = hs.ols("invest ~ value + capital", frame, variance="ml").fit()
+    n_rows = len(frame)
+    np.testing.assert_allclose(ml.with_cov("robust").cov_array, ml.with_cov("HC0").cov_array * n_rows / (n_rows - 1),
+                               rtol=1e-13)
     ref = smf.ols("invest ~ value + capital", frame).fit()
     n, k = ref.nobs, 3
     np.testing.assert_allclose(ml.bse[ref.params.index], ref.bse * np.sqrt((n - k) / n), rtol=1e-9)
@@ -570,3 +575,25 @@ def test_ols_ml_variant_is_named_and_z_based(grunfeld):
     G = g.nunique()
     raw = ml.with_cov("cluster", groups=g, cov_options={"correction": "none"}).cov_array
     np.testing.assert_allclose(ml.with_cov("cluster", groups=g).cov_array, raw * G / (G - 1), rtol=1e-13)
+
+
+def test_quasi_poisson_and_quasi_binomial_match_r_and_statsmodels():
+    """References: R summary.glm of quasipoisson (randhie, first 3000 rows) and quasibinomial
+    (star98 counts) fits (stored; SEs, dispersion, t on df.residual), and statsmodels GLM Poisson
+    fit(scale="X2") live. statsmodels' binomial scale="X2" with a two-column endog is a different
+    number (it computes the Pearson chi2 on the proportions), so the binomial reference is R's."""
+    randhie = hs.datasets.load("randhie").iloc[:3000]
+    formula = "mdvis ~ lncoins + idp + physlm"
+    poisson = hs.poisson(formula, randhie).fit(cov_options={"dispersion": "pearson"})
+    ref = smf.glm(formula, randhie, family=sm.families.Poisson()).fit(scale="X2")
+    np.testing.assert_allclose(poisson.bse[ref.params.index], ref.bse, rtol=1e-10)
+    r = SANDWICH["quasipoisson_randhie"]
+    np.testing.assert_allclose(poisson.bse.to_numpy(), list(r["se"].values()), rtol=1e-8)
+    assert poisson.df_inference == r["df_residual"]
+    star98 = hs.datasets.load("star98")
+    binomial = hs.binomial("NABOVE ~ LOWINC + PERASIAN + PERBLACK + PERHISP + PCTCHRT", star98,
+                           failures="NBELOW").fit(cov_options={"dispersion": "pearson"})
+    r = SANDWICH["quasibinomial_star98"]
+    np.testing.assert_allclose(binomial.bse.to_numpy(), list(r["se"].values()), rtol=1e-8)
+    np.testing.assert_allclose(binomial.pvalues.to_numpy(), list(r["p"].values()), rtol=1e-6)
+    assert binomial.df_inference == r["df_residual"]
