@@ -222,3 +222,14 @@ class OptionalDependencyError(HessstatsError, ImportError):
     >>> issubclass(OptionalDependencyError, ImportError), issubclass(OptionalDependencyError, HessstatsError)
     (True, True)
     """
+
+
+class CovarianceWarning(HessstatsWarning):
+    """A covariance estimate was adjusted or is unreliable (e.g. a two-way cluster covariance that
+    was not positive semi-definite had its negative eigenvalues set to 0).
+
+    Example
+    -------
+    >>> issubclass(CovarianceWarning, HessstatsWarning)
+    True
+    """

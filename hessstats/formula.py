@@ -205,9 +205,11 @@ def zip(formula: str, data: pd.DataFrame, *, inflation: str = "~ 1", exposure: A
                     options={"exposure": exposure, "offset": offset}, arrays=extra)
 
 
-def ols(formula: str, data: pd.DataFrame, *, missing: str = "raise") -> Model:
+def ols(formula: str, data: pd.DataFrame, *, missing: str = "raise", variance: str = "ols") -> Model:
     """Normal linear regression by maximum likelihood (``beta`` then ``sigma``; see
-    :mod:`hessstats.models.continuous` for the relation to statsmodels OLS).
+    :mod:`hessstats.models.continuous` for the relation to statsmodels OLS). ``variance="ols"``
+    (default) reports as statsmodels OLS / R ``lm`` / Stata ``regress`` (``s^2 = RSS/(n-k)``, t
+    inference); ``variance="ml"`` the maximum-likelihood covariance with z inference.
 
     Parameters
     ----------
@@ -231,7 +233,7 @@ def ols(formula: str, data: pd.DataFrame, *, missing: str = "raise") -> Model:
     """
     frame, _ = prepare(data, (formula,), {}, missing)
     y, X = matrices(formula, frame)
-    model = normal_model(y, X, description=describe("ols", formula, missing=missing))
+    model = normal_model(y, X, description=describe("ols", formula, missing=missing), variance=variance)
     return remember(model, "ols", formula, frame, {"X": X}, outcome=y)
 
 

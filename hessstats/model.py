@@ -317,12 +317,15 @@ class Model:
             region on the observed information only).
         cov_type : str
             A name in :data:`hessstats.core.covariance.REGISTRY`: ``"nonrobust"`` (default, inverse
-            observed information), ``"opg"``, ``"HC0"``, ``"robust"`` (HC0 x n/(n-1)), ``"cluster"``
-            (needs ``groups``) or ``"expected"``. See :mod:`hessstats.core.covariance`.
+            observed information; the built-in OLS reports ``s^2 (X'X)^-1``), ``"opg"``, ``"HC0"``,
+            ``"HC1"`` (x n/(n-k), k the mean parameters), ``"HC2"``/``"HC3"`` (single-index models),
+            ``"robust"`` (Stata ``vce(robust)``), ``"cluster"`` (needs ``groups``; one or two ways),
+            ``"hac"`` (Newey-West; ``groups=time``: Driscoll-Kraay), ``"bootstrap"``, ``"survey"``
+            (needs ``design``) or ``"expected"``. See ``docs/covariance.md``.
         groups : array-like or str, optional
-            Cluster labels, or the name of a data leaf, for ``cov_type="cluster"``.
+            Cluster labels (or two of them for two-way clustering), or the name of a data leaf.
         cov_options : mapping, optional
-            Options of the covariance, e.g. ``{"correction": "stata" | "statsmodels" | "none"}``.
+            Options of the covariance, e.g. ``{"correction": "stata" | "regress" | "none"}``.
         maxiter : int
             An int >= 0 (0 certifies the start values).
         nr_tol : float

@@ -19,7 +19,7 @@ from hessstats.core.compilation import MODEL_STATS
 from hessstats.core.covariance import covariance_for
 from hessstats.core.linalg import InverseInformation
 from hessstats.errors import CovarianceError, SpecificationError, message
-from hessstats.inference.delta import coef_table, delta, standard_errors, transformed
+from hessstats.inference.delta import coef_table, delta, inference_df, standard_errors, transformed
 from hessstats.inference.hypothesis import TestResult, lr_test, wald_terms, wald_test
 from hessstats.inference.margins import margins
 from hessstats.inference.prediction import PredictionResult
@@ -119,16 +119,31 @@ class FitResult:
 
     @property
     def zvalues(self) -> pd.Series:
-        """Wald z statistics ``coef / std_err``."""
-        return self.summary_frame()["z"].rename_axis(None)
+        """Wald statistics ``coef / std_err`` (z, or t where :attr:`df_inference` is set)."""
+        return self.summary_frame().iloc[:, 2].rename("z").rename_axis(None)
+
+    @property
+    def df_inference(self) -> float | None:
+        """Degrees of freedom of the t reference distribution, or None for normal (z) inference
+        (see :func:`hessstats.inference.delta.inference_df`): the built-in OLS reports t with
+        ``nobs - k`` df (``G - 1`` clustered), as statsmodels OLS / R ``lm`` / Stata ``regress``.
+
+        Example
+        -------
+        >>> import hessstats as hs
+        >>> hs.ols("TOTEMP ~ GNP + POP", hs.datasets.load("longley")).fit().df_inference
+        13.0
+        """
+        return inference_df(self)
 
     @property
     def pvalues(self) -> pd.Series:
-        """Two-sided p-values from the standard normal."""
+        """Two-sided p-values from the standard normal (Student t with :attr:`df_inference` df where set)."""
         return self.summary_frame()["p_value"].rename_axis(None)
 
     def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
-        """Wald confidence intervals ``coef -/+ z_{1-alpha/2} std_err`` (``alpha`` in (0, 1))."""
+        """Wald confidence intervals ``coef -/+ q_{1-alpha/2} std_err`` (``alpha`` in (0, 1)), ``q``
+        the normal quantile, or the t quantile with :attr:`df_inference` df where set."""
         return self.summary_frame(alpha)[["ci_lower", "ci_upper"]].rename_axis(None)
 
     @property
@@ -315,17 +330,20 @@ class FitResult:
     def with_cov(self, cov_type: str, groups: Any = None, cov_options: dict[str, Any] | None = None) -> FitResult:
         """The same fit under another covariance type, without refitting (a new frozen result).
 
-        ``cov_type``: ``"nonrobust"``, ``"opg"``, ``"HC0"``, ``"robust"``, ``"cluster"`` (with
-        ``groups``: labels or a data column name) or ``"expected"``; see :mod:`hessstats.core.covariance`.
+        ``cov_type``: ``"nonrobust"``, ``"opg"``, ``"HC0"``, ``"HC1"``, ``"HC2"``, ``"HC3"``,
+        ``"robust"``, ``"cluster"`` (with ``groups``: labels or a data column name; two-way:
+        ``[g1, g2]``), ``"hac"`` (Newey-West; ``groups=time``: Driscoll-Kraay) or ``"expected"``;
+        see :mod:`hessstats.core.covariance` and ``docs/covariance.md``.
 
         Parameters
         ----------
         cov_type : str
-            ``"nonrobust"``, ``"opg"``, ``"HC0"``, ``"robust"``, ``"cluster"`` or ``"expected"``.
+            A registered covariance type (``hs.covariance_types()`` or ``docs/covariance.md``).
         groups : array-like or str, optional
-            Cluster labels or a data column name (``"cluster"`` only).
+            Cluster labels or a data column name (two for two-way clustering; also the time index of
+            Driscoll-Kraay ``"hac"``).
         cov_options : dict, optional
-            Covariance options, e.g. ``{"correction": "statsmodels"}`` for clusters.
+            Covariance options, e.g. ``{"correction": "regress"}`` for clusters.
 
         Returns
         -------
@@ -387,21 +405,23 @@ class FitResult:
 
     def wald_test(self, R: Any, q: Any = None) -> TestResult:
         """Wald test of ``R b = q`` (matrix, ``"GPA = PSI, TUCE = 0"`` strings, a whole formula term
-        ``"C(region)"``, chained ``"x1 = x2 = 0"``, or a function); the result has ``.statistic``,
-        ``.df`` and ``.pvalue``.
+        ``"C(region)"``, chained ``"x1 = x2 = 0"``, or a function): chi-squared, or where
+        :attr:`df_inference` is set the F form ``W / m`` on ``(m, df)`` degrees of freedom (statsmodels
+        OLS ``wald_test``, Stata ``test`` after ``regress``); the result has ``.statistic``, ``.df`` and
+        ``.pvalue``.
 
         Parameters
         ----------
         R : array-like, str or callable
-            Restriction matrix, a string of linear restrictions by parameter name, or a function of the
-            parameters (tested at 0).
+            Restriction matrix, a string of linear restrictions by parameter name, a formula term, or a
+            function of the parameters (tested at 0).
         q : array-like, optional
             Right-hand side (default 0).
 
         Returns
         -------
         TestResult
-            ``statistic``, ``df``, ``p_value`` (chi2).
+            ``statistic``, ``df``, ``p_value`` (chi2, or F where :attr:`df_inference` is set).
 
         Example
         -------
@@ -410,7 +430,12 @@ class FitResult:
         >>> res.wald_test("mu = 0")
         <Wald test: statistic=8, df=1, p_value=0.00467773>
         """
-        return wald_test(self, R, q)
+        out = wald_test(self, R, q)
+        df = self.df_inference
+        if df is None:
+            return out
+        stat = out.statistic / out.df
+        return TestResult("Wald F", stat, out.df, float(scipy.special.fdtrc(out.df, df, stat)), f"df_denom={df:g}")
 
     def wald_terms(self) -> pd.DataFrame:
         """Term-wise Wald tests of a formula model (Type III style; statsmodels ``wald_test_terms``):
@@ -600,12 +625,13 @@ class FitResult:
 
     # ------------------------------------------------------------------ reporting
     def summary_frame(self, alpha: float = 0.05) -> pd.DataFrame:
-        """The coefficient table: ``coef, std_err, z, p_value, ci_lower, ci_upper`` by parameter."""
-        return coef_table(self.theta, self.bse.to_numpy(), list(self.names), alpha)
+        """The coefficient table: ``coef, std_err, z, p_value, ci_lower, ci_upper`` by parameter
+        (the third column is ``t`` where :attr:`df_inference` is set)."""
+        return coef_table(self.theta, self.bse.to_numpy(), list(self.names), alpha, self.df_inference)
 
     def _header(self) -> list[tuple[str, str]]:
         desc = self.model.description
-        cov = self.cov_type + (f" (groups: {len(np.unique(self.groups))})" if self.groups is not None else "")
+        cov = self.cov_type + (f" (groups: {_group_counts(self.groups)})" if self.groups is not None else "")
         return [
             ("Model", str(desc.get("model", getattr(self.model.loglike, "__name__", "custom")))),
             *([("Formula", str(desc["formula"]))] if desc.get("formula") else []),
@@ -641,6 +667,12 @@ class FitResult:
 
 _EXOG_DF_MODELS = frozenset({"logit", "probit", "poisson", "negbin", "ols"})
 """Built-ins whose df_resid counts the regressors only (statsmodels: ``nobs - rank(exog)``)."""
+
+
+def _group_counts(groups: np.ndarray) -> str:
+    """Clusters per clustering: ``"7"``, or ``"500 x 10"`` for two-way codes ``(n, 2)``."""
+    codes = np.asarray(groups).reshape(len(groups), -1)
+    return " x ".join(str(len(np.unique(c))) for c in codes.T)
 
 
 def _frozen(value: Any) -> np.ndarray:

@@ -77,9 +77,29 @@ def linear_regression_ll(p, d):
 
 # ----------------------------------------------------------------------------- problems and references
 
-COV_TYPES = ("nonrobust", "opg", "HC0", "robust", "cluster", "expected", "bootstrap")
+COV_TYPES = ("nonrobust", "opg", "HC0", "HC1", "robust", "cluster", "hac", "expected")
 """Every covariance type the catalogue has references for (``tests/test_catalogue.py`` checks that
-this is the whole registry, so a new estimator comes with its references)."""
+this and :data:`COV_TYPES_ELSEWHERE` are the whole registry, so a new estimator comes with its references)."""
+
+COV_TYPES_ELSEWHERE = {
+    "HC2": "tests/core/test_covariance.py: single-index models only (built-ins vs statsmodels OLS and R vcovHC)",
+    "HC3": "tests/core/test_covariance.py: single-index models only (built-ins vs statsmodels OLS and R vcovHC)",
+    "bootstrap": "tests/core/test_bootstrap.py: Monte Carlo (closed forms, statsmodels, exact per-replicate refits)",
+}
+"""Registered types the catalogue's user log-likelihoods cannot have (they declare no single index
+for the hat-matrix leverage), with where their references live."""
+
+HAC_LAGS = 2
+"""``cov_options={"maxlags": HAC_LAGS}`` of the catalogue's ``"hac"`` (rows in data order)."""
+
+
+def newey_west_meat(S: np.ndarray, lags: int) -> np.ndarray:
+    """Bartlett-kernel meat ``G_0 + sum_l (1 - l/(L+1)) (G_l + G_l')`` (Newey and West 1987, eq. 2)."""
+    meat = S.T @ S
+    for lag in range(1, lags + 1):
+        g = S[lag:].T @ S[:-lag]
+        meat = meat + (1.0 - lag / (lags + 1.0)) * (g + g.T)
+    return meat
 
 
 @dataclass(frozen=True)
@@ -113,7 +133,7 @@ class Problem:
     names: Mapping[str, list[str]]
     groups: np.ndarray
     make_reference: Callable[[Problem], Reference] = field(repr=False)
-    cluster_correction: str = "statsmodels"
+    cluster_correction: str = "regress"
     expected_information: Callable[[np.ndarray], np.ndarray] | None = field(default=None, repr=False)
 
     @property
@@ -133,8 +153,6 @@ class Problem:
 
     def applies(self, cov_type: str) -> bool:
         """Whether ``cov_type`` can be computed for this problem (``expected`` needs the Fisher information)."""
-        if cov_type == "bootstrap":  # Monte Carlo: checked against closed forms and statsmodels in tests/core/test_bootstrap.py
-            return False
         return cov_type != "expected" or self.expected_information is not None
 
     def cov_types(self) -> list[str]:
@@ -144,6 +162,8 @@ class Problem:
         """``with_cov``/``fit`` keywords for ``cov_type`` (the fixed grouping and correction for clusters)."""
         if cov_type == "cluster":
             return {"groups": self.groups, "cov_options": {"correction": self.cluster_correction}}
+        if cov_type == "hac":
+            return {"cov_options": {"maxlags": HAC_LAGS}}
         return {}
 
     def model(self, data: Any = None, **options: Any) -> hs.Model:
@@ -179,8 +199,9 @@ def _sm_discrete(kind: str, problem: Problem) -> Reference:
     res = model.fit(**fit)
     hc0 = model.fit(cov_type="HC0", **fit).bse
     clu = model.fit(cov_type="cluster", cov_kwds={"groups": problem.groups}, **fit).bse
+    hac = model.fit(cov_type="HAC", cov_kwds={"maxlags": HAC_LAGS, "use_correction": False}, **fit).bse
     S = model.score_obs(res.params)  # analytic per-observation scores
-    n = len(y)
+    n, k = X.shape
     sm_name = f"statsmodels {kind}"
     bse = {
         "nonrobust": ReferenceSE(res.bse, ANALYTIC, f"{sm_name} bse"),
@@ -190,6 +211,9 @@ def _sm_discrete(kind: str, problem: Problem) -> Reference:
         "robust": ReferenceSE(hc0 * np.sqrt(n / (n - 1)), ANALYTIC,
                               f'{sm_name} cov_type="HC0" times sqrt(n/(n-1)) (Stata vce(robust))'),
         "cluster": ReferenceSE(clu, ANALYTIC, f'{sm_name} cov_type="cluster" (use_correction=True)'),
+        # statsmodels' discrete models return HC0 for cov_type="HC1" (no cov_HC1 attribute): the definition instead
+        "HC1": ReferenceSE(hc0 * np.sqrt(n / (n - k)), ANALYTIC, f'{sm_name} cov_type="HC0" times sqrt(n/(n-k))'),
+        "hac": ReferenceSE(hac, ANALYTIC, f'{sm_name} cov_type="HAC", maxlags={HAC_LAGS}, use_correction=False'),
     }
     if problem.expected_information is not None:
         eta = X @ res.params
@@ -232,6 +256,9 @@ def _normal_reference(problem: Problem) -> Reference:
         "cluster": ReferenceSE(np.sqrt(np.diag(clu)), ANALYTIC,
                                "closed-form bread diag(sigma^2/n, sigma^2/(2n)) around cluster sums of the analytic "
                                "scores, times G/(G-1) (Stata)"),
+        "HC1": ReferenceSE(hc0 * np.sqrt(n / (n - 2)), ANALYTIC, "closed-form HC0 times sqrt(n/(n-k)), k = 2"),
+        "hac": ReferenceSE(np.sqrt(np.diag(bread @ newey_west_meat(S, HAC_LAGS) @ bread)), ANALYTIC,
+                           f"closed-form bread around the Bartlett (L={HAC_LAGS}) meat of the analytic scores"),
     }
     llf = -0.5 * n * (np.log(2 * np.pi * m2) + 1.0)
     return Reference(np.array([y.mean(), s]), float(llf), bse, "closed form (iid normal MLE)")
@@ -267,6 +294,8 @@ def _ols_reference(problem: Problem) -> Reference:
 
     ml = np.r_[res.params, s]
     generic = NormalRegression(y, X).fit(start_params=ml, method="newton", maxiter=0, disp=0)
+    hac_beta = res.get_robustcov_results(cov_type="HAC", maxlags=HAC_LAGS, use_correction=False).bse
+    hac_sigma = np.sqrt(newey_west_meat(u[:, None], HAC_LAGS)[0, 0]) / (2 * n * s)
     bse = {
         "nonrobust": ReferenceSE(np.r_[res.bse * np.sqrt((n - k) / n), s / np.sqrt(2 * n)], ANALYTIC,
                                  "statsmodels OLS bse * sqrt((n-k)/n); sigma/sqrt(2n)"),
@@ -275,6 +304,11 @@ def _ols_reference(problem: Problem) -> Reference:
         "cluster": ReferenceSE(np.r_[clu_beta, np.sqrt(sums @ sums) / (2 * n * s)], ANALYTIC,
                                'statsmodels OLS cov_type="cluster", use_correction=False; sigma in closed form'),
         "opg": ReferenceSE(generic.bsejac, NUMERIC, "statsmodels GenericLikelihoodModel.bsejac (numerical scores)"),
+        "HC1": ReferenceSE(hc0 * np.sqrt(n / (n - k - 1)), ANALYTIC,
+                           "the HC0 reference times sqrt(n/(n-k)), k = every parameter of the user model (beta, sigma)"),
+        "hac": ReferenceSE(np.r_[hac_beta, hac_sigma], ANALYTIC,
+                           f'statsmodels OLS cov_type="HAC", maxlags={HAC_LAGS}, use_correction=False; sigma in '
+                           "closed form (Bartlett meat of e^2 - sigma^2)"),
     }
     return Reference(ml, float(res.llf), bse, "statsmodels OLS (live), rescaled to ML")
 

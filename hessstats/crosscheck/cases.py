@@ -320,9 +320,9 @@ TRUNCATED = "statsmodels.discrete.truncated_model"
 OLS = "statsmodels OLS, rescaled exactly to ML (se * sqrt((n-k)/n); se(sigma) = sigma/sqrt(2n))"
 CASES: tuple[Case, ...] = (
     Case("ols", "longley", "TOTEMP ~ GNPDEFL + GNP + UNEMP + ARMED + POP + YEAR", OLS + "; ill-conditioned, "
-         "see LONGLEY", LONGLEY, _ols, covs={"nonrobust": {}, "HC0": {"cov_type": "HC0"}}),
+         "see LONGLEY", LONGLEY, _ols, options={"variance": "ml"}, covs={"nonrobust": {}, "HC0": {"cov_type": "HC0"}}),
     Case("ols", "fair", "rate_marriage ~ age + yrs_married + children + religious + educ", OLS, ANALYTIC, _ols,
-         covs={"nonrobust": {}, "HC0": {"cov_type": "HC0"}}),
+         options={"variance": "ml"}, covs={"nonrobust": {}, "HC0": {"cov_type": "HC0"}}),
     Case("logit", "spector", "GRADE ~ GPA + TUCE + PSI", SM.format("Logit"), ANALYTIC, _discrete("logit"),
          covs={"nonrobust": {}, "HC0": {"cov_type": "HC0"}}),
     Case("probit", "spector", "GRADE ~ GPA + TUCE + PSI", SM.format("Probit"), ANALYTIC, _discrete("probit"),
@@ -332,7 +332,7 @@ CASES: tuple[Case, ...] = (
     Case("poisson", "ships", "accident ~ yr_con + op_75_79", SM.format("Poisson, exposure=service"), ANALYTIC,
          _ships, options={"exposure": "service", "missing": "drop"},
          covs={"nonrobust": {}, "cluster_statsmodels": {"cov_type": "cluster", "groups": "ship",
-                                                        "cov_options": {"correction": "statsmodels"}}}),
+                                                        "cov_options": {"correction": "regress"}}}),
     Case("negbin", "randhie", RANDHIE, SM.format('NegativeBinomial(loglike_method="nb2")'), ANALYTIC,
          _discrete("negativebinomial", loglike_method="nb2"), covs={"nonrobust": {}, "HC0": {"cov_type": "HC0"}}),
     Case("gamma", "scotland", "YES ~ COUTAX + UNEMPF + MOR + ACT + GDP + AGE + COUTAX_FEMALEUNEMP",

@@ -4,6 +4,13 @@ Every function takes a fitted :class:`~hessstats.results.FitResult` (``FitResult
 here) and works for any user log-likelihood. Jacobians are exact (``jax.jacfwd``). Covariances are
 the result's own (its ``cov_type``), and NaN variances of unidentified parameters reach only the
 outputs that actually depend on them.
+
+Inference is normal (Wald z) unless the model declares t-based inference
+(:class:`~hessstats.inference.defaults.Inference`; the built-in OLS) or the covariance uses an
+estimated Pearson dispersion: then :func:`inference_df` gives the degrees of freedom of the t
+reference (``nobs - k`` with ``k`` the mean parameters; ``G - 1`` for cluster covariances and
+Driscoll-Kraay, the smaller ``G`` for two-way clustering), as statsmodels OLS, R ``lm``/``glm``
+and Stata ``regress`` report.
 """
 
 from __future__ import annotations
@@ -39,10 +46,12 @@ def standard_errors(cov: np.ndarray) -> np.ndarray:
     return np.sqrt(np.where(var >= 0, var, np.nan))
 
 
-def coef_table(estimates: np.ndarray, std_err: np.ndarray, index: list[str], alpha: float = 0.05) -> pd.DataFrame:
+def coef_table(estimates: np.ndarray, std_err: np.ndarray, index: list[str], alpha: float = 0.05,
+               df: float | None = None) -> pd.DataFrame:
     """The coefficient table, ``coef, std_err, z, p_value, ci_lower, ci_upper`` indexed by
-    ``parameter``, with normal-distribution (Wald z) inference: the one place it is computed.
-    ``alpha`` must lie in (0, 1) (a :class:`SpecificationError` otherwise).
+    ``parameter``, with normal-distribution (Wald z) inference, or with ``df`` given, Student t
+    inference on ``df`` degrees of freedom (the third column is then named ``t``): the one place
+    it is computed. ``alpha`` must lie in (0, 1) (a :class:`SpecificationError` otherwise).
 
     Example
     -------
@@ -50,24 +59,64 @@ def coef_table(estimates: np.ndarray, std_err: np.ndarray, index: list[str], alp
                coef  std_err     z  p_value  ci_lower  ci_upper
     parameter                                                  
     b          1.96      1.0  1.96     0.05       0.0      3.92
+    >>> coef_table(np.array([2.0]), np.array([1.0]), ["b"], df=10)[["t", "p_value"]].round(4)
+                 t  p_value
+    parameter              
+    b          2.0   0.0734
     """
-    q = scipy.special.ndtri(1 - check_alpha(alpha) / 2)
+    alpha = check_alpha(alpha)
     z = estimates / std_err
-    frame = pd.DataFrame({"coef": estimates, "std_err": std_err, "z": z, "p_value": 2 * scipy.special.ndtr(-np.abs(z)),
+    if df is None:
+        q, p, name = scipy.special.ndtri(1 - alpha / 2), 2 * scipy.special.ndtr(-np.abs(z)), "z"
+    else:
+        q, p, name = scipy.special.stdtrit(df, 1 - alpha / 2), 2 * scipy.special.stdtr(df, -np.abs(z)), "t"
+    frame = pd.DataFrame({"coef": estimates, "std_err": std_err, name: z, "p_value": p,
                           "ci_lower": estimates - q * std_err, "ci_upper": estimates + q * std_err}, index=index)
     frame.index.name = "parameter"
     return frame
 
 
-def wald_frame(estimates: np.ndarray, cov: np.ndarray, index: list[str], alpha: float = 0.05) -> pd.DataFrame:
-    """:func:`coef_table` of estimates with covariance ``cov``.
+def wald_frame(estimates: np.ndarray, cov: np.ndarray, index: list[str], alpha: float = 0.05,
+               df: float | None = None) -> pd.DataFrame:
+    """:func:`coef_table` of estimates with covariance ``cov`` (t inference with ``df`` given).
 
     Example
     -------
     >>> wald_frame(np.array([1.96]), np.array([[1.0]]), ["b"])["z"].round(4).tolist()
     [1.96]
     """
-    return coef_table(estimates, standard_errors(cov), index, alpha)
+    return coef_table(estimates, standard_errors(cov), index, alpha, df)
+
+
+def inference_df(res: FitResult) -> float | None:
+    """Degrees of freedom of the t reference distribution of ``res``, or None for normal (z) inference.
+
+    t applies when the model declares it (``model.defaults.inference``; the built-in OLS, unless
+    ``cov_options={"dispersion": "ml"}``) or when ``"nonrobust"`` uses the estimated Pearson
+    dispersion (``cov_options={"dispersion": "pearson"}``, R ``summary.glm``). The degrees of
+    freedom are ``nobs - k``, ``k`` the mean/index parameters (every parameter when the model
+    declares none); with cluster labels (``"cluster"``, Driscoll-Kraay ``"hac"``) ``G - 1``, the
+    smaller ``G`` of a two-way clustering (statsmodels OLS, Stata ``regress, vce(cluster)``).
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> res = hs.ols("TOTEMP ~ GNP + POP", hs.datasets.load("longley")).fit()
+    >>> inference_df(res), inference_df(res.with_cov("nonrobust", cov_options={"dispersion": "ml"}))
+    (13.0, None)
+    """
+    defaults = res.model.defaults
+    declared = getattr(getattr(defaults, "inference", None), "value", "z")
+    dispersion = res.cov_options.get("dispersion") if res.cov_type == "nonrobust" else None
+    if dispersion == "ml" or not (declared == "t" or dispersion == "pearson") or not res.nobs:
+        return None
+    if res.groups is not None:
+        codes = np.asarray(res.groups).reshape(len(res.groups), -1)
+        return float(min(int(c.max()) + 1 for c in codes.T) - 1)
+    mean = getattr(defaults, "mean", None)
+    names = set(res.names)
+    k = len(mean.parameters) if mean is not None and set(mean.parameters) <= names else res.k_params
+    return float(res.nobs - k)
 
 
 def sandwich(jac: np.ndarray, cov: np.ndarray) -> np.ndarray:
@@ -149,7 +198,8 @@ def _names(names: Any, fn: Callable, size: int, scalar: bool) -> list[str]:
 
 
 def delta(res: FitResult, fn: Callable, names: Any = None, alpha: float = 0.05) -> pd.DataFrame:
-    """Delta-method table for ``fn(params)`` (scalar or vector) under the result's covariance.
+    """Delta-method table for ``fn(params)`` (scalar or vector) under the result's covariance
+    (t inference where the result uses it, :func:`inference_df`).
 
     Example
     -------
@@ -162,7 +212,7 @@ def delta(res: FitResult, fn: Callable, names: Any = None, alpha: float = 0.05) 
     """
     check_alpha(alpha)
     value, _, cov, scalar = delta_values(res, fn)
-    return wald_frame(value, cov, _names(names, fn, value.size, scalar), alpha)
+    return wald_frame(value, cov, _names(names, fn, value.size, scalar), alpha, inference_df(res))
 
 
 def transformed(res: FitResult, alpha: float = 0.05) -> pd.DataFrame:
@@ -193,4 +243,4 @@ def transformed(res: FitResult, alpha: float = 0.05) -> pd.DataFrame:
         jacs.append(jac)
         labels += [str(name)] if scalar else [f"{name}[{i}]" for i in range(value.size)]
     jac = np.vstack(jacs)
-    return wald_frame(np.concatenate(values), sandwich(jac, res.cov_array), labels, alpha)
+    return wald_frame(np.concatenate(values), sandwich(jac, res.cov_array), labels, alpha, inference_df(res))

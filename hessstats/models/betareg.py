@@ -16,6 +16,7 @@ non-constant column of ``X``; ``res.lr_test_null()`` fixes every slope of both s
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -24,6 +25,7 @@ import jax.numpy as jnp
 import jax.scipy.special as jsp
 import numpy as np
 
+from hessstats.core.covariance import MeanPart
 from hessstats.errors import DataError, message
 from hessstats.inference.defaults import PostEstimationDefaults
 from hessstats.model import Model
@@ -112,6 +114,8 @@ def betareg_model(y: Any, X: Any, Z: Any = None, *, names: Sequence[str] | None 
     if constant_columns(Zm).any() and null.null:
         null = PostEstimationDefaults(null={**null.null, **null_fixed(Zm, precision_labels)}, predict=null.predict,
                                       margins_variables=null.margins_variables)
+    # the mean part is the coefficients on X; a precision design Z is a second index (no leverage)
+    null = dataclasses.replace(null, mean=MeanPart(tuple(str(n) for n in names), design="X" if Z is None else None))
     return build(betareg_loglike, BetaParams(beta0, gamma0), {"y": y, "X": X, "Z": Zm},
                  {"beta": list(names), "precision": precision_labels},
                  {"model": "betareg", "formula": None, **(description or {})}, defaults=null)

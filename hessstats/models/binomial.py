@@ -17,6 +17,7 @@ non-constant column of ``X``; ``res.lr_test_null()`` fixes every slope at 0 (sta
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Sequence
 from typing import Any, NamedTuple
@@ -28,6 +29,7 @@ import numpy as np
 import scipy.special
 import scipy.stats
 
+from hessstats.core.covariance import Dispersion
 from hessstats.errors import SpecificationError, message
 from hessstats.model import Model
 from hessstats.models.design import align_rows, build, design, index_defaults, outcome, require, vector_option
@@ -101,6 +103,23 @@ def binomial_predict(params: BinomialParams, data: dict, link: BinomialLink = Bi
     return jnp.exp(_log_probabilities(link, data["X"] @ params.beta)[0])
 
 
+def binomial_pearson_residuals(params: BinomialParams, data: dict,
+                               link: BinomialLink = BinomialLink.LOGIT) -> np.ndarray:
+    """Pearson residuals ``(y - n p) / sqrt(n p (1 - p))`` (offset included): the Pearson dispersion
+    of ``cov_options={"dispersion": "pearson"}`` (R ``quasibinomial``, statsmodels ``scale="X2"``).
+
+    Example
+    -------
+    >>> data = {"X": np.ones((2, 1)), "offset": np.zeros(2), "y": np.array([0.0, 4.0]), "trials": np.array([4.0, 4.0])}
+    >>> binomial_pearson_residuals(BinomialParams(np.array([0.0])), data).tolist()
+    [-2.0, 2.0]
+    """
+    eta = jnp.asarray(data["X"]) @ jnp.asarray(params.beta) + jnp.asarray(data["offset"])
+    p = np.asarray(jnp.exp(_log_probabilities(link, eta)[0]))
+    n = np.asarray(data["trials"])
+    return (np.asarray(data["y"]) - n * p) / np.sqrt(n * p * (1.0 - p))
+
+
 def binomial_model(y: Any, X: Any, *, trials: Any = None, failures: Any = None,
                    link: BinomialLink | str = BinomialLink.LOGIT, offset: Any = None,
                    names: Sequence[str] | None = None, description: dict | None = None) -> Model:
@@ -154,4 +173,6 @@ def binomial_model(y: Any, X: Any, *, trials: Any = None, failures: Any = None,
                  {"y": y, "trials": n, "X": X, "offset": off}, {"beta": list(names)},
                  {"model": "binomial", "formula": None, "link": link.value, "trials": trials is not None or failures is not None,
                   "offset": offset is not None, **(description or {})}, expected_information,
-                 defaults=index_defaults(X, names, lambda p, d: binomial_predict(p, d, link)))
+                 defaults=dataclasses.replace(  # Pearson option: R quasibinomial, statsmodels scale="X2"
+                     index_defaults(X, names, lambda p, d: binomial_predict(p, d, link)),
+                     dispersion=Dispersion(None, float, lambda p, d: binomial_pearson_residuals(p, d, link))))

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import scipy.special
 
+from hessstats.core.covariance import MeanPart
 from hessstats.errors import DataError, SpecificationError, message
 from hessstats.inference.defaults import PostEstimationDefaults
 from hessstats.model import Model
@@ -187,7 +188,7 @@ def mnlogit_model(y: Any, X: Any, *, names: Sequence[str] | None = None, descrip
     labels = [f"{c}:{n}" for c in levels[1:] for n in names]
     null = null_fixed(X, labels)
     return build(mnlogit_loglike, MNLogitParams(np.zeros((len(levels) - 1, X.shape[1]))), {"Y": Y, "X": X},
-                 labels, desc, defaults=PostEstimationDefaults(null=null or None))
+                 labels, desc, defaults=PostEstimationDefaults(null=null or None, mean=MeanPart(tuple(labels))))
 
 
 def ordered_model(y: Any, X: Any, *, distr: str = "logit", names: Sequence[str] | None = None,
@@ -223,4 +224,5 @@ def ordered_model(y: Any, X: Any, *, distr: str = "logit", names: Sequence[str] 
     desc = {"model": f"ordered_{distr}", "formula": None, "categories": [str(c) for c in levels], **(description or {})}
     return build(loglike, OrderedParams(np.zeros(X.shape[1]), thresholds), {"y": codes, "X": X},
                  {"beta": list(names), "thresholds": [f"{a}/{b}" for a, b in zip(levels[:-1], levels[1:])]}, desc,
-                 defaults=PostEstimationDefaults(null={n: 0.0 for n in names}))
+                 defaults=PostEstimationDefaults(null={n: 0.0 for n in names},
+                                                 mean=MeanPart(tuple(str(n) for n in names), design="X")))

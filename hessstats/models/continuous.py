@@ -2,9 +2,16 @@
 
 Parametrisations (the parameter itself, not its log, so standard errors are on the reported scale):
 
-- normal: ``y = X beta + e``, ``e ~ N(0, sigma^2)``; parameters ``beta`` then ``sigma``. The ML
-  ``sigma^2 = RSS / n`` (statsmodels OLS uses ``RSS / (n - k)``), so ML standard errors of
-  ``beta`` equal OLS's times ``sqrt((n - k) / n)`` exactly; ``se(sigma) = sigma / sqrt(2 n)``.
+- normal: ``y = X beta + e``, ``e ~ N(0, sigma^2)``; parameters ``beta`` then ``sigma``, fitted by
+  ML (``sigma^2 = RSS / n``). By default (``variance="ols"``) the built-in OLS *reports* what
+  statsmodels OLS, R ``lm`` and Stata ``regress`` report: the classical covariance of ``beta`` is
+  ``s^2 (X'X)^-1`` with ``s^2 = RSS / (n - k)`` (``cov_options={"dispersion": "pearson"}`` of
+  ``"nonrobust"``), HC1 and cluster factors count ``k`` = the columns of ``X`` (not ``sigma``),
+  ``"robust"`` is HC1 (Stata ``regress, vce(robust)``), the default cluster correction is
+  ``"regress"``, and p-values and intervals use t with ``n - k`` degrees of freedom (cluster: ``G - 1``).
+  ``sigma`` keeps its ML estimate and ``se(sigma) = sigma / sqrt(2 n)``. ``variance="ml"`` gives
+  the pure ML report: inverse observed information (``beta`` SEs = OLS's times
+  ``sqrt((n - k) / n)``), z inference, the ``"stata"`` cluster correction.
 - Tobit: the normal model with ``y`` censored below at ``left`` and/or above at ``right``
   (Stata's ``tobit``: observations with ``y <= left`` are left-censored, ``y >= right``
   right-censored); parameters ``beta`` then ``sigma`` (Stata reports ``var(e.y)``, R's AER
@@ -12,11 +19,14 @@ Parametrisations (the parameter itself, not its log, so standard errors are on t
 - Gamma: ``y ~ Gamma`` with mean ``mu = exp(X beta)`` and ``Var(y) = scale * mu^2``; parameters
   ``beta`` then ``scale`` (statsmodels GLM's dispersion ``scale = 1 / shape``), all by ML.
   statsmodels' GLM estimates the same ``beta`` but its ``scale`` by Pearson chi2 / (n - k), not
-  ML, so only the coefficients coincide.
+  ML, so only the coefficients coincide. ``fit(cov_options={"dispersion": "pearson"})`` reports the
+  coefficient SEs as R ``summary.glm``, statsmodels ``GLM(...).fit(scale="X2")`` and Stata ``glm``
+  do (``phi_P (X'X)^-1``, ``phi_P`` = Pearson chi2 / (n - k)), with t inference on ``n - k`` df (R).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -26,6 +36,9 @@ import jax.scipy.stats as jstats
 import numpy as np
 import scipy.special
 
+from hessstats.core.covariance import Dispersion
+from hessstats.errors import SpecificationError, message
+from hessstats.inference.defaults import Inference
 from hessstats.model import Model
 from hessstats.models.design import align_rows, build, design, index_defaults, outcome, require, vector_option
 
@@ -110,8 +123,52 @@ def gamma_loglike(params: GammaParams, data: dict) -> jnp.ndarray:
     return shape * (jnp.log(y) - eta - jnp.log(params.scale)) - shape * y * jnp.exp(-eta) - jnp.log(y) - jsp.gammaln(shape)
 
 
-def normal_model(y: Any, X: Any, *, names: Sequence[str] | None = None, description: dict | None = None) -> Model:
+VARIANCES = ("ols", "ml")
+"""``normal_model(variance=...)``: what the built-in OLS reports (see the module docstring)."""
+
+
+def ols_residuals(params: NormalParams, data: dict) -> Any:
+    """Residuals ``y - X beta`` (the Pearson residuals of the normal model).
+
+    Example
+    -------
+    >>> ols_residuals(NormalParams(np.array([1.0]), 1.0), {"X": np.ones((2, 1)), "y": np.array([1.0, 3.0])}).tolist()
+    [0.0, 2.0]
+    """
+    return data["y"] - data["X"] @ params.beta
+
+
+def gamma_pearson_residuals(params: GammaParams, data: dict) -> Any:
+    """Pearson residuals of the Gamma GLM, ``(y - mu) / mu`` with ``mu = exp(X beta)``.
+
+    Example
+    -------
+    >>> gamma_pearson_residuals(GammaParams(np.array([0.0]), 1.0), {"X": np.ones((2, 1)), "y": np.array([1.0, 3.0])}).tolist()
+    [0.0, 2.0]
+    """
+    mu = np.exp(np.asarray(data["X"]) @ np.asarray(params.beta))
+    return (np.asarray(data["y"]) - mu) / mu
+
+
+def unit_weights(params: Any, data: dict) -> Any:
+    """GLM working (Fisher) weights at unit dispersion of the normal (identity link) and Gamma (log
+    link) models: all 1, so the mean block of the expected information is ``X'X / phi``.
+
+    Example
+    -------
+    >>> unit_weights(None, {"X": np.ones((3, 2))}).tolist()
+    [1.0, 1.0, 1.0]
+    """
+    return np.ones(np.shape(data["X"])[0])
+
+
+def normal_model(y: Any, X: Any, *, names: Sequence[str] | None = None, description: dict | None = None,
+                 variance: str = "ols") -> Model:
     """Normal linear regression by maximum likelihood (parameters ``beta``, ``sigma``).
+
+    ``variance="ols"`` (default) reports as statsmodels OLS / R ``lm`` / Stata ``regress``
+    (``s^2 = RSS/(n-k)``, t inference with ``n - k`` df); ``variance="ml"`` the pure ML covariance
+    with z inference (see :mod:`hessstats.models.continuous`).
 
     Example
     -------
@@ -137,9 +194,17 @@ def normal_model(y: Any, X: Any, *, names: Sequence[str] | None = None, descript
         info[-1, -1] = 2.0 * n / s2
         return info
 
-    desc = {"model": "ols", "formula": None, **(description or {})}
+    if variance not in VARIANCES:
+        raise SpecificationError(message(
+            "unknown variance for the normal linear model", expected=f"one of {VARIANCES}", got=repr(variance),
+            fix="variance='ols' (statsmodels OLS / R lm / Stata regress) or 'ml' (maximum likelihood)"))
+    desc = {"model": "ols", "formula": None, **(description or {}), **({"variance": "ml"} if variance == "ml" else {})}
+    defaults = dataclasses.replace(
+        index_defaults(X, names), inference=Inference.T if variance == "ols" else Inference.Z,
+        dispersion=Dispersion("sigma", lambda s: s ** 2, ols_residuals, default="pearson" if variance == "ols" else "ml",
+                              weights=unit_weights))
     return build(normal_loglike, NormalParams(beta, sigma), {"y": y, "X": X},
-                 {"beta": list(names), "sigma": "sigma"}, desc, expected_information, defaults=index_defaults(X, names))
+                 {"beta": list(names), "sigma": "sigma"}, desc, expected_information, defaults=defaults)
 
 
 def tobit_model(y: Any, X: Any, *, left: Any = 0.0, right: Any = None, names: Sequence[str] | None = None,
@@ -207,5 +272,8 @@ def gamma_model(y: Any, X: Any, *, names: Sequence[str] | None = None, descripti
         return info
 
     desc = {"model": "gamma", "formula": None, "link": "log", **(description or {})}
+    defaults = dataclasses.replace(index_defaults(X, names),
+                                   dispersion=Dispersion("scale", lambda s: s, gamma_pearson_residuals, default="ml",
+                                                         weights=unit_weights))
     return build(gamma_loglike, GammaParams(beta, scale), {"y": y, "X": X},
-                 {"beta": list(names), "scale": "scale"}, desc, expected_information, defaults=index_defaults(X, names))
+                 {"beta": list(names), "scale": "scale"}, desc, expected_information, defaults=defaults)

@@ -24,6 +24,7 @@ variables) when the MLE does not exist because some zero counts can be fitted as
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -32,7 +33,9 @@ import jax.scipy.special as jsp
 import numpy as np
 import scipy.optimize
 
+from hessstats.core.covariance import Dispersion, MeanPart
 from hessstats.errors import DataError, SeparationWarning, message, warn
+from hessstats.inference.defaults import PostEstimationDefaults
 from hessstats.model import Model
 from hessstats.models.binary import SEPARATION_TOL, overlap_certified
 from hessstats.models.design import align_rows, build, design, index_defaults, outcome, require, sparse_direction, vector_option
@@ -141,6 +144,32 @@ def nb2_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
     log_1p_amu = jnp.logaddexp(0.0, jnp.log(alpha) + e)  # log(1 + alpha * mu)
     return (jsp.gammaln(y + size) - jsp.gammaln(size) - jsp.gammaln(y + 1.0)
             - size * log_1p_amu + y * (jnp.log(alpha) + e - log_1p_amu))
+
+
+def poisson_weights(params: PoissonParams, data: dict) -> np.ndarray:
+    """Fisher (IRLS) weights of the Poisson GLM with log link: ``mu = exp(X beta + offset)``.
+
+    Example
+    -------
+    >>> poisson_weights(PoissonParams(np.array([0.0])), {"X": np.ones((2, 1)), "offset": np.log([1.0, 2.0])}).tolist()
+    [1.0, 2.0]
+    """
+    return np.exp(np.asarray(data["X"]) @ np.asarray(params.beta) + np.asarray(data["offset"]))
+
+
+def poisson_pearson_residuals(params: PoissonParams, data: dict) -> np.ndarray:
+    """Pearson residuals ``(y - mu) / sqrt(mu)``: ``cov_options={"dispersion": "pearson"}`` scales
+    the Poisson covariance by their sum of squares over ``n - k`` (R ``quasipoisson``, statsmodels
+    ``GLM(..., Poisson()).fit(scale="X2")``, Stata ``glm, family(poisson) scale(x2)``).
+
+    Example
+    -------
+    >>> data = {"X": np.ones((2, 1)), "offset": np.zeros(2), "y": np.array([0.0, 4.0])}
+    >>> poisson_pearson_residuals(PoissonParams(np.array([0.0])), data).tolist()
+    [-1.0, 3.0]
+    """
+    mu = poisson_weights(params, data)
+    return (np.asarray(data["y"]) - mu) / np.sqrt(mu)
 
 
 def count_predict(params: PoissonParams | NB2Params, data: dict) -> jnp.ndarray:
@@ -296,9 +325,11 @@ def poisson_model(y: Any, X: Any, *, offset: Any = None, exposure: Any = None, n
         mu = np.exp(X @ theta + off)
         return (X * mu[:, None]).T @ X
 
+    defaults = dataclasses.replace(index_defaults(X, names, count_predict), dispersion=Dispersion(
+        None, float, poisson_pearson_residuals, default="ml", weights=poisson_weights))
     model = build(poisson_loglike, PoissonParams(start), {"y": y, "X": X, "offset": off}, {"beta": list(names)},
                   count_description("poisson", description, offset, exposure), expected_information,
-                  defaults=index_defaults(X, names, count_predict))
+                  defaults=defaults)
     return with_index_hessian(model, poisson_obs, {"beta": "X"}, check=False)
 
 
@@ -346,6 +377,8 @@ def zip_model(y: Any, X: Any, Z: Any = None, *, offset: Any = None, exposure: An
         raise DataError(message("Z and X have different numbers of rows", expected=f"{X.shape[0]} rows in Z",
                                 got=f"{Z.shape[0]} rows", fix="build Z from the same observations as X"))
     model = build(zip_loglike, ZIPParams(start, np.zeros(Z.shape[1])), {"y": y, "X": X, "Z": Z, "offset": off},
-                  {"beta": list(names), "inflate": [f"inflate_{n}" for n in inflate_names]},
-                  count_description("zip", description, offset, exposure))
+                 {"beta": list(names), "inflate": [f"inflate_{n}" for n in inflate_names]},
+                 count_description("zip", description, offset, exposure),
+                 defaults=PostEstimationDefaults(mean=MeanPart(  # count and inflation indices: no leverage
+                     tuple(str(n) for n in names) + tuple(f"inflate_{n}" for n in inflate_names))))
     return with_index_hessian(model, zip_obs, {"beta": "X", "inflate": "Z"}, check=False)

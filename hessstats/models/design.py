@@ -15,6 +15,7 @@ import pandas as pd
 import scipy.optimize
 
 from hessstats.core.linalg import gram as gram_matrix
+from hessstats.core.covariance import MeanPart
 from hessstats.errors import CollinearityError, DataError, message
 from hessstats.inference.defaults import PostEstimationDefaults
 from hessstats.model import Model
@@ -306,7 +307,9 @@ def index_defaults(X: np.ndarray, names: Sequence[str], predict: Callable | None
     """Post-estimation defaults of a single-index model on ``data["X"]``: the null model
     (:func:`null_fixed`) and, with ``predict(params, data) -> (n,)``, what ``FitResult.margins()``
     uses by default: ``predict`` and ``margins_variables`` (``{name: ("X", column)}`` for every
-    non-constant column, as statsmodels' ``get_margeff`` leaves out the constant).
+    non-constant column, as statsmodels' ``get_margeff`` leaves out the constant). The mean part
+    (:class:`~hessstats.core.covariance.MeanPart`) is the coefficients on ``X``, a single index
+    with design ``"X"`` (HC1's ``k``; HC2/HC3 leverage).
 
     Example
     -------
@@ -314,10 +317,11 @@ def index_defaults(X: np.ndarray, names: Sequence[str], predict: Callable | None
     {'x': 0.0}
     """
     null = null_fixed(X, names) or None
+    mean = MeanPart(tuple(str(n) for n in names), design="X")
     if predict is None:
-        return PostEstimationDefaults(null=null)
+        return PostEstimationDefaults(null=null, mean=mean)
     const = constant_columns(X)
-    return PostEstimationDefaults(null=null, predict=predict,
+    return PostEstimationDefaults(null=null, predict=predict, mean=mean,
                                   margins_variables={str(n): ("X", j) for j, n in enumerate(names) if not const[j]})
 
 

@@ -21,6 +21,7 @@ Offsets and exposure are not supported (nor are they by statsmodels' hurdle mode
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Sequence
 from typing import Any, NamedTuple
@@ -29,6 +30,7 @@ import jax.numpy as jnp
 import jax.scipy.stats as jst
 import numpy as np
 
+from hessstats.core.covariance import MeanPart
 from hessstats.errors import DataError, message
 from hessstats.inference.defaults import PostEstimationDefaults
 from hessstats.model import Model
@@ -179,6 +181,8 @@ def _hurdle(y: Any, X: Any, Z: Any, names: Sequence[str] | None, zero_names: Seq
         defaults = PostEstimationDefaults(null=null, predict=lambda p, d: hurdle_predict(p, d, link),
                                           margins_variables={str(n): ("X", j) for j, n in enumerate(names)
                                                              if not const[j]})
+    # the mean part: both indices (zero and count); two indices, so no leverage
+    defaults = dataclasses.replace(defaults, mean=MeanPart(tuple(zm_names) + tuple(str(n) for n in names)))
     return build(lambda p, d: hurdle_loglike(p, d, link), start_params, data, param_names,
                  {"model": kind, "formula": None, "link": link.value, **(description or {})}, defaults=defaults)
 

@@ -80,3 +80,54 @@ def test_a_failing_transform_is_named():
     res = LOGIT.model(transforms={"broken": lambda p: p["gamma"]}).fit()
     with pytest.raises(SpecificationError, match="transform 'broken' failed"):
         res.transformed()
+
+
+# ----------------------------------------------------------------------------- t-based inference (issue 12)
+
+def test_coef_table_with_df_uses_student_t():
+    """Reference: scipy.stats.t quantiles and tail probabilities; the third column is named t."""
+    from hessstats.inference.delta import coef_table
+
+    table = coef_table(np.array([2.0, -1.0]), np.array([1.0, 0.5]), ["a", "b"], alpha=0.1, df=7.0)
+    assert list(table.columns) == ["coef", "std_err", "t", "p_value", "ci_lower", "ci_upper"]
+    np.testing.assert_allclose(table["p_value"], 2 * scipy.stats.t.sf([2.0, 2.0], 7), rtol=1e-13)
+    q = scipy.stats.t.ppf(0.95, 7)
+    np.testing.assert_allclose(table["ci_upper"], [2.0 + q, -1.0 + 0.5 * q], rtol=1e-13)
+
+
+@pytest.fixture(scope="module")
+def ols():
+    import statsmodels.formula.api as smf
+
+    import hessstats as hs
+
+    df = hs.datasets.load("longley")
+    return hs.ols("TOTEMP ~ GNP + POP", df).fit(), smf.ols("TOTEMP ~ GNP + POP", df).fit()
+
+
+def test_delta_on_ols_is_t_based_like_statsmodels_t_test(ols):
+    """Reference: statsmodels OLS ``t_test`` live (t with df_resid): a linear combination's
+    estimate, SE, p-value and interval; the identity reproduces the t-based coefficient table."""
+    res, sm_res = ols
+    out = res.delta(lambda p: p.beta[1] - 2.0 * p.beta[2], names="c")
+    ref = sm_res.t_test("GNP - 2 * POP = 0")
+    np.testing.assert_allclose(out.loc["c", ["coef", "std_err", "t", "p_value"]],
+                               [float(ref.effect[0]), float(ref.sd[0, 0]), float(ref.tvalue[0, 0]), float(ref.pvalue)],
+                               rtol=1e-9)
+    np.testing.assert_allclose(out.loc["c", ["ci_lower", "ci_upper"]], ref.conf_int()[0], rtol=1e-9)
+    ident = res.delta(lambda p: p.beta, names=["Intercept", "GNP", "POP"])
+    np.testing.assert_allclose(ident.to_numpy(), res.summary_frame().to_numpy()[:3], rtol=1e-12)
+
+
+def test_inference_df_rules(ols):
+    """Closed forms of the rule: OLS t with n - k (k = 3 coefficients, not sigma), G - 1 clustered;
+    the ML dispersion and every user log-likelihood give z (None)."""
+    from hessstats.inference.delta import inference_df
+
+    res, _ = ols
+    assert inference_df(res) == 13.0 and res.df_inference == 13.0
+    assert inference_df(res.with_cov("HC1")) == 13.0
+    assert inference_df(res.with_cov("cluster", groups=np.arange(16) % 4)) == 3.0
+    assert inference_df(res.with_cov("cluster", groups=[np.arange(16) % 4, np.arange(16) % 3])) == 2.0
+    assert inference_df(res.with_cov("nonrobust", cov_options={"dispersion": "ml"})) is None
+    assert inference_df(LOGIT.model().fit()) is None

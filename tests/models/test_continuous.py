@@ -38,10 +38,12 @@ def tobit_fit(fair):
 
 @pytest.mark.parametrize("dataset, formula, rtol", [("fair", OLS_FAIR, 1e-8), ("longley", LONGLEY, 1e-6)])
 def test_ml_normal_is_ols_rescaled(dataset, formula, rtol):
-    """Exact relation to OLS; Longley's equilibrated information has condition number 1.9e9, so
-    an explicit-Hessian inverse is good to ~cond*eps = 4e-7 there (see validation_cases.LONGLEY)."""
+    """Exact relation to OLS of the ML variant (``variance="ml"``: z inference); Longley's
+    equilibrated information has condition number 1.9e9, so an explicit-Hessian inverse is good to
+    ~cond*eps = 4e-7 there (see validation_cases.LONGLEY)."""
     df = hs.datasets.load(dataset)
-    ours = hs.ols(formula, df).fit()
+    ours = hs.ols(formula, df, variance="ml").fit()
+    assert ours.df_inference is None and "z" in ours.summary_frame()
     ols = smf.ols(formula, df).fit()
     n, k = ols.nobs, len(ols.params)
     sigma = np.sqrt(ols.ssr / n)
@@ -52,10 +54,34 @@ def test_ml_normal_is_ols_rescaled(dataset, formula, rtol):
     np.testing.assert_allclose(ours.llf, ols.llf, rtol=1e-12)
 
 
+@pytest.mark.parametrize("dataset, formula", [("fair", OLS_FAIR), ("longley", LONGLEY)])
+def test_default_ols_reports_what_statsmodels_ols_reports(dataset, formula):
+    """Reference: statsmodels OLS live (``s^2 = RSS/(n-k)``, t with df_resid); the default
+    (``variance="ols"``) classical SEs come from a QR of X, so even Longley agrees to 1e-10."""
+    df = hs.datasets.load(dataset)
+    ours = hs.ols(formula, df).fit()
+    ols = smf.ols(formula, df).fit()
+    names = ols.params.index
+    np.testing.assert_allclose(ours.bse[names], ols.bse, rtol=1e-10)
+    np.testing.assert_allclose(ours.pvalues[names], ols.pvalues, rtol=1e-8)
+    np.testing.assert_allclose(ours.conf_int().loc[names], ols.conf_int(), rtol=1e-9)
+    assert ours.df_inference == ols.df_resid and "t" in ours.summary_frame()
+    # the ML variant is also a covariance option of the same fit
+    ml = ours.with_cov("nonrobust", cov_options={"dispersion": "ml"})
+    np.testing.assert_allclose(ml.bse[names], ols.bse * np.sqrt(ols.df_resid / ols.nobs), rtol=1e-6)
+
+
+def test_unknown_variance_is_a_typed_error(fair):
+    from hessstats.errors import SpecificationError
+    with pytest.raises(SpecificationError, match="variance"):
+        hs.ols(OLS_FAIR, fair, variance="reml")
+
+
 def test_tobit_without_censoring_is_normal_ml(fair):
-    """No observation at or below the limit: the Tobit likelihood is the normal one, term by term."""
+    """No observation at or below the limit: the Tobit likelihood is the normal one, term by term
+    (the ML variant of the built-in OLS)."""
     tobit = hs.tobit(OLS_FAIR, fair, left=-100.0).fit()
-    normal = hs.ols(OLS_FAIR, fair).fit()
+    normal = hs.ols(OLS_FAIR, fair, variance="ml").fit()
     assert tobit.model.extra["censored"] == {"left": 0, "right": 0}
     np.testing.assert_allclose(tobit.params, normal.params, rtol=1e-10)
     np.testing.assert_allclose(tobit.bse, normal.bse, rtol=1e-8)
