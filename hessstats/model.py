@@ -13,7 +13,7 @@ import numpy as np
 
 from hessstats._checks import check_positive_int, check_tolerance
 from hessstats._config import float64, x64
-from hessstats.core import engine
+from hessstats.core import engine, survey
 from hessstats.core.compilation import Program
 from hessstats.core.covariance import covariance_for
 from hessstats.core.derivatives import FlatLoglike
@@ -28,6 +28,7 @@ from hessstats.results import FitResult
 from hessstats.rows.leaves import leading_length, row_block
 from hessstats.rows.prepare import index_array
 from hessstats.rows.source import RowSource
+from hessstats.rows.weights import WeightType, effective_weights, resolve_weights, weighted_nobs
 
 MEAN_CHECK_MIN_NOBS = 20
 """The mean-log-likelihood check (information-matrix equality) runs from this many observations."""
@@ -110,6 +111,20 @@ class Model:
     """The arrays the log-likelihood captured, copied when the model was built."""
     row_labels: Any = None
     """The data's pandas row labels (a ``pd.Index``) when the data had them, else None."""
+    weight_type: WeightType | None = None
+    """What ``weights=`` mean (:class:`~hessstats.rows.weights.WeightType`); None without weights."""
+    case_weights: Any = None
+    """The weights multiplying each row's log-likelihood (analytic ones rescaled), a float64 device array of
+    one weight per row (None without weights, or for a row source, whose blocks carry them as ``weight_key``)."""
+    raw_weights: Any = None
+    """The weights as given (a read-only float64 numpy copy; None for a row source)."""
+    weight_key: str | None = None
+    """For a row source: the data key holding the weights in every block."""
+    weight_scale: float = 1.0
+    """Factor applied to a row source's block weights (analytic weights: n / sum(w))."""
+    weighted_nobs: Any = None
+    """The number of observations the weighted rows stand for (``nobs`` without weights): ``sum(w)``
+    for frequency/importance weights, rows with positive weight for analytic/probability weights."""
 
     @float64
     def __init__(self, loglike: LogLike, start: Any, data: Any = None, *,
@@ -119,7 +134,8 @@ class Model:
                  extra: Mapping[str, Any] | None = None,
                  transforms: Mapping[str, Callable[[Any], Any]] | None = None,
                  chunk_size: int | None = None, index: Any = None, shard: Any = False,
-                 progress: bool | None = None, defaults: PostEstimationDefaults | None = None) -> None:
+                 progress: bool | None = None, defaults: PostEstimationDefaults | None = None,
+                 weights: Any = None, weight_type: WeightType | str | None = None) -> None:
         if not callable(loglike):
             raise SpecificationError(message(
                 "loglike is not callable", expected="a function loglike(params, data)",
@@ -129,6 +145,7 @@ class Model:
         spec = ParamSpec.from_start(start, names)
         theta0 = np.asarray(spec.ravel(start), dtype=np.float64)
         theta0.flags.writeable = False
+        raw_data = data
         data, sample, chunk_size, source_nobs, labels = engine.prepare(data, chunk_size)
         program, consts, out = _trace(loglike, spec, theta0, sample)  # one trace validates shape and dtypes
         shape = _output_shape(out)
@@ -143,13 +160,17 @@ class Model:
         if (blocked or isinstance(data, RowSource)) and rows is not None:
             engine.check_block_output(shape, rows, what="chunk_size" if chunk_size is not None else "shard")
         unsharded = data
+        weighting = _weighting(weights, weight_type, raw_data, data, labels, nobs, per_obs, chunk_size)
         data, weights = engine.shard(data, nobs, shard)
+        if weights is not None and weighting.get("case_weights") is not None:  # padding rows keep weight 0
+            weights = engine.shard_weights(weights, weighting["case_weights"], nobs)
         values = dict(loglike=loglike, spec=spec, start=theta0, data=data, nobs=nobs,
                       per_observation=per_obs, description=dict(description or {}),
                       expected_information=expected_information,
                       extra=dict(extra or {}), defaults=_defaults(defaults, transforms),
                       chunk_size=chunk_size, index=index, weights=weights, progress=progress,
-                      program=program, consts=consts, row_labels=labels)
+                      program=program, consts=consts, row_labels=labels, weighted_nobs=nobs)
+        values.update(weighting)
         for key, value in values.items():
             object.__setattr__(self, key, value)
         self._check_rows(sample, rows, unsharded)
@@ -264,12 +285,13 @@ class Model:
         validated = ValidatedLoglike(self.program, self.consts, self.spec)
         return Model(FixedLoglike(validated, self.spec), np.asarray(self.start)[free], data,
                      names=[names[i] for i in free], nobs=self.nobs, chunk_size=self.chunk_size,
-                     description={**self.description, "model": f"{label} with {dict(fixed)} fixed"})
+                     description={**self.description, "model": f"{label} with {dict(fixed)} fixed"},
+                     weights=self.raw_weights, weight_type=self.weight_type if self.raw_weights is not None else None)
 
     @float64
-    def fit(self, *, start: Any = None, method: str | OptimizerMethod = "auto", cov_type: str = "nonrobust",
+    def fit(self, *, start: Any = None, method: str | OptimizerMethod = "auto", cov_type: str | None = None,
             groups: Any = None, cov_options: Mapping[str, Any] | None = None, maxiter: int = 100,
-            nr_tol: float = NR_TOL, hessian_rtol: float = DEFAULT_RTOL) -> FitResult:
+            nr_tol: float = NR_TOL, hessian_rtol: float = DEFAULT_RTOL, design: Any = None) -> FitResult:
         """Fit by maximum likelihood: optimise, certify, compute the covariance, return a frozen result.
 
         - ``method``: ``"auto"`` (default: trust-region Newton on the equilibrated information, full
@@ -280,6 +302,10 @@ class Model:
           inverse observed information), ``"opg"``, ``"HC0"``, ``"robust"`` (HC0 x n/(n-1)),
           ``"cluster"`` (needs ``groups``: labels or a data column name; ``cov_options={"correction":
           "stata"|"statsmodels"|"none"}``) or ``"expected"``. See :mod:`hessstats.core.covariance`.
+          Default (None): ``"nonrobust"``, or ``"robust"`` with probability weights (which allow sandwich
+          covariances only), or ``"survey"`` when ``design`` is given.
+        - ``design``: a survey design ``{"strata": ..., "psu": ..., "fpc": ..., "nest": True}`` for
+          ``cov_type="survey"`` (the same as ``cov_options={"design": ...}``; see :mod:`hessstats.core.survey`).
         - ``nr_tol``: converged means ``g'(-H)^-1 g < nr_tol`` **and** a negative definite Hessian.
         - ``hessian_rtol``: eigenvalues of the equilibrated information below ``hessian_rtol`` times
           the largest count as zero (unidentified).
@@ -301,6 +327,7 @@ class Model:
         nr_tol = check_tolerance(nr_tol, "nr_tol")
         hessian_rtol = check_tolerance(hessian_rtol, "hessian_rtol")
         theta0 = self.start if start is None else self.spec.flatten(start, what="start")
+        cov_type, cov_options = survey.resolve_cov(self.weight_type, cov_type, cov_options, design)
         opt = maximize(self, theta0, method=method, maxiter=maxiter)
         inverse = invert_information(opt.hessian, self.names, rtol=hessian_rtol, eigen=opt.eigen)
         converged, why = certify(opt, inverse, nr_tol, self.names)
@@ -310,6 +337,25 @@ class Model:
                          hessian_array=opt.hessian, cov_type=cov_type, cov_array=cov,
                          inverse_information=inverse, converged=converged, iterations=opt.iterations,
                          convergence_message=why, groups=codes, cov_options=dict(cov_options or {}))
+
+
+def _weighting(weights: Any, weight_type: Any, raw_data: Any, data: Any, labels: Any, nrows: int | None,
+               per_obs: bool, chunk_size: int | None) -> dict[str, Any]:
+    """The weight fields of a model (empty without weights): validated once, never modifying the caller's arrays."""
+    if weights is None and weight_type is None:
+        return {}
+    if not per_obs:
+        raise SpecificationError(message(
+            "weights need per-observation log-likelihood values",
+            expected="loglike returning one value per observation, shape (n,), which hessstats multiplies by the weights",
+            got="a log-likelihood returning a scalar total", fix="return the per-observation terms (do not sum them)"))
+    if isinstance(data, RowSource):
+        kind, key, scale, total = engine.source_weights(data, weights, weight_type, chunk_size)
+        return dict(weight_type=kind, weight_key=key, weight_scale=scale, weighted_nobs=total)
+    kind, raw = resolve_weights(weights, weight_type, raw_data, labels, nrows)
+    with x64():
+        case = jnp.asarray(effective_weights(raw, kind), dtype=jnp.float64)
+    return dict(weight_type=kind, raw_weights=raw, case_weights=case, weighted_nobs=weighted_nobs(raw, kind))
 
 
 def _defaults(defaults: PostEstimationDefaults | None, transforms: Mapping[str, Callable[[Any], Any]] | None

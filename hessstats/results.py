@@ -14,6 +14,7 @@ import pandas as pd
 import scipy.special
 
 from hessstats._config import x64
+from hessstats.core import survey
 from hessstats.core.compilation import MODEL_STATS
 from hessstats.core.covariance import covariance_for
 from hessstats.core.linalg import InverseInformation
@@ -86,8 +87,32 @@ class FitResult:
 
     @property
     def nobs(self) -> int | None:
-        """Number of observations (length of the per-observation log-likelihood)."""
-        return self.model.nobs
+        """Number of observations (length of the per-observation log-likelihood); with weights, the
+        number they stand for (``Model.weighted_nobs``: ``sum(w)`` for frequency/importance weights)."""
+        weighted = getattr(self.model, "weighted_nobs", None)
+        return self.model.nobs if weighted is None else weighted
+
+    @property
+    def weight_type(self) -> Any:
+        """What the model's weights mean (:class:`~hessstats.rows.weights.WeightType`), None without weights."""
+        return getattr(self.model, "weight_type", None)
+
+    @cached_property
+    def df_design(self) -> float:
+        """Design degrees of freedom ``#PSU - #strata`` of a survey covariance (NaN otherwise); with
+        ``cov_type="survey"`` p-values and intervals use the t distribution with these df (Stata ``svy``).
+
+        Example
+        -------
+        >>> import numpy as np, hessstats as hs
+        >>> res = hs.fit(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, np.arange(6.0),
+        ...              design={"strata": [0, 0, 0, 1, 1, 1], "psu": [0, 1, 1, 2, 3, 4]})
+        >>> res.df_design
+        3
+        """
+        if self.cov_type != "survey" or "design" not in self.cov_options:
+            return float("nan")
+        return survey.design_df(self.model, self.cov_options["design"])
 
     @property
     def k_params(self) -> int:
@@ -297,11 +322,13 @@ class FitResult:
         return _summary(self, alpha)
 
     # ------------------------------------------------------------------ inference (issue 3)
-    def with_cov(self, cov_type: str, groups: Any = None, cov_options: dict[str, Any] | None = None) -> FitResult:
+    def with_cov(self, cov_type: str, groups: Any = None, cov_options: dict[str, Any] | None = None, *,
+                 design: Any = None) -> FitResult:
         """The same fit under another covariance type, without refitting (a new frozen result).
 
         ``cov_type``: ``"nonrobust"``, ``"opg"``, ``"HC0"``, ``"robust"``, ``"cluster"`` (with
         ``groups``: labels or a data column name) or ``"expected"``; see :mod:`hessstats.core.covariance`.
+        ``"survey"`` with ``design={"strata": ..., "psu": ..., "fpc": ...}`` (:mod:`hessstats.core.survey`).
 
         Example
         -------
@@ -310,6 +337,7 @@ class FitResult:
         >>> res.with_cov("HC0").cov_type, round(float(res.with_cov("HC0").bse["mu"]), 6)
         ('HC0', 0.720082)
         """
+        cov_type, cov_options = survey.resolve_cov(getattr(self.model, "weight_type", None), cov_type, cov_options, design)
         with x64():
             cov, codes = covariance_for(self.model, self.theta, self.inverse_information, cov_type, groups, cov_options)
         return dataclasses.replace(self, cov_type=cov_type, cov_array=cov, groups=codes,
@@ -427,8 +455,12 @@ class FitResult:
 
     # ------------------------------------------------------------------ reporting
     def summary_frame(self, alpha: float = 0.05) -> pd.DataFrame:
-        """The coefficient table: ``coef, std_err, z, p_value, ci_lower, ci_upper`` by parameter."""
-        return coef_table(self.theta, self.bse.to_numpy(), list(self.names), alpha)
+        """The coefficient table: ``coef, std_err, z, p_value, ci_lower, ci_upper`` by parameter
+        (survey covariances: t-based p-values and intervals with :attr:`df_design` degrees of freedom)."""
+        frame = coef_table(self.theta, self.bse.to_numpy(), list(self.names), alpha)
+        if self.cov_type == "survey":
+            frame = _t_inference(frame, float(self.df_design), alpha)
+        return frame
 
     def _header(self) -> list[tuple[str, str]]:
         desc = self.model.description
@@ -440,6 +472,8 @@ class FitResult:
             ("Log-likelihood", f"{self.llf:.6g}"),
             ("AIC / BIC", f"{self.aic:.6g} / {self.bic:.6g}"),
             ("Covariance", cov),
+            *([("Weights", f"{self.weight_type.value} ({self.weight_type.stata})")] if self.weight_type is not None else []),
+            *([("Design df", str(self.df_design))] if self.cov_type == "survey" else []),
             ("Converged", f"{self.converged} ({self.iterations} iterations)"),
         ]
 
@@ -468,6 +502,18 @@ class FitResult:
 
 _EXOG_DF_MODELS = frozenset({"logit", "probit", "poisson", "negbin", "ols"})
 """Built-ins whose df_resid counts the regressors only (statsmodels: ``nobs - rank(exog)``)."""
+
+
+def _t_inference(frame: pd.DataFrame, df: float, alpha: float) -> pd.DataFrame:
+    """``frame`` with p-values and intervals from the t distribution with ``df`` degrees of freedom."""
+    if not np.isfinite(df) or df <= 0:
+        return frame
+    q = scipy.special.stdtrit(df, 1.0 - alpha / 2.0)
+    frame = frame.copy()
+    frame["p_value"] = 2.0 * scipy.special.stdtr(df, -np.abs(frame["z"].to_numpy()))
+    frame["ci_lower"] = frame["coef"] - q * frame["std_err"]
+    frame["ci_upper"] = frame["coef"] + q * frame["std_err"]
+    return frame
 
 
 def _frozen(value: Any) -> np.ndarray:

@@ -332,7 +332,7 @@ def covariance_for(model: Model, theta: np.ndarray, inverse: InverseInformation,
             got=type(user_info).__name__, fix="pass a function"))
     info_fn = user_info or model.expected_information
     inputs = CovarianceInputs(
-        inverse, scores=lambda: model_scores(model, theta), nobs=model.nobs, groups=codes,
+        inverse, scores=lambda: model_scores(model, theta), nobs=getattr(model, "weighted_nobs", None) or model.nobs, groups=codes,
         expected=None if info_fn is None else (lambda: info_fn(theta)),
         options=tuple(sorted(options.items(), key=lambda kv: kv[0])),
         meat=lambda c: score_meat(model, theta, c), model=model, theta=np.asarray(theta, dtype=np.float64))
