@@ -257,6 +257,36 @@ class Model:
             object.__setattr__(new, f.name, changes.get(f.name, getattr(self, f.name)))
         return new
 
+    def with_weights(self, weights: Any, weight_type: WeightType | str) -> Model:
+        """This model with observation ``weights`` of the declared ``weight_type`` (see
+        :mod:`hessstats.rows.weights`), without tracing the log-likelihood again: what the built-in
+        constructors' ``weights=`` use. ``weights`` is an array of one weight per row (a pandas Series
+        is aligned with the data's row labels) or the name of a data key.
+
+        Example
+        -------
+        >>> import numpy as np
+        >>> m = Model(lambda p, d: -(d - p["mu"]) ** 2, {"mu": 0.0}, data=np.array([1.0, 3.0]))
+        >>> w = m.with_weights([1, 3], "frequency")
+        >>> w.weighted_nobs, round(float(w.fit().params["mu"]), 6)
+        (4, 2.5)
+        """
+        if self.weight_type is not None:
+            raise SpecificationError(message(
+                "the model already has weights", expected="weights given once",
+                got=f"weight_type={self.weight_type.value!r}", fix="build the model from its data with the weights you want"))
+        if isinstance(self.data, RowSource):
+            raise SpecificationError(message(
+                "a row source's weights are given when the model is built", expected="Model(..., weights='key', weight_type=...)",
+                got="with_weights on a row-source model", fix="pass weights= to the Model"))
+        with x64():
+            weighting = _weighting(weights, weight_type, self.data, self.data, self.row_labels, self.nobs,
+                                   self.per_observation, self.chunk_size)
+        changes = dict(weighting)
+        if self.weights is not None:  # sharded: padding x case weights
+            changes["weights"] = engine.shard_weights(self.weights, weighting["case_weights"], self.nobs)
+        return self.replace(**changes)
+
     def fix(self, fixed: Mapping[str, float]) -> Model:
         """This model with the parameters named in ``fixed`` (flat names) held at those values.
 

@@ -30,7 +30,7 @@ import scipy.special
 
 from hessstats.errors import PerfectSeparationError, SeparationWarning, message, warn
 from hessstats.model import Model
-from hessstats.models.design import align_rows, build, design, index_defaults, outcome, require, sparse_direction
+from hessstats.models.design import align_rows, build, design, index_defaults, outcome, require, sparse_direction, weighted
 
 SEPARATION_TOL = 1e-7
 """Rows with ``(2y-1) x_i'b`` above this (columns scaled to max |x| = 1, |b| <= 1) count as predicted."""
@@ -174,6 +174,7 @@ def _binary(kind: str, y: Any, X: Any, names: Sequence[str] | None, description:
                  {"beta": list(names)}, desc, expected_information, defaults=index_defaults(X, names, predict))
 
 
+@weighted
 def logit_model(y: Any, X: Any, *, names: Sequence[str] | None = None, description: dict | None = None,
                 separation: bool = True) -> Model:
     """Logistic regression of a 0/1 outcome ``y`` on the columns of ``X`` (include a constant yourself).
@@ -191,6 +192,7 @@ def logit_model(y: Any, X: Any, *, names: Sequence[str] | None = None, descripti
     return _binary("logit", y, X, names, description, separation)
 
 
+@weighted
 def probit_model(y: Any, X: Any, *, names: Sequence[str] | None = None, description: dict | None = None,
                  separation: bool = True) -> Model:
     """Probit regression of a 0/1 outcome ``y`` on the columns of ``X``.

@@ -30,7 +30,7 @@ import scipy.stats
 
 from hessstats.errors import SpecificationError, message
 from hessstats.model import Model
-from hessstats.models.design import align_rows, build, design, index_defaults, outcome, require, vector_option
+from hessstats.models.design import align_rows, build, design, index_defaults, outcome, require, vector_option, weighted
 
 
 class BinomialLink(enum.Enum):
@@ -101,6 +101,7 @@ def binomial_predict(params: BinomialParams, data: dict, link: BinomialLink = Bi
     return jnp.exp(_log_probabilities(link, data["X"] @ params.beta)[0])
 
 
+@weighted
 def binomial_model(y: Any, X: Any, *, trials: Any = None, failures: Any = None,
                    link: BinomialLink | str = BinomialLink.LOGIT, offset: Any = None,
                    names: Sequence[str] | None = None, description: dict | None = None) -> Model:

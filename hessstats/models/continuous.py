@@ -27,7 +27,7 @@ import numpy as np
 import scipy.special
 
 from hessstats.model import Model
-from hessstats.models.design import align_rows, build, design, index_defaults, outcome, require, vector_option
+from hessstats.models.design import align_rows, build, design, index_defaults, outcome, require, vector_option, weighted
 
 LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
 
@@ -110,6 +110,7 @@ def gamma_loglike(params: GammaParams, data: dict) -> jnp.ndarray:
     return shape * (jnp.log(y) - eta - jnp.log(params.scale)) - shape * y * jnp.exp(-eta) - jnp.log(y) - jsp.gammaln(shape)
 
 
+@weighted
 def normal_model(y: Any, X: Any, *, names: Sequence[str] | None = None, description: dict | None = None) -> Model:
     """Normal linear regression by maximum likelihood (parameters ``beta``, ``sigma``).
 
@@ -142,6 +143,7 @@ def normal_model(y: Any, X: Any, *, names: Sequence[str] | None = None, descript
                  {"beta": list(names), "sigma": "sigma"}, desc, expected_information, defaults=index_defaults(X, names))
 
 
+@weighted
 def tobit_model(y: Any, X: Any, *, left: Any = 0.0, right: Any = None, names: Sequence[str] | None = None,
                 description: dict | None = None) -> Model:
     """Tobit regression: ``y`` censored below at ``left`` and/or above at ``right`` (``None``: no limit).
@@ -179,6 +181,7 @@ def tobit_model(y: Any, X: Any, *, left: Any = 0.0, right: Any = None, names: Se
                  defaults=index_defaults(X, names))
 
 
+@weighted
 def gamma_model(y: Any, X: Any, *, names: Sequence[str] | None = None, description: dict | None = None) -> Model:
     """Gamma regression with log link, fully by ML (parameters ``beta``, ``scale``).
 

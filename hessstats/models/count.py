@@ -35,7 +35,7 @@ import scipy.optimize
 from hessstats.errors import DataError, SeparationWarning, message, warn
 from hessstats.model import Model
 from hessstats.models.binary import SEPARATION_TOL
-from hessstats.models.design import align_rows, build, design, index_defaults, outcome, require, sparse_direction, vector_option
+from hessstats.models.design import align_rows, build, design, index_defaults, outcome, require, sparse_direction, vector_option, weighted
 
 
 class PoissonParams(NamedTuple):
@@ -223,6 +223,7 @@ def count_description(kind: str, description: dict | None, offset: Any, exposure
             **(description or {})}
 
 
+@weighted
 def poisson_model(y: Any, X: Any, *, offset: Any = None, exposure: Any = None, names: Sequence[str] | None = None,
                   description: dict | None = None) -> Model:
     """Poisson regression of counts ``y`` on ``X``; ``offset`` added and ``log(exposure)`` added to ``eta``.
@@ -246,6 +247,7 @@ def poisson_model(y: Any, X: Any, *, offset: Any = None, exposure: Any = None, n
                  defaults=index_defaults(X, names, count_predict))
 
 
+@weighted
 def negbin_model(y: Any, X: Any, *, offset: Any = None, exposure: Any = None, names: Sequence[str] | None = None,
                  description: dict | None = None) -> Model:
     """Negative binomial (NB2) regression: ``Var(y) = mu + alpha mu^2``; parameters ``beta`` then ``alpha``.
@@ -264,6 +266,7 @@ def negbin_model(y: Any, X: Any, *, offset: Any = None, exposure: Any = None, na
                  defaults=index_defaults(X, names, count_predict))
 
 
+@weighted
 def zip_model(y: Any, X: Any, Z: Any = None, *, offset: Any = None, exposure: Any = None,
               names: Sequence[str] | None = None, inflate_names: Sequence[str] | None = None,
               description: dict | None = None) -> Model:
