@@ -33,7 +33,8 @@ def spector():
 
 def test_frequency_weights_equal_expanded_rows(spector):
     """fweight = row expansion (Stata; exact identity): llf, params, nobs, BIC and the nonrobust, HC0,
-    robust, cluster and OPG covariances of the expanded data, to 1e-12 relative (zero weights drop rows)."""
+    robust, cluster and OPG covariances of the expanded data (zero weights drop rows): llf, params, BIC
+    to 1e-12 relative, covariances to 1e-11 (measured 1e-13..1e-12)."""
     X, y, w = spector
     reps = w.astype(int)
     groups = np.arange(len(y)) % 5
@@ -42,12 +43,12 @@ def test_frequency_weights_equal_expanded_rows(spector):
     assert weighted.nobs == expanded.nobs == int(w.sum())
     np.testing.assert_allclose(weighted.llf, expanded.llf, rtol=1e-12)
     np.testing.assert_allclose(weighted.bic, expanded.bic, rtol=1e-12)
-    np.testing.assert_allclose(weighted.params, expanded.params, rtol=1e-11)
-    for cov in ("nonrobust", "HC0", "robust", "opg"):
-        np.testing.assert_allclose(weighted.with_cov(cov).cov_array, expanded.with_cov(cov).cov_array, rtol=1e-10,
+    np.testing.assert_allclose(weighted.params, expanded.params, rtol=1e-12)
+    for cov in ("nonrobust", "HC0", "robust", "opg"):  # measured: 1e-13 .. 1e-12
+        np.testing.assert_allclose(weighted.with_cov(cov).cov_array, expanded.with_cov(cov).cov_array, rtol=1e-11,
                                    err_msg=cov)
     np.testing.assert_allclose(weighted.with_cov("cluster", groups=groups).cov_array,
-                               expanded.with_cov("cluster", groups=np.repeat(groups, reps)).cov_array, rtol=1e-10)
+                               expanded.with_cov("cluster", groups=np.repeat(groups, reps)).cov_array, rtol=1e-11)
     assert weighted.weight_type is WeightType.FREQUENCY and "frequency (fweight)" in str(weighted)
 
 
