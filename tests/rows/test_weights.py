@@ -194,3 +194,42 @@ def test_formula_weight_column_follows_dropped_rows():
     ref = hs.logit("GRADE ~ GPA + PSI", df.drop(index=[2, 5, 7]), weights="w", weight_type="frequency").fit()
     np.testing.assert_allclose(res.params, ref.params, rtol=1e-12)
     assert res.nobs == ref.nobs == int(df.drop(index=[2, 5, 7])["w"].sum())
+
+
+def test_parquet_source_weights_equal_in_memory(spector, tmp_path):
+    """A Parquet row source whose blocks carry the weight column (weights='w'; one pass checks and sums
+    them) gives the in-memory weighted fit (closed form: the same sums): frequency (nobs = sum w, robust,
+    cluster) and analytic weights (rescaled on the fly)."""
+    X, y, w = spector
+    frame = pd.DataFrame(X[:, 1:], columns=["GPA", "TUCE", "PSI"]).assign(const=1.0, y=y, w=w)
+    path = tmp_path / "spector.parquet"
+    frame.to_parquet(path)
+    source = hs.ParquetSource(str(path), {"X": ["const", "GPA", "TUCE", "PSI"], "y": "y", "w": "w"})
+    for kind in ("frequency", "analytic"):
+        streamed = hs.fit(logit, {"b": np.zeros(4)}, source, weights="w", weight_type=kind, chunk_size=10)
+        memory = hs.fit(logit, {"b": np.zeros(4)}, {"X": X, "y": y}, weights=w, weight_type=kind)
+        assert streamed.nobs == memory.nobs
+        np.testing.assert_allclose(streamed.params, memory.params, rtol=1e-10)
+        np.testing.assert_allclose(streamed.with_cov("robust").cov_array, memory.with_cov("robust").cov_array, rtol=1e-9)
+    with pytest.raises(SpecificationError, match="data keys"):
+        hs.fit(logit, {"b": np.zeros(4)}, source, weights=w, weight_type="frequency")
+
+
+def test_index_model_and_null_model_with_weights(spector):
+    """The index-model Hessian path (X' diag(w h) X) equals the generic one with weights, and the null
+    model (llnull, via Model.fix) of a frequency-weighted logit equals the expanded data's (identities)."""
+    X, y, w = spector
+
+    def obs(eta, params, d):
+        return d["y"] * eta["b"] - jnp.logaddexp(0.0, eta["b"])
+
+    kwargs = dict(weights=w + 0.25, weight_type="probability")
+    fast = hs.IndexModel(obs, {"b": np.zeros(4)}, {"X": X, "y": y}, design={"b": "X"}, **kwargs).fit()
+    generic = hs.fit(logit, {"b": np.zeros(4)}, {"X": X, "y": y}, **kwargs)
+    np.testing.assert_allclose(fast.hessian_array, generic.hessian_array, rtol=1e-11)
+    np.testing.assert_allclose(fast.cov_array, generic.cov_array, rtol=1e-10)
+    df = hs.datasets.load("spector")
+    reps = (w + 1).astype(int)
+    fw = hs.logit("GRADE ~ GPA + TUCE + PSI", df, weights=reps, weight_type="frequency").fit()
+    ex = hs.logit("GRADE ~ GPA + TUCE + PSI", df.loc[df.index.repeat(reps)]).fit()
+    np.testing.assert_allclose(fw.llnull, ex.llnull, rtol=1e-12)
