@@ -22,7 +22,7 @@ from hessstats.errors import DataError, SpecificationError, message
 from hessstats.rows.prepare import prepare_data, prepare_rows
 from hessstats.rows.sharding import shard_rows
 from hessstats.rows.source import ArraySource, RowSource, check_chunk_size
-from hessstats.rows.weights import WeightType
+from hessstats.rows.weights import WeightType, memory_weights, model_source, weighted_blocks
 
 AUTO_BLOCK_K = 512
 """Above this many parameters the generic Hessian is built in blocks of directions (JAX #787)."""
@@ -130,40 +130,9 @@ def _block_score_squares(theta: np.ndarray, data: Any, weights: Any, *, loglike:
     return (np.asarray(out, dtype=np.float64),)
 
 
-def _source(model) -> RowSource | None:
-    if isinstance(model.data, RowSource):
-        return model.data
-    if model.chunk_size is not None:
-        if getattr(model, "case_weights", None) is not None:  # the weights are sliced with the rows
-            return ArraySource({"data": model.data, "weights": model.case_weights}, model.nobs)
-        return ArraySource(model.data, model.nobs)
-    return None
-
-
-def _weighted_call(fn: Any, key: str | None, scale: float, data: Any, pad: Any) -> Any:
-    """``fn(data, weights)`` on a block whose case weights travel with it: ``data["weights"]`` of an
-    in-memory chunked model (``key`` None), or the row source's column ``data[key]`` times ``scale``."""
-    if key is None:
-        rows, w = data["data"], data["weights"]
-    else:
-        rows, w = data, data[key] * scale
-    return fn(rows, w if pad is None else jnp.asarray(pad) * w)
-
-
-def _block_fn(model, fn: Any) -> Any:
-    """``fn(data, pad)`` for a source's blocks, with the model's case weights folded into the row weights."""
-    if getattr(model, "weight_type", None) is None:
-        return fn
-    if isinstance(model.data, RowSource):
-        return partial(_weighted_call, fn, model.weight_key, model.weight_scale)
-    return partial(_weighted_call, fn, None, 1.0)
-
-
-def _row_weights(model) -> Any:
-    """The row weights of an in-memory evaluation: padding x case weights (sharded), else the case weights."""
-    if model.weights is not None:
-        return model.weights
-    return getattr(model, "case_weights", None)
+_source = model_source
+_block_fn = weighted_blocks
+_row_weights = memory_weights
 
 
 def _weighted(model) -> bool:

@@ -21,13 +21,16 @@ clusters); negative, NaN/inf or all-zero weights, and weights of the wrong lengt
 from __future__ import annotations
 
 import enum
+from functools import partial
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from hessstats._config import x64
 from hessstats.errors import DataError, SpecificationError, message
 from hessstats.rows.prepare import align_to_rows
+from hessstats.rows.source import ArraySource, RowSource
 
 
 class WeightType(enum.Enum):
@@ -218,3 +221,71 @@ def meat_row_factors(effective: np.ndarray, kind: WeightType) -> np.ndarray:
         np.divide(1.0, effective, out=out, where=effective > 0)
         return out
     return np.ones_like(effective)
+
+
+# ----------------------------------------------------------------------------- how a model's rows are visited
+
+def model_source(model: Any) -> RowSource | None:
+    """The row blocks a model is evaluated on: its row source, or its in-memory rows (with their case
+    weights, sliced with the rows) in blocks of ``chunk_size``; None for an in-memory evaluation.
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> m = hs.Model(lambda p, d: -(d - p["mu"]) ** 2, {"mu": 0.0}, np.arange(4.0), chunk_size=2)
+    >>> type(model_source(m)).__name__
+    'ArraySource'
+    """
+    if isinstance(model.data, RowSource):
+        return model.data
+    if model.chunk_size is not None:
+        if getattr(model, "case_weights", None) is not None:  # the weights are sliced with the rows
+            return ArraySource({"data": model.data, "weights": model.case_weights}, model.nobs)
+        return ArraySource(model.data, model.nobs)
+    return None
+
+
+def _weighted_call(fn: Any, key: str | None, scale: float, data: Any, pad: Any) -> Any:
+    """``fn(data, weights)`` on a block whose case weights travel with it: ``data["weights"]`` of an
+    in-memory chunked model (``key`` None), or the row source's column ``data[key]`` times ``scale``."""
+    with x64():  # float64 products even when the caller did not enable x64
+        if key is None:
+            rows, w = data["data"], data["weights"]
+        else:
+            rows, w = data, data[key] * scale
+        return fn(rows, w if pad is None else pad * w)
+
+
+def weighted_blocks(model: Any, fn: Any) -> Any:
+    """``fn(data, pad)`` for the blocks of :func:`model_source`, with the model's case weights folded
+    into the row weights (1 real rows, 0 padding) that ``fn`` receives.
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> m = hs.Model(lambda p, d: -(d - p["mu"]) ** 2, {"mu": 0.0}, np.arange(3.0), chunk_size=2,
+    ...              weights=[1, 2, 3], weight_type="frequency")
+    >>> model_source(m).reduce(weighted_blocks(m, lambda d, w: (float((d * w).sum()),)), 2)
+    (8.0,)
+    """
+    if getattr(model, "weight_type", None) is None:
+        return fn
+    if isinstance(model.data, RowSource):
+        return partial(_weighted_call, fn, model.weight_key, model.weight_scale)
+    return partial(_weighted_call, fn, None, 1.0)
+
+
+def memory_weights(model: Any) -> Any:
+    """The row weights of an in-memory evaluation: padding x case weights (sharded), the case weights,
+    or None (unweighted, unsharded).
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> m = hs.Model(lambda p, d: -(d - p["mu"]) ** 2, {"mu": 0.0}, np.arange(2.0), weights=[1, 3], weight_type="importance")
+    >>> np.asarray(memory_weights(m)).tolist()
+    [1.0, 3.0]
+    """
+    if model.weights is not None:
+        return model.weights
+    return getattr(model, "case_weights", None)

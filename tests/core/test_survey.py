@@ -98,12 +98,13 @@ def test_subpopulation_zero_weights(nhanes):
 
 
 def test_chunked_survey_equals_in_memory(nhanes):
-    """A chunked fit (row blocks of 1000, scores concatenated) gives the in-memory survey covariance
-    (closed form: the same sums in another order)."""
+    """Chunked (row blocks of 1000, scores concatenated) and sharded fits give the in-memory survey
+    covariance (closed form: the same sums in another order)."""
     whole = model_of(nhanes, nhanes["finalwgt"]).fit(design=design_of(nhanes))
-    chunked = model_of(nhanes, nhanes["finalwgt"], chunk_size=1000).fit(design=design_of(nhanes))
-    np.testing.assert_allclose(chunked.params, whole.params, rtol=1e-10)
-    np.testing.assert_allclose(chunked.cov_array, whole.cov_array, rtol=1e-9)
+    for options in ({"chunk_size": 1000}, {"shard": True}):
+        other = model_of(nhanes, nhanes["finalwgt"], **options).fit(design=design_of(nhanes))
+        np.testing.assert_allclose(other.params, whole.params, rtol=1e-10)
+        np.testing.assert_allclose(other.cov_array, whole.cov_array, rtol=1e-9)
 
 
 def test_survey_meat_closed_form():

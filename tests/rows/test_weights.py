@@ -233,3 +233,13 @@ def test_index_model_and_null_model_with_weights(spector):
     fw = hs.logit("GRADE ~ GPA + TUCE + PSI", df, weights=reps, weight_type="frequency").fit()
     ex = hs.logit("GRADE ~ GPA + TUCE + PSI", df.loc[df.index.repeat(reps)]).fit()
     np.testing.assert_allclose(fw.llnull, ex.llnull, rtol=1e-12)
+
+
+def test_blocked_hessian_uses_weights(spector):
+    """hs.hessian_blocked (Hessian-vector products, in memory and chunked) of a weighted model equals
+    the weighted model's own exact Hessian (identity)."""
+    X, y, w = spector
+    for options in ({}, {"chunk_size": 9}):
+        model = hs.Model(logit, {"b": np.zeros(4)}, {"X": X, "y": y}, weights=w, weight_type="frequency", **options)
+        theta = np.array([0.1, -0.2, 0.05, 0.3])
+        np.testing.assert_allclose(hs.hessian_blocked(model, theta, block_size=2), model.evaluate(theta)[2], rtol=1e-11)
