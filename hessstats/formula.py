@@ -47,7 +47,7 @@ def logit(formula: str, data: pd.DataFrame, *, missing: str = "raise", weights: 
     frame, extra = prepare(data, (formula,), {"weights": weights}, missing)
     y, X = matrices(formula, frame)
     return logit_model(y, X, weights=extra["weights"], weight_type=weight_type, separation=separation,
-                       description=describe("logit", formula, missing=missing))
+                       description=describe("logit", formula, missing=missing, **_weight_options(weights, weight_type)))
 
 
 def probit(formula: str, data: pd.DataFrame, *, missing: str = "raise", weights: Any = None,
@@ -64,7 +64,7 @@ def probit(formula: str, data: pd.DataFrame, *, missing: str = "raise", weights:
     frame, extra = prepare(data, (formula,), {"weights": weights}, missing)
     y, X = matrices(formula, frame)
     return probit_model(y, X, weights=extra["weights"], weight_type=weight_type, separation=separation,
-                        description=describe("probit", formula, missing=missing))
+                        description=describe("probit", formula, missing=missing, **_weight_options(weights, weight_type)))
 
 
 def poisson(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset: Any = None,
@@ -82,7 +82,8 @@ def poisson(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset: A
     frame, extra = prepare(data, (formula,), {"exposure": exposure, "offset": offset, "weights": weights}, missing)
     y, X = matrices(formula, frame)
     return poisson_model(y, X, weights=extra["weights"], weight_type=weight_type, exposure=extra["exposure"], offset=extra["offset"],
-                         description=describe("poisson", formula, exposure=exposure, offset=offset, missing=missing))
+                         description=describe("poisson", formula, exposure=exposure, offset=offset, missing=missing,
+                                              **_weight_options(weights, weight_type)))
 
 
 def negbin(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset: Any = None,
@@ -99,7 +100,8 @@ def negbin(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset: An
     frame, extra = prepare(data, (formula,), {"exposure": exposure, "offset": offset, "weights": weights}, missing)
     y, X = matrices(formula, frame)
     return negbin_model(y, X, weights=extra["weights"], weight_type=weight_type, exposure=extra["exposure"], offset=extra["offset"],
-                        description=describe("negbin", formula, exposure=exposure, offset=offset, missing=missing))
+                        description=describe("negbin", formula, exposure=exposure, offset=offset, missing=missing,
+                                             **_weight_options(weights, weight_type)))
 
 
 def zip(formula: str, data: pd.DataFrame, *, inflation: str = "~ 1", exposure: Any = None,  # noqa: A001
@@ -118,7 +120,7 @@ def zip(formula: str, data: pd.DataFrame, *, inflation: str = "~ 1", exposure: A
     Z = rhs_matrix(inflation, frame)
     return zip_model(y, X, Z, weights=extra["weights"], weight_type=weight_type, exposure=extra["exposure"], offset=extra["offset"],
                      description=describe("zip", formula, inflation=inflation, exposure=exposure, offset=offset,
-                                           missing=missing))
+                                           missing=missing, **_weight_options(weights, weight_type)))
 
 
 def ols(formula: str, data: pd.DataFrame, *, missing: str = "raise", weights: Any = None,
@@ -134,7 +136,8 @@ def ols(formula: str, data: pd.DataFrame, *, missing: str = "raise", weights: An
     """
     frame, extra = prepare(data, (formula,), {"weights": weights}, missing)
     y, X = matrices(formula, frame)
-    return normal_model(y, X, weights=extra["weights"], weight_type=weight_type, description=describe("ols", formula, missing=missing))
+    return normal_model(y, X, weights=extra["weights"], weight_type=weight_type,
+                        description=describe("ols", formula, missing=missing, **_weight_options(weights, weight_type)))
 
 
 def gamma(formula: str, data: pd.DataFrame, *, missing: str = "raise", weights: Any = None,
@@ -149,7 +152,8 @@ def gamma(formula: str, data: pd.DataFrame, *, missing: str = "raise", weights: 
     """
     frame, extra = prepare(data, (formula,), {"weights": weights}, missing)
     y, X = matrices(formula, frame)
-    return gamma_model(y, X, weights=extra["weights"], weight_type=weight_type, description=describe("gamma", formula, missing=missing))
+    return gamma_model(y, X, weights=extra["weights"], weight_type=weight_type,
+                       description=describe("gamma", formula, missing=missing, **_weight_options(weights, weight_type)))
 
 
 def tobit(formula: str, data: pd.DataFrame, *, left: Any = 0.0, right: Any = None, missing: str = "raise", weights: Any = None,
@@ -165,7 +169,8 @@ def tobit(formula: str, data: pd.DataFrame, *, left: Any = 0.0, right: Any = Non
     frame, extra = prepare(data, (formula,), {"left": left, "right": right, "weights": weights}, missing)
     y, X = matrices(formula, frame)
     return tobit_model(y, X, weights=extra["weights"], weight_type=weight_type, left=extra["left"], right=extra["right"],
-                       description=describe("tobit", formula, left=left, right=right, missing=missing))
+                       description=describe("tobit", formula, left=left, right=right, missing=missing,
+                                            **_weight_options(weights, weight_type)))
 
 
 def weibull(formula: str, data: pd.DataFrame, *, event: Any = None, shape: float | None = None,
@@ -182,7 +187,8 @@ def weibull(formula: str, data: pd.DataFrame, *, event: Any = None, shape: float
     frame, extra = prepare(data, (formula,), {"event": event, "weights": weights}, missing)
     y, X = matrices(formula, frame)
     return weibull_model(y, X, weights=extra["weights"], weight_type=weight_type, event=extra["event"], shape=shape,
-                         description=describe("weibull", formula, event=event, shape=shape, missing=missing))
+                         description=describe("weibull", formula, event=event, shape=shape, missing=missing,
+                                              **_weight_options(weights, weight_type)))
 
 
 def mnlogit(formula: str, data: pd.DataFrame, *, missing: str = "raise", weights: Any = None,
@@ -197,7 +203,8 @@ def mnlogit(formula: str, data: pd.DataFrame, *, missing: str = "raise", weights
     """
     frame, extra = prepare(data, (formula,), {"weights": weights}, missing)
     y, X = categorical_outcome(formula, frame)
-    return mnlogit_model(y, X, weights=extra["weights"], weight_type=weight_type, description=describe("mnlogit", formula, missing=missing))
+    return mnlogit_model(y, X, weights=extra["weights"], weight_type=weight_type,
+                         description=describe("mnlogit", formula, missing=missing, **_weight_options(weights, weight_type)))
 
 
 def _ordered(distr: str, formula: str, data: pd.DataFrame, missing: str, weights: Any = None,
@@ -206,7 +213,7 @@ def _ordered(distr: str, formula: str, data: pd.DataFrame, missing: str, weights
     y, X = categorical_outcome(formula, frame)
     X = X.drop(columns=[c for c in X.columns if c == "Intercept"])
     return ordered_model(y, X, weights=extra["weights"], weight_type=weight_type, distr=distr,
-                         description=describe(f"ordered_{distr}", formula, missing=missing))
+                         description=describe(f"ordered_{distr}", formula, missing=missing, **_weight_options(weights, weight_type)))
 
 
 def ordered_logit(formula: str, data: pd.DataFrame, *, missing: str = "raise", weights: Any = None,
@@ -240,7 +247,8 @@ def _count_formula(constructor: Callable[..., Model], kind: str, formula: str, d
     frame, extra = prepare(data, (formula,), {"exposure": exposure, "offset": offset, "weights": weights}, missing)
     y, X = matrices(formula, frame)
     return constructor(y, X, weights=extra["weights"], weight_type=weight_type, exposure=extra["exposure"], offset=extra["offset"],
-                       description=describe(kind, formula, exposure=exposure, offset=offset, missing=missing))
+                       description=describe(kind, formula, exposure=exposure, offset=offset, missing=missing,
+                                            **_weight_options(weights, weight_type)))
 
 
 def nb1(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset: Any = None,
@@ -309,7 +317,7 @@ def _hurdle_formula(constructor: Callable[..., Model], kind: str, formula: str, 
     Z = None if zero is None else rhs_matrix(zero, frame)
     return constructor(y, X, Z, weights=extra["weights"], weight_type=weight_type, link=link,
                        description=describe(kind, formula, zero=zero, link=ZeroLink(link).value,
-                                                                  missing=missing))
+                                                                  missing=missing, **_weight_options(weights, weight_type)))
 
 
 def hurdle_poisson(formula: str, data: pd.DataFrame, *, zero: str | None = None, link: ZeroLink | str = "logit",
@@ -358,7 +366,8 @@ def betareg(formula: str, data: pd.DataFrame, *, precision: str | None = None, m
     y, X = matrices(formula, frame)
     Z = None if precision is None else rhs_matrix(precision, frame)
     return betareg_model(y, X, Z, weights=extra["weights"], weight_type=weight_type,
-                         description=describe("betareg", formula, precision=precision, missing=missing))
+                         description=describe("betareg", formula, precision=precision, missing=missing,
+                                              **_weight_options(weights, weight_type)))
 
 
 def binomial(formula: str, data: pd.DataFrame, *, trials: Any = None, failures: Any = None,
@@ -382,7 +391,15 @@ def binomial(formula: str, data: pd.DataFrame, *, trials: Any = None, failures: 
     return binomial_model(y, X, weights=extra["weights"], weight_type=weight_type, trials=extra["trials"], failures=extra["failures"],
                           link=link, offset=extra["offset"],
                           description=describe("binomial", formula, trials=trials, failures=failures,
-                                               link=BinomialLink(link).value, offset=offset, missing=missing))
+                                               link=BinomialLink(link).value, offset=offset, missing=missing,
+                                               **_weight_options(weights, weight_type)))
+
+
+def _weight_options(weights: Any, weight_type: Any) -> dict[str, Any]:
+    """The weights in a model's description (a column name, or ``"<array>"``), only when given."""
+    if weights is None:
+        return {}
+    return {"weights": weights, "weight_type": getattr(weight_type, "value", weight_type)}
 
 
 MODELS: dict[str, Callable[..., Model]] = {
