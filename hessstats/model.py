@@ -261,7 +261,9 @@ class Model:
         """This model with observation ``weights`` of the declared ``weight_type`` (see
         :mod:`hessstats.rows.weights`), without tracing the log-likelihood again: what the built-in
         constructors' ``weights=`` use. ``weights`` is an array of one weight per row (a pandas Series
-        is aligned with the data's row labels) or the name of a data key.
+        is aligned with the data's row labels) or the name of a data key. The model's
+        ``expected_information`` (a function of the unweighted rows) is dropped. (A model built with
+        ``Model(..., weights=, expected_information=fn)`` must give the weighted information in ``fn``.)
 
         Example
         -------
@@ -283,6 +285,7 @@ class Model:
             weighting = _weighting(weights, weight_type, self.data, self.data, self.row_labels, self.nobs,
                                    self.per_observation, self.chunk_size)
         changes = dict(weighting)
+        changes["expected_information"] = None  # an unweighted expected information would be wrong now
         if self.weights is not None:  # sharded: padding x case weights
             changes["weights"] = engine.shard_weights(self.weights, weighting["case_weights"], self.nobs)
         return self.replace(**changes)

@@ -243,3 +243,12 @@ def test_blocked_hessian_uses_weights(spector):
         model = hs.Model(logit, {"b": np.zeros(4)}, {"X": X, "y": y}, weights=w, weight_type="frequency", **options)
         theta = np.array([0.1, -0.2, 0.05, 0.3])
         np.testing.assert_allclose(hs.hessian_blocked(model, theta, block_size=2), model.evaluate(theta)[2], rtol=1e-11)
+
+
+def test_builtin_expected_information_dropped_with_weights():
+    """A built-in's expected information is a function of the unweighted rows: with weights it is not
+    used (cov_type='expected' is a CovarianceError instead of a silently unweighted matrix)."""
+    df = hs.datasets.load("spector")
+    res = hs.logit("GRADE ~ GPA + TUCE + PSI", df, weights=np.arange(32) % 3 + 1, weight_type="frequency").fit()
+    with pytest.raises(CovarianceError, match="expected information"):
+        res.with_cov("expected")
