@@ -29,6 +29,7 @@ import pandas as pd
 from hessstats._checks import check_alpha
 from hessstats._config import float64
 from hessstats.core.compilation import TRACES, Program
+from hessstats.core.engine import case_weights
 from hessstats.errors import SpecificationError, message
 from hessstats.inference.delta import sandwich, wald_frame
 from hessstats.rows.leaves import map_row_leaves
@@ -61,11 +62,14 @@ def _variables(variables: Any, data: Any) -> dict[str, tuple[str, int | None]]:
     return out
 
 
-def _at_means(data: dict, n: int) -> dict:
-    return map_row_leaves(lambda v: jnp.mean(v, axis=0, keepdims=True), dict(data), n)
+def _at_means(data: dict, n: int, weights: Any = None) -> dict:
+    if weights is None:
+        return map_row_leaves(lambda v: jnp.mean(v, axis=0, keepdims=True), dict(data), n)
+    w = jnp.asarray(weights) / jnp.sum(jnp.asarray(weights))
+    return map_row_leaves(lambda v: jnp.tensordot(w, v, axes=1)[None], dict(data), n)
 
 
-def _effects(theta, data, predict: Callable, spec: Any, variables: tuple) -> jax.Array:
+def _effects(theta, data, predict: Callable, spec: Any, variables: tuple, weights: Any = None) -> jax.Array:
     """``(m,)`` average derivative of ``predict`` with respect to each ``(key, column)`` variable."""
     params = spec.unravel(theta)
     out = []
@@ -76,17 +80,19 @@ def _effects(theta, data, predict: Callable, spec: Any, variables: tuple) -> jax
             new = x if col is None else data[key].at[:, col].set(x)
             return jnp.sum(predict(params, {**data, key: new}))
 
-        out.append(jnp.mean(jax.grad(total)(column)))
+        slopes = jax.grad(total)(column)
+        out.append(jnp.mean(slopes) if weights is None else jnp.sum(weights * slopes) / jnp.sum(weights))
     return jnp.stack(out)
 
 
 @partial(jax.jit, static_argnames=("predict", "spec", "variables"))
-def _effects_and_jacobian(theta, data, predict: Callable, spec: Any, variables: tuple, consts: tuple = ()):
+def _effects_and_jacobian(theta, data, predict: Callable, spec: Any, variables: tuple, consts: tuple = (), weights=None):
     """Effects and their exact Jacobian in ``theta``, compiled once per (predict program, spec,
     variables); data and the arrays ``predict`` captures (``consts``) are arguments, not baked in, so
     a changed captured array gives new effects instead of the first call's."""
     TRACES["margins"] += 1
-    effects = partial(_effects, data=data, predict=lambda p, d: predict(consts, p, d), spec=spec, variables=variables)
+    effects = partial(_effects, data=data, predict=lambda p, d: predict(consts, p, d), spec=spec, variables=variables,
+                      weights=weights)
     return effects(theta), jax.jacfwd(effects)(theta)
 
 
@@ -153,8 +159,9 @@ def margins(res: FitResult, predict: Callable | None = None, variables: Any = No
             "margins needs dict-like data", expected="data passed as a dict or DataFrame",
             got=type(data).__name__, fix="pass the data as {'X': ..., 'y': ...}"))
     chosen = _variables(variables, data)
-    n = res.nobs
-    data = _at_means(data, n) if kind == "mean" else data
+    n = res.model.nobs  # rows (res.nobs counts what weighted rows stand for)
+    weights = case_weights(res.model)  # Stata margins: weighted averages and means
+    data = _at_means(data, n, weights) if kind == "mean" else data
     theta = jnp.asarray(res.theta)
     rows = 1 if kind == "mean" else n
     shape = jax.eval_shape(lambda t: predict(res.model.spec.unravel(t), data), theta)
@@ -164,7 +171,8 @@ def margins(res: FitResult, predict: Callable | None = None, variables: Any = No
             got=f"shape {getattr(shape, 'shape', None)}, dtype {getattr(shape, 'dtype', None)}",
             fix="return one prediction per observation, e.g. jax.nn.sigmoid(d['X'] @ p['beta'])"))
     program, consts, _ = Program.trace(predict, res.model.spec.unravel(theta), data)
-    value, jac = _effects_and_jacobian(theta, data, program, res.model.spec, tuple(chosen.values()), consts)
+    w = None if weights is None or kind == "mean" else jnp.asarray(weights)
+    value, jac = _effects_and_jacobian(theta, data, program, res.model.spec, tuple(chosen.values()), consts, weights=w)
     value, jac = np.asarray(value), np.asarray(jac)
     frame = wald_frame(value, sandwich(jac, res.cov_array), list(chosen), alpha)
     frame.index.name = "variable"

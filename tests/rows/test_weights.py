@@ -252,3 +252,14 @@ def test_builtin_expected_information_dropped_with_weights():
     res = hs.logit("GRADE ~ GPA + TUCE + PSI", df, weights=np.arange(32) % 3 + 1, weight_type="frequency").fit()
     with pytest.raises(CovarianceError, match="expected information"):
         res.with_cov("expected")
+
+
+def test_margins_with_frequency_weights_equal_expanded():
+    """Average (and at-means) marginal effects of a frequency-weighted logit are weighted averages (Stata
+    margins with weights): equal to the expanded data's (identity), effects and SEs to 1e-10."""
+    df = hs.datasets.load("spector")
+    w = [1, 2, 1, 3, 1, 1, 2, 1] * 4
+    fw = hs.logit("GRADE ~ GPA + TUCE + PSI", df.assign(w=w), weights="w", weight_type="frequency").fit()
+    ex = hs.logit("GRADE ~ GPA + TUCE + PSI", df.loc[df.index.repeat(w)]).fit()
+    for kind in ("average", "mean"):
+        np.testing.assert_allclose(fw.margins(kind=kind).to_numpy(), ex.margins(kind=kind).to_numpy(), rtol=1e-10)
