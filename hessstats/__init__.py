@@ -51,6 +51,7 @@ from hessstats.results import FitResult
 from hessstats.rows.dask import DaskSource
 from hessstats.rows.parquet import ParquetSource
 from hessstats.rows.prepare import index_array
+from hessstats.rows.weights import WeightType
 from hessstats.toolkit.convexity import ConvexityCheck, check_convexity
 from hessstats.toolkit.critical import (
     CriticalPoint,
@@ -76,7 +77,7 @@ from hessstats.toolkit.taylor import Taylor2, TaylorError, taylor2
 __all__ = [
     "BorderedHessian", "ConstrainedClassification", "ConvexityCheck", "CriticalPoint", "CriticalPoints",
     "DaskSource", "Expression", "FitResult", "IndexModel", "LagrangeSolution", "Model", "ParquetSource",
-    "SearchReport", "SecondDerivativeTest", "Smoothness", "Taylor2", "TaylorError", "TestResult", "__version__",
+    "SearchReport", "SecondDerivativeTest", "Smoothness", "Taylor2", "TaylorError", "TestResult", "WeightType", "__version__",
     "betareg", "binomial", "bordered_hessian", "check_convexity", "classify_constrained",
     "classify_critical_point", "coefplot", "compare", "compile_stats", "datasets", "driftplot", "enable_compilation_cache", "errors",
     "find_critical_points", "fit", "formula", "from_formula", "gamma", "genpoisson", "gradient", "hessian",

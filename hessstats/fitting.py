@@ -10,8 +10,8 @@ from hessstats.model import LogLike, Model
 from hessstats.results import FitResult
 
 MODEL_KEYWORDS = ("names", "nobs", "transforms", "expected_information", "description", "extra",
-                  "chunk_size", "index", "shard", "progress")
-FIT_KEYWORDS = ("start", "method", "cov_type", "groups", "cov_options", "maxiter", "nr_tol", "hessian_rtol")
+                  "chunk_size", "index", "shard", "progress", "weights", "weight_type")
+FIT_KEYWORDS = ("start", "method", "cov_type", "groups", "cov_options", "maxiter", "nr_tol", "hessian_rtol", "design")
 
 
 @float64
@@ -23,8 +23,8 @@ def fit(loglike: LogLike, start: Any, data: Any = None, **options: Any) -> FitRe
     (``names``: start keys to names for their elements; ``nobs``; ``transforms``
     (``{name: fn(params)}``, natural-scale quantities for ``res.transformed()``);
     ``expected_information`` (``fn(theta) -> (k, k)``, for ``cov_type="expected"``); ``chunk_size``,
-    ``shard``, ``progress``) and of :meth:`Model.fit <hessstats.Model.fit>` (``method``,
-    ``cov_type``, ``groups``, ``cov_options``, ``maxiter``, ``nr_tol``, ``hessian_rtol``). An
+    ``shard``, ``progress``, ``weights`` and ``weight_type``) and of :meth:`Model.fit <hessstats.Model.fit>` (``method``,
+    ``cov_type``, ``groups``, ``cov_options``, ``maxiter``, ``nr_tol``, ``hessian_rtol``, ``design``). An
     unknown keyword is an error.
 
     Parameters

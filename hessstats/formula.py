@@ -34,7 +34,8 @@ from hessstats.models.terms import categorical_outcome, describe, matrices, prep
 from hessstats.models.truncated import truncated_negbin_model, truncated_poisson_model
 
 
-def logit(formula: str, data: pd.DataFrame, *, missing: str = "raise", separation: bool = True) -> Model:
+def logit(formula: str, data: pd.DataFrame, *, missing: str = "raise", weights: Any = None,
+          weight_type: Any = None, separation: bool = True) -> Model:
     """Logit model from a formula, e.g. ``hs.logit("GRADE ~ GPA + TUCE + PSI", data=df)``.
 
     Parameters
@@ -60,13 +61,15 @@ def logit(formula: str, data: pd.DataFrame, *, missing: str = "raise", separatio
     >>> list(res.params.index)
     ['Intercept', 'GPA', 'TUCE', 'PSI']
     """
-    frame, _ = prepare(data, (formula,), {}, missing)
+    frame, extra = prepare(data, (formula,), {"weights": weights}, missing)
     y, X = matrices(formula, frame)
-    model = logit_model(y, X, separation=separation, description=describe("logit", formula, missing=missing))
+    model = logit_model(y, X, weights=extra["weights"], weight_type=weight_type, separation=separation,
+                       description=describe("logit", formula, missing=missing, **_weight_options(weights, weight_type)))
     return remember(model, "logit", formula, frame, {"X": X}, outcome=y)
 
 
-def probit(formula: str, data: pd.DataFrame, *, missing: str = "raise", separation: bool = True) -> Model:
+def probit(formula: str, data: pd.DataFrame, *, missing: str = "raise", weights: Any = None,
+           weight_type: Any = None, separation: bool = True) -> Model:
     """Probit model from a formula.
 
     Parameters
@@ -92,14 +95,16 @@ def probit(formula: str, data: pd.DataFrame, *, missing: str = "raise", separati
     >>> round(float(res.params["PSI"]), 6)
     1.426332
     """
-    frame, _ = prepare(data, (formula,), {}, missing)
+    frame, extra = prepare(data, (formula,), {"weights": weights}, missing)
     y, X = matrices(formula, frame)
-    model = probit_model(y, X, separation=separation, description=describe("probit", formula, missing=missing))
+    model = probit_model(y, X, weights=extra["weights"], weight_type=weight_type, separation=separation,
+                        description=describe("probit", formula, missing=missing, **_weight_options(weights, weight_type)))
     return remember(model, "probit", formula, frame, {"X": X}, outcome=y)
 
 
 def poisson(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset: Any = None,
-            missing: str = "raise") -> Model:
+            missing: str = "raise", weights: Any = None,
+            weight_type: Any = None) -> Model:
     """Poisson model from a formula; ``exposure``/``offset`` are column names or arrays.
 
     Parameters
@@ -125,16 +130,18 @@ def poisson(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset: A
     >>> m.description["model"], m.names
     ('poisson', ('Intercept', 'lncoins', 'idp'))
     """
-    frame, extra = prepare(data, (formula,), {"exposure": exposure, "offset": offset}, missing)
+    frame, extra = prepare(data, (formula,), {"exposure": exposure, "offset": offset, "weights": weights}, missing)
     y, X = matrices(formula, frame)
-    model = poisson_model(y, X, exposure=extra["exposure"], offset=extra["offset"],
-                          description=describe("poisson", formula, exposure=exposure, offset=offset, missing=missing))
+    model = poisson_model(y, X, weights=extra["weights"], weight_type=weight_type, exposure=extra["exposure"], offset=extra["offset"],
+                         description=describe("poisson", formula, exposure=exposure, offset=offset, missing=missing,
+                                              **_weight_options(weights, weight_type)))
     return remember(model, "poisson", formula, frame, {"X": X}, outcome=y,
                     options={"exposure": exposure, "offset": offset}, arrays=extra)
 
 
 def negbin(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset: Any = None,
-           missing: str = "raise") -> Model:
+           missing: str = "raise", weights: Any = None,
+           weight_type: Any = None) -> Model:
     """Negative binomial (NB2) model from a formula; last parameter ``alpha``.
 
     Parameters
@@ -159,16 +166,18 @@ def negbin(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset: An
     >>> hs.negbin("mdvis ~ lncoins + idp", hs.datasets.load("randhie")).names[-1]
     'alpha'
     """
-    frame, extra = prepare(data, (formula,), {"exposure": exposure, "offset": offset}, missing)
+    frame, extra = prepare(data, (formula,), {"exposure": exposure, "offset": offset, "weights": weights}, missing)
     y, X = matrices(formula, frame)
-    model = negbin_model(y, X, exposure=extra["exposure"], offset=extra["offset"],
-                         description=describe("negbin", formula, exposure=exposure, offset=offset, missing=missing))
+    model = negbin_model(y, X, weights=extra["weights"], weight_type=weight_type, exposure=extra["exposure"], offset=extra["offset"],
+                        description=describe("negbin", formula, exposure=exposure, offset=offset, missing=missing,
+                                             **_weight_options(weights, weight_type)))
     return remember(model, "negbin", formula, frame, {"X": X}, outcome=y,
                     options={"exposure": exposure, "offset": offset}, arrays=extra)
 
 
 def zip(formula: str, data: pd.DataFrame, *, inflation: str = "~ 1", exposure: Any = None,  # noqa: A001
-        offset: Any = None, missing: str = "raise") -> Model:
+        offset: Any = None, missing: str = "raise", weights: Any = None,
+        weight_type: Any = None) -> Model:
     """Zero-inflated Poisson from a formula; ``inflation`` is a one-sided formula for the logit part.
 
     Parameters
@@ -195,17 +204,18 @@ def zip(formula: str, data: pd.DataFrame, *, inflation: str = "~ 1", exposure: A
     >>> hs.zip("mdvis ~ lncoins", hs.datasets.load("randhie"), inflation="~ idp").names
     ('Intercept', 'lncoins', 'inflate_Intercept', 'inflate_idp')
     """
-    frame, extra = prepare(data, (formula, inflation), {"exposure": exposure, "offset": offset}, missing)
+    frame, extra = prepare(data, (formula, inflation), {"exposure": exposure, "offset": offset, "weights": weights}, missing)
     y, X = matrices(formula, frame)
     Z = rhs_matrix(inflation, frame)
-    model = zip_model(y, X, Z, exposure=extra["exposure"], offset=extra["offset"],
-                      description=describe("zip", formula, inflation=inflation, exposure=exposure, offset=offset,
-                                           missing=missing))
+    model = zip_model(y, X, Z, weights=extra["weights"], weight_type=weight_type, exposure=extra["exposure"], offset=extra["offset"],
+                     description=describe("zip", formula, inflation=inflation, exposure=exposure, offset=offset,
+                                           missing=missing, **_weight_options(weights, weight_type)))
     return remember(model, "zip", formula, frame, {"X": X, "Z": Z}, outcome=y,
                     options={"exposure": exposure, "offset": offset}, arrays=extra)
 
 
-def ols(formula: str, data: pd.DataFrame, *, missing: str = "raise", variance: str = "ols") -> Model:
+def ols(formula: str, data: pd.DataFrame, *, missing: str = "raise", variance: str = "ols", weights: Any = None,
+        weight_type: Any = None) -> Model:
     """Normal linear regression by maximum likelihood (``beta`` then ``sigma``; see
     :mod:`hessstats.models.continuous` for the relation to statsmodels OLS). ``variance="ols"``
     (default) reports as statsmodels OLS / R ``lm`` / Stata ``regress`` (``s^2 = RSS/(n-k)``, t
@@ -231,13 +241,15 @@ def ols(formula: str, data: pd.DataFrame, *, missing: str = "raise", variance: s
     >>> hs.ols("TOTEMP ~ GNP + POP", hs.datasets.load("longley")).names
     ('Intercept', 'GNP', 'POP', 'sigma')
     """
-    frame, _ = prepare(data, (formula,), {}, missing)
+    frame, extra = prepare(data, (formula,), {"weights": weights}, missing)
     y, X = matrices(formula, frame)
-    model = normal_model(y, X, description=describe("ols", formula, missing=missing), variance=variance)
+    model = normal_model(y, X, weights=extra["weights"], weight_type=weight_type, variance=variance,
+                         description=describe("ols", formula, missing=missing, **_weight_options(weights, weight_type)))
     return remember(model, "ols", formula, frame, {"X": X}, outcome=y)
 
 
-def gamma(formula: str, data: pd.DataFrame, *, missing: str = "raise") -> Model:
+def gamma(formula: str, data: pd.DataFrame, *, missing: str = "raise", weights: Any = None,
+          weight_type: Any = None) -> Model:
     """Gamma regression with log link by maximum likelihood (``beta`` then ``scale``).
 
     Parameters
@@ -260,13 +272,15 @@ def gamma(formula: str, data: pd.DataFrame, *, missing: str = "raise") -> Model:
     >>> hs.gamma("YES ~ COUTAX + UNEMPF", hs.datasets.load("scotland")).names
     ('Intercept', 'COUTAX', 'UNEMPF', 'scale')
     """
-    frame, _ = prepare(data, (formula,), {}, missing)
+    frame, extra = prepare(data, (formula,), {"weights": weights}, missing)
     y, X = matrices(formula, frame)
-    model = gamma_model(y, X, description=describe("gamma", formula, missing=missing))
+    model = gamma_model(y, X, weights=extra["weights"], weight_type=weight_type,
+                       description=describe("gamma", formula, missing=missing, **_weight_options(weights, weight_type)))
     return remember(model, "gamma", formula, frame, {"X": X}, outcome=y)
 
 
-def tobit(formula: str, data: pd.DataFrame, *, left: Any = 0.0, right: Any = None, missing: str = "raise") -> Model:
+def tobit(formula: str, data: pd.DataFrame, *, left: Any = 0.0, right: Any = None, missing: str = "raise", weights: Any = None,
+          weight_type: Any = None) -> Model:
     """Tobit (censored normal) regression; ``left``/``right`` are numbers, column names, arrays or ``None``.
 
     Parameters
@@ -291,16 +305,18 @@ def tobit(formula: str, data: pd.DataFrame, *, left: Any = 0.0, right: Any = Non
     >>> hs.tobit("affairs ~ rate_marriage + age", hs.datasets.load("fair"), left=0).names
     ('Intercept', 'rate_marriage', 'age', 'sigma')
     """
-    frame, extra = prepare(data, (formula,), {"left": left, "right": right}, missing)
+    frame, extra = prepare(data, (formula,), {"left": left, "right": right, "weights": weights}, missing)
     y, X = matrices(formula, frame)
-    model = tobit_model(y, X, left=extra["left"], right=extra["right"],
-                        description=describe("tobit", formula, left=left, right=right, missing=missing))
+    model = tobit_model(y, X, weights=extra["weights"], weight_type=weight_type, left=extra["left"], right=extra["right"],
+                       description=describe("tobit", formula, left=left, right=right, missing=missing,
+                                            **_weight_options(weights, weight_type)))
     return remember(model, "tobit", formula, frame, {"X": X}, outcome=y, options={"left": left, "right": right},
                     arrays=extra)
 
 
 def weibull(formula: str, data: pd.DataFrame, *, event: Any = None, shape: float | None = None,
-            missing: str = "raise") -> Model:
+            missing: str = "raise", weights: Any = None,
+            weight_type: Any = None) -> Model:
     """Weibull AFT regression of durations with right censoring; ``event`` a column name or array (1 = observed).
 
     Parameters
@@ -327,14 +343,16 @@ def weibull(formula: str, data: pd.DataFrame, *, event: Any = None, shape: float
     >>> hs.weibull("survival ~ age", hs.datasets.load("heart"), event="censors").names
     ('Intercept', 'age', 'shape')
     """
-    frame, extra = prepare(data, (formula,), {"event": event}, missing)
+    frame, extra = prepare(data, (formula,), {"event": event, "weights": weights}, missing)
     y, X = matrices(formula, frame)
-    model = weibull_model(y, X, event=extra["event"], shape=shape,
-                          description=describe("weibull", formula, event=event, shape=shape, missing=missing))
+    model = weibull_model(y, X, weights=extra["weights"], weight_type=weight_type, event=extra["event"], shape=shape,
+                         description=describe("weibull", formula, event=event, shape=shape, missing=missing,
+                                              **_weight_options(weights, weight_type)))
     return remember(model, "weibull", formula, frame, {"X": X}, outcome=y, options={"event": event}, arrays=extra)
 
 
-def mnlogit(formula: str, data: pd.DataFrame, *, missing: str = "raise") -> Model:
+def mnlogit(formula: str, data: pd.DataFrame, *, missing: str = "raise", weights: Any = None,
+            weight_type: Any = None) -> Model:
     """Multinomial logit; parameters named ``"category:term"``, first category the base.
 
     Parameters
@@ -357,23 +375,28 @@ def mnlogit(formula: str, data: pd.DataFrame, *, missing: str = "raise") -> Mode
     >>> hs.mnlogit("PID ~ logpopul + age", hs.datasets.load("anes96")).names[:3]
     ('1:Intercept', '1:logpopul', '1:age')
     """
-    frame, _ = prepare(data, (formula,), {}, missing)
+    frame, extra = prepare(data, (formula,), {"weights": weights}, missing)
     y, X = categorical_outcome(formula, frame)
-    model = mnlogit_model(y, X, description=describe("mnlogit", formula, missing=missing))
+    model = mnlogit_model(y, X, weights=extra["weights"], weight_type=weight_type,
+                         description=describe("mnlogit", formula, missing=missing, **_weight_options(weights, weight_type)))
     return remember(model, "mnlogit", formula, frame, {"X": X}, outcome=y)
 
 
-def _ordered(distr: str, formula: str, data: pd.DataFrame, missing: str) -> Model:
-    frame, _ = prepare(data, (formula,), {}, missing)
+def _ordered(distr: str, formula: str, data: pd.DataFrame, missing: str, weights: Any = None,
+             weight_type: Any = None) -> Model:
+    frame, extra = prepare(data, (formula,), {"weights": weights}, missing)
     y, X = categorical_outcome(formula, frame)
     spec, dropped = X.attrs.get("model_spec"), tuple(c for c in X.columns if c == "Intercept")
     X = X.drop(columns=list(dropped))
-    model = ordered_model(y, X, distr=distr, description=describe(f"ordered_{distr}", formula, missing=missing))
+    model = ordered_model(y, X, weights=extra["weights"], weight_type=weight_type, distr=distr,
+                          description=describe(f"ordered_{distr}", formula, missing=missing,
+                                               **_weight_options(weights, weight_type)))
     X.attrs["model_spec"] = spec
     return remember(model, f"ordered_{distr}", formula, frame, {"X": X}, outcome=y, drop={"X": dropped})
 
 
-def ordered_logit(formula: str, data: pd.DataFrame, *, missing: str = "raise") -> Model:
+def ordered_logit(formula: str, data: pd.DataFrame, *, missing: str = "raise", weights: Any = None,
+                  weight_type: Any = None) -> Model:
     """Ordered logit; the formula's ``Intercept`` is dropped (the cutpoints play its role).
 
     Parameters
@@ -396,10 +419,11 @@ def ordered_logit(formula: str, data: pd.DataFrame, *, missing: str = "raise") -
     >>> hs.ordered_logit("PID ~ logpopul + age", hs.datasets.load("anes96")).names[:3]
     ('logpopul', 'age', '0/1')
     """
-    return _ordered("logit", formula, data, missing)
+    return _ordered("logit", formula, data, missing, weights, weight_type)
 
 
-def ordered_probit(formula: str, data: pd.DataFrame, *, missing: str = "raise") -> Model:
+def ordered_probit(formula: str, data: pd.DataFrame, *, missing: str = "raise", weights: Any = None,
+                   weight_type: Any = None) -> Model:
     """Ordered probit; as :func:`ordered_logit` with the normal distribution.
 
     Parameters
@@ -422,21 +446,23 @@ def ordered_probit(formula: str, data: pd.DataFrame, *, missing: str = "raise") 
     >>> hs.ordered_probit("PID ~ logpopul + age", hs.datasets.load("anes96")).description["model"]
     'ordered_probit'
     """
-    return _ordered("probit", formula, data, missing)
+    return _ordered("probit", formula, data, missing, weights, weight_type)
 
 
 def _count_formula(constructor: Callable[..., Model], kind: str, formula: str, data: pd.DataFrame, exposure: Any,
-                   offset: Any, missing: str) -> Model:
-    frame, extra = prepare(data, (formula,), {"exposure": exposure, "offset": offset}, missing)
+                   offset: Any, missing: str, weights: Any = None, weight_type: Any = None) -> Model:
+    frame, extra = prepare(data, (formula,), {"exposure": exposure, "offset": offset, "weights": weights}, missing)
     y, X = matrices(formula, frame)
-    model = constructor(y, X, exposure=extra["exposure"], offset=extra["offset"],
-                        description=describe(kind, formula, exposure=exposure, offset=offset, missing=missing))
+    model = constructor(y, X, weights=extra["weights"], weight_type=weight_type, exposure=extra["exposure"], offset=extra["offset"],
+                       description=describe(kind, formula, exposure=exposure, offset=offset, missing=missing,
+                                            **_weight_options(weights, weight_type)))
     return remember(model, kind, formula, frame, {"X": X}, outcome=y, options={"exposure": exposure, "offset": offset},
                     arrays=extra)
 
 
 def nb1(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset: Any = None,
-        missing: str = "raise") -> Model:
+        missing: str = "raise", weights: Any = None,
+        weight_type: Any = None) -> Model:
     """NB1 negative binomial (``Var(y) = mu (1 + alpha)``, Stata ``nbreg, dispersion(constant)``) from a
     formula; last parameter ``alpha``.
 
@@ -462,11 +488,12 @@ def nb1(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset: Any =
     >>> nb1("mdvis ~ lncoins + idp", hs.datasets.load("randhie")).names
     ('Intercept', 'lncoins', 'idp', 'alpha')
     """
-    return _count_formula(nb1_model, "nb1", formula, data, exposure, offset, missing)
+    return _count_formula(nb1_model, "nb1", formula, data, exposure, offset, missing, weights, weight_type)
 
 
 def genpoisson(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset: Any = None,
-               missing: str = "raise") -> Model:
+               missing: str = "raise", weights: Any = None,
+               weight_type: Any = None) -> Model:
     """Generalized Poisson (GP-1, statsmodels ``GeneralizedPoisson(p=1)``) from a formula; last parameter ``alpha``.
 
     Parameters
@@ -491,11 +518,12 @@ def genpoisson(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset
     >>> genpoisson("mdvis ~ lncoins + idp", hs.datasets.load("randhie")).names
     ('Intercept', 'lncoins', 'idp', 'alpha')
     """
-    return _count_formula(genpoisson_model, "genpoisson", formula, data, exposure, offset, missing)
+    return _count_formula(genpoisson_model, "genpoisson", formula, data, exposure, offset, missing, weights, weight_type)
 
 
 def truncated_poisson(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset: Any = None,
-                      missing: str = "raise") -> Model:
+                      missing: str = "raise", weights: Any = None,
+                      weight_type: Any = None) -> Model:
     """Zero-truncated Poisson (Stata ``tpoisson``) from a formula; the outcome must be positive.
 
     Parameters
@@ -521,11 +549,12 @@ def truncated_poisson(formula: str, data: pd.DataFrame, *, exposure: Any = None,
     >>> truncated_poisson("mdvis ~ lncoins + idp", df).description["model"]
     'truncated_poisson'
     """
-    return _count_formula(truncated_poisson_model, "truncated_poisson", formula, data, exposure, offset, missing)
+    return _count_formula(truncated_poisson_model, "truncated_poisson", formula, data, exposure, offset, missing, weights, weight_type)
 
 
 def truncated_negbin(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset: Any = None,
-                     missing: str = "raise") -> Model:
+                     missing: str = "raise", weights: Any = None,
+                     weight_type: Any = None) -> Model:
     """Zero-truncated NB2 (Stata ``tnbreg``) from a formula; the outcome must be positive; last parameter ``alpha``.
 
     Parameters
@@ -551,20 +580,22 @@ def truncated_negbin(formula: str, data: pd.DataFrame, *, exposure: Any = None, 
     >>> truncated_negbin("mdvis ~ lncoins + idp", df).names
     ('Intercept', 'lncoins', 'idp', 'alpha')
     """
-    return _count_formula(truncated_negbin_model, "truncated_negbin", formula, data, exposure, offset, missing)
+    return _count_formula(truncated_negbin_model, "truncated_negbin", formula, data, exposure, offset, missing, weights, weight_type)
 
 
 def _hurdle_formula(constructor: Callable[..., Model], kind: str, formula: str, data: pd.DataFrame, zero: str | None,
-                    link: ZeroLink | str, missing: str) -> Model:
-    frame, _ = prepare(data, (formula,) if zero is None else (formula, zero), {}, missing)
+                    link: ZeroLink | str, missing: str, weights: Any = None, weight_type: Any = None) -> Model:
+    frame, extra = prepare(data, (formula,) if zero is None else (formula, zero), {"weights": weights}, missing)
     y, X = matrices(formula, frame)
     Z = None if zero is None else rhs_matrix(zero, frame)
-    return constructor(y, X, Z, link=link, description=describe(kind, formula, zero=zero, link=ZeroLink(link).value,
-                                                                  missing=missing))
+    return constructor(y, X, Z, weights=extra["weights"], weight_type=weight_type, link=link,
+                       description=describe(kind, formula, zero=zero, link=ZeroLink(link).value,
+                                                                  missing=missing, **_weight_options(weights, weight_type)))
 
 
 def hurdle_poisson(formula: str, data: pd.DataFrame, *, zero: str | None = None, link: ZeroLink | str = "logit",
-                   missing: str = "raise") -> Model:
+                   missing: str = "raise", weights: Any = None,
+                   weight_type: Any = None) -> Model:
     """Hurdle Poisson from a formula: ``zero`` is a one-sided formula for ``P(y > 0)`` (default: the
     count regressors), ``link`` its link (``"logit"`` as R pscl; ``"cloglog"`` is statsmodels'
     ``HurdleCountModel`` default); zero-part parameters are named ``zm_<term>``.
@@ -593,11 +624,12 @@ def hurdle_poisson(formula: str, data: pd.DataFrame, *, zero: str | None = None,
     >>> hurdle_poisson("mdvis ~ lncoins", hs.datasets.load("randhie"), zero="~ idp").names
     ('zm_Intercept', 'zm_idp', 'Intercept', 'lncoins')
     """
-    return _hurdle_formula(hurdle_poisson_model, "hurdle_poisson", formula, data, zero, link, missing)
+    return _hurdle_formula(hurdle_poisson_model, "hurdle_poisson", formula, data, zero, link, missing, weights, weight_type)
 
 
 def hurdle_negbin(formula: str, data: pd.DataFrame, *, zero: str | None = None, link: ZeroLink | str = "logit",
-                  missing: str = "raise") -> Model:
+                  missing: str = "raise", weights: Any = None,
+                  weight_type: Any = None) -> Model:
     """Hurdle NB2 from a formula, as :func:`hurdle_poisson`; last parameter ``alpha``.
 
     Parameters
@@ -624,10 +656,11 @@ def hurdle_negbin(formula: str, data: pd.DataFrame, *, zero: str | None = None, 
     >>> hurdle_negbin("mdvis ~ lncoins", hs.datasets.load("randhie")).names
     ('zm_Intercept', 'zm_lncoins', 'Intercept', 'lncoins', 'alpha')
     """
-    return _hurdle_formula(hurdle_negbin_model, "hurdle_negbin", formula, data, zero, link, missing)
+    return _hurdle_formula(hurdle_negbin_model, "hurdle_negbin", formula, data, zero, link, missing, weights, weight_type)
 
 
-def betareg(formula: str, data: pd.DataFrame, *, precision: str | None = None, missing: str = "raise") -> Model:
+def betareg(formula: str, data: pd.DataFrame, *, precision: str | None = None, missing: str = "raise", weights: Any = None,
+            weight_type: Any = None) -> Model:
     """Beta regression of a proportion in (0, 1) from a formula (logit mean); ``precision`` is a one-sided
     formula for the log precision (R ``betareg(y ~ x | z)``), a constant named ``precision`` when ``None``.
 
@@ -654,14 +687,17 @@ def betareg(formula: str, data: pd.DataFrame, *, precision: str | None = None, m
     >>> betareg("share ~ LOWINC", df, precision="~ PCTCHRT").names
     ('Intercept', 'LOWINC', 'precision-Intercept', 'precision-PCTCHRT')
     """
-    frame, _ = prepare(data, (formula,) if precision is None else (formula, precision), {}, missing)
+    frame, extra = prepare(data, (formula,) if precision is None else (formula, precision), {"weights": weights}, missing)
     y, X = matrices(formula, frame)
     Z = None if precision is None else rhs_matrix(precision, frame)
-    return betareg_model(y, X, Z, description=describe("betareg", formula, precision=precision, missing=missing))
+    return betareg_model(y, X, Z, weights=extra["weights"], weight_type=weight_type,
+                         description=describe("betareg", formula, precision=precision, missing=missing,
+                                              **_weight_options(weights, weight_type)))
 
 
 def binomial(formula: str, data: pd.DataFrame, *, trials: Any = None, failures: Any = None,
-             link: BinomialLink | str = "logit", offset: Any = None, missing: str = "raise") -> Model:
+             link: BinomialLink | str = "logit", offset: Any = None, missing: str = "raise", weights: Any = None,
+             weight_type: Any = None) -> Model:
     """Binomial regression from a formula: the left-hand side counts successes out of ``trials`` (a column
     name or array; 1 when ``None``), or give ``failures`` instead, as R
     ``glm(cbind(successes, failures) ~ x, family=binomial(link))``.
@@ -697,12 +733,21 @@ def binomial(formula: str, data: pd.DataFrame, *, trials: Any = None, failures: 
     >>> binomial("NABOVE ~ LOWINC", df, failures="NBELOW").fit().params.round(4).tolist()
     [1.0348, -0.0309]
     """
-    frame, extra = prepare(data, (formula,), {"trials": trials, "failures": failures, "offset": offset}, missing)
+    frame, extra = prepare(data, (formula,), {"trials": trials, "failures": failures, "offset": offset, "weights": weights}, missing)
     y, X = matrices(formula, frame)
-    model = binomial_model(y, X, trials=extra["trials"], failures=extra["failures"], link=link, offset=extra["offset"],
-                           description=describe("binomial", formula, trials=trials, failures=failures,
-                                                link=BinomialLink(link).value, offset=offset, missing=missing))
+    model = binomial_model(y, X, weights=extra["weights"], weight_type=weight_type, trials=extra["trials"], failures=extra["failures"],
+                          link=link, offset=extra["offset"],
+                          description=describe("binomial", formula, trials=trials, failures=failures,
+                                               link=BinomialLink(link).value, offset=offset, missing=missing,
+                                               **_weight_options(weights, weight_type)))
     return remember(model, "binomial", formula, frame, {"X": X}, outcome=y, options={"offset": offset}, arrays=extra)
+
+
+def _weight_options(weights: Any, weight_type: Any) -> dict[str, Any]:
+    """The weights in a model's description (a column name, or ``"<array>"``), only when given."""
+    if weights is None:
+        return {}
+    return {"weights": weights, "weight_type": getattr(weight_type, "value", weight_type)}
 
 
 MODELS: dict[str, Callable[..., Model]] = {

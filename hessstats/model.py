@@ -13,7 +13,7 @@ import numpy as np
 
 from hessstats._checks import check_positive_int, check_tolerance
 from hessstats._config import float64, x64
-from hessstats.core import engine
+from hessstats.core import engine, survey
 from hessstats.core.compilation import Program
 from hessstats.core.covariance import covariance_for
 from hessstats.core.derivatives import FlatLoglike
@@ -28,6 +28,7 @@ from hessstats.results import FitResult
 from hessstats.rows.leaves import leading_length, row_block
 from hessstats.rows.prepare import index_array
 from hessstats.rows.source import RowSource
+from hessstats.rows.weights import WeightType, effective_weights, resolve_weights, weighted_nobs
 
 MEAN_CHECK_MIN_NOBS = 20
 """The mean-log-likelihood check (information-matrix equality) runs from this many observations."""
@@ -141,6 +142,20 @@ class Model:
     """The arrays the log-likelihood captured, copied when the model was built."""
     row_labels: Any = None
     """The data's pandas row labels (a ``pd.Index``) when the data had them, else None."""
+    weight_type: WeightType | None = None
+    """What ``weights=`` mean (:class:`~hessstats.rows.weights.WeightType`); None without weights."""
+    case_weights: Any = None
+    """The weights multiplying each row's log-likelihood (analytic ones rescaled), a float64 device array of
+    one weight per row (None without weights, or for a row source, whose blocks carry them as ``weight_key``)."""
+    raw_weights: Any = None
+    """The weights as given (a read-only float64 numpy copy; None for a row source)."""
+    weight_key: str | None = None
+    """For a row source: the data key holding the weights in every block."""
+    weight_scale: float = 1.0
+    """Factor applied to a row source's block weights (analytic weights: n / sum(w))."""
+    weighted_nobs: Any = None
+    """The number of observations the weighted rows stand for (``nobs`` without weights): ``sum(w)``
+    for frequency/importance weights, rows with positive weight for analytic/probability weights."""
 
     @float64
     def __init__(self, loglike: LogLike, start: Any, data: Any = None, *,
@@ -150,7 +165,8 @@ class Model:
                  extra: Mapping[str, Any] | None = None,
                  transforms: Mapping[str, Callable[[Any], Any]] | None = None,
                  chunk_size: int | None = None, index: Any = None, shard: Any = False,
-                 progress: bool | None = None, defaults: PostEstimationDefaults | None = None) -> None:
+                 progress: bool | None = None, defaults: PostEstimationDefaults | None = None,
+                 weights: Any = None, weight_type: WeightType | str | None = None) -> None:
         if not callable(loglike):
             raise SpecificationError(message(
                 "loglike is not callable", expected="a function loglike(params, data)",
@@ -160,6 +176,7 @@ class Model:
         spec = ParamSpec.from_start(start, names)
         theta0 = np.asarray(spec.ravel(start), dtype=np.float64)
         theta0.flags.writeable = False
+        raw_data = data
         data, sample, chunk_size, source_nobs, labels = engine.prepare(data, chunk_size)
         program, consts, out = _trace(loglike, spec, theta0, sample)  # one trace validates shape and dtypes
         shape = _output_shape(out)
@@ -174,13 +191,17 @@ class Model:
         if (blocked or isinstance(data, RowSource)) and rows is not None:
             engine.check_block_output(shape, rows, what="chunk_size" if chunk_size is not None else "shard")
         unsharded = data
+        weighting = _weighting(weights, weight_type, raw_data, data, labels, nobs, per_obs, chunk_size)
         data, weights = engine.shard(data, nobs, shard)
+        if weights is not None and weighting.get("case_weights") is not None:  # padding rows keep weight 0
+            weights = engine.shard_weights(weights, weighting["case_weights"], nobs)
         values = dict(loglike=loglike, spec=spec, start=theta0, data=data, nobs=nobs,
                       per_observation=per_obs, description=dict(description or {}),
                       expected_information=expected_information,
                       extra=dict(extra or {}), defaults=_defaults(defaults, transforms),
                       chunk_size=chunk_size, index=index, weights=weights, progress=progress,
-                      program=program, consts=consts, row_labels=labels)
+                      program=program, consts=consts, row_labels=labels, weighted_nobs=nobs)
+        values.update(weighting)
         for key, value in values.items():
             object.__setattr__(self, key, value)
         self._check_rows(sample, rows, unsharded)
@@ -267,6 +288,39 @@ class Model:
             object.__setattr__(new, f.name, changes.get(f.name, getattr(self, f.name)))
         return new
 
+    def with_weights(self, weights: Any, weight_type: WeightType | str) -> Model:
+        """This model with observation ``weights`` of the declared ``weight_type`` (see
+        :mod:`hessstats.rows.weights`), without tracing the log-likelihood again: what the built-in
+        constructors' ``weights=`` use. ``weights`` is an array of one weight per row (a pandas Series
+        is aligned with the data's row labels) or the name of a data key. The model's
+        ``expected_information`` (a function of the unweighted rows) is dropped. (A model built with
+        ``Model(..., weights=, expected_information=fn)`` must give the weighted information in ``fn``.)
+
+        Example
+        -------
+        >>> import numpy as np
+        >>> m = Model(lambda p, d: -(d - p["mu"]) ** 2, {"mu": 0.0}, data=np.array([1.0, 3.0]))
+        >>> w = m.with_weights([1, 3], "frequency")
+        >>> w.weighted_nobs, round(float(w.fit().params["mu"]), 6)
+        (4, 2.5)
+        """
+        if self.weight_type is not None:
+            raise SpecificationError(message(
+                "the model already has weights", expected="weights given once",
+                got=f"weight_type={self.weight_type.value!r}", fix="build the model from its data with the weights you want"))
+        if isinstance(self.data, RowSource):
+            raise SpecificationError(message(
+                "a row source's weights are given when the model is built", expected="Model(..., weights='key', weight_type=...)",
+                got="with_weights on a row-source model", fix="pass weights= to the Model"))
+        with x64():
+            weighting = _weighting(weights, weight_type, self.data, self.data, self.row_labels, self.nobs,
+                                   self.per_observation, self.chunk_size)
+        changes = dict(weighting)
+        changes["expected_information"] = None  # an unweighted expected information would be wrong now
+        if self.weights is not None:  # sharded: padding x case weights
+            changes["weights"] = engine.shard_weights(self.weights, weighting["case_weights"], self.nobs)
+        return self.replace(**changes)
+
     def fix(self, fixed: Mapping[str, float]) -> Model:
         """This model with the parameters named in ``fixed`` (flat names) held at those values.
 
@@ -295,12 +349,13 @@ class Model:
         validated = ValidatedLoglike(self.program, self.consts, self.spec)
         return Model(FixedLoglike(validated, self.spec), np.asarray(self.start)[free], data,
                      names=[names[i] for i in free], nobs=self.nobs, chunk_size=self.chunk_size,
-                     description={**self.description, "model": f"{label} with {dict(fixed)} fixed"})
+                     description={**self.description, "model": f"{label} with {dict(fixed)} fixed"},
+                     weights=self.raw_weights, weight_type=self.weight_type if self.raw_weights is not None else None)
 
     @float64
-    def fit(self, *, start: Any = None, method: str | OptimizerMethod = "auto", cov_type: str = "nonrobust",
+    def fit(self, *, start: Any = None, method: str | OptimizerMethod = "auto", cov_type: str | None = None,
             groups: Any = None, cov_options: Mapping[str, Any] | None = None, maxiter: int = 100,
-            nr_tol: float = NR_TOL, hessian_rtol: float = DEFAULT_RTOL) -> FitResult:
+            nr_tol: float = NR_TOL, hessian_rtol: float = DEFAULT_RTOL, design: Any = None) -> FitResult:
         """Fit by maximum likelihood: optimise, certify, compute the covariance, return a frozen result.
 
         After the fit, the scores' outer product is compared with the Hessian (they agree for a
@@ -321,11 +376,16 @@ class Model:
             ``"HC1"`` (x n/(n-k), k the mean parameters), ``"HC2"``/``"HC3"`` (single-index models),
             ``"robust"`` (Stata ``vce(robust)``), ``"cluster"`` (needs ``groups``; one or two ways),
             ``"hac"`` (Newey-West; ``groups=time``: Driscoll-Kraay), ``"bootstrap"``, ``"survey"``
-            (needs ``design``) or ``"expected"``. See ``docs/covariance.md``.
+            (needs ``design``) or ``"expected"``. See ``docs/covariance.md``. Default (None):
+            ``"nonrobust"``, or ``"robust"`` with probability weights (which allow sandwich covariances
+            only), or ``"survey"`` when ``design`` is given.
         groups : array-like or str, optional
             Cluster labels (or two of them for two-way clustering), or the name of a data leaf.
         cov_options : mapping, optional
             Options of the covariance, e.g. ``{"correction": "stata" | "regress" | "none"}``.
+        design : mapping, optional
+            A survey design ``{"strata": ..., "psu": ..., "fpc": ..., "nest": True}`` for
+            ``cov_type="survey"`` (see :mod:`hessstats.core.survey` and ``docs/weights.md``).
         maxiter : int
             An int >= 0 (0 certifies the start values).
         nr_tol : float
@@ -352,6 +412,7 @@ class Model:
         nr_tol = check_tolerance(nr_tol, "nr_tol")
         hessian_rtol = check_tolerance(hessian_rtol, "hessian_rtol")
         theta0 = self.start if start is None else self.spec.flatten(start, what="start")
+        cov_type, cov_options = survey.resolve_cov(self.weight_type, cov_type, cov_options, design)
         opt = maximize(self, theta0, method=method, maxiter=maxiter)
         inverse = invert_information(opt.hessian, self.names, rtol=hessian_rtol, eigen=opt.eigen)
         converged, why = certify(opt, inverse, nr_tol, self.names)
@@ -361,6 +422,25 @@ class Model:
                          hessian_array=opt.hessian, cov_type=cov_type, cov_array=cov,
                          inverse_information=inverse, converged=converged, iterations=opt.iterations,
                          convergence_message=why, groups=codes, cov_options=dict(cov_options or {}))
+
+
+def _weighting(weights: Any, weight_type: Any, raw_data: Any, data: Any, labels: Any, nrows: int | None,
+               per_obs: bool, chunk_size: int | None) -> dict[str, Any]:
+    """The weight fields of a model (empty without weights): validated once, never modifying the caller's arrays."""
+    if weights is None and weight_type is None:
+        return {}
+    if not per_obs:
+        raise SpecificationError(message(
+            "weights need per-observation log-likelihood values",
+            expected="loglike returning one value per observation, shape (n,), which hessstats multiplies by the weights",
+            got="a log-likelihood returning a scalar total", fix="return the per-observation terms (do not sum them)"))
+    if isinstance(data, RowSource):
+        kind, key, scale, total = engine.source_weights(data, weights, weight_type, chunk_size)
+        return dict(weight_type=kind, weight_key=key, weight_scale=scale, weighted_nobs=total)
+    kind, raw = resolve_weights(weights, weight_type, raw_data, labels, nrows)
+    with x64():
+        case = jnp.asarray(effective_weights(raw, kind), dtype=jnp.float64)
+    return dict(weight_type=kind, raw_weights=raw, case_weights=case, weighted_nobs=weighted_nobs(raw, kind))
 
 
 def _defaults(defaults: PostEstimationDefaults | None, transforms: Mapping[str, Callable[[Any], Any]] | None

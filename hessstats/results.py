@@ -14,6 +14,7 @@ import pandas as pd
 import scipy.special
 
 from hessstats._config import x64
+from hessstats.core import survey
 from hessstats.core.bootstrap import BootstrapReplicates, replicates_of
 from hessstats.core.compilation import MODEL_STATS
 from hessstats.core.covariance import covariance_for
@@ -90,8 +91,32 @@ class FitResult:
 
     @property
     def nobs(self) -> int | None:
-        """Number of observations (length of the per-observation log-likelihood)."""
-        return self.model.nobs
+        """Number of observations (length of the per-observation log-likelihood); with weights, the
+        number they stand for (``Model.weighted_nobs``: ``sum(w)`` for frequency/importance weights)."""
+        weighted = getattr(self.model, "weighted_nobs", None)
+        return self.model.nobs if weighted is None else weighted
+
+    @property
+    def weight_type(self) -> Any:
+        """What the model's weights mean (:class:`~hessstats.rows.weights.WeightType`), None without weights."""
+        return getattr(self.model, "weight_type", None)
+
+    @cached_property
+    def df_design(self) -> float:
+        """Design degrees of freedom ``#PSU - #strata`` of a survey covariance (NaN otherwise); with
+        ``cov_type="survey"`` p-values and intervals use the t distribution with these df (Stata ``svy``).
+
+        Example
+        -------
+        >>> import numpy as np, hessstats as hs
+        >>> res = hs.fit(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, np.arange(6.0),
+        ...              design={"strata": [0, 0, 0, 1, 1, 1], "psu": [0, 1, 1, 2, 3, 4]})
+        >>> res.df_design
+        3
+        """
+        if self.cov_type != "survey" or "design" not in self.cov_options:
+            return float("nan")
+        return survey.design_df(self.model, self.cov_options["design"])
 
     @property
     def k_params(self) -> int:
@@ -327,13 +352,15 @@ class FitResult:
         return _summary(self, alpha)
 
     # ------------------------------------------------------------------ inference (issue 3)
-    def with_cov(self, cov_type: str, groups: Any = None, cov_options: dict[str, Any] | None = None) -> FitResult:
+    def with_cov(self, cov_type: str, groups: Any = None, cov_options: dict[str, Any] | None = None, *,
+                 design: Any = None) -> FitResult:
         """The same fit under another covariance type, without refitting (a new frozen result).
 
         ``cov_type``: ``"nonrobust"``, ``"opg"``, ``"HC0"``, ``"HC1"``, ``"HC2"``, ``"HC3"``,
         ``"robust"``, ``"cluster"`` (with ``groups``: labels or a data column name; two-way:
         ``[g1, g2]``), ``"hac"`` (Newey-West; ``groups=time``: Driscoll-Kraay) or ``"expected"``;
-        see :mod:`hessstats.core.covariance` and ``docs/covariance.md``.
+        see :mod:`hessstats.core.covariance` and ``docs/covariance.md``; ``"survey"`` with
+        ``design={"strata": ..., "psu": ..., "fpc": ...}`` (:mod:`hessstats.core.survey`).
 
         Parameters
         ----------
@@ -344,6 +371,8 @@ class FitResult:
             Driscoll-Kraay ``"hac"``).
         cov_options : dict, optional
             Covariance options, e.g. ``{"correction": "regress"}`` for clusters.
+        design : mapping, optional
+            A survey design for ``cov_type="survey"`` (see ``docs/weights.md``).
 
         Returns
         -------
@@ -357,6 +386,7 @@ class FitResult:
         >>> res.with_cov("HC0").cov_type, round(float(res.with_cov("HC0").bse["mu"]), 6)
         ('HC0', 0.720082)
         """
+        cov_type, cov_options = survey.resolve_cov(getattr(self.model, "weight_type", None), cov_type, cov_options, design)
         with x64():
             cov, codes = covariance_for(self.model, self.theta, self.inverse_information, cov_type, groups, cov_options)
         return dataclasses.replace(self, cov_type=cov_type, cov_array=cov, groups=codes,
@@ -626,7 +656,8 @@ class FitResult:
     # ------------------------------------------------------------------ reporting
     def summary_frame(self, alpha: float = 0.05) -> pd.DataFrame:
         """The coefficient table: ``coef, std_err, z, p_value, ci_lower, ci_upper`` by parameter
-        (the third column is ``t`` where :attr:`df_inference` is set)."""
+        (the third column is ``t`` where :attr:`df_inference` is set: the built-in OLS, Pearson
+        dispersion, survey designs)."""
         return coef_table(self.theta, self.bse.to_numpy(), list(self.names), alpha, self.df_inference)
 
     def _header(self) -> list[tuple[str, str]]:
@@ -639,6 +670,8 @@ class FitResult:
             ("Log-likelihood", f"{self.llf:.6g}"),
             ("AIC / BIC", f"{self.aic:.6g} / {self.bic:.6g}"),
             ("Covariance", cov),
+            *([("Weights", f"{self.weight_type.value} ({self.weight_type.stata})")] if self.weight_type is not None else []),
+            *([("Design df", str(self.df_design))] if self.cov_type == "survey" else []),
             ("Converged", f"{self.converged} ({self.iterations} iterations)"),
         ]
 

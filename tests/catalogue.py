@@ -15,6 +15,7 @@ finite differences), ``1e-10`` between our own row sources (the same exact sums 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -77,7 +78,7 @@ def linear_regression_ll(p, d):
 
 # ----------------------------------------------------------------------------- problems and references
 
-COV_TYPES = ("nonrobust", "opg", "HC0", "HC1", "robust", "cluster", "hac", "expected")
+COV_TYPES = ("nonrobust", "opg", "HC0", "HC1", "robust", "cluster", "hac", "expected", "survey")
 """Every covariance type the catalogue has references for (``tests/test_catalogue.py`` checks that
 this and :data:`COV_TYPES_ELSEWHERE` are the whole registry, so a new estimator comes with its references)."""
 
@@ -148,8 +149,10 @@ class Problem:
 
     @cached_property
     def reference(self) -> Reference:
-        """The reference, computed once (statsmodels fits run live)."""
-        return self.make_reference(self)
+        """The reference, computed once (statsmodels fits run live), with the survey covariance derived
+        from the cluster reference (:func:`_survey_reference`)."""
+        ref = self.make_reference(self)
+        return dataclasses.replace(ref, bse={**ref.bse, "survey": _survey_reference(self, ref)})
 
     def applies(self, cov_type: str) -> bool:
         """Whether ``cov_type`` can be computed for this problem (``expected`` needs the Fisher information)."""
@@ -164,6 +167,8 @@ class Problem:
             return {"groups": self.groups, "cov_options": {"correction": self.cluster_correction}}
         if cov_type == "hac":
             return {"cov_options": {"maxlags": HAC_LAGS}}
+        if cov_type == "survey":  # one stratum, the clusters as PSUs
+            return {"design": {"psu": self.groups}}
         return {}
 
     def model(self, data: Any = None, **options: Any) -> hs.Model:
@@ -187,6 +192,18 @@ class Problem:
                 columns.update({c: a[:, j] for j, c in enumerate(cols)})
         pq.write_table(pa.table(columns), path, row_group_size=max(2, self.nobs // 4 - 1))
         return hs.ParquetSource(path, self.parquet_columns())
+
+
+def _survey_reference(problem: Problem, ref: Reference) -> ReferenceSE:
+    """Survey design with one stratum and the clusters as PSUs (R svyrecvar / Stata svy): at the MLE the
+    PSU totals sum to the gradient, 0, so the stratum mean drops out and ``V`` is the cluster sandwich
+    with ``G/(G-1)``: the problem's cluster reference rescaled from its own correction (closed form)."""
+    g = len(np.unique(problem.groups))
+    n, k = problem.nobs, len(ref.params)
+    own = {"stata": g / (g - 1.0), "statsmodels": g / (g - 1.0) * (n - 1.0) / (n - k), "none": 1.0}[problem.cluster_correction]
+    cluster = ref.bse["cluster"]
+    return ReferenceSE(cluster.bse * np.sqrt(g / (g - 1.0) / own), cluster.rtol,
+                       f"{cluster.source}, rescaled to the survey factor G/(G-1) (one stratum, PSUs = clusters)")
 
 
 def _sm_discrete(kind: str, problem: Problem) -> Reference:

@@ -308,7 +308,7 @@ def model_options(model: str) -> frozenset[str]:
     Example
     -------
     >>> sorted(model_options("poisson"))
-    ['exposure', 'missing', 'offset']
+    ['exposure', 'missing', 'offset', 'weight_type', 'weights']
     """
     if model not in MODELS:
         raise SpecificationError(message(f"unknown model {_short(model)}", expected=f"one of {sorted(MODELS)}",

@@ -689,7 +689,7 @@ def covariance_for(model: Model, theta: np.ndarray, inverse: InverseInformation,
         mean = None
     dispersion = getattr(getattr(model, "defaults", None), "dispersion", None)
     inputs = CovarianceInputs(
-        inverse, scores=lambda: model_scores(model, theta), nobs=model.nobs, groups=codes,
+        inverse, scores=lambda: model_scores(model, theta), nobs=getattr(model, "weighted_nobs", None) or model.nobs, groups=codes,
         expected=None if info_fn is None else (lambda: info_fn(theta)),
         options=tuple(sorted(options.items(), key=lambda kv: kv[0])),
         meat=lambda c: score_meat(model, theta, c), model=model, theta=theta,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -17,10 +18,11 @@ from hessstats._config import x64
 from hessstats.core import derivatives
 from hessstats.core.compilation import call_kernel, counted_for_model
 from hessstats.core.hvp import columns_in_blocks
-from hessstats.errors import SpecificationError, message
+from hessstats.errors import DataError, SpecificationError, message
 from hessstats.rows.prepare import prepare_data, prepare_rows
 from hessstats.rows.sharding import shard_rows
 from hessstats.rows.source import ArraySource, RowSource, check_chunk_size
+from hessstats.rows.weights import WeightType, memory_weights, model_source, weighted_blocks
 
 AUTO_BLOCK_K = 512
 """Above this many parameters the generic Hessian is built in blocks of directions (JAX #787)."""
@@ -109,12 +111,14 @@ def _block_value_grad_hess(theta: np.ndarray, data: Any, weights: Any, *, loglik
 
 
 def _block_rows(theta: np.ndarray, data: Any, weights: Any, *, loglike: Any, spec: Any, what: str,
-                consts: tuple = ()) -> np.ndarray:
-    """Per-observation values (``what="loglike_obs"``) or scores (``"scores"``) of one block."""
+                consts: tuple = (), weighted: bool = False) -> np.ndarray:
+    """Per-observation values (``what="loglike_obs"``) or scores (``"scores"``) of one block;
+    ``weighted``: multiplied by the row weights (a weighted model's contributions ``w_i l_i``, ``w_i s_i``)."""
     with x64():
         kernel = derivatives.loglike_obs if what == "loglike_obs" else derivatives.scores
-        # scores of padding rows are dropped by the caller; unit weights keep their values exact
-        return np.asarray(call_kernel(what, kernel, jnp.asarray(theta), data, loglike, spec, consts=consts))
+        # scores of padding rows are dropped by the caller; unweighted models never multiply (values exact)
+        w = jnp.asarray(weights) if weighted and weights is not None else None
+        return np.asarray(call_kernel(what, kernel, jnp.asarray(theta), data, loglike, spec, weights=w, consts=consts))
 
 
 def _block_score_squares(theta: np.ndarray, data: Any, weights: Any, *, loglike: Any, spec: Any,
@@ -126,12 +130,13 @@ def _block_score_squares(theta: np.ndarray, data: Any, weights: Any, *, loglike:
     return (np.asarray(out, dtype=np.float64),)
 
 
-def _source(model) -> RowSource | None:
-    if isinstance(model.data, RowSource):
-        return model.data
-    if model.chunk_size is not None:
-        return ArraySource(model.data, model.nobs)
-    return None
+_source = model_source
+_block_fn = weighted_blocks
+_row_weights = memory_weights
+
+
+def _weighted(model) -> bool:
+    return getattr(model, "weight_type", None) is not None
 
 
 def _kernel_args(model) -> dict[str, Any]:
@@ -147,20 +152,20 @@ def evaluate(model, theta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     fn = partial(_block_value_grad_hess, theta, index=model.index, **_kernel_args(model))
     source = _source(model)
     if source is None:
-        value, grad, hess = fn(model.data, model.weights)
+        value, grad, hess = fn(model.data, _row_weights(model))
     else:
-        value, grad, hess = source.reduce(fn, model.chunk_size, model.progress)
+        value, grad, hess = source.reduce(_block_fn(model, fn), model.chunk_size, model.progress)
     return float(value), grad, hess
 
 
 @counted_for_model
 def rows(model, theta: np.ndarray, what: str) -> np.ndarray:
     """Per-observation values or scores, concatenated over blocks; padding rows removed."""
-    fn = partial(_block_rows, theta, what=what, **_kernel_args(model))
+    fn = partial(_block_rows, theta, what=what, weighted=_weighted(model), **_kernel_args(model))
     source = _source(model)
     if source is not None:
-        return source.rows(fn, model.chunk_size, model.progress)
-    out = fn(model.data, None)
+        return source.rows(_block_fn(model, fn), model.chunk_size, model.progress)
+    out = fn(model.data, _row_weights(model))
     return out[: model.nobs] if model.weights is not None else out
 
 
@@ -184,10 +189,102 @@ def opg_diagonal(model, theta: np.ndarray, positions: np.ndarray) -> np.ndarray:
     fn = partial(_block_score_squares, theta, directions=directions, **_kernel_args(model))
     source = _source(model)
     if source is None:
-        (out,) = fn(model.data, model.weights)
+        (out,) = fn(model.data, _row_weights(model))
     else:
-        (out,) = source.reduce(fn, model.chunk_size, model.progress)
+        (out,) = source.reduce(_block_fn(model, fn), model.chunk_size, model.progress)
     return out
+
+
+# ----------------------------------------------------------------------------- observation weights
+
+def shard_weights(mask: Any, case_weights: Any, nobs: int) -> Any:
+    """The sharded row weights of a weighted model: the padding mask (1 real rows, 0 padding) times
+    the case weights padded to the mask's length, placed like the mask.
+
+    Example
+    -------
+    >>> from hessstats._config import x64
+    >>> with x64():
+    ...     shard_weights(jnp.ones(2), jnp.array([2.0, 3.0]), 2).tolist()
+    [2.0, 3.0]
+    """
+    padded = np.zeros(len(mask))
+    padded[:nobs] = np.asarray(case_weights)
+    with x64():
+        out = jnp.asarray(mask) * jnp.asarray(padded)
+        sharding = getattr(mask, "sharding", None)
+        return jax.device_put(out, sharding) if sharding is not None else out
+
+
+def _block_weights(key: str, scale: float, data: Any, pad: Any) -> np.ndarray:
+    return np.asarray(data[key], dtype=np.float64) * scale
+
+
+def case_weights(model) -> np.ndarray | None:
+    """The effective weight of every row (host float64; a row source's are read in one pass), or None.
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> m = hs.Model(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, np.arange(3.0), weights=[1, 3, 0],
+    ...              weight_type="analytic")
+    >>> case_weights(m).tolist()
+    [0.5, 1.5, 0.0]
+    """
+    if getattr(model, "weight_type", None) is None:
+        return None
+    if model.case_weights is not None:
+        return np.asarray(model.case_weights, dtype=np.float64)
+    return model.data.rows(partial(_block_weights, model.weight_key, model.weight_scale), model.chunk_size, progress=False)
+
+
+def _weight_totals(key: str, data: Any, pad: Any) -> tuple[np.ndarray]:
+    w = np.asarray(data[key], dtype=np.float64)
+    real = np.asarray(pad) > 0
+    w = w[real]
+    bad = int((~np.isfinite(w)).sum() + (w < 0).sum())
+    integer = bool(np.all(w == np.round(w))) if bad == 0 else False
+    return (np.array([w.sum() if bad == 0 else 0.0, np.count_nonzero(w > 0), bad, 0 if integer else 1], dtype=np.float64),)
+
+
+def source_weights(source: RowSource, weights: Any, weight_type: Any, chunk_size: int | None) -> tuple[Any, str, float, Any]:
+    """``(weight type, key, scale, weighted nobs)`` for a row source whose blocks hold the weights in the
+    data key ``weights`` (a string); one pass over the source checks them and sums them.
+
+    Example
+    -------
+    >>> src = ArraySource({"y": np.arange(3.0), "w": np.array([1.0, 2.0, 0.0])}, 3)
+    >>> kind, key, scale, total = source_weights(src, "w", "frequency", 2)
+    >>> kind.stata, key, scale, total
+    ('fweight', 'w', 1.0, 3)
+    """
+    sample = source.sample()
+    if not isinstance(weights, str) or not isinstance(sample, dict) or weights not in sample:
+        raise SpecificationError(message(
+            "weights of a row source must be one of its data keys",
+            expected=f"weights= a key of the source's data {sorted(sample) if isinstance(sample, dict) else ''}",
+            got=f"{type(weights).__name__}: {weights!r}"[:120],
+            fix="add the weight column to the source's columns and pass its key, e.g. weights='w'"))
+    if weight_type is None:
+        raise SpecificationError(message(
+            "weights need a declared meaning", expected="weight_type= 'frequency', 'analytic', 'probability' or 'importance'",
+            got="weights without weight_type", fix="say what the weights mean"))
+    kind = WeightType.parse(weight_type)
+    (total, positive, bad, fractional), = source.reduce(partial(_weight_totals, weights), chunk_size or source.default_chunk_size,
+                                                        progress=False)
+    if bad or positive == 0 or (kind is WeightType.FREQUENCY and fractional):
+        raise DataError(message(
+            "the row source's weights are invalid", expected="finite weights >= 0, not all zero (integers for frequency weights)",
+            got=f"{int(bad)} negative or non-finite, {int(positive)} positive" + (", non-integer" if fractional else ""),
+            fix="check the weight column"))
+    scale = float(positive / total) if kind is WeightType.ANALYTIC else 1.0
+    if kind is WeightType.FREQUENCY:
+        nobs: Any = int(round(total))
+    elif kind is WeightType.IMPORTANCE:
+        nobs = int(round(total)) if total == round(total) else float(total)
+    else:
+        nobs = int(positive)
+    return kind, weights, scale, nobs
 
 
 # ----------------------------------------------------------------------------- row independence

@@ -28,7 +28,7 @@ from hessstats._progress import progress as progress_bar
 from hessstats.core import derivatives
 from hessstats.core.compilation import call_kernel
 from hessstats.errors import ConvergenceWarning, warn
-from hessstats.rows.source import ArraySource, RowSource
+from hessstats.rows.weights import memory_weights, model_source, weighted_blocks
 
 if TYPE_CHECKING:
     from hessstats.model import Model
@@ -92,11 +92,11 @@ def hvp(model: Model, theta: np.ndarray, directions: np.ndarray) -> np.ndarray:
     flat = directions.ndim == 1
     block = directions[:, None] if flat else directions
     fn = partial(_block_hvp, np.asarray(theta, dtype=np.float64), directions=block, model=model)
-    if isinstance(model.data, RowSource) or model.chunk_size is not None:
-        source = model.data if isinstance(model.data, RowSource) else ArraySource(model.data, model.nobs)
-        (out,) = source.reduce(fn, model.chunk_size, model.progress)
+    source = model_source(model)  # the model's row blocks, with its observation weights
+    if source is not None:
+        (out,) = source.reduce(weighted_blocks(model, fn), model.chunk_size, model.progress)
     else:
-        (out,) = fn(model.data, model.weights)
+        (out,) = fn(model.data, memory_weights(model))
     return out[:, 0] if flat else out
 
 

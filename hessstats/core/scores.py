@@ -24,6 +24,7 @@ from hessstats.core import derivatives, engine
 from hessstats.errors import CovarianceError, SpecificationError, message
 from hessstats.rows.leaves import has_row_leaves, row_block
 from hessstats.rows.prepare import align_to_rows
+from hessstats.rows.weights import meat_row_factors
 
 if TYPE_CHECKING:
     from hessstats.model import Model
@@ -130,6 +131,8 @@ def score_meat(model: Model, theta: np.ndarray, codes: np.ndarray | None = None,
     [[2.0]]
     """
     n, k = model.nobs, model.k_params
+    if getattr(model, "weight_type", None) is not None:
+        return weighted_meat(model, model_scores(model, theta), codes)
     rows = chunk_rows or block_rows(k)
     if not uses_row_blocks(model, rows):
         return accumulate_meat(model_scores(model, theta), codes)  # small, or the model chunks its own rows
@@ -152,6 +155,28 @@ def score_meat(model: Model, theta: np.ndarray, codes: np.ndarray | None = None,
             s = np.asarray(derivatives.scores(t, block, **kernel))[: stop - start]
             total += s.T @ s if codes is None else cluster_sums(s, codes[start:stop], n_groups)
     return total if codes is None else total.T @ total
+
+
+def weighted_meat(model: Model, scores: np.ndarray, codes: np.ndarray | None = None) -> np.ndarray:
+    """The score meat of a weighted model from its weighted per-row scores ``w_i s_i``.
+
+    Per observation (``codes`` None): ``sum_i w_i s_i s_i'`` for frequency and importance weights
+    (exactly the expanded rows), ``sum_i (w_i s_i)(w_i s_i)'`` for analytic and probability weights
+    (Stata ``[P] _robust``). By cluster: ``sum_g (sum_{i in g} w_i s_i)(...)'`` for every kind.
+
+    Example
+    -------
+    >>> import numpy as np, hessstats as hs
+    >>> m = hs.Model(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, np.array([1.0, 3.0]),
+    ...              weights=[2, 1], weight_type="frequency")
+    >>> weighted_meat(m, m.scores(np.array([0.0]))).tolist()  # 2 * 1**2 + 1 * 3**2
+    [[11.0]]
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    if codes is not None:
+        return accumulate_meat(scores, codes)
+    factors = meat_row_factors(engine.case_weights(model), model.weight_type)
+    return (scores * factors[:, None]).T @ scores
 
 
 def block_rows(k: int) -> int:

@@ -96,7 +96,8 @@ def inference_df(res: FitResult) -> float | None:
     dispersion (``cov_options={"dispersion": "pearson"}``, R ``summary.glm``). The degrees of
     freedom are ``nobs - k``, ``k`` the mean/index parameters (every parameter when the model
     declares none); with cluster labels (``"cluster"``, Driscoll-Kraay ``"hac"``) ``G - 1``, the
-    smaller ``G`` of a two-way clustering (statsmodels OLS, Stata ``regress, vce(cluster)``).
+    smaller ``G`` of a two-way clustering (statsmodels OLS, Stata ``regress, vce(cluster)``); with
+    ``"survey"`` the design df ``#PSU - #strata`` (Stata ``svy``).
 
     Example
     -------
@@ -105,6 +106,9 @@ def inference_df(res: FitResult) -> float | None:
     >>> inference_df(res), inference_df(res.with_cov("nonrobust", cov_options={"dispersion": "ml"}))
     (13.0, None)
     """
+    if res.cov_type == "survey":  # design df = #PSU - #strata (R survey, Stata svy)
+        df = float(res.df_design)
+        return df if np.isfinite(df) and df > 0 else None
     defaults = res.model.defaults
     declared = getattr(getattr(defaults, "inference", None), "value", "z")
     dispersion = res.cov_options.get("dispersion") if res.cov_type == "nonrobust" else None

@@ -116,8 +116,11 @@ def _variables(variables: Any, data: Any) -> dict[str, tuple[str, int | None]]:
     return out
 
 
-def _at_means(data: dict, n: int) -> dict:
-    return map_row_leaves(lambda v: jnp.mean(v, axis=0, keepdims=True), dict(data), n)
+def _at_means(data: dict, n: int, weights: Any = None) -> dict:
+    if weights is None:
+        return map_row_leaves(lambda v: jnp.mean(v, axis=0, keepdims=True), dict(data), n)
+    w = jnp.asarray(weights) / jnp.sum(jnp.asarray(weights))
+    return map_row_leaves(lambda v: jnp.tensordot(w, v, axes=1)[None], dict(data), n)
 
 
 def _averages(theta, scenarios: tuple, predict: Callable, spec: Any) -> jax.Array:

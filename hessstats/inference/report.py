@@ -131,7 +131,8 @@ def header(res: FitResult) -> tuple[tuple[str, str], ...]:
     else:
         rows.append(("Df model / resid", f"{format_number(res.df_model)} / {format_number(res.df_resid)}"))
     rows.append(("Log-likelihood", format_number(res.llf)))
-    if not math.isnan(res.llnull):
+    pseudo = getattr(getattr(res, "weight_type", None), "value", None) == "probability"  # no LR test (Stata)
+    if not pseudo and not math.isnan(res.llnull):
         rows.append(("LL-null", format_number(res.llnull)))
         rows.append(("LR chi2 (df, p)", f"{format_number(res.llr)} ({format_number(res.df_model)}, "
                                          f"{format_pvalue(res.llr_pvalue)})"))
@@ -141,6 +142,11 @@ def header(res: FitResult) -> tuple[tuple[str, str], ...]:
         rows.append(("Pseudo R2", f"{res.prsquared:.4f}"))
     rows.append(("AIC / BIC", f"{format_number(res.aic)} / {format_number(res.bic)}"))
     rows.append(("Covariance", res.cov_type))
+    weight_type = getattr(res, "weight_type", None)
+    if weight_type is not None:
+        rows.append(("Weights", f"{weight_type.value} ({weight_type.stata})"))
+    if res.cov_type == "survey":
+        rows.append(("Design df", f"{res.df_design} (t-based p-values and intervals)"))
     if res.converged:
         rows.append(("Converged", f"yes: certified maximum ({res.iterations} iterations)"))
     else:

@@ -29,7 +29,7 @@ from hessstats.core.covariance import MeanPart
 from hessstats.errors import DataError, message
 from hessstats.inference.defaults import PostEstimationDefaults
 from hessstats.model import Model
-from hessstats.models.design import align_rows, build, constant_columns, design, index_defaults, null_fixed, outcome, require
+from hessstats.models.design import align_rows, build, constant_columns, design, index_defaults, null_fixed, outcome, require, weighted
 
 
 class BetaParams(NamedTuple):
@@ -77,6 +77,7 @@ def betareg_predict(params: BetaParams, data: dict) -> jnp.ndarray:
     return jax.nn.sigmoid(data["X"] @ params.beta)
 
 
+@weighted
 def betareg_model(y: Any, X: Any, Z: Any = None, *, names: Sequence[str] | None = None,
                   precision_names: Sequence[str] | None = None, description: dict | None = None) -> Model:
     """Beta regression of proportions ``0 < y < 1`` on ``X`` (logit mean), precision from ``Z`` (log link;

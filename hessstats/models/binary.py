@@ -40,6 +40,7 @@ from hessstats.models.design import (
     outcome,
     require,
     sparse_direction,
+    weighted,
 )
 from hessstats.models.index import with_index_hessian
 
@@ -322,6 +323,7 @@ def _binary(kind: str, y: Any, X: Any, names: Sequence[str] | None, description:
     return with_index_hessian(model, logit_obs if kind == "logit" else probit_obs, {"beta": "X"}, check=False)
 
 
+@weighted
 def logit_model(y: Any, X: Any, *, names: Sequence[str] | None = None, description: dict | None = None,
                 separation: bool = True) -> Model:
     """Logistic regression of a 0/1 outcome ``y`` on the columns of ``X`` (include a constant yourself).
@@ -339,6 +341,7 @@ def logit_model(y: Any, X: Any, *, names: Sequence[str] | None = None, descripti
     return _binary("logit", y, X, names, description, separation)
 
 
+@weighted
 def probit_model(y: Any, X: Any, *, names: Sequence[str] | None = None, description: dict | None = None,
                  separation: bool = True) -> Model:
     """Probit regression of a 0/1 outcome ``y`` on the columns of ``X``.

@@ -32,7 +32,7 @@ import scipy.stats
 from hessstats.core.covariance import Dispersion
 from hessstats.errors import SpecificationError, message
 from hessstats.model import Model
-from hessstats.models.design import align_rows, build, design, index_defaults, outcome, require, vector_option
+from hessstats.models.design import align_rows, build, design, index_defaults, outcome, require, vector_option, weighted
 
 
 class BinomialLink(enum.Enum):
@@ -120,6 +120,7 @@ def binomial_pearson_residuals(params: BinomialParams, data: dict,
     return (np.asarray(data["y"]) - n * p) / np.sqrt(n * p * (1.0 - p))
 
 
+@weighted
 def binomial_model(y: Any, X: Any, *, trials: Any = None, failures: Any = None,
                    link: BinomialLink | str = BinomialLink.LOGIT, offset: Any = None,
                    names: Sequence[str] | None = None, description: dict | None = None) -> Model:

@@ -27,7 +27,7 @@ from hessstats.core.covariance import MeanPart
 from hessstats.errors import DataError, SpecificationError, message
 from hessstats.inference.defaults import PostEstimationDefaults
 from hessstats.model import Model
-from hessstats.models.design import align_rows, build, design, null_fixed
+from hessstats.models.design import align_rows, build, design, null_fixed, weighted
 
 
 class MNLogitParams(NamedTuple):
@@ -169,6 +169,7 @@ def _categories(y: Any, n: int, minimum: int, what: str) -> tuple[np.ndarray, li
     return cat.cat.codes.to_numpy().astype(np.int64), levels
 
 
+@weighted
 def mnlogit_model(y: Any, X: Any, *, names: Sequence[str] | None = None, description: dict | None = None) -> Model:
     """Multinomial logit of a categorical ``y`` on ``X``; the first category is the base.
 
@@ -191,6 +192,7 @@ def mnlogit_model(y: Any, X: Any, *, names: Sequence[str] | None = None, descrip
                  labels, desc, defaults=PostEstimationDefaults(null=null or None, mean=MeanPart(tuple(labels))))
 
 
+@weighted
 def ordered_model(y: Any, X: Any, *, distr: str = "logit", names: Sequence[str] | None = None,
                   description: dict | None = None) -> Model:
     """Ordered logit (``distr="logit"``) or probit (``"probit"``) of an ordinal ``y`` on ``X`` (no constant).

@@ -40,7 +40,7 @@ from hessstats.core.covariance import Dispersion
 from hessstats.errors import SpecificationError, message
 from hessstats.inference.defaults import Inference
 from hessstats.model import Model
-from hessstats.models.design import align_rows, build, design, index_defaults, outcome, require, vector_option
+from hessstats.models.design import align_rows, build, design, index_defaults, outcome, require, vector_option, weighted
 
 LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
 
@@ -162,6 +162,7 @@ def unit_weights(params: Any, data: dict) -> Any:
     return np.ones(np.shape(data["X"])[0])
 
 
+@weighted
 def normal_model(y: Any, X: Any, *, names: Sequence[str] | None = None, description: dict | None = None,
                  variance: str = "ols") -> Model:
     """Normal linear regression by maximum likelihood (parameters ``beta``, ``sigma``).
@@ -207,6 +208,7 @@ def normal_model(y: Any, X: Any, *, names: Sequence[str] | None = None, descript
                  {"beta": list(names), "sigma": "sigma"}, desc, expected_information, defaults=defaults)
 
 
+@weighted
 def tobit_model(y: Any, X: Any, *, left: Any = 0.0, right: Any = None, names: Sequence[str] | None = None,
                 description: dict | None = None) -> Model:
     """Tobit regression: ``y`` censored below at ``left`` and/or above at ``right`` (``None``: no limit).
@@ -244,6 +246,7 @@ def tobit_model(y: Any, X: Any, *, left: Any = 0.0, right: Any = None, names: Se
                  defaults=index_defaults(X, names))
 
 
+@weighted
 def gamma_model(y: Any, X: Any, *, names: Sequence[str] | None = None, description: dict | None = None) -> Model:
     """Gamma regression with log link, fully by ML (parameters ``beta``, ``scale``).
 

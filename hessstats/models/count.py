@@ -38,7 +38,7 @@ from hessstats.errors import DataError, SeparationWarning, message, warn
 from hessstats.inference.defaults import PostEstimationDefaults
 from hessstats.model import Model
 from hessstats.models.binary import SEPARATION_TOL, overlap_certified
-from hessstats.models.design import align_rows, build, design, index_defaults, outcome, require, sparse_direction, vector_option
+from hessstats.models.design import align_rows, build, design, index_defaults, outcome, require, sparse_direction, vector_option, weighted
 from hessstats.models.index import with_index_hessian
 
 
@@ -307,6 +307,7 @@ def count_description(kind: str, description: dict | None, offset: Any, exposure
             **(description or {})}
 
 
+@weighted
 def poisson_model(y: Any, X: Any, *, offset: Any = None, exposure: Any = None, names: Sequence[str] | None = None,
                   description: dict | None = None) -> Model:
     """Poisson regression of counts ``y`` on ``X``; ``offset`` added and ``log(exposure)`` added to ``eta``.
@@ -333,6 +334,7 @@ def poisson_model(y: Any, X: Any, *, offset: Any = None, exposure: Any = None, n
     return with_index_hessian(model, poisson_obs, {"beta": "X"}, check=False)
 
 
+@weighted
 def negbin_model(y: Any, X: Any, *, offset: Any = None, exposure: Any = None, names: Sequence[str] | None = None,
                  description: dict | None = None) -> Model:
     """Negative binomial (NB2) regression: ``Var(y) = mu + alpha mu^2``; parameters ``beta`` then ``alpha``.
@@ -352,6 +354,7 @@ def negbin_model(y: Any, X: Any, *, offset: Any = None, exposure: Any = None, na
     return with_index_hessian(model, nb2_obs, {"beta": "X"}, check=False)
 
 
+@weighted
 def zip_model(y: Any, X: Any, Z: Any = None, *, offset: Any = None, exposure: Any = None,
               names: Sequence[str] | None = None, inflate_names: Sequence[str] | None = None,
               description: dict | None = None) -> Model:

@@ -7,6 +7,8 @@ compiles once per data shape and is reused across fits.
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -14,8 +16,8 @@ import numpy as np
 import pandas as pd
 import scipy.optimize
 
-from hessstats.core.linalg import gram as gram_matrix
 from hessstats.core.covariance import MeanPart
+from hessstats.core.linalg import gram as gram_matrix
 from hessstats.errors import CollinearityError, DataError, message
 from hessstats.inference.defaults import PostEstimationDefaults
 from hessstats.model import Model
@@ -323,6 +325,40 @@ def index_defaults(X: np.ndarray, names: Sequence[str], predict: Callable | None
     const = constant_columns(X)
     return PostEstimationDefaults(null=null, predict=predict, mean=mean,
                                   margins_variables={str(n): ("X", j) for j, n in enumerate(names) if not const[j]})
+
+
+def weighted(constructor: Callable[..., Model]) -> Callable[..., Model]:
+    """Give a built-in array constructor ``weights=`` and ``weight_type=`` (keyword-only): the model it
+    builds, with those observation weights (:meth:`hessstats.Model.with_weights`; a pandas Series is
+    aligned with the rows of ``X``, else taken by position). See :mod:`hessstats.rows.weights`.
+
+    Example
+    -------
+    >>> @weighted
+    ... def demo_model(y, X):
+    ...     return build(lambda p, d: -(d["y"] - p["mu"]) ** 2, {"mu": 0.0}, {"y": np.asarray(y, float)}, None, {})
+    >>> demo_model([1.0, 3.0], None, weights=[3, 1], weight_type="frequency").weighted_nobs
+    4
+    """
+
+    @functools.wraps(constructor)
+    def constructed(*args: Any, weights: Any = None, weight_type: Any = None, **kwargs: Any) -> Model:
+        model = constructor(*args, **kwargs)
+        if weights is None and weight_type is None:
+            return model
+        X = args[1] if len(args) > 1 else kwargs.get("X")
+        y = args[0] if args else next((kwargs[k] for k in ("y", "time") if k in kwargs), None)
+        if not isinstance(X, (pd.Series, pd.DataFrame)) and isinstance(y, (pd.Series, pd.DataFrame)):
+            X = y
+        if isinstance(weights, pd.Series):
+            weights = align_rows(X, weights=weights)["weights"]
+        return model.with_weights(weights, weight_type)
+
+    signature = inspect.signature(constructor)
+    extra = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Any)
+             for name in ("weights", "weight_type")]
+    constructed.__signature__ = signature.replace(parameters=[*signature.parameters.values(), *extra])  # type: ignore[attr-defined]
+    return constructed
 
 
 def build(loglike: Callable, start: Any, data: Mapping[str, Any], names: Any, description: Mapping[str, Any],

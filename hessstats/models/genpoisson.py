@@ -21,7 +21,7 @@ import numpy as np  # noqa: F401 (the doctests use np)
 
 from hessstats.model import Model
 from hessstats.models.count import count_data, count_description, count_predict
-from hessstats.models.design import build, index_defaults
+from hessstats.models.design import build, index_defaults, weighted
 
 
 class GenPoissonParams(NamedTuple):
@@ -56,6 +56,7 @@ def genpoisson_loglike(params: GenPoissonParams, data: dict) -> jnp.ndarray:
     return eta + (y - 1.0) * jnp.log(a2) - y * jnp.log1p(params.alpha) - jsp.gammaln(y + 1.0) - a2 / (1.0 + params.alpha)
 
 
+@weighted
 def genpoisson_model(y: Any, X: Any, *, offset: Any = None, exposure: Any = None,
                      names: Sequence[str] | None = None, description: dict | None = None) -> Model:
     """Generalized Poisson regression of counts ``y`` on ``X``; parameters ``beta`` then ``alpha``.

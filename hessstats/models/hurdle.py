@@ -36,7 +36,7 @@ from hessstats.inference.defaults import PostEstimationDefaults
 from hessstats.model import Model
 from hessstats.models.binary import check_separation
 from hessstats.models.count import NB2Params, PoissonParams
-from hessstats.models.design import align_rows, build, constant_columns, design, null_fixed, outcome, require
+from hessstats.models.design import align_rows, build, constant_columns, design, null_fixed, outcome, require, weighted
 from hessstats.models.truncated import truncated_negbin_loglike, truncated_poisson_loglike, truncated_predict
 
 
@@ -187,6 +187,7 @@ def _hurdle(y: Any, X: Any, Z: Any, names: Sequence[str] | None, zero_names: Seq
                  {"model": kind, "formula": None, "link": link.value, **(description or {})}, defaults=defaults)
 
 
+@weighted
 def hurdle_poisson_model(y: Any, X: Any, Z: Any = None, *, link: ZeroLink | str = ZeroLink.LOGIT,
                          names: Sequence[str] | None = None, zero_names: Sequence[str] | None = None,
                          description: dict | None = None) -> Model:
@@ -204,6 +205,7 @@ def hurdle_poisson_model(y: Any, X: Any, Z: Any = None, *, link: ZeroLink | str 
     return _hurdle(y, X, Z, names, zero_names, link, False, description)
 
 
+@weighted
 def hurdle_negbin_model(y: Any, X: Any, Z: Any = None, *, link: ZeroLink | str = ZeroLink.LOGIT,
                         names: Sequence[str] | None = None, zero_names: Sequence[str] | None = None,
                         description: dict | None = None) -> Model:

@@ -20,7 +20,7 @@ import numpy as np  # noqa: F401 (the doctests use np)
 
 from hessstats.model import Model
 from hessstats.models.count import count_data, count_description, count_predict
-from hessstats.models.design import build, index_defaults
+from hessstats.models.design import build, index_defaults, weighted
 
 
 class NB1Params(NamedTuple):
@@ -56,6 +56,7 @@ def nb1_loglike(params: NB1Params, data: dict) -> jnp.ndarray:
             - size * log1p_a + y * (jnp.log(params.alpha) - log1p_a))
 
 
+@weighted
 def nb1_model(y: Any, X: Any, *, offset: Any = None, exposure: Any = None, names: Sequence[str] | None = None,
               description: dict | None = None) -> Model:
     """NB1 regression of counts ``y`` on ``X``: ``Var(y) = mu (1 + alpha)``; parameters ``beta`` then ``alpha``.

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from hessstats.model import Model
-from hessstats.models.design import align_rows, build, design, index_defaults, outcome, require, vector_option
+from hessstats.models.design import align_rows, build, design, index_defaults, outcome, require, vector_option, weighted
 
 
 class WeibullParams(NamedTuple):
@@ -76,6 +76,7 @@ def weibull_fixed_loglike(params: FixedShapeParams, data: dict) -> jnp.ndarray:
     return weibull_loglike(WeibullParams(params.beta, data["shape"]), data)
 
 
+@weighted
 def weibull_model(time: Any, X: Any, *, event: Any = None, shape: float | None = None,
                   names: Sequence[str] | None = None, description: dict | None = None) -> Model:
     """Weibull AFT regression of positive durations ``time``; ``event`` is 1 (observed) or 0 (censored).

@@ -18,7 +18,7 @@ import numpy as np  # noqa: F401 (the doctests use np)
 
 from hessstats.model import Model
 from hessstats.models.count import NB2Params, PoissonParams, count_data, count_description, nb2_loglike, poisson_loglike
-from hessstats.models.design import build, index_defaults, require
+from hessstats.models.design import build, index_defaults, require, weighted
 
 
 def _log1mexp(log_p0: jnp.ndarray) -> jnp.ndarray:
@@ -87,6 +87,7 @@ def _positive(y: Any, X: Any, names: Sequence[str] | None, offset: Any, exposure
     return y, X, names, off, start
 
 
+@weighted
 def truncated_poisson_model(y: Any, X: Any, *, offset: Any = None, exposure: Any = None,
                             names: Sequence[str] | None = None, description: dict | None = None) -> Model:
     """Zero-truncated Poisson regression of positive counts ``y`` on ``X``.
@@ -105,6 +106,7 @@ def truncated_poisson_model(y: Any, X: Any, *, offset: Any = None, exposure: Any
                  defaults=index_defaults(X, names, truncated_predict))
 
 
+@weighted
 def truncated_negbin_model(y: Any, X: Any, *, offset: Any = None, exposure: Any = None,
                            names: Sequence[str] | None = None, description: dict | None = None) -> Model:
     """Zero-truncated NB2 regression of positive counts ``y`` on ``X``; parameters ``beta`` then ``alpha``.
