@@ -200,7 +200,7 @@ def _survey_reference(problem: Problem, ref: Reference) -> ReferenceSE:
     with ``G/(G-1)``: the problem's cluster reference rescaled from its own correction (closed form)."""
     g = len(np.unique(problem.groups))
     n, k = problem.nobs, len(ref.params)
-    own = {"stata": g / (g - 1.0), "statsmodels": g / (g - 1.0) * (n - 1.0) / (n - k), "none": 1.0}[problem.cluster_correction]
+    own = {"stata": g / (g - 1.0), "regress": g / (g - 1.0) * (n - 1.0) / (n - k), "none": 1.0}[problem.cluster_correction]
     cluster = ref.bse["cluster"]
     return ReferenceSE(cluster.bse * np.sqrt(g / (g - 1.0) / own), cluster.rtol,
                        f"{cluster.source}, rescaled to the survey factor G/(G-1) (one stratum, PSUs = clusters)")

@@ -62,7 +62,7 @@ def test_svyglm_nhanes_main(nhanes):
     check(res, REFERENCE["main"])
     assert abs(res.params["diabetes"] - 1.0000404187) < 1e-9 and abs(res.bse["diabetes"] - 0.1125453904) < 1e-8
     frame = res.summary_frame()  # t-based with the design df (Stata svy)
-    t = frame["z"].to_numpy()
+    t = frame["t"].to_numpy()  # the third column is named t under t inference
     np.testing.assert_allclose(frame["p_value"], 2 * scipy.stats.t.sf(np.abs(t), 31), rtol=1e-10)
     q = scipy.stats.t.ppf(0.975, 31)
     np.testing.assert_allclose(frame["ci_upper"], frame["coef"] + q * frame["std_err"], rtol=1e-12)
