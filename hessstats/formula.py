@@ -25,6 +25,7 @@ from hessstats.models.binomial import BinomialLink, binomial_model
 from hessstats.models.categorical import mnlogit_model, ordered_model
 from hessstats.models.continuous import gamma_model, normal_model, tobit_model
 from hessstats.models.count import negbin_model, poisson_model, zip_model
+from hessstats.models.firth import FirthInformation, firth_logit_model
 from hessstats.models.genpoisson import genpoisson_model
 from hessstats.models.hurdle import ZeroLink, hurdle_negbin_model, hurdle_poisson_model
 from hessstats.models.nb1 import nb1_model
@@ -358,6 +359,26 @@ def binomial(formula: str, data: pd.DataFrame, *, trials: Any = None, failures: 
                                                link=BinomialLink(link).value, offset=offset, missing=missing))
 
 
+def firth_logit(formula: str, data: pd.DataFrame, *, information: FirthInformation | str = "fisher",
+                missing: str = "raise") -> Model:
+    """Firth's penalised logit (R ``logistf``, ``brglm2`` ``AS_mean``) from a formula; no separation check
+    (it is the remedy for separation). ``information="fisher"`` (default): SEs from the inverse Fisher
+    information at the estimate, as logistf/brglm2; ``"penalised"``: the exact Hessian of ``l*``.
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> res = firth_logit("HG ~ NV + PI + EH", hs.datasets.load("endometrial")).fit()
+    >>> res.params.round(4).tolist(), res.bse.round(4).tolist()
+    ([3.7746, 2.9293, -0.0348, -2.6042], [1.4887, 1.5508, 0.0396, 0.776])
+    """
+    frame, _ = prepare(data, (formula,), {}, missing)
+    y, X = matrices(formula, frame)
+    return firth_logit_model(y, X, information=information,
+                             description=describe("firth_logit", formula, information=FirthInformation(information).value,
+                                                  missing=missing))
+
+
 MODELS: dict[str, Callable[..., Model]] = {
     "ols": ols,
     "logit": logit,
@@ -379,6 +400,7 @@ MODELS: dict[str, Callable[..., Model]] = {
     "hurdle_negbin": hurdle_negbin,
     "betareg": betareg,
     "binomial": binomial,
+    "firth_logit": firth_logit,
 }
 """Built-in models by name: ``MODELS[name](formula, data, **options) -> Model``."""
 

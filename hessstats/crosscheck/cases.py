@@ -314,6 +314,25 @@ def _binomial(df: pd.DataFrame, names: tuple[str, ...], formula: str) -> dict:
     return _from_results(res, names)
 
 
+def _frozen_r(stem: str) -> Callable:
+    """A reference computed in R and frozen in ``data/reference/<stem>.json`` by the R script next to it
+    (R packages are not a test dependency): ``names``, ``params``, ``bse`` (the model's default
+    covariance) and, when stored, ``llf`` (else ``loglik``) and ``nobs``."""
+    def fit(df: pd.DataFrame, names: tuple[str, ...], formula: str) -> dict:
+        import json  # reference side only
+
+        from hessstats import datasets  # reference side only: the bundled data directory
+
+        ref = json.loads((datasets.data_dir() / "reference" / f"{stem}.json").read_text())
+        labels = [normalize(n.replace("(Intercept)", "Intercept")) for n in ref["names"]]
+        params = pd.Series(ref["params"], index=labels)[list(names)]
+        bse = pd.Series(ref["bse"], index=labels)[list(names)]
+        cov = np.diag(bse.to_numpy() ** 2)  # R stored the standard errors only
+        llf = ref.get("penalised_loglik", ref.get("loglik", np.nan))
+        return _out(params, {"nonrobust": bse}, cov, llf, ref.get("nobs", len(df)))
+    return fit
+
+
 SM = "statsmodels {} (analytic Hessian)"
 NDT = "; numdifftools Hessian of its loglike"
 TRUNCATED = "statsmodels.discrete.truncated_model"
@@ -366,5 +385,8 @@ CASES: tuple[Case, ...] = (
          SM.format("BetaModel"), ANALYTIC, _betareg),
     Case("binomial", "star98", STAR98_COUNTS, SM.format("GLM Binomial, endog [NABOVE, NBELOW], Newton"), ANALYTIC,
          _binomial, options={"failures": "NBELOW"}),
+    Case("firth_logit", "endometrial", "HG ~ NV + PI + EH", "R brglm2 brglmFit(type='AS_mean') = logistf (frozen "
+         "in data/reference/firth_endometrial.json by firth_endometrial.R; SEs from the inverse Fisher information)",
+         1e-8, _frozen_r("firth_endometrial")),
 )
 """Every built-in model on a bundled dataset, with its statsmodels reference."""
