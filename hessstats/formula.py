@@ -27,6 +27,7 @@ from hessstats.models.continuous import gamma_model, normal_model, tobit_model
 from hessstats.models.count import negbin_model, poisson_model, zip_model
 from hessstats.models.firth import FirthInformation, firth_logit_model
 from hessstats.models.genpoisson import genpoisson_model
+from hessstats.models.glm import GLMFamily, GLMLink, GLMScale, glm_model
 from hessstats.models.hurdle import ZeroLink, hurdle_negbin_model, hurdle_poisson_model
 from hessstats.models.nb1 import nb1_model
 from hessstats.models.survival import weibull_model
@@ -379,6 +380,34 @@ def firth_logit(formula: str, data: pd.DataFrame, *, information: FirthInformati
                                                   missing=missing))
 
 
+def glm(formula: str, data: pd.DataFrame, *, family: GLMFamily | str = "gaussian", link: GLMLink | str | None = None,
+        power: float = 1.5, scale: GLMScale | str | float = "pearson", trials: Any = None, failures: Any = None,
+        offset: Any = None, missing: str = "raise") -> Model:
+    """Generalised linear model from a formula (statsmodels ``GLM``, R ``glm``): ``family`` gaussian,
+    binomial, poisson, gamma, inverse_gaussian or tweedie (``power``), ``link`` (default canonical),
+    dispersion ``scale`` (``"pearson"`` chi2/(n-k) as statsmodels, ``"deviance"``, or a number; 1 for
+    binomial/Poisson), binomial ``trials``/``failures`` and ``offset`` as column names or arrays. SEs:
+    ``fit()`` observed information (statsmodels Newton), ``fit(cov_type="expected")`` expected (IRLS).
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> df = hs.datasets.load("scotland")
+    >>> res = glm("YES ~ COUTAX + UNEMPF", df, family="gamma", link="log").fit()
+    >>> res.params.round(4).tolist()
+    [4.4255, 0.0004, -0.0283]
+    """
+    frame, extra = prepare(data, (formula,), {"trials": trials, "failures": failures, "offset": offset}, missing)
+    y, X = matrices(formula, frame)
+    fam = GLMFamily(family)
+    method = scale if isinstance(scale, (int, float)) and not isinstance(scale, bool) else GLMScale(scale).value
+    return glm_model(y, X, family=fam, link=link, power=power, scale=scale, trials=extra["trials"],
+                     failures=extra["failures"], offset=extra["offset"],
+                     description=describe("glm", formula, family=fam.value, link=None if link is None else GLMLink(link).value,
+                                          power=power, scale=method, trials=trials, failures=failures, offset=offset,
+                                          missing=missing))
+
+
 MODELS: dict[str, Callable[..., Model]] = {
     "ols": ols,
     "logit": logit,
@@ -401,6 +430,7 @@ MODELS: dict[str, Callable[..., Model]] = {
     "betareg": betareg,
     "binomial": binomial,
     "firth_logit": firth_logit,
+    "glm": glm,
 }
 """Built-in models by name: ``MODELS[name](formula, data, **options) -> Model``."""
 

@@ -333,8 +333,28 @@ def _frozen_r(stem: str) -> Callable:
     return fit
 
 
+def _glm(family: str, link: str | None = None, **kw: Any) -> Callable:
+    """statsmodels GLM on the formulaic design: observed-information SEs from its Newton fit
+    (``cov_type="nonrobust"``), expected-information SEs from its default IRLS fit; the dispersion is
+    its default (Pearson chi2 / df_resid; 1 for binomial/Poisson). Binomial: endog [successes, NBELOW]."""
+    def fit(df: pd.DataFrame, names: tuple[str, ...], formula: str) -> dict:
+        import statsmodels.api as sm  # reference side: statsmodels/numdifftools are test extras, not dependencies
+        links = {"log": sm.families.links.Log(), "probit": sm.families.links.Probit()}
+        fam = getattr(sm.families, family)(**({} if link is None else {"link": links[link]}), **kw)
+        y, X = _design(formula, df)
+        endog = np.column_stack([y, df["NBELOW"].to_numpy(dtype=float)]) if family == "Binomial" else y
+        model = sm.GLM(endog, X, family=fam)
+        irls = model.fit(tol=1e-14, maxiter=500)
+        newton = model.fit(method="newton", tol=1e-14, maxiter=500, start_params=irls.params.to_numpy())
+        return _from_results(newton, names, {"expected": irls})
+    return fit
+
+
 SM = "statsmodels {} (analytic Hessian)"
 NDT = "; numdifftools Hessian of its loglike"
+GLM = ("statsmodels GLM {} (analytic; nonrobust = observed information of its Newton fit, expected = its IRLS fit; "
+       "Pearson scale)")
+GLM_COVS = {"nonrobust": {}, "expected": {"cov_type": "expected"}}
 TRUNCATED = "statsmodels.discrete.truncated_model"
 OLS = "statsmodels OLS, rescaled exactly to ML (se * sqrt((n-k)/n); se(sigma) = sigma/sqrt(2n))"
 CASES: tuple[Case, ...] = (
@@ -388,5 +408,16 @@ CASES: tuple[Case, ...] = (
     Case("firth_logit", "endometrial", "HG ~ NV + PI + EH", "R brglm2 brglmFit(type='AS_mean') = logistf (frozen "
          "in data/reference/firth_endometrial.json by firth_endometrial.R; SEs from the inverse Fisher information)",
          1e-8, _frozen_r("firth_endometrial")),
+    Case("glm", "scotland", "YES ~ COUTAX + UNEMPF + MOR + ACT + GDP + AGE + COUTAX_FEMALEUNEMP", GLM.format("Gamma(log)"),
+         ANALYTIC, _glm("Gamma", "log"), options={"family": "gamma", "link": "log"}, covs=GLM_COVS),
+    Case("glm", "star98", STAR98_COUNTS, GLM.format("Binomial(probit), endog [NABOVE, NBELOW]"), ANALYTIC,
+         _glm("Binomial", "probit"), options={"family": "binomial", "link": "probit", "failures": "NBELOW"},
+         covs=GLM_COVS),
+    Case("glm", "heart", "survival ~ age", GLM.format("InverseGaussian(log)"), ANALYTIC, _glm("InverseGaussian", "log"),
+         options={"family": "inverse_gaussian", "link": "log"}, covs=GLM_COVS),
+    Case("glm", "fair", "rate_marriage ~ age + yrs_married + children + religious + educ", GLM.format("Gaussian(log)"),
+         ANALYTIC, _glm("Gaussian", "log"), options={"family": "gaussian", "link": "log"}, covs=GLM_COVS),
+    Case("glm", "randhie", RANDHIE, GLM.format("Tweedie(var_power=1.5, log)"), ANALYTIC,
+         _glm("Tweedie", var_power=1.5), options={"family": "tweedie", "power": 1.5}, covs=GLM_COVS),
 )
 """Every built-in model on a bundled dataset, with its statsmodels reference."""
