@@ -39,6 +39,7 @@ from hessstats.formula import (
     truncated_negbin,
     truncated_poisson,
     weibull,
+    zinb,
     zip,
 )
 from hessstats.inference.hypothesis import TestResult, lr_test, score_test, wald_test
@@ -85,5 +86,5 @@ __all__ = [
     "mnlogit", "nb1", "negbin", "ols", "ordered_logit", "ordered_probit", "parse_expression", "poisson", "probit",
     "profile_ci", "score_test", "second_derivative_test", "selected_se", "solve_lagrange", "table", "taylor2",
     "testing", "tobit", "truncated_negbin", "truncated_poisson", "validate", "vuong", "wald_test", "weibull",
-    "zip",
+    "zinb", "zip",
 ]

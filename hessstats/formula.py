@@ -24,7 +24,7 @@ from hessstats.models.binary import logit_model, probit_model
 from hessstats.models.binomial import BinomialLink, binomial_model
 from hessstats.models.categorical import mnlogit_model, ordered_model
 from hessstats.models.continuous import gamma_model, normal_model, tobit_model
-from hessstats.models.count import negbin_model, poisson_model, zip_model
+from hessstats.models.count import InflationLink, negbin_model, poisson_model, zinb_model, zip_model
 from hessstats.models.firth import FirthInformation, firth_logit_model
 from hessstats.models.genpoisson import genpoisson_model
 from hessstats.models.glm import GLMFamily, GLMLink, GLMScale, glm_model
@@ -99,8 +99,9 @@ def negbin(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset: An
 
 
 def zip(formula: str, data: pd.DataFrame, *, inflation: str = "~ 1", exposure: Any = None,  # noqa: A001
-        offset: Any = None, missing: str = "raise") -> Model:
-    """Zero-inflated Poisson from a formula; ``inflation`` is a one-sided formula for the logit part.
+        offset: Any = None, missing: str = "raise", inflation_link: InflationLink | str = "logit") -> Model:
+    """Zero-inflated Poisson from a formula; ``inflation`` is a one-sided formula for the inflation part,
+    ``inflation_link`` its link (``"logit"``, default, or ``"probit"``: statsmodels ``inflation=``).
 
     Example
     -------
@@ -111,9 +112,32 @@ def zip(formula: str, data: pd.DataFrame, *, inflation: str = "~ 1", exposure: A
     frame, extra = prepare(data, (formula, inflation), {"exposure": exposure, "offset": offset}, missing)
     y, X = matrices(formula, frame)
     Z = rhs_matrix(inflation, frame)
-    return zip_model(y, X, Z, exposure=extra["exposure"], offset=extra["offset"],
-                     description=describe("zip", formula, inflation=inflation, exposure=exposure, offset=offset,
-                                           missing=missing))
+    link = InflationLink(inflation_link)
+    desc = describe("zip", formula, inflation=inflation, exposure=exposure, offset=offset, missing=missing)
+    if link is not InflationLink.LOGIT:
+        desc["inflation_link"] = link.value
+    return zip_model(y, X, Z, exposure=extra["exposure"], offset=extra["offset"], description=desc,
+                     inflation_link=link)
+
+
+def zinb(formula: str, data: pd.DataFrame, *, inflation: str = "~ 1", exposure: Any = None, offset: Any = None,
+         missing: str = "raise", inflation_link: InflationLink | str = "logit") -> Model:
+    """Zero-inflated NB2 from a formula (statsmodels ``ZeroInflatedNegativeBinomialP(p=2)``, Stata ``zinb``);
+    ``inflation`` a one-sided formula, ``inflation_link`` logit or probit; last parameter ``alpha``.
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> hs.zinb("art ~ ment", hs.datasets.load("biochemists"), inflation_link="probit").names
+    ('Intercept', 'ment', 'inflate_Intercept', 'alpha')
+    """
+    frame, extra = prepare(data, (formula, inflation), {"exposure": exposure, "offset": offset}, missing)
+    y, X = matrices(formula, frame)
+    Z = rhs_matrix(inflation, frame)
+    link = InflationLink(inflation_link)
+    return zinb_model(y, X, Z, exposure=extra["exposure"], offset=extra["offset"], inflation_link=link,
+                      description=describe("zinb", formula, inflation=inflation, exposure=exposure, offset=offset,
+                                           inflation_link=link.value, missing=missing))
 
 
 def ols(formula: str, data: pd.DataFrame, *, missing: str = "raise") -> Model:
@@ -431,6 +455,7 @@ MODELS: dict[str, Callable[..., Model]] = {
     "binomial": binomial,
     "firth_logit": firth_logit,
     "glm": glm,
+    "zinb": zinb,
 }
 """Built-in models by name: ``MODELS[name](formula, data, **options) -> Model``."""
 
