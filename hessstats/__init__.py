@@ -19,6 +19,7 @@ from hessstats.fitting import fit
 from hessstats.formula import (
     betareg,
     binomial,
+    biprobit,
     firth_logit,
     from_formula,
     gamma,
@@ -79,7 +80,7 @@ __all__ = [
     "BorderedHessian", "ConstrainedClassification", "ConvexityCheck", "CriticalPoint", "CriticalPoints",
     "DaskSource", "Expression", "FitResult", "IndexModel", "LagrangeSolution", "Model", "ParquetSource",
     "SearchReport", "SecondDerivativeTest", "Smoothness", "Taylor2", "TaylorError", "TestResult", "__version__",
-    "betareg", "binomial", "bordered_hessian", "check_convexity", "classify_constrained",
+    "betareg", "binomial", "biprobit", "bordered_hessian", "check_convexity", "classify_constrained",
     "classify_critical_point", "compare", "compile_stats", "datasets", "enable_compilation_cache", "errors",
     "find_critical_points", "firth_logit", "fit", "formula", "from_formula", "gamma", "genpoisson", "glm", "gradient", "hessian",
     "hessian_blocked", "hurdle_negbin", "hurdle_poisson", "ic_table", "index_array", "logit", "lr_test", "margins",

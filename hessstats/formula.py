@@ -22,6 +22,7 @@ from hessstats.model import Model
 from hessstats.models.betareg import betareg_model
 from hessstats.models.binary import logit_model, probit_model
 from hessstats.models.binomial import BinomialLink, binomial_model
+from hessstats.models.biprobit import biprobit_model
 from hessstats.models.categorical import mnlogit_model, ordered_model
 from hessstats.models.continuous import gamma_model, normal_model, tobit_model
 from hessstats.models.count import InflationLink, negbin_model, poisson_model, zinb_model, zip_model
@@ -432,6 +433,28 @@ def glm(formula: str, data: pd.DataFrame, *, family: GLMFamily | str = "gaussian
                                           missing=missing))
 
 
+def biprobit(formula: str, data: pd.DataFrame, *, second: str, equations: Any = None, missing: str = "raise") -> Model:
+    """Bivariate probit (Stata ``biprobit (y1 = x1) (y2 = x2)``) from two formulas: ``formula`` for the
+    first 0/1 outcome, ``second`` for the other; parameters ``<eq>_<term>`` with equation labels
+    ``equations`` (default: the outcome names), then ``athrho`` (``res.transformed()``: ``rho``).
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> df = hs.datasets.load("fair").eval("affair = affairs > 0").eval("happy = rate_marriage >= 4")
+    >>> biprobit("affair ~ age", df, second="happy ~ educ").names
+    ('affair_Intercept', 'affair_age', 'happy_Intercept', 'happy_educ', 'athrho')
+    """
+    frame, _ = prepare(data, (formula, second), {}, missing)
+    y1, X1 = matrices(formula, frame)
+    y2, X2 = matrices(second, frame)
+    labels = (str(y1.name), str(y2.name)) if equations is None else tuple(str(e) for e in equations)
+    return biprobit_model(y1, X1, y2, X2, equations=labels,
+                          description=describe("biprobit", formula, second=second,
+                                               equations=None if equations is None else ",".join(labels),
+                                               missing=missing))
+
+
 MODELS: dict[str, Callable[..., Model]] = {
     "ols": ols,
     "logit": logit,
@@ -456,6 +479,7 @@ MODELS: dict[str, Callable[..., Model]] = {
     "firth_logit": firth_logit,
     "glm": glm,
     "zinb": zinb,
+    "biprobit": biprobit,
 }
 """Built-in models by name: ``MODELS[name](formula, data, **options) -> Model``."""
 
