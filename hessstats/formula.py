@@ -29,6 +29,7 @@ from hessstats.models.count import InflationLink, negbin_model, poisson_model, z
 from hessstats.models.firth import FirthInformation, firth_logit_model
 from hessstats.models.genpoisson import genpoisson_model
 from hessstats.models.glm import GLMFamily, GLMLink, GLMScale, glm_model
+from hessstats.models.heckman import heckman_model
 from hessstats.models.hurdle import ZeroLink, hurdle_negbin_model, hurdle_poisson_model
 from hessstats.models.nb1 import nb1_model
 from hessstats.models.survival import weibull_model
@@ -455,6 +456,25 @@ def biprobit(formula: str, data: pd.DataFrame, *, second: str, equations: Any = 
                                                missing=missing))
 
 
+def heckman(formula: str, data: pd.DataFrame, *, selection: str, missing: str = "raise") -> Model:
+    """Heckman selection model by ML (Stata ``heckman y x, select(s = z)``): ``formula`` is the outcome
+    equation, ``selection`` a formula whose 0/1 left-hand side marks the rows where the outcome is observed.
+    Parameters: outcome terms, ``select_<term>``, ``athrho``, ``lnsigma``; ``res.transformed()`` gives
+    ``rho``, ``sigma`` and ``lambda``. Outcome variables of unselected rows must be finite (any value).
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> df = hs.datasets.load("psid1976").eval("lfp = participation == 'yes'")
+    >>> heckman("wage ~ education", df, selection="lfp ~ age + education").names
+    ('Intercept', 'education', 'select_Intercept', 'select_age', 'select_education', 'athrho', 'lnsigma')
+    """
+    frame, _ = prepare(data, (formula, selection), {}, missing)
+    y, X = matrices(formula, frame)
+    s, Z = matrices(selection, frame)
+    return heckman_model(y, X, s, Z, description=describe("heckman", formula, selection=selection, missing=missing))
+
+
 MODELS: dict[str, Callable[..., Model]] = {
     "ols": ols,
     "logit": logit,
@@ -480,6 +500,7 @@ MODELS: dict[str, Callable[..., Model]] = {
     "glm": glm,
     "zinb": zinb,
     "biprobit": biprobit,
+    "heckman": heckman,
 }
 """Built-in models by name: ``MODELS[name](formula, data, **options) -> Model``."""
 

@@ -35,6 +35,7 @@ LONGLEY = 1e-6
 RANDHIE = "mdvis ~ lncoins + idp + lpi + fmde + physlm + disea + hlthg + hlthf + hlthp"
 ANES = "PID ~ logpopul + selfLR + age + educ + income"
 FAIR = "affairs ~ rate_marriage + age + yrs_married + children + religious + educ"
+PSID_SELECTION = "{(participation == 'yes') * 1.0} ~ age + I(age**2) + fincome + {youngkids + oldkids} + education"
 FAIR_HAPPY = "{rate_marriage >= 4} ~ age + yrs_married + children + educ"
 BIOCHEMISTS = "art ~ C(fem) + C(mar) + kid5 + phd + ment"
 STAR98_COUNTS = "NABOVE ~ LOWINC + PERASIAN + PERBLACK + PERHISP + PCTCHRT"
@@ -431,6 +432,54 @@ def _biprobit(second: str) -> Callable:
     return fit
 
 
+def _heckman(selection: str) -> Callable:
+    """Heckman selection ML by statsmodels ``GenericLikelihoodModel`` on an independent scipy.stats
+    log-likelihood (``norm.logcdf``/``logpdf``; athrho/lnsigma as Stata), BFGS from the two-step
+    estimates, then Newton steps on numdifftools derivatives; covariance from the numdifftools Hessian
+    in standard-error units (statsmodels has no Heckman ML)."""
+    def fit(df: pd.DataFrame, names: tuple[str, ...], formula: str) -> dict:
+        import numdifftools as nd  # reference side: statsmodels/numdifftools are test extras, not dependencies
+        import statsmodels.api as sm  # reference side: statsmodels/numdifftools are test extras, not dependencies
+        from statsmodels.base.model import (
+            GenericLikelihoodModel,  # reference side: statsmodels/numdifftools are test extras, not dependencies
+        )
+        y, X = _design(formula, df)
+        s, Z = _design(selection, df)
+        X, Z = np.asarray(X, dtype=float), np.asarray(Z, dtype=float)
+        kx, kz = X.shape[1], Z.shape[1]
+
+        def loglike_obs(p):
+            zg, r = Z @ p[kx:kx + kz], (y - X @ p[:kx]) / np.exp(p[-1])
+            rho = np.tanh(p[-2])
+            return np.where(s > 0, scipy.stats.norm.logcdf((zg + rho * r) / np.sqrt(1 - rho ** 2))
+                            + scipy.stats.norm.logpdf(r) - p[-1], scipy.stats.norm.logcdf(-zg))
+
+        class Heckman(GenericLikelihoodModel):
+            def loglikeobs(self, params):
+                return loglike_obs(params)
+
+        probit = sm.Probit(s, Z).fit(disp=0)
+        zg = Z @ probit.params
+        sel = s > 0
+        imr = scipy.stats.norm.pdf(zg[sel]) / scipy.stats.norm.cdf(zg[sel])
+        ols = sm.OLS(y[sel], np.column_stack([X[sel], imr])).fit()
+        sigma = np.sqrt(np.mean(ols.resid ** 2) + ols.params[-1] ** 2 * np.mean(imr * (imr + zg[sel])))
+        start = np.r_[ols.params[:-1], probit.params, np.arctanh(np.clip(ols.params[-1] / sigma, -0.9, 0.9)),
+                      np.log(sigma)]
+        model = Heckman(y, np.column_stack([X, Z]))
+        theta = np.asarray(model.fit(start_params=start, method="bfgs", maxiter=5000, gtol=1e-8, disp=0).params)
+        size = np.sqrt(np.diag(np.linalg.inv(-nd.Hessian(model.loglike)(theta))))
+        for _ in range(4):  # Newton in standard-error units (the regressors' scales differ by 1e4)
+            f = lambda z, t=theta: model.loglike(t + z * size)  # noqa: E731
+            zero = np.zeros(len(theta))
+            theta = theta - size * np.linalg.solve(nd.Hessian(f)(zero), nd.Gradient(f)(zero))
+        hess = nd.Hessian(lambda z: model.loglike(theta + z * size))(np.zeros(len(theta))) / np.outer(size, size)
+        cov = np.linalg.inv(-hess)
+        return _out(pd.Series(theta, index=names), {"nonrobust": pd.Series(np.sqrt(np.diag(cov)), index=names)}, cov,
+                    model.loglike(theta), len(y))
+    return fit
+
+
 SM = "statsmodels {} (analytic Hessian)"
 NDT = "; numdifftools Hessian of its loglike"
 GLM = ("statsmodels GLM {} (analytic; nonrobust = observed information of its Newton fit, expected = its IRLS fit; "
@@ -511,5 +560,8 @@ CASES: tuple[Case, ...] = (
          "GenericLikelihoodModel on Owen's T-function bivariate normal CDF (scipy owens_t); numdifftools Newton "
          "polish and Hessian", NUMERIC, _biprobit(FAIR_HAPPY),
          options={"second": FAIR_HAPPY, "equations": ["affair", "happy"]}),
+    Case("heckman", "psid1976", "wage ~ education + experience + I(experience**2) + city", "statsmodels "
+         "GenericLikelihoodModel on scipy.stats norm logcdf/logpdf (Stata heckman's likelihood); numdifftools Newton "
+         "polish and Hessian", NUMERIC, _heckman(PSID_SELECTION), options={"selection": PSID_SELECTION}),
 )
 """Every built-in model on a bundled dataset, with its statsmodels reference."""

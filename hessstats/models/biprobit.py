@@ -158,8 +158,16 @@ def biprobit_predict(params: BiprobitParams, data: dict) -> jnp.ndarray:
                                 jnp.tanh(params.athrho) * jnp.ones(data["X1"].shape[0]))
 
 
-def _probit_start(y: np.ndarray, X: np.ndarray) -> np.ndarray:
-    """Probit start: a few Newton steps from the linear-probability fit rescaled by the normal density."""
+def probit_start(y: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """Probit estimates by Newton's method (at most 25 steps) from the linear-probability fit rescaled by
+    the normal density: start values for the multi-equation probit models.
+
+    Example
+    -------
+    >>> X = np.column_stack([np.ones(6), [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]])
+    >>> probit_start(np.array([0.0, 1.0, 0.0, 1.0, 0.0, 1.0]), X).shape
+    (2,)
+    """
     p = np.clip(y.mean(), 0.01, 0.99)
     z = scipy.stats.norm.ppf(p)
     beta = np.linalg.lstsq(X, z + (y - p) / scipy.stats.norm.pdf(z), rcond=None)[0]
@@ -203,7 +211,7 @@ def biprobit_model(y1: Any, X1: Any, y2: Any, X2: Any, *, equations: Sequence[st
                 fix="recode the outcome as 0/1")
     e1, e2 = (str(e) for e in equations)
     labels1, labels2 = [f"{e1}_{n}" for n in names1], [f"{e2}_{n}" for n in names2]
-    start = BiprobitParams(_probit_start(y1, X1), _probit_start(y2, X2), float(np.arctanh(
+    start = BiprobitParams(probit_start(y1, X1), probit_start(y2, X2), float(np.arctanh(
         np.clip(np.corrcoef(y1, y2)[0, 1], -0.9, 0.9))))
     c1, c2 = constant_columns(X1), constant_columns(X2)
     margins_variables = {**{lab: ("X1", j) for j, lab in enumerate(labels1) if not c1[j]},
