@@ -39,7 +39,7 @@ out <- list(
   source = "R brglm2::brglmFit(type='AS_mean') on brglm2's endometrial data; profile penalised-likelihood intervals by hand (see script)",
   script = "data/reference/firth_endometrial.R",
   R = R.version.string, brglm2 = as.character(packageVersion("brglm2")), date = as.character(Sys.Date()),
-  names = names(est), params = unname(est), bse = unname(se), penalised_loglik = lmax,
+  names = names(est), params = unname(est), bse = unname(se), cov = unname(vcov(fit)), penalised_loglik = lmax,
   loglik = as.numeric(logLik(fit)), profile_lower = ci[, 1], profile_upper = ci[, 2], level = 0.95)
 writeLines(jsonlite::toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE), "data/reference/firth_endometrial.json")
 print(cbind(est, se, ci))

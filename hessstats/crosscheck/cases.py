@@ -320,8 +320,8 @@ def _binomial(df: pd.DataFrame, names: tuple[str, ...], formula: str) -> dict:
 
 def _frozen_r(stem: str) -> Callable:
     """A reference computed in R and frozen in ``data/reference/<stem>.json`` by the R script next to it
-    (R packages are not a test dependency): ``names``, ``params``, ``bse`` (the model's default
-    covariance) and, when stored, ``llf`` (else ``loglik``) and ``nobs``."""
+    (R packages are not a test dependency): ``names``, ``params``, ``bse`` and ``cov`` (the model's
+    default covariance), the log-likelihood (``penalised_loglik``, else ``loglik``) and ``nobs``."""
     def fit(df: pd.DataFrame, names: tuple[str, ...], formula: str) -> dict:
         import json  # reference side only
 
@@ -331,7 +331,8 @@ def _frozen_r(stem: str) -> Callable:
         labels = [normalize(n.replace("(Intercept)", "Intercept")) for n in ref["names"]]
         params = pd.Series(ref["params"], index=labels)[list(names)]
         bse = pd.Series(ref["bse"], index=labels)[list(names)]
-        cov = np.diag(bse.to_numpy() ** 2)  # R stored the standard errors only
+        order = [labels.index(n) for n in names]
+        cov = np.asarray(ref["cov"], dtype=float)[np.ix_(order, order)]
         llf = ref.get("penalised_loglik", ref.get("loglik", np.nan))
         return _out(params, {"nonrobust": bse}, cov, llf, ref.get("nobs", len(df)))
     return fit
@@ -560,7 +561,7 @@ CASES: tuple[Case, ...] = (
          "GenericLikelihoodModel on Owen's T-function bivariate normal CDF (scipy owens_t); numdifftools Newton "
          "polish and Hessian", NUMERIC, _biprobit(FAIR_HAPPY),
          options={"second": FAIR_HAPPY, "equations": ["affair", "happy"]}),
-    Case("heckman", "psid1976", "wage ~ education + experience + I(experience**2) + city", "statsmodels "
+    Case("heckman", "psid1976", "wage ~ education + experience + {experience**2} + city", "statsmodels "
          "GenericLikelihoodModel on scipy.stats norm logcdf/logpdf (Stata heckman's likelihood); numdifftools Newton "
          "polish and Hessian", NUMERIC, _heckman(PSID_SELECTION), options={"selection": PSID_SELECTION}),
 )

@@ -10,10 +10,13 @@ dispersion (``scale``) ``s``::
     poisson            y log mu - mu - log y!                                  (s = 1)
     gamma              (1/s) log(y / (s mu)) - y / (s mu) - lgamma(1/s) - log y
     inverse_gaussian   -((y - mu)^2 / (s y mu^2) + log(s y^3) + log(2 pi)) / 2
-    tweedie (power p)  (y mu^(1-p) / (1-p) - mu^(2-p) / (2-p)) / s           (quasi-likelihood, 1 < p < 2 or p > 2)
+    tweedie (power p)  (y mu^(1-p) / (1-p) - mu^(2-p) / (2-p)) / s + c(y, s)  (1 < p < 2 or p > 2)
 
-These are statsmodels' ``family.loglike_obs`` (Tweedie: the quasi-likelihood, which differs from the
-Tweedie density by a term free of ``beta``, so ``llf`` is not the Tweedie log-likelihood).
+These are statsmodels' ``family.loglike_obs``. Tweedie: for ``1 < p < 2``, ``c(y, s)`` is the
+compound Poisson-gamma density's series term (Dunn & Smyth 2005: ``-log y + log W(-a, 0, x)``, Wright's
+generalised Bessel function via scipy, ``a = (2-p)/(1-p)``, ``x = ((p-1) s / y)^a / ((2-p) s)``; 0 at
+``y = 0``), computed once at the fixed dispersion, so ``llf`` is statsmodels' Tweedie log-likelihood;
+for ``p > 2`` it is left out (``llf`` is then the quasi-likelihood; statsmodels returns NaN).
 
 Dispersion (statsmodels ``GLM.fit(scale=None)``): binomial and Poisson fix ``s = 1``; the other
 families estimate it by Pearson's ``chi2 / (n - k) = sum((y - mu)^2 / V(mu)) / (n - k)`` at the
@@ -181,7 +184,7 @@ def glm_loglike(params: GLMParams, data: dict, family: GLMFamily = GLMFamily.GAU
     Example
     -------
     >>> data = {"X": np.ones((1, 1)), "y": np.array([1.0]), "trials": np.ones(1), "offset": np.zeros(1),
-    ...         "scale": np.ones(1)}
+    ...         "scale": np.ones(1), "c": np.zeros(1)}
     >>> with jax.enable_x64(True):  # float64, as inside hs.fit
     ...     out = glm_loglike(GLMParams(np.array([0.0])), data, GLMFamily.POISSON, GLMLink.LOG)
     >>> np.asarray(out).round(6).tolist()  # log Poisson(1 | mu = 1) = -1
@@ -204,7 +207,7 @@ def glm_loglike(params: GLMParams, data: dict, family: GLMFamily = GLMFamily.GAU
         return ws * jnp.log(ws * y / mu) - ws * y / mu - jsp.gammaln(ws) - jnp.log(y)
     if family is GLMFamily.INVERSE_GAUSSIAN:
         return -0.5 * ((y - mu) ** 2 / (s * y * mu * mu) + jnp.log(s * y ** 3) + LOG_2PI)
-    return (y * mu ** (1.0 - power) / (1.0 - power) - mu ** (2.0 - power) / (2.0 - power)) / s
+    return (y * mu ** (1.0 - power) / (1.0 - power) - mu ** (2.0 - power) / (2.0 - power)) / s + data["c"]
 
 
 def glm_predict(params: GLMParams, data: dict, link: GLMLink = GLMLink.IDENTITY) -> jnp.ndarray:
@@ -357,6 +360,8 @@ def glm_model(y: Any, X: Any, *, family: GLMFamily | str = GLMFamily.GAUSSIAN, l
         raise SpecificationError(message("the GLM dispersion is not positive", expected="scale > 0",
                                          got=repr(dispersion), fix="check the data (a perfect fit?) or give scale="))
 
+    c = _tweedie_constant(y, dispersion, power) if family is GLMFamily.TWEEDIE else np.zeros(n_rows)
+
     def expected_information(theta: np.ndarray) -> np.ndarray:
         w = _weights(family, link, X @ theta + off, n, power)
         return (X * w[:, None]).T @ X / dispersion
@@ -364,10 +369,24 @@ def glm_model(y: Any, X: Any, *, family: GLMFamily | str = GLMFamily.GAUSSIAN, l
     desc = {"model": "glm", "formula": None, "family": family.value, "link": link.value, "scale": method,
             **({"power": power} if family is GLMFamily.TWEEDIE else {}), **(description or {})}
     return build(lambda p, d: glm_loglike(p, d, family, link, power), GLMParams(beta),
-                 {"y": y, "trials": n, "X": X, "offset": off, "scale": np.full(n_rows, dispersion)},
+                 {"y": y, "trials": n, "X": X, "offset": off, "scale": np.full(n_rows, dispersion), "c": c},
                  {"beta": list(names)}, desc, expected_information,
                  extra={"scale": dispersion, "scale_method": method, "df_resid": df_resid},
                  defaults=index_defaults(X, names, lambda p, d: glm_predict(p, d, link)))
+
+
+def _tweedie_constant(y: np.ndarray, scale: float, power: float) -> np.ndarray:
+    """``c(y, s)`` of the Tweedie density for ``1 < p < 2`` (statsmodels ``Tweedie.loglike_obs``); 0 for ``p > 2``."""
+    c = np.zeros_like(y)
+    if power > 2.0:
+        return c
+    pos = y > 0
+    alpha = (2.0 - power) / (1.0 - power)
+    x = ((power - 1.0) * scale / y[pos]) ** alpha / ((2.0 - power) * scale)
+    log_wb = getattr(scipy.special, "log_wright_bessel", None)
+    logw = log_wb(-alpha, 0.0, x) if log_wb is not None else np.log(scipy.special.wright_bessel(-alpha, 0.0, x))
+    c[pos] = -np.log(y[pos]) + logw
+    return c
 
 
 def _check_outcome(family: GLMFamily, y: np.ndarray, n: np.ndarray, power: float) -> None:

@@ -23,7 +23,7 @@ from hessstats.crosscheck.validation import run_case
 from hessstats.errors import DataError
 from hessstats.models.heckman import heckman_model
 
-OUTCOME = "wage ~ education + experience + I(experience**2) + city"
+OUTCOME = "wage ~ education + experience + {experience**2} + city"
 
 
 @pytest.fixture(scope="module")
