@@ -192,12 +192,12 @@ def biprobit_model(y1: Any, X1: Any, y2: Any, X2: Any, *, equations: Sequence[st
     Example
     -------
     >>> import hessstats as hs
-    >>> df = hs.datasets.load("fair").head(1000)
+    >>> df = hs.datasets.load("fair").iloc[::6]  # every 6th row: a quick example
     >>> y1, y2 = (df["affairs"] > 0).astype(float), (df["rate_marriage"] >= 4).astype(float)
     >>> X = df[["age", "educ"]].assign(const=1.0)
     >>> res = biprobit_model(y1, X, y2, X, equations=("affair", "happy")).fit()
     >>> res.names[-1], round(float(res.transformed().loc["rho", "coef"]), 3)
-    ('athrho', -0.504)
+    ('athrho', -0.526)
     """
     rows = align_rows(X1, y1=y1, y2=y2, X2=X2)
     X1, names1 = design(X1, names1, what="X1")
@@ -209,6 +209,9 @@ def biprobit_model(y1: Any, X1: Any, y2: Any, X2: Any, *, equations: Sequence[st
     for y, what in ((y1, "y1"), (y2, "y2")):
         require((y == 0) | (y == 1), y, what=f"bivariate probit outcome {what}", expected="0/1 values",
                 fix="recode the outcome as 0/1")
+        if y.min() == y.max():
+            raise DataError(message(f"bivariate probit outcome {what} is constant", expected="both 0s and 1s",
+                                    got=f"all {int(y[0])}", fix="check the outcome (or the rows selected)"))
     e1, e2 = (str(e) for e in equations)
     labels1, labels2 = [f"{e1}_{n}" for n in names1], [f"{e2}_{n}" for n in names2]
     start = BiprobitParams(probit_start(y1, X1), probit_start(y2, X2), float(np.arctanh(
