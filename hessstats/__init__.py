@@ -19,9 +19,13 @@ from hessstats.fitting import fit
 from hessstats.formula import (
     betareg,
     binomial,
+    biprobit,
+    firth_logit,
     from_formula,
     gamma,
     genpoisson,
+    glm,
+    heckman,
     hurdle_negbin,
     hurdle_poisson,
     logit,
@@ -37,6 +41,7 @@ from hessstats.formula import (
     truncated_negbin,
     truncated_poisson,
     weibull,
+    zinb,
     zip,
 )
 from hessstats.inference.hypothesis import TestResult, lr_test, score_test, wald_test
@@ -78,12 +83,12 @@ __all__ = [
     "BorderedHessian", "ConstrainedClassification", "ConvexityCheck", "CriticalPoint", "CriticalPoints",
     "DaskSource", "Expression", "FitResult", "IndexModel", "LagrangeSolution", "Model", "ParquetSource",
     "SearchReport", "SecondDerivativeTest", "Smoothness", "Taylor2", "TaylorError", "TestResult", "WeightType", "__version__",
-    "betareg", "binomial", "bordered_hessian", "check_convexity", "classify_constrained",
+    "betareg", "binomial", "biprobit", "bordered_hessian", "check_convexity", "classify_constrained",
     "classify_critical_point", "coefplot", "compare", "compile_stats", "datasets", "driftplot", "enable_compilation_cache", "errors",
-    "find_critical_points", "fit", "formula", "from_formula", "gamma", "genpoisson", "gradient", "hessian",
+    "find_critical_points", "firth_logit", "fit", "formula", "from_formula", "gamma", "genpoisson", "glm", "gradient", "heckman", "hessian",
     "hessian_blocked", "hurdle_negbin", "hurdle_poisson", "ic_table", "index_array", "logit", "lr_test", "margins",
     "mnlogit", "nb1", "negbin", "ols", "ordered_logit", "ordered_probit", "parse_expression", "poisson", "probit",
     "profile_ci", "profileplot", "score_test", "second_derivative_test", "selected_se", "solve_lagrange", "table", "taylor2",
     "testing", "tobit", "truncated_negbin", "truncated_poisson", "validate", "vuong", "wald_test", "weibull",
-    "zip",
+    "zinb", "zip",
 ]

@@ -22,10 +22,14 @@ from hessstats.model import Model
 from hessstats.models.betareg import betareg_model
 from hessstats.models.binary import logit_model, probit_model
 from hessstats.models.binomial import BinomialLink, binomial_model
+from hessstats.models.biprobit import biprobit_model
 from hessstats.models.categorical import mnlogit_model, ordered_model
 from hessstats.models.continuous import gamma_model, normal_model, tobit_model
-from hessstats.models.count import negbin_model, poisson_model, zip_model
+from hessstats.models.count import InflationLink, negbin_model, poisson_model, zinb_model, zip_model
+from hessstats.models.firth import FirthInformation, firth_logit_model
 from hessstats.models.genpoisson import genpoisson_model
+from hessstats.models.glm import GLMFamily, GLMLink, GLMScale, glm_model
+from hessstats.models.heckman import heckman_model
 from hessstats.models.hurdle import ZeroLink, hurdle_negbin_model, hurdle_poisson_model
 from hessstats.models.nb1 import nb1_model
 from hessstats.models.predictors import remember
@@ -176,9 +180,10 @@ def negbin(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset: An
 
 
 def zip(formula: str, data: pd.DataFrame, *, inflation: str = "~ 1", exposure: Any = None,  # noqa: A001
-        offset: Any = None, missing: str = "raise", weights: Any = None,
-        weight_type: Any = None) -> Model:
-    """Zero-inflated Poisson from a formula; ``inflation`` is a one-sided formula for the logit part.
+        offset: Any = None, missing: str = "raise", inflation_link: InflationLink | str = "logit",
+        weights: Any = None, weight_type: Any = None) -> Model:
+    """Zero-inflated Poisson from a formula; ``inflation`` is a one-sided formula for the inflation part,
+    ``inflation_link`` its link (``"logit"``, default, or ``"probit"``: statsmodels ``inflation=``).
 
     Parameters
     ----------
@@ -207,10 +212,40 @@ def zip(formula: str, data: pd.DataFrame, *, inflation: str = "~ 1", exposure: A
     frame, extra = prepare(data, (formula, inflation), {"exposure": exposure, "offset": offset, "weights": weights}, missing)
     y, X = matrices(formula, frame)
     Z = rhs_matrix(inflation, frame)
-    model = zip_model(y, X, Z, weights=extra["weights"], weight_type=weight_type, exposure=extra["exposure"], offset=extra["offset"],
-                     description=describe("zip", formula, inflation=inflation, exposure=exposure, offset=offset,
-                                           missing=missing, **_weight_options(weights, weight_type)))
+    link = InflationLink(inflation_link)
+    desc = describe("zip", formula, inflation=inflation, exposure=exposure, offset=offset, missing=missing,
+                    **_weight_options(weights, weight_type))
+    if link is not InflationLink.LOGIT:
+        desc["inflation_link"] = link.value
+    model = zip_model(y, X, Z, weights=extra["weights"], weight_type=weight_type, exposure=extra["exposure"],
+                      offset=extra["offset"], description=desc, inflation_link=link)
     return remember(model, "zip", formula, frame, {"X": X, "Z": Z}, outcome=y,
+                    options={"exposure": exposure, "offset": offset}, arrays=extra)
+
+
+def zinb(formula: str, data: pd.DataFrame, *, inflation: str = "~ 1", exposure: Any = None, offset: Any = None,
+         missing: str = "raise", inflation_link: InflationLink | str = "logit", weights: Any = None,
+         weight_type: Any = None) -> Model:
+    """Zero-inflated NB2 from a formula (statsmodels ``ZeroInflatedNegativeBinomialP(p=2)``, Stata ``zinb``);
+    ``inflation`` a one-sided formula, ``inflation_link`` logit or probit; last parameter ``alpha``.
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> hs.zinb("art ~ ment", hs.datasets.load("biochemists"), inflation_link="probit").names
+    ('Intercept', 'ment', 'inflate_Intercept', 'alpha')
+    """
+    frame, extra = prepare(data, (formula, inflation), {"exposure": exposure, "offset": offset, "weights": weights},
+                           missing)
+    y, X = matrices(formula, frame)
+    Z = rhs_matrix(inflation, frame)
+    link = InflationLink(inflation_link)
+    model = zinb_model(y, X, Z, weights=extra["weights"], weight_type=weight_type, exposure=extra["exposure"],
+                       offset=extra["offset"], inflation_link=link,
+                       description=describe("zinb", formula, inflation=inflation, exposure=exposure, offset=offset,
+                                            inflation_link=link.value, missing=missing,
+                                            **_weight_options(weights, weight_type)))
+    return remember(model, "zinb", formula, frame, {"X": X, "Z": Z}, outcome=y,
                     options={"exposure": exposure, "offset": offset}, arrays=extra)
 
 
@@ -750,6 +785,95 @@ def _weight_options(weights: Any, weight_type: Any) -> dict[str, Any]:
     return {"weights": weights, "weight_type": getattr(weight_type, "value", weight_type)}
 
 
+def firth_logit(formula: str, data: pd.DataFrame, *, information: FirthInformation | str = "fisher",
+                missing: str = "raise") -> Model:
+    """Firth's penalised logit (R ``logistf``, ``brglm2`` ``AS_mean``) from a formula; no separation check
+    (it is the remedy for separation). ``information="fisher"`` (default): SEs from the inverse Fisher
+    information at the estimate, as logistf/brglm2; ``"penalised"``: the exact Hessian of ``l*``.
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> res = firth_logit("HG ~ NV + PI + EH", hs.datasets.load("endometrial")).fit()
+    >>> res.params.round(4).tolist(), res.bse.round(4).tolist()
+    ([3.7746, 2.9293, -0.0348, -2.6042], [1.4887, 1.5508, 0.0396, 0.776])
+    """
+    frame, _ = prepare(data, (formula,), {}, missing)
+    y, X = matrices(formula, frame)
+    return firth_logit_model(y, X, information=information,
+                             description=describe("firth_logit", formula, information=FirthInformation(information).value,
+                                                  missing=missing))
+
+
+def glm(formula: str, data: pd.DataFrame, *, family: GLMFamily | str = "gaussian", link: GLMLink | str | None = None,
+        power: float = 1.5, scale: GLMScale | str | float = "pearson", trials: Any = None, failures: Any = None,
+        offset: Any = None, missing: str = "raise") -> Model:
+    """Generalised linear model from a formula (statsmodels ``GLM``, R ``glm``): ``family`` gaussian,
+    binomial, poisson, gamma, inverse_gaussian or tweedie (``power``), ``link`` (default canonical),
+    dispersion ``scale`` (``"pearson"`` chi2/(n-k) as statsmodels, ``"deviance"``, or a number; 1 for
+    binomial/Poisson), binomial ``trials``/``failures`` and ``offset`` as column names or arrays. SEs:
+    ``fit()`` observed information (statsmodels Newton), ``fit(cov_type="expected")`` expected (IRLS).
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> df = hs.datasets.load("scotland")
+    >>> res = glm("YES ~ COUTAX + UNEMPF", df, family="gamma", link="log").fit()
+    >>> res.params.round(4).tolist()
+    [4.4255, 0.0004, -0.0283]
+    """
+    frame, extra = prepare(data, (formula,), {"trials": trials, "failures": failures, "offset": offset}, missing)
+    y, X = matrices(formula, frame)
+    fam = GLMFamily(family)
+    method = scale if isinstance(scale, (int, float)) and not isinstance(scale, bool) else GLMScale(scale).value
+    return glm_model(y, X, family=fam, link=link, power=power, scale=scale, trials=extra["trials"],
+                     failures=extra["failures"], offset=extra["offset"],
+                     description=describe("glm", formula, family=fam.value, link=None if link is None else GLMLink(link).value,
+                                          power=power, scale=method, trials=trials, failures=failures, offset=offset,
+                                          missing=missing))
+
+
+def biprobit(formula: str, data: pd.DataFrame, *, second: str, equations: Any = None, missing: str = "raise") -> Model:
+    """Bivariate probit (Stata ``biprobit (y1 = x1) (y2 = x2)``) from two formulas: ``formula`` for the
+    first 0/1 outcome, ``second`` for the other; parameters ``<eq>_<term>`` with equation labels
+    ``equations`` (default: the outcome names), then ``athrho`` (``res.transformed()``: ``rho``).
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> df = hs.datasets.load("fair").eval("affair = affairs > 0").eval("happy = rate_marriage >= 4")
+    >>> biprobit("affair ~ age", df, second="happy ~ educ").names
+    ('affair_Intercept', 'affair_age', 'happy_Intercept', 'happy_educ', 'athrho')
+    """
+    frame, _ = prepare(data, (formula, second), {}, missing)
+    y1, X1 = matrices(formula, frame)
+    y2, X2 = matrices(second, frame)
+    labels = (str(y1.name), str(y2.name)) if equations is None else tuple(str(e) for e in equations)
+    return biprobit_model(y1, X1, y2, X2, equations=labels,
+                          description=describe("biprobit", formula, second=second,
+                                               equations=None if equations is None else ",".join(labels),
+                                               missing=missing))
+
+
+def heckman(formula: str, data: pd.DataFrame, *, selection: str, missing: str = "raise") -> Model:
+    """Heckman selection model by ML (Stata ``heckman y x, select(s = z)``): ``formula`` is the outcome
+    equation, ``selection`` a formula whose 0/1 left-hand side marks the rows where the outcome is observed.
+    Parameters: outcome terms, ``select_<term>``, ``athrho``, ``lnsigma``; ``res.transformed()`` gives
+    ``rho``, ``sigma`` and ``lambda``. Outcome variables of unselected rows must be finite (any value).
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> df = hs.datasets.load("psid1976").eval("lfp = participation == 'yes'")
+    >>> heckman("wage ~ education", df, selection="lfp ~ age + education").names
+    ('Intercept', 'education', 'select_Intercept', 'select_age', 'select_education', 'athrho', 'lnsigma')
+    """
+    frame, _ = prepare(data, (formula, selection), {}, missing)
+    y, X = matrices(formula, frame)
+    s, Z = matrices(selection, frame)
+    return heckman_model(y, X, s, Z, description=describe("heckman", formula, selection=selection, missing=missing))
+
+
 MODELS: dict[str, Callable[..., Model]] = {
     "ols": ols,
     "logit": logit,
@@ -771,6 +895,11 @@ MODELS: dict[str, Callable[..., Model]] = {
     "hurdle_negbin": hurdle_negbin,
     "betareg": betareg,
     "binomial": binomial,
+    "firth_logit": firth_logit,
+    "glm": glm,
+    "zinb": zinb,
+    "biprobit": biprobit,
+    "heckman": heckman,
 }
 """Built-in models by name: ``MODELS[name](formula, data, **options) -> Model``."""
 

@@ -16,7 +16,7 @@ from hessstats.formula import MODELS, from_formula
 
 EXPECTED_MODELS = {"nb1", "genpoisson", "truncated_poisson", "truncated_negbin", "hurdle_poisson", "hurdle_negbin",
                    "betareg", "binomial", "ols", "logit", "probit", "poisson", "negbin", "gamma", "mnlogit", "ordered_logit",
-                   "ordered_probit", "zip", "tobit", "weibull"}
+                   "ordered_probit", "zip", "tobit", "weibull", "firth_logit", "glm", "zinb", "biprobit", "heckman"}
 
 
 @pytest.fixture(scope="module")

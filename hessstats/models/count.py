@@ -11,6 +11,9 @@ Log-likelihoods (per observation, ``eta = X @ beta + offset + log(exposure)``, `
   analytic ZIP Hessian drops the inflation/count cross block (``GenericZeroInflated.hessian``
   overwrites the filled upper triangle with the empty lower one), so its standard errors are off
   (here by up to 1e-2 relative); validation compares with its numerical Hessian instead (1e-5).
+  ``inflation_link="probit"`` makes ``w = Phi(Z @ gamma)`` (statsmodels ``inflation="probit"``).
+- zero-inflated NB2 (``hs.zinb``): as ZIP with the NB2 count part; parameters ``beta``, ``inflate_*``,
+  then ``alpha`` (statsmodels ``ZeroInflatedNegativeBinomialP(p=2)`` orders inflation, count, alpha).
 
 Built-in post-estimation defaults (``Model.defaults``), Poisson and NB2: ``res.margins()`` gives
 dy/dx of ``exp(X beta)`` for every non-constant column, the mean per unit of exposure with the
@@ -25,11 +28,13 @@ variables) when the MLE does not exist because some zero counts can be fitted as
 from __future__ import annotations
 
 import dataclasses
+import enum
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import jax.numpy as jnp
 import jax.scipy.special as jsp
+import jax.scipy.stats as jst
 import numpy as np
 import scipy.optimize
 
@@ -78,6 +83,40 @@ class ZIPParams(NamedTuple):
 
     beta: Any
     inflate: Any
+
+
+class InflationLink(enum.Enum):
+    """Link of the zero-inflation probability ``w`` of ZIP/ZINB (statsmodels ``inflation=``).
+
+    Example
+    -------
+    >>> InflationLink("probit")
+    <InflationLink.PROBIT: 'probit'>
+    """
+
+    LOGIT = "logit"
+    PROBIT = "probit"
+
+
+class ZINBParams(NamedTuple):
+    """Zero-inflated NB2: count coefficients, inflation coefficients, then ``alpha``.
+
+    Example
+    -------
+    >>> ZINBParams(beta=np.zeros(1), inflate=np.zeros(1), alpha=1.0)
+    ZINBParams(beta=array([0.]), inflate=array([0.]), alpha=1.0)
+    """
+
+    beta: Any
+    inflate: Any
+    alpha: Any
+
+
+def _log_inflation(g: jnp.ndarray, link: InflationLink) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """``(log w, log(1 - w))`` at the inflation index ``g``."""
+    if link is InflationLink.PROBIT:
+        return jst.norm.logcdf(g), jst.norm.logcdf(-g)
+    return -jnp.logaddexp(0.0, -g), -jnp.logaddexp(0.0, g)
 
 
 def poisson_loglike(params: PoissonParams, data: dict) -> jnp.ndarray:
@@ -189,8 +228,8 @@ def count_predict(params: PoissonParams | NB2Params, data: dict) -> jnp.ndarray:
     return jnp.exp(data["X"] @ params.beta)
 
 
-def zip_loglike(params: ZIPParams, data: dict) -> jnp.ndarray:
-    """Per-observation zero-inflated Poisson log-likelihood (logit inflation).
+def zip_loglike(params: ZIPParams, data: dict, link: InflationLink = InflationLink.LOGIT) -> jnp.ndarray:
+    """Per-observation zero-inflated Poisson log-likelihood (logit inflation unless ``link``).
 
     Example
     -------
@@ -201,10 +240,10 @@ def zip_loglike(params: ZIPParams, data: dict) -> jnp.ndarray:
     >>> np.asarray(out).round(6).tolist()
     [-0.379885, -1.693147]
     """
-    return zip_obs({"beta": data["X"] @ params.beta, "inflate": data["Z"] @ params.inflate}, {}, data)
+    return zip_obs({"beta": data["X"] @ params.beta, "inflate": data["Z"] @ params.inflate}, {}, data, link)
 
 
-def zip_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
+def zip_obs(eta: dict, extra: dict, data: dict, link: InflationLink = InflationLink.LOGIT) -> jnp.ndarray:
     """The zero-inflated Poisson log-likelihood as a function of its two linear predictors,
     ``eta["beta"] = X @ beta`` (offset added here) and ``eta["inflate"] = Z @ inflate`` (the index
     form: the Hessian blocks are ``X' diag(w) X``, ``X' diag(w) Z`` and ``Z' diag(w) Z``).
@@ -220,10 +259,28 @@ def zip_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
     """
     y = data["y"]
     eta, g = eta["beta"] + data["offset"], eta["inflate"]
-    log_w, log_1mw = -jnp.logaddexp(0.0, -g), -jnp.logaddexp(0.0, g)
+    log_w, log_1mw = _log_inflation(g, link)
     log_pois = y * eta - jnp.exp(eta) - jsp.gammaln(y + 1.0)
     zero = jnp.logaddexp(log_w, log_1mw + log_pois)  # log(w + (1-w) exp(-mu)) at y = 0
     return jnp.where(y == 0, zero, log_1mw + log_pois)
+
+
+def zinb_loglike(params: ZINBParams, data: dict, link: InflationLink = InflationLink.LOGIT) -> jnp.ndarray:
+    """Per-observation zero-inflated NB2 log-likelihood.
+
+    Example
+    -------
+    >>> data = {"X": np.ones((2, 1)), "Z": np.ones((2, 1)), "y": np.array([0.0, 1.0]), "offset": np.zeros(2)}
+    >>> import jax
+    >>> with jax.enable_x64(True):  # float64, as inside hs.fit
+    ...     out = zinb_loglike(ZINBParams(np.array([0.0]), np.array([0.0]), 1.0), data)
+    >>> np.asarray(out).round(6).tolist()  # NB2(mu=1, alpha=1) is geometric(1/2): log(1/2 + 1/4), log(1/8)
+    [-0.287682, -2.079442]
+    """
+    log_w, log_1mw = _log_inflation(data["Z"] @ params.inflate, link)
+    log_nb = nb2_loglike(NB2Params(params.beta, params.alpha), data)
+    zero = jnp.logaddexp(log_w, log_1mw + log_nb)
+    return jnp.where(data["y"] == 0, zero, log_1mw + log_nb)
 
 
 def check_existence(y: np.ndarray, X: np.ndarray, names: Sequence[str]) -> None:
@@ -288,7 +345,7 @@ def count_data(y: Any, X: Any, names: Sequence[str] | None, offset: Any, exposur
     require(expo > 0, expo, what="exposure", expected="positive values",
             fix="drop rows with zero exposure (they carry no information) or fix the exposure column")
     off = off + np.log(expo)
-    if kind != "zip":
+    if kind not in ("zip", "zinb"):
         check_existence(y, X, names)
     # start: least squares of log(y + 0.5) - offset on X
     start = np.linalg.lstsq(X, np.log(y + 0.5) - off, rcond=None)[0]
@@ -357,8 +414,9 @@ def negbin_model(y: Any, X: Any, *, offset: Any = None, exposure: Any = None, na
 @weighted
 def zip_model(y: Any, X: Any, Z: Any = None, *, offset: Any = None, exposure: Any = None,
               names: Sequence[str] | None = None, inflate_names: Sequence[str] | None = None,
-              description: dict | None = None) -> Model:
-    """Zero-inflated Poisson: counts from ``X`` (log link), excess zeros from ``Z`` (logit link).
+              description: dict | None = None, inflation_link: InflationLink | str = InflationLink.LOGIT) -> Model:
+    """Zero-inflated Poisson: counts from ``X`` (log link), excess zeros from ``Z`` (``inflation_link``:
+    logit, the default, or probit).
 
     ``Z`` defaults to a constant (names ``inflate_const``); inflation parameters are named
     ``inflate_<column>`` as in statsmodels.
@@ -371,6 +429,7 @@ def zip_model(y: Any, X: Any, Z: Any = None, *, offset: Any = None, exposure: An
     >>> res.names
     ('lncoins', 'idp', 'const', 'inflate_const')
     """
+    link = InflationLink(inflation_link)
     Z = align_rows(X, y=y, Z=Z)["Z"]
     y, X, names, off, start = count_data(y, X, names, offset, exposure, "zip")
     if Z is None:
@@ -379,9 +438,42 @@ def zip_model(y: Any, X: Any, Z: Any = None, *, offset: Any = None, exposure: An
     if Z.shape[0] != X.shape[0]:
         raise DataError(message("Z and X have different numbers of rows", expected=f"{X.shape[0]} rows in Z",
                                 got=f"{Z.shape[0]} rows", fix="build Z from the same observations as X"))
-    model = build(zip_loglike, ZIPParams(start, np.zeros(Z.shape[1])), {"y": y, "X": X, "Z": Z, "offset": off},
-                 {"beta": list(names), "inflate": [f"inflate_{n}" for n in inflate_names]},
-                 count_description("zip", description, offset, exposure),
-                 defaults=PostEstimationDefaults(mean=MeanPart(  # count and inflation indices: no leverage
-                     tuple(str(n) for n in names) + tuple(f"inflate_{n}" for n in inflate_names))))
-    return with_index_hessian(model, zip_obs, {"beta": "X", "inflate": "Z"}, check=False)
+    loglike = zip_loglike if link is InflationLink.LOGIT else (lambda p, d: zip_loglike(p, d, link))
+    desc = count_description("zip", description, offset, exposure)
+    if link is not InflationLink.LOGIT:
+        desc = {**desc, "inflation_link": link.value}
+    model = build(loglike, ZIPParams(start, np.zeros(Z.shape[1])), {"y": y, "X": X, "Z": Z, "offset": off},
+                  {"beta": list(names), "inflate": [f"inflate_{n}" for n in inflate_names]}, desc,
+                  defaults=PostEstimationDefaults(mean=MeanPart(  # count and inflation indices: no leverage
+                      tuple(str(n) for n in names) + tuple(f"inflate_{n}" for n in inflate_names))))
+    obs = zip_obs if link is InflationLink.LOGIT else (lambda e, x, d: zip_obs(e, x, d, link))
+    return with_index_hessian(model, obs, {"beta": "X", "inflate": "Z"}, check=False)
+
+
+@weighted
+def zinb_model(y: Any, X: Any, Z: Any = None, *, offset: Any = None, exposure: Any = None,
+               names: Sequence[str] | None = None, inflate_names: Sequence[str] | None = None,
+               description: dict | None = None, inflation_link: InflationLink | str = InflationLink.LOGIT) -> Model:
+    """Zero-inflated NB2: counts from ``X`` (log link, ``Var = mu + alpha mu^2``), excess zeros from ``Z``
+    (``inflation_link`` logit or probit); parameters ``beta``, ``inflate_<column>``, ``alpha``.
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> df = hs.datasets.load("biochemists")
+    >>> zinb_model(df["art"], df[["ment"]].assign(const=1.0)).names
+    ('ment', 'const', 'inflate_const', 'alpha')
+    """
+    link = InflationLink(inflation_link)
+    Z = align_rows(X, y=y, Z=Z)["Z"]
+    y, X, names, off, start = count_data(y, X, names, offset, exposure, "zinb")
+    if Z is None:
+        Z, inflate_names = np.ones((X.shape[0], 1)), ["const"]
+    Z, inflate_names = design(Z, inflate_names, what="Z (inflation design)")
+    if Z.shape[0] != X.shape[0]:
+        raise DataError(message("Z and X have different numbers of rows", expected=f"{X.shape[0]} rows in Z",
+                                got=f"{Z.shape[0]} rows", fix="build Z from the same observations as X"))
+    desc = {**count_description("zinb", description, offset, exposure), "inflation_link": link.value}
+    return build(lambda p, d: zinb_loglike(p, d, link), ZINBParams(start, np.full(Z.shape[1], -1.0), 0.5),
+                 {"y": y, "X": X, "Z": Z, "offset": off},
+                 {"beta": list(names), "inflate": [f"inflate_{n}" for n in inflate_names], "alpha": "alpha"}, desc)
