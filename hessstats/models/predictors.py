@@ -35,6 +35,7 @@ import jax.scipy.stats as jstats
 import numpy as np
 import pandas as pd
 
+from hessstats._config import float64
 from hessstats.errors import DataError, message
 from hessstats.inference.prediction import Predictor, Quantity, Which
 from hessstats.model import Model
@@ -225,6 +226,7 @@ def _limit(value: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(arr, dtype=np.float64), np.ones(n)
 
 
+@float64
 def model_data(kind: str, model: Model, matrices: Mapping[str, np.ndarray], options: Mapping[str, Any]) -> dict:
     """The model's data for encoded rows: the design matrices plus what the quantities read
     (offset with log exposure, Tobit limits, Weibull log durations and fixed shape).
