@@ -25,6 +25,7 @@ import pandas as pd
 import scipy.linalg
 
 from hessstats.core import derivatives
+from hessstats.core.engine import case_weights
 from hessstats.core.linalg import InverseInformation, invert_information
 from hessstats.core.scores import accumulate_meat, cluster_sums, model_scores, resolve_groups, score_meat
 from hessstats.errors import CovarianceError, CovarianceWarning, message, warn
@@ -353,6 +354,12 @@ def _leverage_sandwich(inputs: CovarianceInputs, power: int, name: str) -> np.nd
             expected="a single-index model: a built-in regression or hs.IndexModel with one design",
             got="a model without a declared single index (a user log-likelihood, or several indices)",
             fix="use cov_type='HC0' or 'HC1'"))
+    if getattr(inputs.model, "weight_type", None) is not None:
+        raise CovarianceError(message(
+            f"cov_type={name!r} is not defined here for weighted fits",
+            expected="an unweighted single-index model",
+            got=f"weights of type {getattr(inputs.model.weight_type, 'value', inputs.model.weight_type)!r}",
+            fix="use cov_type='HC0' or 'HC1' (or 'robust'), which use the weighted scores"))
     h = np.asarray(inputs.leverage(), dtype=np.float64)
     if np.any(h >= 1.0 - 1e-10):
         i = int(np.argmax(h))
@@ -801,7 +808,11 @@ def _pearson_scale(model: Any, theta: np.ndarray, dispersion: Dispersion, k_mean
         r = np.asarray(dispersion.pearson(model.params_tree(theta), model.data), dtype=np.float64)[:n]
     phi = 1.0 if dispersion.parameter is None else float(
         dispersion.to_dispersion(theta[list(model.names).index(dispersion.parameter)]))
-    return phi, float(r @ r) / (n - k_mean)
+    weights = case_weights(model)  # weighted fits: sum w_i r_i^2 / (N - k), N the weighted count (Stata)
+    if weights is None:
+        return phi, float(r @ r) / (n - k_mean)
+    total = float(getattr(model, "weighted_nobs", None) or n)
+    return phi, float(np.asarray(weights)[:n] @ (r * r)) / (total - k_mean)
 
 
 def _unit_mean_covariance(model: Any, theta: np.ndarray, dispersion: Dispersion, design: str) -> np.ndarray:
@@ -810,6 +821,9 @@ def _unit_mean_covariance(model: Any, theta: np.ndarray, dispersion: Dispersion,
     X = np.asarray(model.data[design], dtype=np.float64)[:n]
     with jax.enable_x64(True):
         w = np.broadcast_to(np.asarray(dispersion.weights(model.params_tree(theta), model.data), dtype=np.float64), (n,))
+    weights = case_weights(model)
+    if weights is not None:  # X' diag(c w) X with the case weights c
+        w = w * np.asarray(weights)[:n]
     r = np.linalg.qr(np.sqrt(w)[:, None] * X, mode="r")
     rinv = scipy.linalg.solve_triangular(r, np.eye(r.shape[0]))
     return rinv @ rinv.T

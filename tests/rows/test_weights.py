@@ -263,3 +263,23 @@ def test_margins_with_frequency_weights_equal_expanded():
     ex = hs.logit("GRADE ~ GPA + TUCE + PSI", df.loc[df.index.repeat(w)]).fit()
     for kind in ("average", "mean"):
         np.testing.assert_allclose(fw.margins(kind=kind).to_numpy(), ex.margins(kind=kind).to_numpy(), rtol=1e-10)
+
+
+def test_weighted_ols_reports_as_wls_and_as_the_expanded_data():
+    """statsmodels live: the built-in OLS default (s^2 with t) under analytic weights equals
+    statsmodels WLS (Stata ``regress [aw=w]``), under frequency weights the OLS of the row-expanded
+    data (Stata ``regress [fw=w]``), SEs to 1e-8; HC2/HC3 refuse weighted fits (typed error)."""
+    df = hs.datasets.load("longley")
+    df["w"] = np.random.default_rng(0).integers(1, 4, len(df)).astype(float)
+    X = sm.add_constant(df[["GNP", "POP"]])
+    wls = sm.WLS(df["TOTEMP"], X, weights=df["w"]).fit()
+    res = hs.ols("TOTEMP ~ GNP + POP", df, weights="w", weight_type="analytic").fit()
+    np.testing.assert_allclose(res.params.to_numpy()[:3], wls.params.to_numpy(), rtol=1e-8)
+    np.testing.assert_allclose(res.bse.to_numpy()[:3], wls.bse.to_numpy(), rtol=1e-8)
+    expanded = df.loc[df.index.repeat(df["w"].astype(int))]
+    ols = sm.OLS(expanded["TOTEMP"], sm.add_constant(expanded[["GNP", "POP"]])).fit()
+    res = hs.ols("TOTEMP ~ GNP + POP", df, weights="w", weight_type="frequency").fit()
+    np.testing.assert_allclose(res.bse.to_numpy()[:3], ols.bse.to_numpy(), rtol=1e-8)
+    assert res.df_inference == ols.df_resid
+    with pytest.raises(CovarianceError, match="HC3"):
+        res.with_cov("HC3")
