@@ -124,7 +124,8 @@ def header(res: FitResult) -> tuple[tuple[str, str], ...]:
         rows.append(("Formula", str(desc["formula"])))
     nobs = str(res.nobs)
     if res.groups is not None:
-        nobs += f" ({len(np.unique(res.groups))} clusters)"
+        codes = np.asarray(res.groups).reshape(len(res.groups), -1)  # (n,) one-way, (n, 2) two-way
+        nobs += f" ({' x '.join(str(len(np.unique(c))) for c in codes.T)} clusters)"
     rows.append(("Observations", nobs))
     if math.isnan(res.df_model):
         rows.append(("Df resid", format_number(res.df_resid)))
