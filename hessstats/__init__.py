@@ -45,6 +45,7 @@ from hessstats.inference.profile import profile_ci
 from hessstats.inference.selection import ic_table, vuong
 from hessstats.inference.tables import table
 from hessstats.model import Model
+from hessstats.models.glmm import glmer
 from hessstats.models.index import IndexModel
 from hessstats.results import FitResult
 from hessstats.rows.dask import DaskSource
@@ -78,7 +79,7 @@ __all__ = [
     "SearchReport", "SecondDerivativeTest", "Smoothness", "Taylor2", "TaylorError", "TestResult", "__version__",
     "betareg", "binomial", "bordered_hessian", "check_convexity", "classify_constrained",
     "classify_critical_point", "compare", "compile_stats", "datasets", "enable_compilation_cache", "errors",
-    "find_critical_points", "fit", "formula", "from_formula", "gamma", "genpoisson", "gradient", "hessian",
+    "find_critical_points", "fit", "formula", "from_formula", "gamma", "genpoisson", "glmer", "gradient", "hessian",
     "hessian_blocked", "hurdle_negbin", "hurdle_poisson", "ic_table", "index_array", "logit", "lr_test", "margins",
     "mnlogit", "nb1", "negbin", "ols", "ordered_logit", "ordered_probit", "parse_expression", "poisson", "probit",
     "profile_ci", "score_test", "second_derivative_test", "selected_se", "solve_lagrange", "table", "taylor2",
