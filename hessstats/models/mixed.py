@@ -270,11 +270,20 @@ def laplace_model(loglike: Callable[[Any, Any], Any], start: Mapping[str, Any], 
     fixed_spec = ParamSpec.from_start(fixed_start)
     if structure is None:
         candidate = Laplace(joint, u0.size, Structure.GROUPS, block)
-        with x64():
-            theta = fixed_spec.unravel(jnp.asarray(fixed_spec.ravel(fixed_start)))
-            data_check = jax.tree_util.tree_map(jnp.asarray, prepared)
-            structure = Structure.GROUPS if block_check(candidate, theta, data_check, jnp.asarray(u0)) \
-                else Structure.DENSE
+        try:
+            with x64():
+                theta = fixed_spec.unravel(jnp.asarray(fixed_spec.ravel(fixed_start)))
+                data_check = jax.tree_util.tree_map(jnp.asarray, prepared)
+                # at the start and at a random nearby point (a start value may hide a coupling, e.g. phi = 0)
+                rng = np.random.default_rng(0)
+                flat = fixed_spec.ravel(fixed_start)
+                moved = fixed_spec.unravel(jnp.asarray(flat + 0.1 * rng.normal(size=np.shape(flat))))
+                u1 = jnp.asarray(u0 + 0.1 * rng.normal(size=u0.shape))
+                grouped = (block_check(candidate, theta, data_check, jnp.asarray(u0))
+                           and block_check(candidate, moved, data_check, u1, seed=1))
+        except Exception:  # the function fails: building the model below says how
+            grouped = False
+        structure = Structure.GROUPS if grouped else Structure.DENSE
     lap = Laplace(joint, u0.size, structure, block if structure is Structure.GROUPS else 1)
     model = LaplaceModel(LaplaceMarginal(lap), fixed_start, {"data": prepared, "u0": u0}, names=fnames, nobs=nobs,
                          **model_options)
