@@ -90,3 +90,8 @@ out_t <- list(provenance = out$provenance,
   crossed_glmmTMB = tm(glmmTMB(y ~ x + (1 | subject) + (1 | item), d, family = binomial), 3))
 write(toJSON(out_t, auto_unbox = TRUE, digits = NA, pretty = TRUE), "data/reference/glmm_timings_R.json")
 cat("done\n")
+
+## profile-likelihood interval of the cbpp herd SD (lme4 confint, method = "profile")
+ci <- confint(f1, parm = ".sig01", method = "profile")
+write(toJSON(list(provenance = out$provenance, cbpp_herd_sd_profile_95 = unname(ci[1, ])),
+             auto_unbox = TRUE, digits = NA, pretty = TRUE), "data/reference/glmm_lme4_profile.json")

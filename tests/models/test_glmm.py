@@ -186,3 +186,12 @@ def test_random_keyword_is_checked():
         hs.fit(lambda p, d: -p["u"] ** 2, {"u": np.zeros(2)}, None, random=["u"])
     with pytest.raises(SpecificationError, match="results have no random effects|no random effects"):
         hs.fit(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, np.array([1.0, 2.0])).random_effects()
+
+
+def test_cbpp_profile_interval_of_the_sd_matches_lme4(cbpp_fit):
+    """Reference: lme4 1.1.31 confint(method = "profile") for .sig01 stored in
+    glmm_lme4_profile.json (lme4 interpolates its profile with splines: agreement to 1e-3)."""
+    ref = json.loads((DATA / "reference" / "glmm_lme4_profile.json").read_text())["cbpp_herd_sd_profile_95"]
+    row = variance_components(cbpp_fit, profile=True).loc["sd(Intercept) | herd"]
+    assert not row["boundary"]
+    np.testing.assert_allclose([row["profile_lower"], row["profile_upper"]], ref, rtol=1e-3)
