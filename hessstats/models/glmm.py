@@ -276,6 +276,16 @@ class _Design:
                 + y * (eta + jnp.log(alpha) - jnp.logaddexp(0.0, eta + jnp.log(alpha))))
 
 
+@dataclass(frozen=True)
+class _NegHessian:
+    """``design.neg_hessian`` as a value equal across equal designs (so equal models share compiled kernels)."""
+
+    design: _Design
+
+    def __call__(self, params: Any, b: jnp.ndarray, d: Any) -> jnp.ndarray:
+        return self.design.neg_hessian(params, b, d)
+
+
 @dataclass(frozen=True, eq=False, init=False)
 class GlmerModel(LaplaceModel):
     """The model :func:`glmer` returns: a :class:`~hessstats.models.mixed.LaplaceModel` that knows its
@@ -287,7 +297,7 @@ class GlmerModel(LaplaceModel):
     >>> m = glmer("cbind(incidence, size - incidence) ~ C(period) + (1 | herd)", hs.datasets.load("cbpp"),
     ...           family="binomial")
     >>> m.names[-1], m.laplace.structure.name
-    ('herd: log_sd((Intercept))', 'GROUPS')
+    ('herd: log_sd(Intercept)', 'GROUPS')
     """
 
     design: Any = None
@@ -450,7 +460,7 @@ def glmer(formula: str, data: pd.DataFrame, family: str | Family = "binomial", *
     q = design.q + (design.p if reml else 0)
     structure = Structure.GROUPS if design.layout_groups else Structure.DENSE
     block = sum(len(t.columns) for t in terms) if design.layout_groups else 1
-    lap = Laplace(design, q, structure, block, hessian=design.neg_hessian)
+    lap = Laplace(design, q, structure, block, hessian=_NegHessian(design))
     # start values: least squares on the link scale, unit-ish SDs (Gaussian: scaled by the residual SD)
     link = {Family.BINOMIAL: lambda m: np.log((m + 0.5) / (1.5 - m)), Family.POISSON: lambda m: np.log(m + 0.1),
             Family.NEGBIN: lambda m: np.log(m + 0.1), Family.GAUSSIAN: lambda m: m}[family]
