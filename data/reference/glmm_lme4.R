@@ -95,3 +95,25 @@ cat("done\n")
 ci <- confint(f1, parm = ".sig01", method = "profile")
 write(toJSON(list(provenance = out$provenance, cbpp_herd_sd_profile_95 = unname(ci[1, ])),
              auto_unbox = TRUE, digits = NA, pretty = TRUE), "data/reference/glmm_lme4_profile.json")
+
+## counts: Poisson GLMM with an offset (lme4 glmer) and NB2 GLMM (glmmTMB nbinom2), simulated (seed 151)
+set.seed(151)
+nc <- 40; m <- 12
+cnt <- data.frame(g = rep(seq_len(nc), each = m), x = round(rnorm(nc * m), 4), expo = round(runif(nc * m, 0.5, 3), 3))
+mu <- cnt$expo * exp(0.3 + 0.5 * cnt$x + rnorm(nc, sd = 0.6)[cnt$g])
+cnt$y <- rnbinom(nrow(cnt), mu = mu, size = 2)
+cnt$g <- paste0("g", sprintf("%02d", cnt$g))
+write.csv(cnt, "data/reference/glmm_counts_sim.csv", row.names = FALSE)
+pc <- glmer(y ~ x + (1 | g), cnt, family = poisson, offset = log(expo),
+            control = glmerControl(optimizer = "bobyqa", optCtrl = list(rhobeg = 0.02, rhoend = 1e-12, maxfun = 1e5)))
+pt <- glmmTMB(y ~ x + (1 | g) + offset(log(expo)), cnt, family = poisson)
+nb <- glmmTMB(y ~ x + (1 | g) + offset(log(expo)), cnt, family = nbinom2)
+write(toJSON(list(provenance = out$provenance,
+  poisson_glmer = list(coef = unname(fixef(pc)), se = unname(sqrt(diag(as.matrix(vcov(pc))))),
+                       sd = unname(attr(VarCorr(pc)$g, "stddev")), logLik = as.numeric(logLik(pc))),
+  poisson_glmmTMB = list(coef = unname(fixef(pt)$cond), se = unname(sqrt(diag(vcov(pt)$cond))),
+                         sd = unname(attr(VarCorr(pt)$cond$g, "stddev")), logLik = as.numeric(logLik(pt))),
+  nbinom2_glmmTMB = list(coef = unname(fixef(nb)$cond), se = unname(sqrt(diag(vcov(nb)$cond))),
+                         sd = unname(attr(VarCorr(nb)$cond$g, "stddev")), size = sigma(nb),
+                         logLik = as.numeric(logLik(nb)))),
+  auto_unbox = TRUE, digits = NA, pretty = TRUE), "data/reference/glmm_lme4_counts.json")
