@@ -117,3 +117,11 @@ write(toJSON(list(provenance = out$provenance,
                          sd = unname(attr(VarCorr(nb)$cond$g, "stddev")), size = sigma(nb),
                          logLik = as.numeric(logLik(nb)))),
   auto_unbox = TRUE, digits = NA, pretty = TRUE), "data/reference/glmm_lme4_counts.json")
+
+## nested: cbpp with (1 | herd/period) (glmmTMB; lme4 agrees to its optimiser accuracy)
+nt <- glmmTMB(cbind(incidence, size - incidence) ~ period + (1 | herd/period), cbpp, family = binomial)
+write(toJSON(list(provenance = out$provenance,
+  cbpp_nested_glmmTMB = list(coef = unname(fixef(nt)$cond), se = unname(sqrt(diag(vcov(nt)$cond))),
+    sd_herd = unname(attr(VarCorr(nt)$cond$herd, "stddev")),
+    sd_period_in_herd = unname(attr(VarCorr(nt)$cond[["period:herd"]], "stddev")), logLik = as.numeric(logLik(nt)))),
+  auto_unbox = TRUE, digits = NA, pretty = TRUE), "data/reference/glmm_lme4_nested.json")

@@ -214,3 +214,33 @@ def test_poisson_offset_and_negbin_match_glmmtmb():
         np.testing.assert_allclose(tr["sd(Intercept) | g"], r["sd"], rtol=1e-5)
         if family == "negbin":
             np.testing.assert_allclose(tr["alpha"], 1 / r["size"], rtol=1e-5)
+
+
+def test_nested_cbpp_matches_glmmtmb():
+    """Reference: glmmTMB 1.1.5 `(1 | herd/period)` on cbpp stored in glmm_lme4_nested.json (nested
+    factors: herd and herd:period, a dense inner Hessian): logLik to 1e-10, the rest to 1e-5."""
+    ref = json.loads((DATA / "reference" / "glmm_lme4_nested.json").read_text())["cbpp_nested_glmmTMB"]
+    res = glmer("cbind(incidence, size - incidence) ~ C(period) + (1 | herd/period)", hs.datasets.load("cbpp"),
+                family="binomial").fit()
+    assert res.model.laplace.structure.name == "DENSE"
+    np.testing.assert_allclose(res.llf, ref["logLik"], rtol=1e-10)
+    np.testing.assert_allclose(res.params.values[:4], ref["coef"], rtol=1e-5)
+    np.testing.assert_allclose(res.bse.values[:4], ref["se"], rtol=1e-5)
+    tr = res.transformed()["coef"]
+    np.testing.assert_allclose([tr["sd(Intercept) | herd"], tr["sd(Intercept) | herd:period"]],
+                               [ref["sd_herd"], ref["sd_period_in_herd"]], rtol=1e-4)
+
+
+@pytest.mark.slow
+def test_crossed_binomial_matches_glmmtmb():
+    """Reference: glmmTMB 1.1.5 `y ~ x + (1 | subject) + (1 | item)` stored in glmm_lme4.json, on the
+    simulated crossed design data/reference/glmm_crossed_sim.csv (7500 rows, 325 effects): logLik to
+    1e-10, the rest to glmmTMB's optimiser accuracy (1e-5)."""
+    ref = REF["crossed_glmmTMB"]
+    crossed = pd.read_csv(DATA / "reference" / "glmm_crossed_sim.csv")
+    res = glmer("y ~ x + (1 | subject) + (1 | item)", crossed, family="binomial").fit()
+    np.testing.assert_allclose(res.llf, ref["logLik"], rtol=1e-10)
+    np.testing.assert_allclose(res.params.values[:2], ref["coef"], rtol=1e-5)
+    np.testing.assert_allclose(res.bse.values[:2], ref["se"], rtol=2e-5)
+    tr = res.transformed()["coef"]
+    np.testing.assert_allclose([tr["sd(Intercept) | subject"], tr["sd(Intercept) | item"]], ref["sd"], rtol=1e-4)
