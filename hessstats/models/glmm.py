@@ -35,6 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
+import scipy.special
 from formulaic import model_matrix
 from scipy.stats import chi2
 
@@ -261,11 +262,10 @@ class _Design:
 
     def loglike_obs(self, params: Any, eta: jnp.ndarray, d: Any) -> jnp.ndarray:
         y, n = d["y"], d["trials"]
-        if self.family is Family.BINOMIAL:
-            const = jax.scipy.special.gammaln(n + 1) - jax.scipy.special.gammaln(y + 1) - jax.scipy.special.gammaln(n - y + 1)
-            return y * eta - n * jnp.logaddexp(0.0, eta) + const
-        if self.family is Family.POISSON:
-            return y * eta - jnp.exp(eta) - jax.scipy.special.gammaln(y + 1)
+        if self.family is Family.BINOMIAL:  # d["const"]: log binomial coefficients, computed once
+            return y * eta - n * jnp.logaddexp(0.0, eta) + d["const"]
+        if self.family is Family.POISSON:  # d["const"]: -log y!
+            return y * eta - jnp.exp(eta) + d["const"]
         if self.family is Family.GAUSSIAN:
             log_sigma = params["disp"][0]
             return -0.5 * ((y - eta) * jnp.exp(-log_sigma)) ** 2 - log_sigma - 0.5 * LOG_2PI
@@ -529,7 +529,10 @@ def glmer(formula: str, data: pd.DataFrame, family: str | Family = "binomial", *
         names["disp"] = ["log_alpha"]
     if start:
         params0.update({k: start[k] for k in start})
-    d = {"y": y, "trials": trials, "X": x, "offset": off, "Z": {f"t{j}": z for j, z in enumerate(zs)},
+    lg = scipy.special.gammaln
+    const = {Family.BINOMIAL: lg(trials + 1) - lg(y + 1) - lg(trials - y + 1), Family.POISSON: -lg(y + 1)}.get(
+        family, np.zeros_like(y))
+    d = {"y": y, "trials": trials, "const": const, "X": x, "offset": off, "Z": {f"t{j}": z for j, z in enumerate(zs)},
          "g": {f"t{j}": g for j, g in enumerate(gs)}}
     u0 = np.zeros(q)
     if reml:
