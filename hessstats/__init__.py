@@ -50,6 +50,7 @@ from hessstats.inference.profile import profile_ci
 from hessstats.inference.selection import ic_table, vuong
 from hessstats.inference.tables import table
 from hessstats.model import Model
+from hessstats.models.glmm import glmer
 from hessstats.models.index import IndexModel
 from hessstats.plotting import coefplot, driftplot, profileplot
 from hessstats.results import FitResult
@@ -82,13 +83,14 @@ from hessstats.toolkit.taylor import Taylor2, TaylorError, taylor2
 __all__ = [
     "BorderedHessian", "ConstrainedClassification", "ConvexityCheck", "CriticalPoint", "CriticalPoints",
     "DaskSource", "Expression", "FitResult", "IndexModel", "LagrangeSolution", "Model", "ParquetSource",
-    "SearchReport", "SecondDerivativeTest", "Smoothness", "Taylor2", "TaylorError", "TestResult", "WeightType", "__version__",
-    "betareg", "binomial", "biprobit", "bordered_hessian", "check_convexity", "classify_constrained",
-    "classify_critical_point", "coefplot", "compare", "compile_stats", "datasets", "driftplot", "enable_compilation_cache", "errors",
-    "find_critical_points", "firth_logit", "fit", "formula", "from_formula", "gamma", "genpoisson", "glm", "gradient", "heckman", "hessian",
-    "hessian_blocked", "hurdle_negbin", "hurdle_poisson", "ic_table", "index_array", "logit", "lr_test", "margins",
-    "mnlogit", "nb1", "negbin", "ols", "ordered_logit", "ordered_probit", "parse_expression", "poisson", "probit",
-    "profile_ci", "profileplot", "score_test", "second_derivative_test", "selected_se", "solve_lagrange", "table", "taylor2",
-    "testing", "tobit", "truncated_negbin", "truncated_poisson", "validate", "vuong", "wald_test", "weibull",
-    "zinb", "zip",
+    "SearchReport", "SecondDerivativeTest", "Smoothness", "Taylor2", "TaylorError", "TestResult",
+    "WeightType", "__version__", "betareg", "binomial", "biprobit", "bordered_hessian", "check_convexity",
+    "classify_constrained", "classify_critical_point", "coefplot", "compare", "compile_stats", "datasets",
+    "driftplot", "enable_compilation_cache", "errors", "find_critical_points", "firth_logit", "fit",
+    "formula", "from_formula", "gamma", "genpoisson", "glm", "glmer", "gradient", "heckman", "hessian",
+    "hessian_blocked", "hurdle_negbin", "hurdle_poisson", "ic_table", "index_array", "logit", "lr_test",
+    "margins", "mnlogit", "nb1", "negbin", "ols", "ordered_logit", "ordered_probit", "parse_expression",
+    "poisson", "probit", "profile_ci", "profileplot", "score_test", "second_derivative_test", "selected_se",
+    "solve_lagrange", "table", "taylor2", "testing", "tobit", "truncated_negbin", "truncated_poisson",
+    "validate", "vuong", "wald_test", "weibull", "zinb", "zip",
 ]

@@ -233,3 +233,14 @@ class CovarianceWarning(HessstatsWarning):
     >>> issubclass(CovarianceWarning, HessstatsWarning)
     True
     """
+
+
+class BoundaryWarning(HessstatsWarning):
+    """A parameter's estimate is at the boundary of its space (e.g. a random-effect SD estimated as 0):
+    its Wald standard error is meaningless; use a profile-likelihood interval.
+
+    Example
+    -------
+    >>> issubclass(BoundaryWarning, HessstatsWarning)
+    True
+    """

@@ -7,6 +7,7 @@ from typing import Any
 from hessstats._config import float64
 from hessstats.errors import SpecificationError, message
 from hessstats.model import LogLike, Model
+from hessstats.models.mixed import laplace_model
 from hessstats.results import FitResult
 
 MODEL_KEYWORDS = ("names", "nobs", "transforms", "expected_information", "description", "extra",
@@ -27,6 +28,11 @@ def fit(loglike: LogLike, start: Any, data: Any = None, **options: Any) -> FitRe
     ``cov_type``, ``groups``, ``cov_options``, ``maxiter``, ``nr_tol``, ``hessian_rtol``, ``design``). An
     unknown keyword is an error.
 
+    ``random=["u", ...]`` names keys of ``start`` that are random effects: ``loglike`` is then the
+    joint log-density of the observations and those effects, and the fit maximises the Laplace
+    marginal log-likelihood in the other parameters, with exact gradient and Hessian
+    (:func:`~hessstats.models.mixed.laplace_model`; ``res.random_effects()`` gives the modes).
+
     Parameters
     ----------
     loglike : callable
@@ -41,7 +47,8 @@ def fit(loglike: LogLike, start: Any, data: Any = None, **options: Any) -> FitRe
     **options
         Model keywords (``names``, ``nobs``, ``transforms``, ``expected_information``,
         ``chunk_size``, ``shard``, ``progress``, ...) and fit keywords (``method``, ``cov_type``,
-        ``groups``, ``cov_options``, ``maxiter``, ``nr_tol``, ``hessian_rtol``), as above.
+        ``groups``, ``cov_options``, ``maxiter``, ``nr_tol``, ``hessian_rtol``), as above; ``random``
+        (keys of ``start`` integrated out by the Laplace approximation).
 
     Returns
     -------
@@ -62,12 +69,17 @@ def fit(loglike: LogLike, start: Any, data: Any = None, **options: Any) -> FitRe
     >>> res.converged, list(res.params.index)
     (True, ['x', 'const'])
     """
-    unknown = sorted(set(options) - set(MODEL_KEYWORDS) - set(FIT_KEYWORDS))
+    unknown = sorted(set(options) - set(MODEL_KEYWORDS) - set(FIT_KEYWORDS) - {"random"})
     if unknown:
         raise SpecificationError(message(
             f"unknown keyword(s) {unknown} for hs.fit",
             expected=f"model keywords {list(MODEL_KEYWORDS)} or fit keywords {list(FIT_KEYWORDS[1:])}",
             got=", ".join(f"{k}={options[k]!r}"[:80] for k in unknown), fix="check the spelling"))
+    random = options.pop("random", None)
+    if random is not None:  # random effects integrated out (Laplace): issue 15
+        model = laplace_model(loglike, start, data, random=random,
+                              **{k: v for k, v in options.items() if k in MODEL_KEYWORDS})
+        return model.fit(**{k: v for k, v in options.items() if k in FIT_KEYWORDS and k != "start"})
     model = Model(loglike, start, data, **{k: v for k, v in options.items() if k in MODEL_KEYWORDS})
     return model.fit(**{k: v for k, v in options.items() if k in FIT_KEYWORDS})
 

@@ -133,6 +133,28 @@ class FitResult:
         """Estimates as the same pytree as ``start`` (new arrays on each access)."""
         return self.model.params_tree(self.theta)
 
+    def random_effects(self) -> pd.DataFrame:
+        """Random effects of a Laplace fit (``hs.fit(..., random=[...])``, ``hs.glmer``): conditional
+        modes with ``cond_se`` (fixed parameters taken as known) and ``std_err`` (including their
+        uncertainty, TMB's generalised delta method). Other models raise SpecificationError.
+
+        Example
+        -------
+        >>> import numpy as np, jax.numpy as jnp, hessstats as hs
+        >>> y = np.array([0.5, 1.0, 2.0])
+        >>> def joint(p, d):
+        ...     return (-0.5 * (d - p["u"]) ** 2 - 0.5 * (p["u"] - p["mu"]) ** 2 - jnp.log(2 * jnp.pi)).sum()
+        >>> res = hs.fit(joint, {"mu": 0.0, "u": np.zeros(3)}, y, random=["u"], nobs=3)
+        >>> res.random_effects()["mode"].round(6).tolist()
+        [0.833333, 1.083333, 1.583333]
+        """
+        method = getattr(self.model, "random_effects", None)
+        if method is None:
+            raise SpecificationError(message(
+                "this model has no random effects", expected="a fit with random= (or hs.glmer)",
+                got=type(self.model).__name__, fix="fit with hs.fit(..., random=[...]) or hs.glmer(...)"))
+        return method(self.theta, self.cov_array)
+
     def cov_params(self) -> pd.DataFrame:
         """Covariance matrix of the estimates under ``cov_type``."""
         return pd.DataFrame(self.cov_array.copy(), index=list(self.names), columns=list(self.names))
