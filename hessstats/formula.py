@@ -12,12 +12,15 @@ Stable contract for the CLI: :data:`MODELS` (name -> constructor) and :func:`fro
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from hessstats.errors import SpecificationError, message
+from hessstats.errors import DataError, SpecificationError, message
 from hessstats.model import Model
 from hessstats.models.betareg import betareg_model
 from hessstats.models.binary import logit_model, probit_model
@@ -38,6 +41,72 @@ from hessstats.models.terms import categorical_outcome, describe, matrices, prep
 from hessstats.models.truncated import truncated_negbin_model, truncated_poisson_model
 
 
+def cluster_groups(fn: Callable[..., Model]) -> Callable[..., Model]:
+    """Give a formula function the keyword ``groups=``: cluster labels as a column name (or a list of
+    two for two-way clustering), a Series (aligned by row label) or an array (one per row of
+    ``data``), kept for the rows that survive ``missing="drop"`` and used by ``fit(cov_type="cluster")``
+    when no ``groups`` is passed there (Stata ``vce(cluster g)``, R ``vcovCL(fit, cluster = ~g)``);
+    ``fit(groups="g")`` names them too.
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> df = hs.datasets.load("petersen")
+    >>> res = hs.ols("y ~ x", df, groups="firm").fit(cov_type="cluster")
+    >>> round(float(res.bse["x"]), 7)  # R sandwich::vcovCL(lm(y ~ x), cluster = ~firm)
+    0.0505957
+    """
+
+    @functools.wraps(fn)
+    def with_groups(formula: str, data: pd.DataFrame, *args: Any, groups: Any = None, **kwargs: Any) -> Model:
+        model = fn(formula, data, *args, **kwargs)
+        return model if groups is None else _attach_groups(model, data, groups)
+
+    signature = inspect.signature(fn)
+    with_groups.__signature__ = signature.replace(parameters=[  # type: ignore[attr-defined]
+        *signature.parameters.values(), inspect.Parameter("groups", inspect.Parameter.KEYWORD_ONLY, default=None)])
+    return with_groups
+
+
+def _attach_groups(model: Model, data: pd.DataFrame, groups: Any) -> Model:
+    """``model`` with ``extra["groups"]``: ``{name: labels of the kept rows}`` for one or two clusterings."""
+    labels = getattr(model, "row_labels", None)
+    if labels is None or not isinstance(data, pd.DataFrame):
+        raise SpecificationError(message(
+            "groups= on this formula model needs the data's row labels", expected="a pandas DataFrame as data",
+            got=type(data).__name__, fix="pass groups to fit() as an array aligned with the model's rows"))
+    items = list(groups) if isinstance(groups, (list, tuple)) else [groups]
+    if not 1 <= len(items) <= 2:
+        raise SpecificationError(message(
+            "groups= takes one or two clusterings", expected="a column name, or a list of two",
+            got=f"{len(items)} items", fix="pass groups='g' or groups=['g1', 'g2']"))
+    kept: dict[str, np.ndarray] = {}
+    for i, item in enumerate(items):
+        if isinstance(item, str):
+            if item not in data.columns:
+                raise DataError(message(
+                    f"groups names a column that is not in the data: {item!r}",
+                    expected=f"one of {list(data.columns)[:20]}", got=repr(item), fix="check the spelling"))
+            column, name = data[item], item
+        elif isinstance(item, pd.Series):
+            column, name = item, str(item.name if item.name is not None else f"groups{i}")
+        else:
+            values = np.asarray(item)
+            if values.ndim != 1 or len(values) != len(data):
+                raise DataError(message(
+                    "groups has the wrong length", expected=f"one label per row of data ({len(data)})",
+                    got=f"shape {values.shape}", fix="pass a column name, a Series, or an array as long as data"))
+            column, name = pd.Series(values, index=data.index), f"groups{i}"
+        missing = labels.difference(column.index)
+        if len(missing):
+            raise DataError(message(
+                "groups does not cover every row of the model", expected="a label for every row used",
+                got=f"no label for rows {list(missing[:5])}", fix="align the Series with the data's index"))
+        kept[name] = column.loc[labels].to_numpy()
+    return model.replace(extra={**model.extra, "groups": kept})
+
+
+@cluster_groups
 def logit(formula: str, data: pd.DataFrame, *, missing: str = "raise", weights: Any = None,
           weight_type: Any = None, separation: bool = True) -> Model:
     """Logit model from a formula, e.g. ``hs.logit("GRADE ~ GPA + TUCE + PSI", data=df)``.
@@ -72,6 +141,7 @@ def logit(formula: str, data: pd.DataFrame, *, missing: str = "raise", weights: 
     return remember(model, "logit", formula, frame, {"X": X}, outcome=y)
 
 
+@cluster_groups
 def probit(formula: str, data: pd.DataFrame, *, missing: str = "raise", weights: Any = None,
            weight_type: Any = None, separation: bool = True) -> Model:
     """Probit model from a formula.
@@ -106,6 +176,7 @@ def probit(formula: str, data: pd.DataFrame, *, missing: str = "raise", weights:
     return remember(model, "probit", formula, frame, {"X": X}, outcome=y)
 
 
+@cluster_groups
 def poisson(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset: Any = None,
             missing: str = "raise", weights: Any = None,
             weight_type: Any = None) -> Model:
@@ -143,6 +214,7 @@ def poisson(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset: A
                     options={"exposure": exposure, "offset": offset}, arrays=extra)
 
 
+@cluster_groups
 def negbin(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset: Any = None,
            missing: str = "raise", weights: Any = None,
            weight_type: Any = None) -> Model:
@@ -179,6 +251,7 @@ def negbin(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset: An
                     options={"exposure": exposure, "offset": offset}, arrays=extra)
 
 
+@cluster_groups
 def zip(formula: str, data: pd.DataFrame, *, inflation: str = "~ 1", exposure: Any = None,  # noqa: A001
         offset: Any = None, missing: str = "raise", inflation_link: InflationLink | str = "logit",
         weights: Any = None, weight_type: Any = None) -> Model:
@@ -223,6 +296,7 @@ def zip(formula: str, data: pd.DataFrame, *, inflation: str = "~ 1", exposure: A
                     options={"exposure": exposure, "offset": offset}, arrays=extra)
 
 
+@cluster_groups
 def zinb(formula: str, data: pd.DataFrame, *, inflation: str = "~ 1", exposure: Any = None, offset: Any = None,
          missing: str = "raise", inflation_link: InflationLink | str = "logit", weights: Any = None,
          weight_type: Any = None) -> Model:
@@ -249,6 +323,7 @@ def zinb(formula: str, data: pd.DataFrame, *, inflation: str = "~ 1", exposure: 
                     options={"exposure": exposure, "offset": offset}, arrays=extra)
 
 
+@cluster_groups
 def ols(formula: str, data: pd.DataFrame, *, missing: str = "raise", variance: str = "ols", weights: Any = None,
         weight_type: Any = None) -> Model:
     """Normal linear regression by maximum likelihood (``beta`` then ``sigma``; see
@@ -283,6 +358,7 @@ def ols(formula: str, data: pd.DataFrame, *, missing: str = "raise", variance: s
     return remember(model, "ols", formula, frame, {"X": X}, outcome=y)
 
 
+@cluster_groups
 def gamma(formula: str, data: pd.DataFrame, *, missing: str = "raise", weights: Any = None,
           weight_type: Any = None) -> Model:
     """Gamma regression with log link by maximum likelihood (``beta`` then ``scale``).
@@ -314,6 +390,7 @@ def gamma(formula: str, data: pd.DataFrame, *, missing: str = "raise", weights: 
     return remember(model, "gamma", formula, frame, {"X": X}, outcome=y)
 
 
+@cluster_groups
 def tobit(formula: str, data: pd.DataFrame, *, left: Any = 0.0, right: Any = None, missing: str = "raise", weights: Any = None,
           weight_type: Any = None) -> Model:
     """Tobit (censored normal) regression; ``left``/``right`` are numbers, column names, arrays or ``None``.
@@ -349,6 +426,7 @@ def tobit(formula: str, data: pd.DataFrame, *, left: Any = 0.0, right: Any = Non
                     arrays=extra)
 
 
+@cluster_groups
 def weibull(formula: str, data: pd.DataFrame, *, event: Any = None, shape: float | None = None,
             missing: str = "raise", weights: Any = None,
             weight_type: Any = None) -> Model:
@@ -386,6 +464,7 @@ def weibull(formula: str, data: pd.DataFrame, *, event: Any = None, shape: float
     return remember(model, "weibull", formula, frame, {"X": X}, outcome=y, options={"event": event}, arrays=extra)
 
 
+@cluster_groups
 def mnlogit(formula: str, data: pd.DataFrame, *, missing: str = "raise", weights: Any = None,
             weight_type: Any = None) -> Model:
     """Multinomial logit; parameters named ``"category:term"``, first category the base.
@@ -430,6 +509,7 @@ def _ordered(distr: str, formula: str, data: pd.DataFrame, missing: str, weights
     return remember(model, f"ordered_{distr}", formula, frame, {"X": X}, outcome=y, drop={"X": dropped})
 
 
+@cluster_groups
 def ordered_logit(formula: str, data: pd.DataFrame, *, missing: str = "raise", weights: Any = None,
                   weight_type: Any = None) -> Model:
     """Ordered logit; the formula's ``Intercept`` is dropped (the cutpoints play its role).
@@ -457,6 +537,7 @@ def ordered_logit(formula: str, data: pd.DataFrame, *, missing: str = "raise", w
     return _ordered("logit", formula, data, missing, weights, weight_type)
 
 
+@cluster_groups
 def ordered_probit(formula: str, data: pd.DataFrame, *, missing: str = "raise", weights: Any = None,
                    weight_type: Any = None) -> Model:
     """Ordered probit; as :func:`ordered_logit` with the normal distribution.
@@ -495,6 +576,7 @@ def _count_formula(constructor: Callable[..., Model], kind: str, formula: str, d
                     arrays=extra)
 
 
+@cluster_groups
 def nb1(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset: Any = None,
         missing: str = "raise", weights: Any = None,
         weight_type: Any = None) -> Model:
@@ -526,6 +608,7 @@ def nb1(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset: Any =
     return _count_formula(nb1_model, "nb1", formula, data, exposure, offset, missing, weights, weight_type)
 
 
+@cluster_groups
 def genpoisson(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset: Any = None,
                missing: str = "raise", weights: Any = None,
                weight_type: Any = None) -> Model:
@@ -556,6 +639,7 @@ def genpoisson(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset
     return _count_formula(genpoisson_model, "genpoisson", formula, data, exposure, offset, missing, weights, weight_type)
 
 
+@cluster_groups
 def truncated_poisson(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset: Any = None,
                       missing: str = "raise", weights: Any = None,
                       weight_type: Any = None) -> Model:
@@ -587,6 +671,7 @@ def truncated_poisson(formula: str, data: pd.DataFrame, *, exposure: Any = None,
     return _count_formula(truncated_poisson_model, "truncated_poisson", formula, data, exposure, offset, missing, weights, weight_type)
 
 
+@cluster_groups
 def truncated_negbin(formula: str, data: pd.DataFrame, *, exposure: Any = None, offset: Any = None,
                      missing: str = "raise", weights: Any = None,
                      weight_type: Any = None) -> Model:
@@ -628,6 +713,7 @@ def _hurdle_formula(constructor: Callable[..., Model], kind: str, formula: str, 
                                                                   missing=missing, **_weight_options(weights, weight_type)))
 
 
+@cluster_groups
 def hurdle_poisson(formula: str, data: pd.DataFrame, *, zero: str | None = None, link: ZeroLink | str = "logit",
                    missing: str = "raise", weights: Any = None,
                    weight_type: Any = None) -> Model:
@@ -662,6 +748,7 @@ def hurdle_poisson(formula: str, data: pd.DataFrame, *, zero: str | None = None,
     return _hurdle_formula(hurdle_poisson_model, "hurdle_poisson", formula, data, zero, link, missing, weights, weight_type)
 
 
+@cluster_groups
 def hurdle_negbin(formula: str, data: pd.DataFrame, *, zero: str | None = None, link: ZeroLink | str = "logit",
                   missing: str = "raise", weights: Any = None,
                   weight_type: Any = None) -> Model:
@@ -694,6 +781,7 @@ def hurdle_negbin(formula: str, data: pd.DataFrame, *, zero: str | None = None, 
     return _hurdle_formula(hurdle_negbin_model, "hurdle_negbin", formula, data, zero, link, missing, weights, weight_type)
 
 
+@cluster_groups
 def betareg(formula: str, data: pd.DataFrame, *, precision: str | None = None, missing: str = "raise", weights: Any = None,
             weight_type: Any = None) -> Model:
     """Beta regression of a proportion in (0, 1) from a formula (logit mean); ``precision`` is a one-sided
@@ -730,6 +818,7 @@ def betareg(formula: str, data: pd.DataFrame, *, precision: str | None = None, m
                                               **_weight_options(weights, weight_type)))
 
 
+@cluster_groups
 def binomial(formula: str, data: pd.DataFrame, *, trials: Any = None, failures: Any = None,
              link: BinomialLink | str = "logit", offset: Any = None, missing: str = "raise", weights: Any = None,
              weight_type: Any = None) -> Model:
@@ -785,6 +874,7 @@ def _weight_options(weights: Any, weight_type: Any) -> dict[str, Any]:
     return {"weights": weights, "weight_type": getattr(weight_type, "value", weight_type)}
 
 
+@cluster_groups
 def firth_logit(formula: str, data: pd.DataFrame, *, information: FirthInformation | str = "fisher",
                 missing: str = "raise") -> Model:
     """Firth's penalised logit (R ``logistf``, ``brglm2`` ``AS_mean``) from a formula; no separation check
@@ -805,6 +895,7 @@ def firth_logit(formula: str, data: pd.DataFrame, *, information: FirthInformati
                                                   missing=missing))
 
 
+@cluster_groups
 def glm(formula: str, data: pd.DataFrame, *, family: GLMFamily | str = "gaussian", link: GLMLink | str | None = None,
         power: float = 1.5, scale: GLMScale | str | float = "pearson", trials: Any = None, failures: Any = None,
         offset: Any = None, missing: str = "raise") -> Model:
@@ -833,6 +924,7 @@ def glm(formula: str, data: pd.DataFrame, *, family: GLMFamily | str = "gaussian
                                           missing=missing))
 
 
+@cluster_groups
 def biprobit(formula: str, data: pd.DataFrame, *, second: str, equations: Any = None, missing: str = "raise") -> Model:
     """Bivariate probit (Stata ``biprobit (y1 = x1) (y2 = x2)``) from two formulas: ``formula`` for the
     first 0/1 outcome, ``second`` for the other; parameters ``<eq>_<term>`` with equation labels
@@ -855,6 +947,7 @@ def biprobit(formula: str, data: pd.DataFrame, *, second: str, equations: Any = 
                                                missing=missing))
 
 
+@cluster_groups
 def heckman(formula: str, data: pd.DataFrame, *, selection: str, missing: str = "raise") -> Model:
     """Heckman selection model by ML (Stata ``heckman y x, select(s = z)``): ``formula`` is the outcome
     equation, ``selection`` a formula whose 0/1 left-hand side marks the rows where the outcome is observed.
@@ -872,6 +965,7 @@ def heckman(formula: str, data: pd.DataFrame, *, selection: str, missing: str = 
     y, X = matrices(formula, frame)
     s, Z = matrices(selection, frame)
     return heckman_model(y, X, s, Z, description=describe("heckman", formula, selection=selection, missing=missing))
+
 
 
 MODELS: dict[str, Callable[..., Model]] = {

@@ -231,6 +231,19 @@ class Model:
                 pass
 
     @property
+    def dropped_rows(self) -> list:
+        """Row labels that ``missing="drop"`` left out of a formula model (empty otherwise).
+
+        Example
+        -------
+        >>> import pandas as pd, hessstats as hs
+        >>> df = pd.DataFrame({"y": [1.0, 2.0, None, 4.0, 3.0], "x": [0.0, 1.0, 2.0, 3.0, 5.0]}, index=list("abcde"))
+        >>> hs.ols("y ~ x", df, missing="drop").dropped_rows
+        ['c']
+        """
+        return list(self.extra.get("dropped_rows", ()))
+
+    @property
     def names(self) -> tuple[str, ...]:
         """Names of the flat parameter vector."""
         return self.spec.names

@@ -151,3 +151,34 @@ def test_missing_value_errors_name_the_users_row_labels(spector):
     df.loc["r7", "TUCE"] = np.nan
     with pytest.raises(DataError, match=r"rows \(labels\) \['r7'\]"):
         hs.logit("GRADE ~ GPA + TUCE", df)
+
+
+def test_groups_column_follows_dropped_rows_and_is_the_cluster_default():
+    """statsmodels live (OLS ``cov_type="cluster"`` with ``groups``) and R ``sandwich::vcovCL`` (stored in
+    data/reference/sandwich_petersen.json): ``groups="firm"`` on the formula model keeps the labels of the
+    rows that survive ``missing="drop"`` and is the default of ``fit(cov_type="cluster")``; two names give
+    two-way clustering; a name among them selects one."""
+    import json
+
+    import statsmodels.formula.api as smf
+
+    df = hs.datasets.load("petersen")
+    ref = json.loads((hs.datasets.data_dir() / "reference" / "sandwich_petersen.json").read_text())
+    res = hs.ols("y ~ x", df, groups=["firm", "year"]).fit(cov_type="cluster")
+    assert res.groups.shape == (len(df), 2)
+    np.testing.assert_allclose(res.cov_params().to_numpy()[:2, :2], ref["petersen"]["vcovCL_firm_year"], rtol=1e-10)
+    by_firm = hs.ols("y ~ x", df, groups="firm").fit(cov_type="cluster")
+    np.testing.assert_allclose(by_firm.cov_params().to_numpy()[:2, :2], ref["petersen"]["vcovCL_firm"], rtol=1e-10)
+    by_year = res.model.fit(cov_type="cluster", groups="year")
+    np.testing.assert_allclose(by_year.bse["x"], hs.ols("y ~ x", df).fit(cov_type="cluster", groups=df["year"]).bse["x"],
+                               rtol=1e-12)
+    holed = df.copy()
+    holed.loc[[3, 10, 4000], "x"] = np.nan
+    model = hs.ols("y ~ x", holed, missing="drop", groups="firm")
+    assert model.dropped_rows == [3, 10, 4000]
+    ours = model.fit(cov_type="cluster")
+    kept = holed.dropna()
+    sm = smf.ols("y ~ x", kept).fit(cov_type="cluster", cov_kwds={"groups": kept["firm"]})
+    np.testing.assert_allclose(ours.bse[["Intercept", "x"]], sm.bse[["Intercept", "x"]], rtol=1e-8)
+    with pytest.raises(DataError, match="not in the data"):
+        hs.ols("y ~ x", df, groups="frim")

@@ -677,6 +677,7 @@ def covariance_for(model: Model, theta: np.ndarray, inverse: InverseInformation,
     """
     options = dict(cov_options or {})
     _check_known(cov_type)
+    groups = _model_groups(model, cov_type, groups)
     if groups is not None and not NEEDS[cov_type] & {Needs.GROUPS, Needs.OPTIONAL_GROUPS}:
         takes = sorted(name for name, needs in NEEDS.items() if needs & {Needs.GROUPS, Needs.OPTIONAL_GROUPS})
         raise CovarianceError(message(
@@ -765,6 +766,24 @@ def _positions(model: Any, names: tuple[str, ...]) -> tuple[int, ...] | None:
     if not names or any(name not in index for name in names):
         return None
     return tuple(index[name] for name in names)
+
+
+def _model_groups(model: Any, cov_type: str, groups: Any) -> Any:
+    """Cluster labels kept by the model (formula ``groups=``, ``model.extra["groups"]``): the default
+    of ``"cluster"`` when none are passed, and what a name among them stands for."""
+    stored = dict(getattr(model, "extra", {}).get("groups") or {})
+    if not stored:
+        return groups
+    if groups is None:
+        if Needs.GROUPS not in NEEDS[cov_type]:
+            return None
+        values = list(stored.values())
+        return values[0] if len(values) == 1 else values
+    if isinstance(groups, str) and groups in stored:
+        return stored[groups]
+    if isinstance(groups, (list, tuple)) and groups and all(isinstance(g, str) and g in stored for g in groups):
+        return [stored[g] for g in groups]
+    return groups
 
 
 def _resolve_groups(groups: Any, model: Any) -> np.ndarray:
