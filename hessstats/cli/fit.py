@@ -42,7 +42,9 @@ from hessstats.testing.snapshots import jsonable, write_atomic
 DATA_SUFFIXES = (".csv", ".parquet", ".pq")
 """Data file types read by ``fit``/``snapshot``/``check``."""
 FORMULA_OPTIONS = frozenset({"inflation", "zero", "precision"})
-"""Model options whose value is a formula (checked with the restricted grammar)."""
+"""Model options whose value is a one-sided formula (checked with the restricted grammar)."""
+EQUATION_OPTIONS = frozenset({"second", "selection"})
+"""Model options whose value is a second two-sided formula (biprobit, heckman), checked the same way."""
 COLUMN_OPTIONS = frozenset({"exposure", "offset", "left", "right", "event", "trials", "failures"})
 """Model options whose string value names a numeric column."""
 REFIT_KEYS = ("data", "model", "formula", "cov_type", "groups", "options")
@@ -296,8 +298,8 @@ def check_options(model: str, options: dict[str, Any], *, error: type[HessstatsE
         if key == "separation" and not isinstance(value, bool):
             raise error(message(f"option separation ({origin}) must be true or false", expected="true or false",
                                 got=_short(value), fix="--option separation=false"))
-        if key in FORMULA_OPTIONS:
-            check_formula(value, outcome=False, error=error, origin=f"option {key} ({origin})")
+        if key in FORMULA_OPTIONS | EQUATION_OPTIONS:
+            check_formula(value, outcome=key in EQUATION_OPTIONS, error=error, origin=f"option {key} ({origin})")
         out[str(key)] = value
     return out
 
@@ -308,7 +310,7 @@ def model_options(model: str) -> frozenset[str]:
     Example
     -------
     >>> sorted(model_options("poisson"))
-    ['exposure', 'missing', 'offset', 'weight_type', 'weights']
+    ['exposure', 'groups', 'missing', 'offset', 'weight_type', 'weights']
     """
     if model not in MODELS:
         raise SpecificationError(message(f"unknown model {_short(model)}", expected=f"one of {sorted(MODELS)}",
@@ -462,8 +464,9 @@ def fit_formula(frame: pd.DataFrame, model: str, formula: str, cov_type: str = "
     options = check_options(model, dict(options or {}), error=error, origin="--option" if origin == "formula" else origin)
     used = check_formula(formula, frame.columns, error=error, origin=origin)
     numeric = set(used.variables - used.categorical)
-    for key in FORMULA_OPTIONS & set(options):
-        extra = check_formula(options[key], frame.columns, outcome=False, error=error, origin=f"option {key}")
+    for key in (FORMULA_OPTIONS | EQUATION_OPTIONS) & set(options):
+        extra = check_formula(options[key], frame.columns, outcome=key in EQUATION_OPTIONS, error=error,
+                              origin=f"option {key}")
         numeric |= extra.variables - extra.categorical
     numeric |= {v for k, v in options.items() if k in COLUMN_OPTIONS and isinstance(v, str) and v in frame.columns}
     frame = check_numeric_columns(frame, [c for c in frame.columns if str(c) in numeric])
