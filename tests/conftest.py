@@ -38,3 +38,13 @@ def pytest_report_header(config) -> list[str]:
     source = Path(__file__).resolve().parent.parent / "hessstats"
     kind = "source tree" if where == source else "installed copy"
     return [f"hessstats {hessstats.__version__} imported from {where} ({kind})"]
+
+
+@pytest.fixture(autouse=True)
+def _no_persistent_compilation_cache():
+    """No test may leave JAX's process-wide persistent compilation cache on for the tests after it
+    (a doctest once did; a later read of an entry written by a killed process crashed the session)."""
+    yield
+    import jax
+
+    assert not jax.config.jax_compilation_cache_dir, "a test turned the persistent compilation cache on"

@@ -123,11 +123,15 @@ def enable_compilation_cache(path: str | os.PathLike | None = None, *, min_compi
     Call it once, before the first fit; it returns the cache directory. Equivalent environment
     variable for any JAX program: ``JAX_COMPILATION_CACHE_DIR``.
 
+    The setting is process-wide; the example runs in a child process so that it does not turn the
+    cache on for the process running it.
+
     Example
     -------
-    >>> import tempfile
-    >>> enable_compilation_cache(tempfile.mkdtemp()).is_dir()
-    True
+    >>> import subprocess, sys, tempfile
+    >>> code = "import sys, hessstats as hs; print(hs.enable_compilation_cache(sys.argv[1]).is_dir())"
+    >>> subprocess.run([sys.executable, "-c", code, tempfile.mkdtemp()], capture_output=True, text=True).stdout.strip()
+    'True'
     """
     directory = Path(path) if path is not None else Path.home() / ".cache" / "hessstats" / "jax"
     directory.mkdir(parents=True, exist_ok=True)

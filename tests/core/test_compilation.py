@@ -76,3 +76,4 @@ def test_persistent_cache_is_reused_by_a_new_process(tmp_path):
     assert second.returncode == 0, second.stderr[-2000:]
     assert sorted(p.name for p in cache.iterdir()) == entries  # all hits, nothing recompiled
     assert second.stdout == first.stdout
+
