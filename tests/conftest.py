@@ -48,3 +48,17 @@ def _no_persistent_compilation_cache():
     import jax
 
     assert not jax.config.jax_compilation_cache_dir, "a test turned the persistent compilation cache on"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _drop_compiled_kernels_between_modules():
+    """Free the XLA executables each test module compiled (``jax.clear_caches()``): one process runs
+    the whole suite, and without this the thousands of executables it accumulates made XLA's CPU
+    compiler crash (segmentation fault) late in the session on this 2-core CI machine."""
+    yield
+    import gc
+
+    import jax
+
+    jax.clear_caches()
+    gc.collect()
