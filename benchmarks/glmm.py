@@ -82,7 +82,7 @@ def main(small: bool = False) -> None:
     crossed = pd.read_csv(ROOT / "data" / "reference" / "glmm_crossed_sim.csv")
     model = hs.glmer("y ~ x + (1 | subject) + (1 | item)", crossed, family="binomial")
     first, steady, res = timed(lambda: model.fit(), repeat=1)
-    rows.append(("crossed binomial 7500 rows, 325 effects (dense)", first, steady, res.llf))
+    rows.append(("crossed binomial 7500 rows, 325 effects (Schur)", first, steady, res.llf))
     rows.append(("  lme4 glmer [R file]", np.nan, r_times["crossed_glmer"], np.nan))
     rows.append(("  glmmTMB [R file]", np.nan, r_times["crossed_glmmTMB"], np.nan))
 

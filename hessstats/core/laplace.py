@@ -13,7 +13,10 @@ So ``jax.grad`` and ``jax.hessian`` of ``L`` are exact (third derivatives of ``l
 finite differences anywhere (lme4 and TMB's ``sdreport`` finite-difference the outer Hessian).
 
 Structure of ``H_uu`` (:class:`Structure`): ``DENSE`` (a ``q x q`` Hessian and Cholesky factor;
-fine to a few thousand effects: nested and crossed factors use it) or ``GROUPS`` (``u`` is a
+fine to a few thousand effects), ``CROSSED`` (two grouping factors: the first ``lead`` effects are
+block-diagonal, ``G`` blocks of ``b``, the other ``r`` dense; solved by the Schur complement
+``S = B - C' A^-1 C`` on the ``r`` effects, so memory is ``O(lead r + r^2)``, never ``q^2``; needs a
+``hessian`` giving ``(A blocks, C, B)``), or ``GROUPS`` (``u`` is a
 ``(G, b)`` array flattened row by row whose rows do not interact: one grouping factor). With
 ``GROUPS`` the ``G`` blocks of size ``b x b`` come from ``b`` Hessian-vector products with
 "coloured" directions (``e_j`` in every group at once), and the solves are ``G`` small Cholesky
@@ -40,6 +43,8 @@ INNER_TOL = 1e-20
 (then takes one more step)."""
 INNER_MAXITER = 100
 LOG_2PI = math.log(2.0 * math.pi)
+UNROLL_BLOCK = 8
+"""Group blocks up to this size are factorised elementwise over the groups (:func:`block_cholesky`)."""
 
 
 class Structure(enum.Enum):
@@ -53,6 +58,7 @@ class Structure(enum.Enum):
 
     DENSE = "dense"
     GROUPS = "groups"
+    CROSSED = "crossed"
 
 
 @dataclass(frozen=True)
@@ -87,13 +93,21 @@ class Laplace:
     hessian: Callable[[Any, Any, Any], Any] | None = None
     """Optional ``hessian(theta, u, data) -> -H_uu`` in this structure's layout (e.g. ``Z'WZ + I``
     assembled from a GLMM's working weights): much smaller compiled programs than nested AD."""
+    lead: int = 0
+    """``CROSSED``: the number of leading (block-diagonal) effects."""
 
     def __post_init__(self) -> None:
         if self.structure is Structure.GROUPS and self.q % self.block:
             raise ValueError(f"q={self.q} is not a multiple of block={self.block}")
+        if self.structure is Structure.CROSSED and (self.hessian is None or self.lead % self.block
+                                                    or not 0 < self.lead < self.q):
+            raise ValueError(f"CROSSED needs a hessian giving (A, C, B) and 0 < lead={self.lead} < q={self.q}, "
+                             f"a multiple of block={self.block}")
 
     @property
     def groups(self) -> int:
+        if self.structure is Structure.CROSSED:
+            return self.lead // self.block
         return self.q // self.block if self.structure is Structure.GROUPS else 1
 
     def value(self, theta: Any, u: jnp.ndarray, data: Any) -> jnp.ndarray:
@@ -119,29 +133,137 @@ class Laplace:
         blocks = jax.vmap(column, out_axes=2)(colours)  # blocks[g, :, j] = H_g e_j
         return -(blocks + jnp.swapaxes(blocks, 1, 2)) / 2.0
 
+    @property
+    def unrolled(self) -> bool:
+        """Small group blocks are factorised and solved by elementwise formulas over the groups
+        (vectorised over ``G``; no batched LAPACK calls, whose batched derivatives stalled XLA's CPU
+        runtime beyond ~6e4 groups in jax 0.10)."""
+        return self.structure in (Structure.GROUPS, Structure.CROSSED) and self.block <= UNROLL_BLOCK
+
+    def _block_solve(self, low: jnp.ndarray, r: jnp.ndarray) -> jnp.ndarray:
+        """Solve each group's ``(b, b)`` system for ``r`` of shape ``(G, b)``."""
+        if self.unrolled:
+            return block_cho_solve(low, r)
+        return jax.vmap(lambda c, v: jax.scipy.linalg.cho_solve((c, True), v))(low, r)
+
+    def _schur(self, neg_h: tuple) -> tuple[jnp.ndarray, jnp.ndarray, jnp.ndarray]:
+        """``CROSSED``: the factors of the leading blocks, ``X = A^-1 C`` (``(lead, r)``) and ``S = B - C'X``."""
+        a, c, b = neg_h
+        low = block_cholesky(a) if self.unrolled else jnp.linalg.cholesky(a)
+        c3 = c.reshape(self.groups, self.block, -1)
+        x = jax.vmap(lambda col: self._block_solve(low, col), in_axes=2, out_axes=2)(c3).reshape(self.lead, -1)
+        s = b - c.T @ x
+        return low, x, (s + s.T) / 2.0
+
     def solve(self, chol: jnp.ndarray, rhs: jnp.ndarray) -> jnp.ndarray:
         """``(-H_uu)^-1 rhs`` from :meth:`cholesky`'s factor; ``rhs`` is ``(q,)``."""
         if self.structure is Structure.DENSE:
             return jax.scipy.linalg.cho_solve((chol, True), rhs)
-        r = rhs.reshape(self.groups, self.block)
-        return jax.vmap(lambda c, v: jax.scipy.linalg.cho_solve((c, True), v))(chol, r).reshape(-1)
+        if self.structure is Structure.CROSSED:
+            low, x, low_s, c = chol
+            ya = self._block_solve(low, rhs[: self.lead].reshape(self.groups, self.block)).reshape(-1)
+            xb = jax.scipy.linalg.cho_solve((low_s, True), rhs[self.lead:] - c.T @ ya)
+            return jnp.concatenate([ya - x @ xb, xb])
+        return self._block_solve(chol, rhs.reshape(self.groups, self.block)).reshape(-1)
 
-    def cholesky(self, neg_h: jnp.ndarray) -> jnp.ndarray:
+    def cholesky(self, neg_h: Any) -> Any:
+        """The factor :meth:`solve` and :meth:`logdet` use (``CROSSED``: ``(L_A, A^-1 C, L_S, C)``)."""
+        if self.structure is Structure.CROSSED:
+            low, x, s = self._schur(neg_h)
+            return low, x, jnp.linalg.cholesky(s), neg_h[1]
+        if self.unrolled:
+            return block_cholesky(neg_h)
         return jnp.linalg.cholesky(neg_h)
 
-    def logdet(self, chol: jnp.ndarray) -> jnp.ndarray:
-        return 2.0 * jnp.sum(jnp.log(jnp.diagonal(chol, axis1=-2, axis2=-1)))
+    def logdet(self, chol: Any) -> jnp.ndarray:
+        def of(low):
+            return 2.0 * jnp.sum(jnp.log(jnp.diagonal(low, axis1=-2, axis2=-1)))
 
-    def min_eigenvalue(self, neg_h: jnp.ndarray) -> jnp.ndarray:
+        if self.structure is Structure.CROSSED:  # det(-H) = det(A) det(S)
+            return of(chol[0]) + of(chol[2])
+        return of(chol)
+
+    def min_eigenvalue(self, neg_h: Any) -> jnp.ndarray:
+        """The smallest eigenvalue of ``-H_uu`` (``CROSSED``: of its leading blocks and Schur complement,
+        which are all positive exactly when ``-H_uu`` is positive definite)."""
+        if self.structure is Structure.CROSSED:
+            low, _, s = self._schur(neg_h)
+            return jnp.minimum(jnp.min(jnp.linalg.eigvalsh(neg_h[0])), jnp.min(jnp.linalg.eigvalsh(s)))
+        if self.unrolled and self.block == 1:
+            return jnp.min(neg_h)
         return jnp.min(jnp.linalg.eigvalsh(neg_h))
+
+    def inverse_blocks(self, chol: Any) -> Any:
+        """``(-H_uu)^-1``: ``(q, q)`` (dense), its ``(G, b, b)`` diagonal blocks (groups), or (crossed)
+        the leading part's ``(G, b, b)`` diagonal blocks and the trailing ``(r, r)`` block."""
+        if self.structure is Structure.DENSE:
+            return jax.scipy.linalg.cho_solve((chol, True), jnp.eye(self.q))
+        eye = jnp.eye(self.block)
+        if self.structure is Structure.CROSSED:  # A^-1 + X S^-1 X' on the leading blocks, S^-1 trailing
+            low, x, low_s, _ = chol
+            xs = jax.scipy.linalg.cho_solve((low_s, True), x.T).T
+            x3, xs3 = x.reshape(self.groups, self.block, -1), xs.reshape(self.groups, self.block, -1)
+            lead = jnp.stack([self._block_solve(low, jnp.broadcast_to(eye[j], (self.groups, self.block)))
+                              for j in range(self.block)], axis=2) + jnp.einsum("gir,gjr->gij", x3, xs3)
+            return lead, jax.scipy.linalg.cho_solve((low_s, True), jnp.eye(x.shape[1]))
+        if self.unrolled:
+            cols = [block_cho_solve(chol, jnp.broadcast_to(eye[j], (self.groups, self.block)))
+                    for j in range(self.block)]
+            return jnp.stack(cols, axis=2)
+        return jax.vmap(lambda c: jax.scipy.linalg.cho_solve((c, True), eye))(chol)
 
     def inverse_diagonal(self, chol: jnp.ndarray) -> jnp.ndarray:
         """The diagonal of ``(-H_uu)^-1`` (conditional variances of the random effects)."""
-        if self.structure is Structure.DENSE:
-            return jnp.diag(jax.scipy.linalg.cho_solve((chol, True), jnp.eye(self.q)))
-        eye = jnp.eye(self.block)
-        inv = jax.vmap(lambda c: jax.scipy.linalg.cho_solve((c, True), eye))(chol)
-        return jnp.diagonal(inv, axis1=1, axis2=2).reshape(-1)
+        if self.structure is Structure.CROSSED:
+            lead, tail = self.inverse_blocks(chol)
+            return jnp.concatenate([jnp.diagonal(lead, axis1=1, axis2=2).reshape(-1), jnp.diag(tail)])
+        return jnp.diagonal(self.inverse_blocks(chol), axis1=-2, axis2=-1).reshape(-1)
+
+
+def block_cholesky(a: jnp.ndarray) -> jnp.ndarray:
+    """Lower Cholesky factors of a stack of small ``(G, b, b)`` matrices by the textbook recurrence,
+    elementwise over ``G`` (NaN where a block is not positive definite, as ``jnp.linalg.cholesky``).
+
+    Example
+    -------
+    >>> from hessstats._config import x64
+    >>> with x64():
+    ...     block_cholesky(jnp.array([[[4.0, 2.0], [2.0, 5.0]]])).tolist()
+    [[[2.0, 0.0], [1.0, 2.0]]]
+    """
+    b = a.shape[-1]
+    low: dict[tuple[int, int], jnp.ndarray] = {}
+    for j in range(b):
+        d = jnp.sqrt(a[:, j, j] - sum((low[j, m] ** 2 for m in range(j)), jnp.zeros_like(a[:, j, j])))
+        low[j, j] = d
+        for i in range(j + 1, b):
+            low[i, j] = (a[:, i, j] - sum((low[i, m] * low[j, m] for m in range(j)), jnp.zeros_like(d))) / d
+    zero = jnp.zeros_like(a[:, 0, 0])
+    return jnp.stack([jnp.stack([low[i, j] if j <= i else zero for j in range(b)], axis=-1) for i in range(b)],
+                     axis=-2)
+
+
+def block_cho_solve(low: jnp.ndarray, rhs: jnp.ndarray) -> jnp.ndarray:
+    """``(L L')^-1 r`` for stacks ``low`` ``(G, b, b)`` and ``rhs`` ``(G, b)``: forward and back
+    substitution, elementwise over ``G``.
+
+    Example
+    -------
+    >>> from hessstats._config import x64
+    >>> with x64():
+    ...     block_cho_solve(jnp.array([[[2.0, 0.0], [1.0, 2.0]]]), jnp.array([[4.0, 2.0]])).tolist()
+    [[1.0, 0.0]]
+    """
+    b = rhs.shape[-1]
+    fwd: list[jnp.ndarray] = []
+    for i in range(b):
+        fwd.append((rhs[:, i] - sum((low[:, i, m] * fwd[m] for m in range(i)), jnp.zeros_like(rhs[:, i])))
+                   / low[:, i, i])
+    out: list[jnp.ndarray | None] = [None] * b
+    for i in reversed(range(b)):
+        out[i] = (fwd[i] - sum((low[:, m, i] * out[m] for m in range(i + 1, b)), jnp.zeros_like(rhs[:, i]))) \
+            / low[:, i, i]
+    return jnp.stack(out, axis=-1)
 
 
 def _newton(lap: Laplace, theta: Any, data: Any, u0: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
@@ -213,10 +335,38 @@ def _mode_jvp(lap: Laplace, primals: tuple, tangents: tuple) -> tuple[jnp.ndarra
     return u, lap.solve(chol, rhs)
 
 
-def marginal(lap: Laplace, theta: Any, data: Any, u0: jnp.ndarray) -> jnp.ndarray:
+@partial(jax.custom_jvp, nondiff_argnums=(0,))
+def at_mode(lap: Laplace, theta: Any, data: Any, u: jnp.ndarray) -> jnp.ndarray:
+    """``u`` itself, taken to be the inner mode at ``theta`` (found beforehand, e.g. by a compiled
+    :func:`mode`), with :func:`mode`'s implicit-function derivative: the compiled outer Hessian then
+    holds no Newton loop (about a third less to compile, and no inner iterations per evaluation).
+
+    Example
+    -------
+    >>> import jax, jax.numpy as jnp
+    >>> from hessstats._config import x64
+    >>> lap = Laplace(lambda t, u, d: -0.5 * jnp.sum((u - t * d) ** 2) - 0.5 * jnp.sum(u ** 2), q=2)
+    >>> with x64():   # the mode at t = 1 is d / 2; du/dt = d / 2 as for mode()
+    ...     jax.jacfwd(lambda t: at_mode(lap, t, jnp.array([1.0, 4.0]), jnp.array([0.5, 2.0])))(1.0).round(12).tolist()
+    [0.5, 2.0]
+    """
+    return u
+
+
+@at_mode.defjvp
+def _at_mode_jvp(lap: Laplace, primals: tuple, tangents: tuple) -> tuple[jnp.ndarray, jnp.ndarray]:
+    theta, data, u0 = primals
+    u = at_mode(lap, theta, data, u0)  # so that differentiating this rule again sees u move with theta
+    rhs = jax.jvp(lambda t: lap.grad_u(t, u, data), (theta,), (tangents[0],))[1]
+    chol = lap.cholesky(lap.neg_hessian(theta, u, data))
+    return u, lap.solve(chol, rhs)
+
+
+def marginal(lap: Laplace, theta: Any, data: Any, u0: jnp.ndarray, *, solved: bool = False) -> jnp.ndarray:
     """The Laplace marginal log-likelihood ``l(theta, u_hat) + q/2 log(2 pi) - 1/2 log det(-H_uu)``.
 
-    Exact ``jax.grad``/``jax.hessian`` in ``theta``; ``u0`` only starts the inner Newton solve.
+    Exact ``jax.grad``/``jax.hessian`` in ``theta``; ``u0`` only starts the inner Newton solve
+    (``solved=True``: ``u0`` is the converged mode at ``theta``, see :func:`at_mode`).
 
     Example
     -------
@@ -227,7 +377,7 @@ def marginal(lap: Laplace, theta: Any, data: Any, u0: jnp.ndarray) -> jnp.ndarra
     ...     round(float(marginal(lap, 0.0, None, jnp.zeros(1))), 12)
     0.0
     """
-    u = mode(lap, theta, data, u0)
+    u = at_mode(lap, theta, data, u0) if solved else mode(lap, theta, data, u0)
     chol = lap.cholesky(lap.neg_hessian(theta, u, data))
     return lap.value(theta, u, data) + 0.5 * lap.q * LOG_2PI - 0.5 * lap.logdet(chol)
 

@@ -18,12 +18,15 @@ below it; for a scalar term just the log-SD), then ``log_sigma`` (Gaussian) or `
 :func:`variance_components` the same table with boundary flags and profile intervals.
 
 Structure: with one grouping factor the inner Hessian is block-diagonal (one ``b x b`` block per
-group, vectorised solves: 1e5 groups are routine); with several factors (crossed or nested) it is
-dense ``q x q`` (a few thousand effects).
+group, vectorised solves: 1e5 groups are routine); with two factors (crossed, or nested ``(1 | a/b)``)
+the larger factor's effects are eliminated group by group and the smaller one's solved densely (a
+Schur complement: memory ``O(q_large q_small + q_small^2)``, never ``q^2``); with three or more
+factors (or REML) it is dense ``q x q`` (a few thousand effects).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import math
 import re
@@ -40,8 +43,9 @@ from formulaic import model_matrix
 from scipy.stats import chi2
 
 from hessstats._config import float64, x64
-from hessstats.core.laplace import LOG_2PI, Laplace, Structure, mode
+from hessstats.core.laplace import LOG_2PI, Laplace, Structure, at_mode, mode
 from hessstats.errors import BoundaryWarning, DataError, SpecificationError, message, warn
+from hessstats.model import Model
 from hessstats.models.mixed import LaplaceMarginal, LaplaceModel, _Warm
 from hessstats.rows.prepare import index_array
 
@@ -172,14 +176,28 @@ class _Design:
     layout_groups: bool
     reml: bool
     p: int
+    order: tuple[int, ...] = ()
+    """The order of the terms' effects in ``b`` (default: term order); ``crossed``: the larger first."""
+    crossed: bool = False
+    """Two factors solved by the Schur complement (:attr:`Structure.CROSSED`): ``neg_hessian`` gives
+    ``(A blocks, C, B)``."""
+
+    def _key(self) -> tuple:
+        return (self.family, self.terms, self.layout_groups, self.reml, self.p, self.order, self.crossed)
 
     def __hash__(self) -> int:
-        return hash((self.family, self.terms, self.layout_groups, self.reml, self.p))
+        return hash(self._key())
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Design) and hash(self) == hash(other) and (
-            self.family, self.terms, self.layout_groups, self.reml, self.p) == (
-            other.family, other.terms, other.layout_groups, other.reml, other.p)
+        return isinstance(other, _Design) and hash(self) == hash(other) and self._key() == other._key()
+
+    def offsets(self) -> dict[int, int]:
+        """Where each term's effects start in ``b`` (after ``beta`` for REML)."""
+        out, at = {}, 0
+        for j in self.order or range(len(self.terms)):
+            out[j] = at
+            at += self.terms[j].size
+        return out
 
     @property
     def q(self) -> int:
@@ -200,17 +218,16 @@ class _Design:
 
     def effects(self, params: Any, b: jnp.ndarray) -> list[jnp.ndarray]:
         """Per term the ``(levels, columns)`` random effects ``u = Lambda b``."""
-        out, offset, col = [], 0, 0
+        out, col, offsets = [], 0, self.offsets()
         if self.layout_groups:
             mat = b.reshape(self.terms[0].levels, -1)
-        for t, lam in zip(self.terms, self.factors(params)):
+        for j, (t, lam) in enumerate(zip(self.terms, self.factors(params))):
             k = len(t.columns)
             if self.layout_groups:
                 piece = mat[:, col: col + k]
                 col += k
             else:
-                piece = b[offset: offset + t.size].reshape(t.levels, k)
-                offset += t.size
+                piece = b[offsets[j]: offsets[j] + t.size].reshape(t.levels, k)
             out.append(piece @ lam.T)
         return out
 
@@ -243,6 +260,22 @@ class _Design:
             outer = w[:, None, None] * a[:, :, None] * a[:, None, :]
             blocks = jax.ops.segment_sum(outer, g, num_segments=self.terms[0].levels)
             return blocks + jnp.eye(a.shape[1])
+        offsets = self.offsets()
+        if self.crossed:  # (A blocks of the leading factor, C, B of the other): Structure.CROSSED
+            first, second = self.order
+            ra, rb = rows[first], rows[second]
+            ka, kb = ra.shape[1], rb.shape[1]
+            ga, gb = d["g"][f"t{first}"], d["g"][f"t{second}"]
+            a = jax.ops.segment_sum(w[:, None, None] * ra[:, :, None] * ra[:, None, :], ga,
+                                    num_segments=self.terms[first].levels) + jnp.eye(ka)
+            ia = ga[:, None] * ka + jnp.arange(ka)[None, :]
+            ib = gb[:, None] * kb + jnp.arange(kb)[None, :]
+            qa, qb = self.terms[first].size, self.terms[second].size
+            c = jnp.zeros((qa, qb)).at[ia[:, :, None], ib[:, None, :]].add(
+                w[:, None, None] * ra[:, :, None] * rb[:, None, :])
+            bb = jnp.zeros((qb, qb)).at[ib[:, :, None], ib[:, None, :]].add(
+                w[:, None, None] * rb[:, :, None] * rb[:, None, :]) + jnp.eye(qb)
+            return a, c, bb
         vals, idx, offset = [], [], 0
         if self.reml:
             vals.append(d["X"])
@@ -251,11 +284,10 @@ class _Design:
         for j, (t, r) in enumerate(zip(self.terms, rows)):
             k = len(t.columns)
             vals.append(r)
-            idx.append(offset + d["g"][f"t{j}"][:, None] * k + jnp.arange(k)[None, :])
-            offset += t.size
+            idx.append(offset + offsets[j] + d["g"][f"t{j}"][:, None] * k + jnp.arange(k)[None, :])
         vals_all, idx_all = jnp.concatenate(vals, axis=1), jnp.concatenate(idx, axis=1)
         outer = w[:, None, None] * vals_all[:, :, None] * vals_all[:, None, :]
-        q = offset
+        q = offset + sum(t.size for t in self.terms)
         h = jnp.zeros((q, q)).at[idx_all[:, :, None], idx_all[:, None, :]].add(outer)
         diag = jnp.concatenate([jnp.zeros(self.p), jnp.ones(q - self.p)]) if self.reml else jnp.ones(q)
         return h + jnp.diag(diag)
@@ -291,6 +323,7 @@ class AGQMarginal:
 
     laplace: Laplace
     nagq: int
+    solved: bool = False
 
     def nodes(self) -> tuple[np.ndarray, np.ndarray]:
         return np.polynomial.hermite.hermgauss(self.nagq)
@@ -298,7 +331,7 @@ class AGQMarginal:
     def __call__(self, params: Any, data: Any) -> Any:
         lap, d = self.laplace, data["data"]
         design = lap.joint
-        b = mode(lap, params, d, data["u0"])
+        b = at_mode(lap, params, d, data["u0"]) if self.solved else mode(lap, params, d, data["u0"])
         scale = 1.0 / jnp.sqrt(lap.neg_hessian(params, b, d)[:, 0, 0])  # (G,)
         eta = design.eta(params, b, d)
         lam = design.factors(params)[0][0, 0]
@@ -386,10 +419,20 @@ class GlmerModel(LaplaceModel):
         neg_h = lap.neg_hessian(params, b, self.data["data"])
         lams = design.factors(params)
         if lap.structure is Structure.GROUPS:
-            inv = jnp.linalg.inv(neg_h)  # (G, B, B) blocks
+            inv = lap.inverse_blocks(lap.cholesky(neg_h))  # (G, B, B) blocks
             big = jax.scipy.linalg.block_diag(*lams)
             cov = jnp.einsum("ij,gjk,lk->gil", big, inv, big)
             return jnp.diagonal(cov, axis1=1, axis2=2).reshape(-1)
+        if lap.structure is Structure.CROSSED:  # each term's (levels, k, k) blocks of the inverse
+            lead, tail = lap.inverse_blocks(lap.cholesky(neg_h))
+            first, second = design.order
+            t2 = design.terms[second]
+            k2 = len(t2.columns)
+            tail_blocks = jnp.moveaxis(jnp.diagonal(tail.reshape(t2.levels, k2, t2.levels, k2), axis1=0, axis2=2), -1, 0)
+            blocks = {first: lead, second: tail_blocks}
+            return jnp.concatenate([
+                jnp.diagonal(jnp.einsum("ij,gjk,lk->gil", lam, blocks[j], lam), axis1=1, axis2=2).reshape(-1)
+                for j, lam in enumerate(lams)])
         inv = jnp.linalg.inv(neg_h)
         blocks = [jnp.eye(design.p)] if design.reml else []
         for term, lam in zip(design.terms, lams):
@@ -499,11 +542,17 @@ def glmer(formula: str, data: pd.DataFrame, family: str | Family = "binomial", *
         raise DataError(message("the data have missing or non-finite values", expected="finite values",
                                 got="NaN or inf in the response, design or offset", fix="drop those rows first"))
     same_factor = len({t.factor for t in terms}) == 1
-    design = _Design(family, tuple(terms), same_factor and not reml, reml, x.shape[1])
+    crossed = len(terms) == 2 and not same_factor and not reml
+    order = tuple(sorted(range(len(terms)), key=lambda j: -terms[j].size)) if crossed else ()
+    design = _Design(family, tuple(terms), same_factor and not reml, reml, x.shape[1], order, crossed)
     q = design.q + (design.p if reml else 0)
-    structure = Structure.GROUPS if design.layout_groups else Structure.DENSE
-    block = sum(len(t.columns) for t in terms) if design.layout_groups else 1
-    lap = Laplace(design, q, structure, block, hessian=_NegHessian(design))
+    if crossed:
+        lap = Laplace(design, q, Structure.CROSSED, len(terms[order[0]].columns), hessian=_NegHessian(design),
+                      lead=terms[order[0]].size)
+    else:
+        structure = Structure.GROUPS if design.layout_groups else Structure.DENSE
+        block = sum(len(t.columns) for t in terms) if design.layout_groups else 1
+        lap = Laplace(design, q, structure, block, hessian=_NegHessian(design))
     # start values: least squares on the link scale, unit-ish SDs (Gaussian: scaled by the residual SD)
     link = {Family.BINOMIAL: lambda m: np.log((m + 0.5) / (1.5 - m)), Family.POISSON: lambda m: np.log(m + 0.1),
             Family.NEGBIN: lambda m: np.log(m + 0.1), Family.GAUSSIAN: lambda m: m}[family]
@@ -549,8 +598,12 @@ def glmer(formula: str, data: pd.DataFrame, family: str | Family = "binomial", *
         desc["nAGQ"] = nagq
     model = GlmerModel(marginal_fn, params0, {"data": d, "u0": u0}, names=names, nobs=len(y),
                        description=desc, transforms=_transforms(terms, family))
+    # the same marginal taking data["u0"] as the converged mode (LaplaceModel.evaluate); it borrows the data
+    twin = Model(dataclasses.replace(marginal_fn, solved=True), params0, {"data": d, "u0": u0}, names=names,
+                 nobs=len(y)).replace(data=None)
     for key, value in {"laplace": lap, "random_names": (), "warm": _Warm(u0), "design": design,
-                       "levels": tuple(levels), "fixed_names": fixed_names}.items():
+                       "levels": tuple(levels), "fixed_names": fixed_names,
+                       "solved_twin": (model.program, twin)}.items():
         object.__setattr__(model, key, value)
     return model
 

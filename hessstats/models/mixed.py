@@ -69,6 +69,8 @@ class LaplaceMarginal:
     """
 
     laplace: Laplace
+    solved: bool = False
+    """``data["u0"]`` is the converged inner mode (:func:`~hessstats.core.laplace.at_mode`)."""
 
     @property
     def __name__(self) -> str:
@@ -76,7 +78,7 @@ class LaplaceMarginal:
         return getattr(getattr(joint, "loglike", joint), "__name__", "laplace")
 
     def __call__(self, params: Any, data: Any) -> Any:
-        return marginal(self.laplace, params, data["data"], data["u0"])
+        return marginal(self.laplace, params, data["data"], data["u0"], solved=self.solved)
 
 
 class _Warm:
@@ -108,6 +110,9 @@ class LaplaceModel(Model):
     laplace: Laplace | None = None
     random_names: tuple[str, ...] = ()
     warm: Any = None
+    solved_twin: Any = None
+    """``(program, twin)``: a model whose marginal takes ``data["u0"]`` as the converged mode, used by
+    :meth:`evaluate` while this model's program is ``program`` (not after a change of log-likelihood)."""
 
     def evaluate(self, theta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         """The marginal's ``(value, gradient, Hessian)``, the inner solve starting from the last mode."""
@@ -119,6 +124,9 @@ class LaplaceModel(Model):
             u = np.asarray(_mode(self.laplace, self.spec.unravel(jnp.asarray(theta)), self.data["data"], start))
         if np.all(np.isfinite(u)):
             self.warm.u = u
+            program, twin = self.solved_twin if self.solved_twin is not None else (None, None)
+            if twin is not None and program is self.program:  # u is the mode at theta: no Newton loop compiled in
+                return engine.evaluate(twin.replace(data={**self.data, "u0": jnp.asarray(u)}), theta)
         warm = self.replace(data={**self.data, "u0": jnp.asarray(self.warm.u)})
         return engine.evaluate(warm, theta)
 
@@ -287,7 +295,12 @@ def laplace_model(loglike: Callable[[Any, Any], Any], start: Mapping[str, Any], 
     lap = Laplace(joint, u0.size, structure, block if structure is Structure.GROUPS else 1)
     model = LaplaceModel(LaplaceMarginal(lap), fixed_start, {"data": prepared, "u0": u0}, names=fnames, nobs=nobs,
                          **model_options)
-    for key, value in {"laplace": lap, "random_names": random_spec.names, "warm": _Warm(u0)}.items():
+    twin = None
+    if not model_options:  # the plain marginal only (options such as chunking keep the Newton loop in the kernel)
+        twin = (model.program, Model(LaplaceMarginal(lap, solved=True), fixed_start, {"data": prepared, "u0": u0},
+                                     names=fnames, nobs=nobs).replace(data=None))  # it borrows the data
+    for key, value in {"laplace": lap, "random_names": random_spec.names, "warm": _Warm(u0),
+                       "solved_twin": twin}.items():
         object.__setattr__(model, key, value)
     return model
 
