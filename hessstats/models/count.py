@@ -491,8 +491,10 @@ def zinb_model(y: Any, X: Any, Z: Any = None, *, offset: Any = None, exposure: A
         raise DataError(message("Z and X have different numbers of rows", expected=f"{X.shape[0]} rows in Z",
                                 got=f"{Z.shape[0]} rows", fix="build Z from the same observations as X"))
     desc = {**count_description("zinb", description, offset, exposure), "inflation_link": link.value}
+    labels = (*(str(n) for n in names), *(f"inflate_{n}" for n in inflate_names), "alpha")
     model = build(lambda p, d: zinb_loglike(p, d, link), ZINBParams(start, np.full(Z.shape[1], -1.0), 0.5),
                   {"y": y, "X": X, "Z": Z, "offset": off},
-                  {"beta": list(names), "inflate": [f"inflate_{n}" for n in inflate_names], "alpha": "alpha"}, desc)
+                  {"beta": list(names), "inflate": [f"inflate_{n}" for n in inflate_names], "alpha": "alpha"}, desc,
+                  defaults=PostEstimationDefaults(mean=MeanPart(labels)))  # k = every parameter, as before
     return with_index_hessian(model, lambda e, x, d: zinb_obs(e, x, d, link), {"beta": "X", "inflate": "Z"},
                               check=False)
