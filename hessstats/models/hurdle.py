@@ -135,8 +135,8 @@ def hurdle_obs(eta: dict, extra: dict, data: dict, link: ZeroLink = ZeroLink.LOG
     >>> data = {"y": np.array([0.0, 2.0]), "offset": np.zeros(2)}
     >>> with jax.enable_x64(True):
     ...     out = hurdle_obs({"zero": np.zeros(2), "beta": np.zeros(2)}, {}, data)
-    >>> np.asarray(out).round(6).tolist()
-    [-0.693147, -1.234472]
+    >>> np.asarray(out).round(6).tolist()  # log(1/2); log(1/2) + log(e^-1 / 2) - log(1 - e^-1)
+    [-0.693147, -1.927619]
     """
     y = data["y"]
     log_p0, log_pos = _log_positive(link, eta["zero"])
