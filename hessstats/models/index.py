@@ -379,7 +379,9 @@ def with_index_hessian(model: Model, obs_loglike: Callable[..., Any], design: Ma
 
     ``obs_loglike(eta, extra, data)`` must equal the model's per-observation log-likelihood with
     ``eta = {name: data[column] @ params.name}`` for each ``design`` entry and ``extra`` the other
-    parameters (a dict by field name); ``check`` verifies row separability on a few rows (the
+    parameters (a dict by field name). A design entry may name a ``(J, k)`` coefficient matrix: ``J``
+    linear predictors on one design, passed as ``eta[name] = data[column] @ beta.T`` of shape
+    ``(n, J)`` (multinomial logit). ``check`` verifies row separability on a few rows (the
     built-in models, known to be separable, skip it). Models with row blocks (``chunk_size``, row
     sources, shards) are returned unchanged, and so are small ones (``nobs * k^2`` at most
     :data:`INDEX_MIN_CELLS`), where the generic kernel is as fast and compiles in about half the time.
