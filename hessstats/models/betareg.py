@@ -30,6 +30,7 @@ from hessstats.errors import DataError, message
 from hessstats.inference.defaults import PostEstimationDefaults
 from hessstats.model import Model
 from hessstats.models.design import align_rows, build, constant_columns, design, index_defaults, null_fixed, outcome, require, weighted
+from hessstats.models.index import with_index_hessian
 
 
 class BetaParams(NamedTuple):
@@ -56,9 +57,24 @@ def betareg_loglike(params: BetaParams, data: dict) -> jnp.ndarray:
     >>> np.asarray(out).round(6).tolist()  # mu = 1/2, phi = 2: the uniform density
     [0.0]
     """
+    return betareg_obs({"beta": data["X"] @ params.beta, "precision": data["Z"] @ params.precision}, {}, data)
+
+
+def betareg_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
+    """The beta-regression log-likelihood as a function of its two linear predictors,
+    ``eta["beta"] = X @ beta`` (logit mean) and ``eta["precision"] = Z @ precision`` (log precision):
+    the index form.
+
+    Example
+    -------
+    >>> with jax.enable_x64(True):
+    ...     out = betareg_obs({"beta": np.zeros(1), "precision": np.log(np.array([2.0]))}, {}, {"y": np.array([0.5])})
+    >>> np.asarray(out).round(6).tolist()  # Beta(1, 1) density at 0.5
+    [0.0]
+    """
     y = data["y"]
-    mu = jax.nn.sigmoid(data["X"] @ params.beta)
-    phi = jnp.exp(data["Z"] @ params.precision)
+    mu = jax.nn.sigmoid(eta["beta"])
+    phi = jnp.exp(eta["precision"])
     a, b = mu * phi, (1.0 - mu) * phi
     return (jsp.gammaln(phi) - jsp.gammaln(a) - jsp.gammaln(b)
             + (a - 1.0) * jnp.log(y) + (b - 1.0) * jnp.log1p(-y))
@@ -117,6 +133,7 @@ def betareg_model(y: Any, X: Any, Z: Any = None, *, names: Sequence[str] | None 
                                       margins_variables=null.margins_variables)
     # the mean part is the coefficients on X; a precision design Z is a second index (no leverage)
     null = dataclasses.replace(null, mean=MeanPart(tuple(str(n) for n in names), design="X" if Z is None else None))
-    return build(betareg_loglike, BetaParams(beta0, gamma0), {"y": y, "X": X, "Z": Zm},
-                 {"beta": list(names), "precision": precision_labels},
-                 {"model": "betareg", "formula": None, **(description or {})}, defaults=null)
+    model = build(betareg_loglike, BetaParams(beta0, gamma0), {"y": y, "X": X, "Z": Zm},
+                  {"beta": list(names), "precision": precision_labels},
+                  {"model": "betareg", "formula": None, **(description or {})}, defaults=null)
+    return with_index_hessian(model, betareg_obs, {"beta": "X", "precision": "Z"}, check=False)

@@ -33,6 +33,7 @@ from hessstats.core.covariance import Dispersion
 from hessstats.errors import SpecificationError, message
 from hessstats.model import Model
 from hessstats.models.design import align_rows, build, design, index_defaults, outcome, require, vector_option, weighted
+from hessstats.models.index import with_index_hessian
 
 
 class BinomialLink(enum.Enum):
@@ -83,8 +84,24 @@ def binomial_loglike(params: BinomialParams, data: dict, link: BinomialLink = Bi
     >>> np.asarray(out).round(6).tolist()  # log(2 * 1/2 * 1/2)
     [-0.693147]
     """
+    return binomial_obs({"beta": data["X"] @ params.beta}, {}, data, link)
+
+
+def binomial_obs(eta: dict, extra: dict, data: dict, link: BinomialLink = BinomialLink.LOGIT) -> jnp.ndarray:
+    """The binomial log-likelihood as a function of ``eta["beta"] = X @ beta`` (offset added here):
+    the index form, whose Hessian is assembled as ``X' diag(w) X``.
+
+    Example
+    -------
+    >>> import jax
+    >>> data = {"y": np.array([1.0]), "trials": np.array([2.0]), "offset": np.zeros(1)}
+    >>> with jax.enable_x64(True):
+    ...     out = binomial_obs({"beta": np.zeros(1)}, {}, data)
+    >>> np.asarray(out).round(6).tolist()  # log(2 / 4)
+    [-0.693147]
+    """
     y, n = data["y"], data["trials"]
-    log_p, log_q = _log_probabilities(link, data["X"] @ params.beta + data["offset"])
+    log_p, log_q = _log_probabilities(link, eta["beta"] + data["offset"])
     return (jsp.gammaln(n + 1.0) - jsp.gammaln(y + 1.0) - jsp.gammaln(n - y + 1.0)
             + y * log_p + (n - y) * log_q)
 
@@ -170,10 +187,11 @@ def binomial_model(y: Any, X: Any, *, trials: Any = None, failures: Any = None,
             weight = density ** 2 / (p * (1 - p))
         return (X * (n * weight)[:, None]).T @ X
 
-    return build(lambda p, d: binomial_loglike(p, d, link), BinomialParams(start),
-                 {"y": y, "trials": n, "X": X, "offset": off}, {"beta": list(names)},
-                 {"model": "binomial", "formula": None, "link": link.value, "trials": trials is not None or failures is not None,
-                  "offset": offset is not None, **(description or {})}, expected_information,
-                 defaults=dataclasses.replace(  # Pearson option: R quasibinomial, statsmodels scale="X2"
-                     index_defaults(X, names, lambda p, d: binomial_predict(p, d, link)),
-                     dispersion=Dispersion(None, float, lambda p, d: binomial_pearson_residuals(p, d, link))))
+    model = build(lambda p, d: binomial_loglike(p, d, link), BinomialParams(start),
+                  {"y": y, "trials": n, "X": X, "offset": off}, {"beta": list(names)},
+                  {"model": "binomial", "formula": None, "link": link.value, "trials": trials is not None or failures is not None,
+                   "offset": offset is not None, **(description or {})}, expected_information,
+                  defaults=dataclasses.replace(  # Pearson option: R quasibinomial, statsmodels scale="X2"
+                      index_defaults(X, names, lambda p, d: binomial_predict(p, d, link)),
+                      dispersion=Dispersion(None, float, lambda p, d: binomial_pearson_residuals(p, d, link))))
+    return with_index_hessian(model, lambda e, x, d: binomial_obs(e, x, d, link), {"beta": "X"}, check=False)

@@ -28,6 +28,7 @@ from hessstats.errors import DataError, SpecificationError, message
 from hessstats.inference.defaults import PostEstimationDefaults
 from hessstats.model import Model
 from hessstats.models.design import align_rows, build, design, null_fixed, weighted
+from hessstats.models.index import with_index_hessian
 
 
 class MNLogitParams(NamedTuple):
@@ -68,7 +69,22 @@ def mnlogit_loglike(params: MNLogitParams, data: dict) -> jnp.ndarray:
     >>> np.asarray(out).round(6).tolist()  # log(1/3)
     [-1.098612, -1.098612]
     """
-    eta = data["X"] @ params.beta.T
+    return mnlogit_obs({"beta": data["X"] @ params.beta.T}, {}, data)
+
+
+def mnlogit_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
+    """The multinomial-logit log-likelihood as a function of the ``(n, J-1)`` linear predictors
+    ``eta["beta"] = X @ beta.T`` (the multi-index form: the Hessian blocks are ``X' diag(w_jl) X``).
+
+    Example
+    -------
+    >>> import jax
+    >>> with jax.enable_x64(True):
+    ...     out = mnlogit_obs({"beta": np.zeros((1, 2))}, {}, {"Y": np.array([[1.0, 0.0, 0.0]])})
+    >>> np.asarray(out).round(6).tolist()  # log(1/3)
+    [-1.098612]
+    """
+    eta = eta["beta"]
     eta = jnp.concatenate([jnp.zeros((eta.shape[0], 1)), eta], axis=1)
     return jnp.sum(data["Y"] * eta, axis=1) - jax.scipy.special.logsumexp(eta, axis=1)
 
@@ -88,12 +104,16 @@ def cutpoints(thresholds: jnp.ndarray) -> jnp.ndarray:
 
 
 def _ordered(params: OrderedParams, data: dict, cdf) -> jnp.ndarray:
+    return _ordered_obs({"beta": data["X"] @ params.beta}, {"thresholds": params.thresholds}, data, cdf)
+
+
+def _ordered_obs(eta: dict, extra: dict, data: dict, cdf) -> jnp.ndarray:
     y = data["y"]
-    cut = cutpoints(params.thresholds)
+    cut = cutpoints(extra["thresholds"])
     top = y == cut.shape[0]
     bottom = y == 0
     padded = jnp.concatenate([cut[:1], cut, cut[-1:]])  # finite sentinels for the open ends
-    xb = data["X"] @ params.beta
+    xb = eta["beta"]
     upper, lower = padded[y + 1] - xb, padded[y] - xb
     by_cdf = jnp.where(top, 1.0, cdf(upper)) - jnp.where(bottom, 0.0, cdf(lower))
     by_sf = jnp.where(bottom, 1.0, cdf(-lower)) - jnp.where(top, 0.0, cdf(-upper))
@@ -148,6 +168,35 @@ def ordered_probit_loglike(params: OrderedParams, data: dict) -> jnp.ndarray:
     return _ordered(params, data, jstats.norm.cdf)
 
 
+def ordered_logit_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
+    """The ordered-logit log-likelihood as a function of ``eta["beta"] = X @ beta`` and the
+    cutpoint parameters ``extra["thresholds"]`` (the index form).
+
+    Example
+    -------
+    >>> import jax
+    >>> with jax.enable_x64(True):
+    ...     out = ordered_logit_obs({"beta": np.zeros(2)}, {"thresholds": jnp.array([0.0])}, {"y": np.array([0, 1])})
+    >>> np.asarray(out).round(6).tolist()
+    [-0.693147, -0.693147]
+    """
+    return _ordered_obs(eta, extra, data, jax.nn.sigmoid)
+
+
+def ordered_probit_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
+    """The ordered-probit log-likelihood in index form (as :func:`ordered_logit_obs`).
+
+    Example
+    -------
+    >>> import jax
+    >>> with jax.enable_x64(True):
+    ...     out = ordered_probit_obs({"beta": np.zeros(2)}, {"thresholds": jnp.array([0.0])}, {"y": np.array([0, 1])})
+    >>> np.asarray(out).round(6).tolist()
+    [-0.693147, -0.693147]
+    """
+    return _ordered_obs(eta, extra, data, jstats.norm.cdf)
+
+
 def _categories(y: Any, n: int, minimum: int, what: str) -> tuple[np.ndarray, list]:
     series = pd.Series(np.asarray(y) if not isinstance(y, pd.Series) else y).reset_index(drop=True)
     if len(series) != n:
@@ -188,8 +237,9 @@ def mnlogit_model(y: Any, X: Any, *, names: Sequence[str] | None = None, descrip
     desc = {"model": "mnlogit", "formula": None, "categories": [str(c) for c in levels], **(description or {})}
     labels = [f"{c}:{n}" for c in levels[1:] for n in names]
     null = null_fixed(X, labels)
-    return build(mnlogit_loglike, MNLogitParams(np.zeros((len(levels) - 1, X.shape[1]))), {"Y": Y, "X": X},
-                 labels, desc, defaults=PostEstimationDefaults(null=null or None, mean=MeanPart(tuple(labels))))
+    model = build(mnlogit_loglike, MNLogitParams(np.zeros((len(levels) - 1, X.shape[1]))), {"Y": Y, "X": X},
+                  labels, desc, defaults=PostEstimationDefaults(null=null or None, mean=MeanPart(tuple(labels))))
+    return with_index_hessian(model, mnlogit_obs, {"beta": "X"}, check=False)
 
 
 @weighted
@@ -224,7 +274,9 @@ def ordered_model(y: Any, X: Any, *, distr: str = "logit", names: Sequence[str] 
     thresholds = np.r_[cut[0], np.log(np.diff(cut))]
     loglike = ordered_logit_loglike if distr == "logit" else ordered_probit_loglike
     desc = {"model": f"ordered_{distr}", "formula": None, "categories": [str(c) for c in levels], **(description or {})}
-    return build(loglike, OrderedParams(np.zeros(X.shape[1]), thresholds), {"y": codes, "X": X},
-                 {"beta": list(names), "thresholds": [f"{a}/{b}" for a, b in zip(levels[:-1], levels[1:])]}, desc,
-                 defaults=PostEstimationDefaults(null={n: 0.0 for n in names},
-                                                 mean=MeanPart(tuple(str(n) for n in names), design="X")))
+    model = build(loglike, OrderedParams(np.zeros(X.shape[1]), thresholds), {"y": codes, "X": X},
+                  {"beta": list(names), "thresholds": [f"{a}/{b}" for a, b in zip(levels[:-1], levels[1:])]}, desc,
+                  defaults=PostEstimationDefaults(null={n: 0.0 for n in names},
+                                                  mean=MeanPart(tuple(str(n) for n in names), design="X")))
+    obs = ordered_logit_obs if distr == "logit" else ordered_probit_obs
+    return with_index_hessian(model, obs, {"beta": "X"}, check=False)

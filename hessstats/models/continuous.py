@@ -41,6 +41,7 @@ from hessstats.errors import SpecificationError, message
 from hessstats.inference.defaults import Inference
 from hessstats.model import Model
 from hessstats.models.design import align_rows, build, design, index_defaults, outcome, require, vector_option, weighted
+from hessstats.models.index import with_index_hessian
 
 LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
 
@@ -83,8 +84,24 @@ def normal_loglike(params: NormalParams, data: dict) -> jnp.ndarray:
     >>> np.asarray(out).round(6).tolist()  # -log(2 pi)/2 - r^2/2
     [-0.918939, -1.418939]
     """
-    z = (data["y"] - data["X"] @ params.beta) / params.sigma
-    return -0.5 * z * z - jnp.log(params.sigma) - LOG_SQRT_2PI
+    return normal_obs({"beta": data["X"] @ params.beta}, {"sigma": params.sigma}, data)
+
+
+def normal_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
+    """The normal log-density as a function of ``eta["beta"] = X @ beta`` and ``extra["sigma"]``:
+    the index form, whose Hessian is assembled as ``X' diag(w) X``.
+
+    Example
+    -------
+    >>> import jax
+    >>> with jax.enable_x64(True):
+    ...     out = normal_obs({"beta": np.ones(2)}, {"sigma": 1.0}, {"y": np.array([1.0, 2.0])})
+    >>> np.asarray(out).round(6).tolist()
+    [-0.918939, -1.418939]
+    """
+    sigma = extra["sigma"]
+    z = (data["y"] - eta["beta"]) / sigma
+    return -0.5 * z * z - jnp.log(sigma) - LOG_SQRT_2PI
 
 
 def tobit_loglike(params: NormalParams, data: dict) -> jnp.ndarray:
@@ -100,8 +117,25 @@ def tobit_loglike(params: NormalParams, data: dict) -> jnp.ndarray:
     >>> np.asarray(out).round(6).tolist()  # log Phi(0), normal log-density
     [-0.693147, -2.918939]
     """
-    z = (data["y"] - data["X"] @ params.beta) / params.sigma
-    density = -0.5 * z * z - jnp.log(params.sigma) - LOG_SQRT_2PI
+    return tobit_obs({"beta": data["X"] @ params.beta}, {"sigma": params.sigma}, data)
+
+
+def tobit_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
+    """The censored-normal log-likelihood as a function of ``eta["beta"] = X @ beta`` and
+    ``extra["sigma"]`` (the index form).
+
+    Example
+    -------
+    >>> import jax
+    >>> data = {"y": np.array([0.0, 2.0]), "left": np.array([1.0, 0.0]), "right": np.array([0.0, 0.0])}
+    >>> with jax.enable_x64(True):
+    ...     out = tobit_obs({"beta": np.zeros(2)}, {"sigma": 1.0}, data)
+    >>> np.asarray(out).round(6).tolist()
+    [-0.693147, -2.918939]
+    """
+    sigma = extra["sigma"]
+    z = (data["y"] - eta["beta"]) / sigma
+    density = -0.5 * z * z - jnp.log(sigma) - LOG_SQRT_2PI
     return jnp.where(data["left"] > 0, jstats.norm.logcdf(z),
                      jnp.where(data["right"] > 0, jstats.norm.logcdf(-z), density))
 
@@ -118,9 +152,24 @@ def gamma_loglike(params: GammaParams, data: dict) -> jnp.ndarray:
     >>> np.asarray(out).round(6).tolist()  # exponential(1) at 1: -1
     [-1.0]
     """
-    y, eta = data["y"], data["X"] @ params.beta
-    shape = 1.0 / params.scale
-    return shape * (jnp.log(y) - eta - jnp.log(params.scale)) - shape * y * jnp.exp(-eta) - jnp.log(y) - jsp.gammaln(shape)
+    return gamma_obs({"beta": data["X"] @ params.beta}, {"scale": params.scale}, data)
+
+
+def gamma_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
+    """The Gamma log-density as a function of ``eta["beta"] = X @ beta`` (log link) and
+    ``extra["scale"]`` (the index form).
+
+    Example
+    -------
+    >>> import jax
+    >>> with jax.enable_x64(True):
+    ...     out = gamma_obs({"beta": np.zeros(1)}, {"scale": 1.0}, {"y": np.array([1.0])})
+    >>> np.asarray(out).round(6).tolist()
+    [-1.0]
+    """
+    y, e, scale = data["y"], eta["beta"], extra["scale"]
+    shape = 1.0 / scale
+    return shape * (jnp.log(y) - e - jnp.log(scale)) - shape * y * jnp.exp(-e) - jnp.log(y) - jsp.gammaln(shape)
 
 
 VARIANCES = ("ols", "ml")
@@ -204,8 +253,9 @@ def normal_model(y: Any, X: Any, *, names: Sequence[str] | None = None, descript
         index_defaults(X, names), inference=Inference.T if variance == "ols" else Inference.Z,
         dispersion=Dispersion("sigma", lambda s: s ** 2, ols_residuals, default="pearson" if variance == "ols" else "ml",
                               weights=unit_weights))
-    return build(normal_loglike, NormalParams(beta, sigma), {"y": y, "X": X},
-                 {"beta": list(names), "sigma": "sigma"}, desc, expected_information, defaults=defaults)
+    model = build(normal_loglike, NormalParams(beta, sigma), {"y": y, "X": X},
+                  {"beta": list(names), "sigma": "sigma"}, desc, expected_information, defaults=defaults)
+    return with_index_hessian(model, normal_obs, {"beta": "X"}, check=False)
 
 
 @weighted
@@ -240,10 +290,11 @@ def tobit_model(y: Any, X: Any, *, left: Any = 0.0, right: Any = None, names: Se
     beta = np.linalg.lstsq(X, y, rcond=None)[0]
     sigma = float(np.sqrt(np.mean((y - X @ beta) ** 2))) or 1.0
     desc = {"model": "tobit", "formula": None, **(description or {})}
-    return build(tobit_loglike, NormalParams(beta, sigma), {"y": y, "X": X, "left": is_left, "right": is_right},
-                 {"beta": list(names), "sigma": "sigma"}, desc,
-                 extra={"censored": {"left": int(is_left.sum()), "right": int(is_right.sum())}},
-                 defaults=index_defaults(X, names))
+    model = build(tobit_loglike, NormalParams(beta, sigma), {"y": y, "X": X, "left": is_left, "right": is_right},
+                  {"beta": list(names), "sigma": "sigma"}, desc,
+                  extra={"censored": {"left": int(is_left.sum()), "right": int(is_right.sum())}},
+                  defaults=index_defaults(X, names))
+    return with_index_hessian(model, tobit_obs, {"beta": "X"}, check=False)
 
 
 @weighted
@@ -278,5 +329,6 @@ def gamma_model(y: Any, X: Any, *, names: Sequence[str] | None = None, descripti
     defaults = dataclasses.replace(index_defaults(X, names),
                                    dispersion=Dispersion("scale", lambda s: s, gamma_pearson_residuals, default="ml",
                                                          weights=unit_weights))
-    return build(gamma_loglike, GammaParams(beta, scale), {"y": y, "X": X},
-                 {"beta": list(names), "scale": "scale"}, desc, expected_information, defaults=defaults)
+    model = build(gamma_loglike, GammaParams(beta, scale), {"y": y, "X": X},
+                  {"beta": list(names), "scale": "scale"}, desc, expected_information, defaults=defaults)
+    return with_index_hessian(model, gamma_obs, {"beta": "X"}, check=False)

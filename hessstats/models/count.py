@@ -277,8 +277,25 @@ def zinb_loglike(params: ZINBParams, data: dict, link: InflationLink = Inflation
     >>> np.asarray(out).round(6).tolist()  # NB2(mu=1, alpha=1) is geometric(1/2): log(1/2 + 1/4), log(1/8)
     [-0.287682, -2.079442]
     """
-    log_w, log_1mw = _log_inflation(data["Z"] @ params.inflate, link)
-    log_nb = nb2_loglike(NB2Params(params.beta, params.alpha), data)
+    return zinb_obs({"beta": data["X"] @ params.beta, "inflate": data["Z"] @ params.inflate},
+                    {"alpha": params.alpha}, data, link)
+
+
+def zinb_obs(eta: dict, extra: dict, data: dict, link: InflationLink = InflationLink.LOGIT) -> jnp.ndarray:
+    """The zero-inflated NB2 log-likelihood as a function of ``eta["beta"] = X @ beta``,
+    ``eta["inflate"] = Z @ inflate`` and ``extra["alpha"]`` (the index form).
+
+    Example
+    -------
+    >>> import jax
+    >>> data = {"y": np.array([0.0]), "offset": np.zeros(1)}
+    >>> with jax.enable_x64(True):
+    ...     out = zinb_obs({"beta": np.zeros(1), "inflate": np.zeros(1)}, {"alpha": 1.0}, data)
+    >>> np.asarray(out).round(6).tolist()  # log(1/2 + 1/2 * 1/2)
+    [-0.287682]
+    """
+    log_w, log_1mw = _log_inflation(eta["inflate"], link)
+    log_nb = nb2_obs({"beta": eta["beta"]}, extra, data)
     zero = jnp.logaddexp(log_w, log_1mw + log_nb)
     return jnp.where(data["y"] == 0, zero, log_1mw + log_nb)
 
@@ -474,6 +491,10 @@ def zinb_model(y: Any, X: Any, Z: Any = None, *, offset: Any = None, exposure: A
         raise DataError(message("Z and X have different numbers of rows", expected=f"{X.shape[0]} rows in Z",
                                 got=f"{Z.shape[0]} rows", fix="build Z from the same observations as X"))
     desc = {**count_description("zinb", description, offset, exposure), "inflation_link": link.value}
-    return build(lambda p, d: zinb_loglike(p, d, link), ZINBParams(start, np.full(Z.shape[1], -1.0), 0.5),
-                 {"y": y, "X": X, "Z": Z, "offset": off},
-                 {"beta": list(names), "inflate": [f"inflate_{n}" for n in inflate_names], "alpha": "alpha"}, desc)
+    labels = (*(str(n) for n in names), *(f"inflate_{n}" for n in inflate_names), "alpha")
+    model = build(lambda p, d: zinb_loglike(p, d, link), ZINBParams(start, np.full(Z.shape[1], -1.0), 0.5),
+                  {"y": y, "X": X, "Z": Z, "offset": off},
+                  {"beta": list(names), "inflate": [f"inflate_{n}" for n in inflate_names], "alpha": "alpha"}, desc,
+                  defaults=PostEstimationDefaults(mean=MeanPart(labels)))  # k = every parameter, as before
+    return with_index_hessian(model, lambda e, x, d: zinb_obs(e, x, d, link), {"beta": "X", "inflate": "Z"},
+                              check=False)

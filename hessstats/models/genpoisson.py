@@ -22,6 +22,7 @@ import numpy as np  # noqa: F401 (the doctests use np)
 from hessstats.model import Model
 from hessstats.models.count import count_data, count_description, count_predict
 from hessstats.models.design import build, index_defaults, weighted
+from hessstats.models.index import with_index_hessian
 
 
 class GenPoissonParams(NamedTuple):
@@ -49,11 +50,25 @@ def genpoisson_loglike(params: GenPoissonParams, data: dict) -> jnp.ndarray:
     >>> np.asarray(out).round(6).tolist()  # alpha = 0: Poisson with mu = 1
     [-1.0, -1.693147]
     """
-    y = data["y"]
-    eta = data["X"] @ params.beta + data["offset"]
-    mu = jnp.exp(eta)
-    a2 = mu + params.alpha * y
-    return eta + (y - 1.0) * jnp.log(a2) - y * jnp.log1p(params.alpha) - jsp.gammaln(y + 1.0) - a2 / (1.0 + params.alpha)
+    return genpoisson_obs({"beta": data["X"] @ params.beta}, {"alpha": params.alpha}, data)
+
+
+def genpoisson_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
+    """The GP-1 log-likelihood as a function of ``eta["beta"] = X @ beta`` (offset added here) and
+    ``extra["alpha"]`` (the index form).
+
+    Example
+    -------
+    >>> import jax
+    >>> with jax.enable_x64(True):
+    ...     out = genpoisson_obs({"beta": np.zeros(2)}, {"alpha": 0.0}, {"y": np.array([0.0, 1.0]), "offset": np.zeros(2)})
+    >>> np.asarray(out).round(6).tolist()
+    [-1.0, -1.0]
+    """
+    y, alpha = data["y"], extra["alpha"]
+    e = eta["beta"] + data["offset"]
+    a2 = jnp.exp(e) + alpha * y
+    return e + (y - 1.0) * jnp.log(a2) - y * jnp.log1p(alpha) - jsp.gammaln(y + 1.0) - a2 / (1.0 + alpha)
 
 
 @weighted
@@ -70,6 +85,7 @@ def genpoisson_model(y: Any, X: Any, *, offset: Any = None, exposure: Any = None
     ('alpha', True)
     """
     y, X, names, off, start = count_data(y, X, names, offset, exposure, "genpoisson")
-    return build(genpoisson_loglike, GenPoissonParams(start, 0.0), {"y": y, "X": X, "offset": off},
-                 {"beta": list(names), "alpha": "alpha"}, count_description("genpoisson", description, offset, exposure),
-                 defaults=index_defaults(X, names, count_predict))
+    model = build(genpoisson_loglike, GenPoissonParams(start, 0.0), {"y": y, "X": X, "offset": off},
+                  {"beta": list(names), "alpha": "alpha"}, count_description("genpoisson", description, offset, exposure),
+                  defaults=index_defaults(X, names, count_predict))
+    return with_index_hessian(model, genpoisson_obs, {"beta": "X"}, check=False)

@@ -55,6 +55,7 @@ import scipy.stats
 from hessstats.errors import ConvergenceWarning, SpecificationError, message, warn
 from hessstats.model import Model
 from hessstats.models.design import align_rows, build, design, index_defaults, outcome, require, vector_option
+from hessstats.models.index import with_index_hessian
 
 LOG_2PI = float(np.log(2.0 * np.pi))
 
@@ -190,8 +191,25 @@ def glm_loglike(params: GLMParams, data: dict, family: GLMFamily = GLMFamily.GAU
     >>> np.asarray(out).round(6).tolist()  # log Poisson(1 | mu = 1) = -1
     [-1.0]
     """
+    return glm_obs({"beta": data["X"] @ params.beta}, {}, data, family, link, power)
+
+
+def glm_obs(eta: dict, extra: dict, data: dict, family: GLMFamily = GLMFamily.GAUSSIAN,
+            link: GLMLink = GLMLink.IDENTITY, power: float = 1.5) -> jnp.ndarray:
+    """The GLM log-likelihood as a function of ``eta["beta"] = X @ beta`` (offset added here), at the
+    fixed dispersion ``data["scale"]``: the index form, whose Hessian is assembled as ``X' diag(w) X``.
+
+    Example
+    -------
+    >>> import jax
+    >>> data = {"y": np.array([1.0]), "offset": np.zeros(1), "scale": np.ones(1)}
+    >>> with jax.enable_x64(True):
+    ...     out = glm_obs({"beta": np.zeros(1)}, {}, data, GLMFamily.POISSON, GLMLink.LOG)
+    >>> np.asarray(out).round(6).tolist()
+    [-1.0]
+    """
     y, s = data["y"], data["scale"]
-    eta = data["X"] @ params.beta + data["offset"]
+    eta = eta["beta"] + data["offset"]
     if family is GLMFamily.BINOMIAL:
         n = data["trials"]
         log_p, log_q = _binomial_logs(link, eta)
@@ -368,11 +386,12 @@ def glm_model(y: Any, X: Any, *, family: GLMFamily | str = GLMFamily.GAUSSIAN, l
 
     desc = {"model": "glm", "formula": None, "family": family.value, "link": link.value, "scale": method,
             **({"power": power} if family is GLMFamily.TWEEDIE else {}), **(description or {})}
-    return build(lambda p, d: glm_loglike(p, d, family, link, power), GLMParams(beta),
-                 {"y": y, "trials": n, "X": X, "offset": off, "scale": np.full(n_rows, dispersion), "c": c},
-                 {"beta": list(names)}, desc, expected_information,
-                 extra={"scale": dispersion, "scale_method": method, "df_resid": df_resid},
-                 defaults=index_defaults(X, names, lambda p, d: glm_predict(p, d, link)))
+    model = build(lambda p, d: glm_loglike(p, d, family, link, power), GLMParams(beta),
+                  {"y": y, "trials": n, "X": X, "offset": off, "scale": np.full(n_rows, dispersion), "c": c},
+                  {"beta": list(names)}, desc, expected_information,
+                  extra={"scale": dispersion, "scale_method": method, "df_resid": df_resid},
+                  defaults=index_defaults(X, names, lambda p, d: glm_predict(p, d, link)))
+    return with_index_hessian(model, lambda e, x, d: glm_obs(e, x, d, family, link, power), {"beta": "X"}, check=False)
 
 
 def _tweedie_constant(y: np.ndarray, scale: float, power: float) -> np.ndarray:

@@ -37,7 +37,14 @@ from hessstats.model import Model
 from hessstats.models.binary import check_separation
 from hessstats.models.count import NB2Params, PoissonParams
 from hessstats.models.design import align_rows, build, constant_columns, design, null_fixed, outcome, require, weighted
-from hessstats.models.truncated import truncated_negbin_loglike, truncated_poisson_loglike, truncated_predict
+from hessstats.models.index import with_index_hessian
+from hessstats.models.truncated import (
+    truncated_negbin_loglike,
+    truncated_negbin_obs,
+    truncated_poisson_loglike,
+    truncated_poisson_obs,
+    truncated_predict,
+)
 
 
 class ZeroLink(enum.Enum):
@@ -118,6 +125,26 @@ def hurdle_loglike(params: HurdleParams | HurdleNBParams, data: dict, link: Zero
     return jnp.where(y == 0, log_p0, log_pos + jnp.where(y == 0, 0.0, ll_count))
 
 
+def hurdle_obs(eta: dict, extra: dict, data: dict, link: ZeroLink = ZeroLink.LOGIT) -> jnp.ndarray:
+    """The hurdle log-likelihood as a function of its two linear predictors, ``eta["zero"] = Z @ zero``
+    and ``eta["beta"] = X @ beta``, and ``extra["alpha"]`` (NB2; absent: Poisson): the index form.
+
+    Example
+    -------
+    >>> import jax
+    >>> data = {"y": np.array([0.0, 2.0]), "offset": np.zeros(2)}
+    >>> with jax.enable_x64(True):
+    ...     out = hurdle_obs({"zero": np.zeros(2), "beta": np.zeros(2)}, {}, data)
+    >>> np.asarray(out).round(6).tolist()  # log(1/2); log(1/2) + log(e^-1 / 2) - log(1 - e^-1)
+    [-0.693147, -1.927619]
+    """
+    y = data["y"]
+    log_p0, log_pos = _log_positive(link, eta["zero"])
+    count = {"beta": eta["beta"]}
+    ll_count = truncated_negbin_obs(count, extra, data) if "alpha" in extra else truncated_poisson_obs(count, {}, data)
+    return jnp.where(y == 0, log_p0, log_pos + jnp.where(y == 0, 0.0, ll_count))
+
+
 def hurdle_predict(params: HurdleParams | HurdleNBParams, data: dict, link: ZeroLink = ZeroLink.LOGIT) -> jnp.ndarray:
     """``E(y) = P(y > 0) E(y | y > 0)`` with ``mu = exp(X beta)``: the prediction behind
     ``res.margins()`` for hurdle models whose zero part uses the count design.
@@ -183,8 +210,10 @@ def _hurdle(y: Any, X: Any, Z: Any, names: Sequence[str] | None, zero_names: Seq
                                                              if not const[j]})
     # the mean part: both indices (zero and count); two indices, so no leverage
     defaults = dataclasses.replace(defaults, mean=MeanPart(tuple(zm_names) + tuple(str(n) for n in names)))
-    return build(lambda p, d: hurdle_loglike(p, d, link), start_params, data, param_names,
-                 {"model": kind, "formula": None, "link": link.value, **(description or {})}, defaults=defaults)
+    model = build(lambda p, d: hurdle_loglike(p, d, link), start_params, data, param_names,
+                  {"model": kind, "formula": None, "link": link.value, **(description or {})}, defaults=defaults)
+    return with_index_hessian(model, lambda e, x, d: hurdle_obs(e, x, d, link),
+                              {"zero": "X" if Z is None else "Z", "beta": "X"}, check=False)
 
 
 @weighted

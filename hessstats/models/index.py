@@ -67,17 +67,26 @@ class IndexLoglike:
     design: tuple[tuple[str, str], ...]
     program: Program | None = None
     """The traced ``obs_loglike`` (set by :class:`IndexModel`); None: call it directly."""
+    widths: tuple[int, ...] = ()
+    """Per design entry: 0 for a coefficient vector (one linear predictor ``X @ beta``), ``J`` for a
+    ``(J, k)`` coefficient matrix (``J`` linear predictors ``X @ beta.T`` sharing the design, e.g.
+    multinomial logit); empty: every entry a vector."""
 
     @property
     def index_names(self) -> tuple[str, ...]:
         return tuple(name for name, _ in self.design)
+
+    def eta_matrix(self, etas: Mapping[str, Any]) -> Any:
+        """The ``(n, M)`` matrix of every linear predictor (a matrix entry contributes its ``J`` columns)."""
+        return jnp.concatenate([jnp.reshape(etas[name], (jnp.shape(etas[name])[0], -1))
+                                for name in self.index_names], axis=1)
 
     def observations(self, consts: tuple, eta: Any, extra: Any, data: Any) -> Any:
         """Per-observation values from the ``(n, m)`` matrix of linear predictors: the traced
         program with its captured constants ``consts`` when there is one."""
         if self.program is not None:
             return self.program(consts, eta, extra, data)
-        return IndexObservations(self.obs_loglike, self.index_names)(eta, extra, data)
+        return IndexObservations(self.obs_loglike, self.index_names, self.widths)(eta, extra, data)
 
     def split(self, params: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         """``(coefficients of each linear predictor, the other parameters)`` of a dict or a
@@ -88,7 +97,8 @@ class IndexLoglike:
         return betas, {key: value for key, value in params.items() if key not in betas}
 
     def etas(self, betas: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, Any]:
-        return {name: data[col] @ betas[name] for name, col in self.design}
+        return {name: data[col] @ (betas[name] if jnp.ndim(betas[name]) == 1 else betas[name].T)
+                for name, col in self.design}
 
     def __call__(self, params: Mapping[str, Any], data: Mapping[str, Any]) -> Any:
         betas, extra = self.split(params)
@@ -112,9 +122,15 @@ class IndexObservations:
 
     obs_loglike: Callable[..., Any]
     names: tuple[str, ...]
+    widths: tuple[int, ...] = ()
+    """As :attr:`IndexLoglike.widths`: a width ``J > 0`` passes ``J`` columns as one ``(n, J)`` entry."""
 
     def __call__(self, eta: Any, extra: Any, data: Any) -> Any:
-        return self.obs_loglike({nm: eta[:, j] for j, nm in enumerate(self.names)}, extra, data)
+        out, j = {}, 0
+        for nm, width in zip(self.names, self.widths or (0,) * len(self.names)):
+            out[nm] = eta[:, j] if width == 0 else eta[:, j:j + width]
+            j += max(width, 1)
+        return self.obs_loglike(out, extra, data)
 
 
 @dataclass(frozen=True, eq=False)
@@ -150,8 +166,7 @@ def observation_derivatives(theta, data, loglike: IndexLoglike, spec: ParamSpec,
     """
     TRACES["index_derivatives"] += 1
     betas, _ = loglike.split(spec.unravel(theta))
-    etas = loglike.etas(betas, data)
-    eta = jnp.stack([etas[name] for name in loglike.index_names], axis=1)  # (n, m)
+    eta = loglike.eta_matrix(loglike.etas(betas, data))  # (n, m)
     return _derivatives(theta, eta, data, loglike, spec, weights, consts)
 
 
@@ -294,9 +309,12 @@ def _small(data, loglike: IndexLoglike, k: int) -> bool:
 def _layout(data, loglike: IndexLoglike, spec: ParamSpec):
     """Design matrices (same object for a shared column) and flat positions of each block."""
     cache: dict[str, Any] = {}
-    xs = [cache.setdefault(col, data[col]) for _, col in loglike.design]
     betas, others = loglike.split(_flat_positions(spec))
-    rows_b = [betas[name] for name in loglike.index_names]
+    xs, rows_b = [], []
+    for name, col in loglike.design:  # a (J, k) coefficient matrix: J linear predictors on one design
+        for rows in (betas[name] if betas[name].ndim == 2 else [betas[name]]):
+            xs.append(cache.setdefault(col, data[col]))
+            rows_b.append(rows)
     extra = jax.tree_util.tree_leaves(others)
     rows_e = np.concatenate([np.ravel(x) for x in extra]) if extra else np.zeros(0, int)
     return xs, rows_b, rows_e
@@ -361,7 +379,9 @@ def with_index_hessian(model: Model, obs_loglike: Callable[..., Any], design: Ma
 
     ``obs_loglike(eta, extra, data)`` must equal the model's per-observation log-likelihood with
     ``eta = {name: data[column] @ params.name}`` for each ``design`` entry and ``extra`` the other
-    parameters (a dict by field name); ``check`` verifies row separability on a few rows (the
+    parameters (a dict by field name). A design entry may name a ``(J, k)`` coefficient matrix: ``J``
+    linear predictors on one design, passed as ``eta[name] = data[column] @ beta.T`` of shape
+    ``(n, J)`` (multinomial logit). ``check`` verifies row separability on a few rows (the
     built-in models, known to be separable, skip it). Models with row blocks (``chunk_size``, row
     sources, shards) are returned unchanged, and so are small ones (``nobs * k^2`` at most
     :data:`INDEX_MIN_CELLS`), where the generic kernel is as fast and compiles in about half the time.
@@ -381,7 +401,10 @@ def with_index_hessian(model: Model, obs_loglike: Callable[..., Any], design: Ma
             or isinstance(model.data, RowSource) or not isinstance(model.data, Mapping) \
             or (model.nobs or 0) * model.k_params ** 2 <= INDEX_MIN_CELLS:
         return model
-    loglike = IndexLoglike(obs_loglike, tuple(sorted((str(k), str(v)) for k, v in design.items())))
+    entries = tuple(sorted((str(k), str(v)) for k, v in design.items()))
+    betas, _ = IndexLoglike(obs_loglike, entries).split(model.spec.unravel(model.start))
+    widths = tuple(int(np.shape(betas[name])[0]) if np.ndim(betas[name]) == 2 else 0 for name, _ in entries)
+    loglike = IndexLoglike(obs_loglike, entries, widths=widths if any(widths) else ())
     fast = model.replace(index=_traced_index(model, loglike))
     if check:
         _check_row_separable(fast)
@@ -394,11 +417,11 @@ def _traced_index(model: Model, loglike: IndexLoglike) -> IndexHessian:
         data = prepare_data(model.data.sample()) if isinstance(model.data, RowSource) else model.data
         betas, extra = loglike.split(model.spec.unravel(jnp.asarray(model.start)))
         # the linear predictors by BLAS on the host (XLA's product would copy the design)
-        eta = jnp.asarray(np.stack([np.asarray(data[col]) @ np.asarray(betas[name]) for name, col in loglike.design],
-                                   axis=1))
+        eta = jnp.asarray(np.column_stack([np.asarray(data[col]) @ np.asarray(betas[name]).T
+                                           for name, col in loglike.design]))
         try:
-            program, consts, _ = Program.trace(IndexObservations(loglike.obs_loglike, loglike.index_names),
-                                               eta, extra, data)
+            program, consts, _ = Program.trace(IndexObservations(loglike.obs_loglike, loglike.index_names,
+                                                                 loglike.widths), eta, extra, data)
             if model.chunk_size is not None:  # the row blocks the model evaluates: traced now
                 rows = eta.shape[0]
                 program.prepare(row_block(eta, rows, 0, model.chunk_size), extra,
@@ -409,7 +432,7 @@ def _traced_index(model: Model, loglike: IndexLoglike) -> IndexHessian:
             raise SpecificationError(message(
                 "obs_loglike failed on the linear predictors", expected="obs_loglike(eta, params, data) of (n,) arrays",
                 got=f"{type(exc).__name__}: {exc}"[:300], fix="call it yourself on the start values to debug")) from exc
-    return IndexHessian(IndexLoglike(loglike.obs_loglike, loglike.design, program), consts)
+    return IndexHessian(IndexLoglike(loglike.obs_loglike, loglike.design, program, loglike.widths), consts)
 
 
 def _index_loglike(obs_loglike: Callable[..., Any], start: Mapping[str, Any], data: Any,
@@ -442,9 +465,7 @@ def _row_jacobian(theta, sample, loglike: IndexLoglike, spec: ParamSpec, consts=
     """d(observation i) / d(eta row r) on a few rows: ``(rows, rows, m)``; diagonal in (i, r) if separable."""
     TRACES["index_check"] += 1
     betas, extra = loglike.split(spec.unravel(theta))
-    etas = loglike.etas(betas, sample)
-    names = loglike.index_names
-    eta = jnp.stack([etas[name] for name in names], axis=1)
+    eta = loglike.eta_matrix(loglike.etas(betas, sample))
 
     def rows(e):
         return jnp.asarray(loglike.observations(consts, e, extra, sample), dtype=jnp.float64)

@@ -21,6 +21,7 @@ import numpy as np  # noqa: F401 (the doctests use np)
 from hessstats.model import Model
 from hessstats.models.count import count_data, count_description, count_predict
 from hessstats.models.design import build, index_defaults, weighted
+from hessstats.models.index import with_index_hessian
 
 
 class NB1Params(NamedTuple):
@@ -48,12 +49,26 @@ def nb1_loglike(params: NB1Params, data: dict) -> jnp.ndarray:
     >>> np.asarray(out).round(6).tolist()  # mu = 1, alpha = 1: P(0) = 1/2
     [-0.693147]
     """
-    y = data["y"]
-    mu = jnp.exp(data["X"] @ params.beta + data["offset"])
-    size = mu / params.alpha
-    log1p_a = jnp.log1p(params.alpha)
+    return nb1_obs({"beta": data["X"] @ params.beta}, {"alpha": params.alpha}, data)
+
+
+def nb1_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
+    """The NB1 log-likelihood as a function of ``eta["beta"] = X @ beta`` (offset added here) and
+    ``extra["alpha"]`` (the index form).
+
+    Example
+    -------
+    >>> import jax
+    >>> with jax.enable_x64(True):
+    ...     out = nb1_obs({"beta": np.zeros(1)}, {"alpha": 1.0}, {"y": np.array([0.0]), "offset": np.zeros(1)})
+    >>> np.asarray(out).round(6).tolist()
+    [-0.693147]
+    """
+    y, alpha = data["y"], extra["alpha"]
+    size = jnp.exp(eta["beta"] + data["offset"]) / alpha
+    log1p_a = jnp.log1p(alpha)
     return (jsp.gammaln(y + size) - jsp.gammaln(size) - jsp.gammaln(y + 1.0)
-            - size * log1p_a + y * (jnp.log(params.alpha) - log1p_a))
+            - size * log1p_a + y * (jnp.log(alpha) - log1p_a))
 
 
 @weighted
@@ -70,6 +85,7 @@ def nb1_model(y: Any, X: Any, *, offset: Any = None, exposure: Any = None, names
     ('alpha', True)
     """
     y, X, names, off, start = count_data(y, X, names, offset, exposure, "nb1")
-    return build(nb1_loglike, NB1Params(start, 1.0), {"y": y, "X": X, "offset": off},
-                 {"beta": list(names), "alpha": "alpha"}, count_description("nb1", description, offset, exposure),
-                 defaults=index_defaults(X, names, count_predict))
+    model = build(nb1_loglike, NB1Params(start, 1.0), {"y": y, "X": X, "offset": off},
+                  {"beta": list(names), "alpha": "alpha"}, count_description("nb1", description, offset, exposure),
+                  defaults=index_defaults(X, names, count_predict))
+    return with_index_hessian(model, nb1_obs, {"beta": "X"}, check=False)

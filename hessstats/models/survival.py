@@ -18,6 +18,7 @@ import numpy as np
 
 from hessstats.model import Model
 from hessstats.models.design import align_rows, build, design, index_defaults, outcome, require, vector_option, weighted
+from hessstats.models.index import with_index_hessian
 
 
 class WeibullParams(NamedTuple):
@@ -57,8 +58,40 @@ def weibull_loglike(params: WeibullParams, data: dict) -> jnp.ndarray:
     >>> np.asarray(out).round(6).tolist()  # exponential(1) at t = 1: -1 (event), -1 (censored)
     [-1.0, -1.0]
     """
-    z = params.shape * (data["logt"] - data["X"] @ params.beta)
-    return data["event"] * (jnp.log(params.shape) - data["logt"] + z) - jnp.exp(z)
+    return weibull_obs({"beta": data["X"] @ params.beta}, {"shape": params.shape}, data)
+
+
+def weibull_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
+    """The Weibull log-likelihood as a function of ``eta["beta"] = X @ beta`` and ``extra["shape"]``
+    (the index form, whose Hessian is assembled as ``X' diag(w) X``).
+
+    Example
+    -------
+    >>> import jax
+    >>> data = {"logt": np.zeros(2), "event": np.array([1.0, 0.0])}
+    >>> with jax.enable_x64(True):
+    ...     out = weibull_obs({"beta": np.zeros(2)}, {"shape": 1.0}, data)
+    >>> np.asarray(out).round(6).tolist()
+    [-1.0, -1.0]
+    """
+    shape = extra["shape"]
+    z = shape * (data["logt"] - eta["beta"])
+    return data["event"] * (jnp.log(shape) - data["logt"] + z) - jnp.exp(z)
+
+
+def weibull_fixed_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
+    """:func:`weibull_obs` with the shape fixed at ``data["shape"]`` (no extra parameters).
+
+    Example
+    -------
+    >>> import jax
+    >>> data = {"logt": np.zeros(1), "event": np.ones(1), "shape": np.float64(1.0)}
+    >>> with jax.enable_x64(True):
+    ...     out = weibull_fixed_obs({"beta": np.zeros(1)}, {}, data)
+    >>> np.asarray(out).round(6).tolist()
+    [-1.0]
+    """
+    return weibull_obs(eta, {"shape": data["shape"]}, data)
 
 
 def weibull_fixed_loglike(params: FixedShapeParams, data: dict) -> jnp.ndarray:
@@ -104,8 +137,10 @@ def weibull_model(time: Any, X: Any, *, event: Any = None, shape: float | None =
     data = {"logt": np.log(t), "X": X, "event": d}
     desc = {"model": "weibull", "formula": None, "shape": shape, **(description or {})}
     if shape is None:
-        return build(weibull_loglike, WeibullParams(beta, 1.0), data, {"beta": list(names), "shape": "shape"}, desc,
-                     defaults=index_defaults(X, names))
+        model = build(weibull_loglike, WeibullParams(beta, 1.0), data, {"beta": list(names), "shape": "shape"}, desc,
+                      defaults=index_defaults(X, names))
+        return with_index_hessian(model, weibull_obs, {"beta": "X"}, check=False)
     data["shape"] = np.float64(shape)
-    return build(weibull_fixed_loglike, FixedShapeParams(beta), data, {"beta": list(names)}, desc,
-                 defaults=index_defaults(X, names))
+    model = build(weibull_fixed_loglike, FixedShapeParams(beta), data, {"beta": list(names)}, desc,
+                  defaults=index_defaults(X, names))
+    return with_index_hessian(model, weibull_fixed_obs, {"beta": "X"}, check=False)

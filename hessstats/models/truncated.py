@@ -17,8 +17,9 @@ import jax.numpy as jnp
 import numpy as np  # noqa: F401 (the doctests use np)
 
 from hessstats.model import Model
-from hessstats.models.count import NB2Params, PoissonParams, count_data, count_description, nb2_loglike, poisson_loglike
+from hessstats.models.count import NB2Params, PoissonParams, count_data, count_description, nb2_obs, poisson_obs
 from hessstats.models.design import build, index_defaults, require, weighted
+from hessstats.models.index import with_index_hessian
 
 
 def _log1mexp(log_p0: jnp.ndarray) -> jnp.ndarray:
@@ -44,8 +45,40 @@ def truncated_poisson_loglike(params: PoissonParams, data: dict) -> jnp.ndarray:
     >>> np.asarray(out).round(6).tolist()  # log(exp(-1) / (1 - exp(-1)))
     [-0.541325]
     """
-    eta = data["X"] @ params.beta + data["offset"]
-    return poisson_loglike(params, data) - _log1mexp(_log_p0(params, eta))
+    return truncated_poisson_obs({"beta": data["X"] @ params.beta}, {}, data)
+
+
+def truncated_poisson_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
+    """The zero-truncated Poisson log-likelihood as a function of ``eta["beta"] = X @ beta``
+    (offset added here): the index form.
+
+    Example
+    -------
+    >>> import jax
+    >>> with jax.enable_x64(True):
+    ...     out = truncated_poisson_obs({"beta": np.zeros(1)}, {}, {"y": np.array([1.0]), "offset": np.zeros(1)})
+    >>> np.asarray(out).round(6).tolist()
+    [-0.541325]
+    """
+    e = eta["beta"] + data["offset"]
+    return poisson_obs(eta, extra, data) - _log1mexp(-jnp.exp(e))
+
+
+def truncated_negbin_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
+    """The zero-truncated NB2 log-likelihood as a function of ``eta["beta"] = X @ beta`` and
+    ``extra["alpha"]`` (the index form).
+
+    Example
+    -------
+    >>> import jax
+    >>> with jax.enable_x64(True):
+    ...     out = truncated_negbin_obs({"beta": np.zeros(1)}, {"alpha": 1.0}, {"y": np.array([1.0]), "offset": np.zeros(1)})
+    >>> np.asarray(out).round(6).tolist()
+    [-0.693147]
+    """
+    e = eta["beta"] + data["offset"]
+    alpha = extra["alpha"]
+    return nb2_obs(eta, extra, data) - _log1mexp(-jnp.logaddexp(0.0, jnp.log(alpha) + e) / alpha)
 
 
 def truncated_negbin_loglike(params: NB2Params, data: dict) -> jnp.ndarray:
@@ -60,8 +93,7 @@ def truncated_negbin_loglike(params: NB2Params, data: dict) -> jnp.ndarray:
     >>> np.asarray(out).round(6).tolist()  # geometric, mu = 1: log((1/4) / (1/2))
     [-0.693147]
     """
-    eta = data["X"] @ params.beta + data["offset"]
-    return nb2_loglike(params, data) - _log1mexp(_log_p0(params, eta))
+    return truncated_negbin_obs({"beta": data["X"] @ params.beta}, {"alpha": params.alpha}, data)
 
 
 def truncated_predict(params: PoissonParams | NB2Params, data: dict) -> jnp.ndarray:
@@ -101,9 +133,10 @@ def truncated_poisson_model(y: Any, X: Any, *, offset: Any = None, exposure: Any
     (True, ('lncoins', 'idp', 'const'))
     """
     y, X, names, off, start = _positive(y, X, names, offset, exposure, "truncated_poisson")
-    return build(truncated_poisson_loglike, PoissonParams(start), {"y": y, "X": X, "offset": off},
-                 {"beta": list(names)}, count_description("truncated_poisson", description, offset, exposure),
-                 defaults=index_defaults(X, names, truncated_predict))
+    model = build(truncated_poisson_loglike, PoissonParams(start), {"y": y, "X": X, "offset": off},
+                  {"beta": list(names)}, count_description("truncated_poisson", description, offset, exposure),
+                  defaults=index_defaults(X, names, truncated_predict))
+    return with_index_hessian(model, truncated_poisson_obs, {"beta": "X"}, check=False)
 
 
 @weighted
@@ -120,6 +153,7 @@ def truncated_negbin_model(y: Any, X: Any, *, offset: Any = None, exposure: Any 
     ('alpha', True)
     """
     y, X, names, off, start = _positive(y, X, names, offset, exposure, "truncated_negbin")
-    return build(truncated_negbin_loglike, NB2Params(start, 1.0), {"y": y, "X": X, "offset": off},
-                 {"beta": list(names), "alpha": "alpha"}, count_description("truncated_negbin", description, offset, exposure),
-                 defaults=index_defaults(X, names, truncated_predict))
+    model = build(truncated_negbin_loglike, NB2Params(start, 1.0), {"y": y, "X": X, "offset": off},
+                  {"beta": list(names), "alpha": "alpha"}, count_description("truncated_negbin", description, offset, exposure),
+                  defaults=index_defaults(X, names, truncated_predict))
+    return with_index_hessian(model, truncated_negbin_obs, {"beta": "X"}, check=False)

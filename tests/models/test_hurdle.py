@@ -5,8 +5,10 @@ References, on the first 2,000 rows of randhie (a subsample keeps the suite fast
 - statsmodels 0.15 ``HurdleCountModel`` (its default ``zerodist="poisson"`` is our ``link="cloglog"``)
   evaluated live at our estimates: parameters to 1e-8 (statsmodels' own Newton step from them,
   from its score and Hessian, is below 1e-8 relative: a refit would not move) and llf to 1e-8;
-  SEs at statsmodels' finite-difference tier (1e-5): its hurdle Hessian is the block-diagonal of
-  two ``approx_hess`` blocks (censored and truncated models);
+  SEs at statsmodels' finite-difference tier (3e-5): its hurdle Hessian is the block-diagonal of
+  two ``approx_hess`` blocks (censored and truncated models), whose noise alone moves the NB2
+  SEs by 1e-5 when the estimate moves by 1e-14 (measured: the fit on the index Hessian and on the
+  generic one differ by that much and give statsmodels SEs 1.4e-5 and 4e-6 from ours);
 - the logit hurdle (R pscl's default) separates into a logit of ``y > 0`` and a zero-truncated
   count model: statsmodels ``Logit`` (analytic Hessian) gives its zero part to 1e-8.
 """
@@ -24,7 +26,7 @@ from hessstats.crosscheck.cases import RANDHIE
 from hessstats.errors import DataError
 from hessstats.formula import hurdle_negbin, hurdle_poisson
 
-FD_TIER = 1e-5
+FD_TIER = 3e-5
 
 
 @pytest.fixture(scope="module")
