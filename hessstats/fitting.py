@@ -7,6 +7,7 @@ from typing import Any
 from hessstats._config import float64
 from hessstats.errors import SpecificationError, message
 from hessstats.model import LogLike, Model
+from hessstats.models.autoindex import detect_index
 from hessstats.models.mixed import laplace_model
 from hessstats.results import FitResult
 
@@ -81,6 +82,7 @@ def fit(loglike: LogLike, start: Any, data: Any = None, **options: Any) -> FitRe
                               **{k: v for k, v in options.items() if k in MODEL_KEYWORDS})
         return model.fit(**{k: v for k, v in options.items() if k in FIT_KEYWORDS and k != "start"})
     model = Model(loglike, start, data, **{k: v for k, v in options.items() if k in MODEL_KEYWORDS})
+    model = detect_index(model, loglike)  # linear predictors X @ beta: the index Hessian, same values (issue 17)
     return model.fit(**{k: v for k, v in options.items() if k in FIT_KEYWORDS})
 
 
