@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import jax
@@ -30,6 +31,7 @@ import numpy as np
 from jax.extend.core import Var
 
 from hessstats._config import x64
+from hessstats.core.compilation import TRACES
 from hessstats.core.params import ParamSpec
 from hessstats.model import Model
 from hessstats.models.index import INDEX_MIN_CELLS, IndexHessian, with_index_hessian
@@ -308,19 +310,26 @@ def detect_index(model: Model, loglike: Callable[..., Any]) -> Model:
     return fast.replace(index=AutoIndex(fast.index, dict(sorted(design.items()))))
 
 
-def _same_values(model: Model, fast: Model, rows: int = 16) -> bool:
-    """The rewritten per-observation values equal the model's on the first rows, at a point near the start."""
+@partial(jax.jit, static_argnames=("program", "index", "spec"))
+def _both_values(theta, sample, program: Any, index: Any, spec: ParamSpec, consts=(), index_consts=()):
+    """The model's per-observation values and the rewritten function's on a sample of rows."""
+    TRACES["autoindex_check"] += 1
+    betas, extra = index.split(spec.unravel(theta))
+    eta = index.etas(betas, sample)
+    mat = jnp.stack([eta[name] for name in index.index_names], axis=1)
+    return (jnp.asarray(program(consts, theta, sample), dtype=jnp.float64),
+            jnp.asarray(index.observations(index_consts, mat, extra, sample), dtype=jnp.float64))
+
+
+def _same_values(model: Model, fast: Model, rows: int = 8) -> bool:
+    """The rewritten per-observation values equal the model's on the first rows, near the start."""
     n = model.nobs or 0
     rows = min(n, rows)
     sample = row_block(model.data, n, 0, rows)
     theta = model.start + 0.05 * np.random.default_rng(1).standard_normal(model.k_params)
-    index = fast.index
     with x64():
-        t = jnp.asarray(theta)
-        generic = np.asarray(model.program(model.consts, t, sample))
-        betas, extra = index.loglike.split(model.spec.unravel(t))
-        eta = index.loglike.etas(betas, sample)
-        mat = jnp.stack([eta[name] for name in index.loglike.index_names], axis=1)
-        rewritten = np.asarray(index.loglike.observations(index.consts, mat, extra, sample))
+        generic, rewritten = (np.asarray(a) for a in _both_values(
+            jnp.asarray(theta), sample, model.program, fast.index.loglike, model.spec,
+            consts=model.consts, index_consts=fast.index.consts))
     scale = max(float(np.max(np.abs(generic))), 1.0) if generic.size else 1.0
     return generic.shape == rewritten.shape and bool(np.all(np.abs(generic - rewritten) <= 1e-12 * scale))
