@@ -34,6 +34,11 @@ def fit(loglike: LogLike, start: Any, data: Any = None, **options: Any) -> FitRe
     marginal log-likelihood in the other parameters, with exact gradient and Hessian
     (:func:`~hessstats.models.mixed.laplace_model`; ``res.random_effects()`` gives the modes).
 
+    Where coefficient vectors enter ``loglike`` only through products ``d["X"] @ p["beta"]`` with
+    data matrices (and the rest is row by row), the Hessian is assembled as ``X' diag(w) X``
+    without opting in (:func:`~hessstats.models.autoindex.detect_index`; ``res.model.index`` says so),
+    with the same values as the generic path.
+
     Parameters
     ----------
     loglike : callable
