@@ -61,12 +61,23 @@ def tobit(p, d):  # an index and an extra parameter (log sigma)
     return jnp.where(d["latent"] <= 0.0, censored, observed)
 
 
+def twice(p, d):  # the same product written twice (two dot_generals, one linear predictor)
+    return d["y"] * (d["X"] @ p["beta"]) - jnp.logaddexp(0.0, jnp.dot(d["X"], p["beta"]))
+
+
+def two_part(p, d):  # two coefficient vectors on one shared design
+    a, b = d["X"] @ p["a"], d["X"] @ p["b"]
+    return d["y"] * a - jnp.logaddexp(0.0, a) + d["count"] * b - jnp.exp(b)
+
+
 CASES = [
     (logit, {"beta": np.zeros(K)}, {"beta": "X"}),
     (probit, {"beta": np.zeros(K)}, {"beta": "X"}),
     (poisson_offset, {"beta": np.zeros(K)}, {"beta": "X"}),
     (het_probit, {"beta": np.zeros(K), "gamma": np.zeros(2)}, {"beta": "X", "gamma": "Z"}),
     (tobit, {"beta": np.zeros(K), "log_sigma": 0.0}, {"beta": "X"}),
+    (twice, {"beta": np.zeros(K)}, {"beta": "X"}),
+    (two_part, {"a": np.zeros(K), "b": np.zeros(K)}, {"a": "X", "b": "X"}),
 ]
 
 
