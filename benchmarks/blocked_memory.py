@@ -17,7 +17,8 @@ second call alone, in GB and in copies of the design. Measured (1 thread, n=1e5,
 1.60 GB, this machine under load): build + first ``hessian_blocked`` 3.27 GB above the design (the
 model's copy 1.60 + 1.67: ``jnp.array(copy=True)`` in ``rows/prepare.py`` stages a second host copy
 that lives until the cyclic GC runs), 1.87 GB with ``jax.device_put(..., may_alias=False)`` there
-(the model's copy + 0.27); a warm call +0.11 GB (0.07 copies) either way.
+(the model's copy + 0.27; but that call alone is no fix: on small arrays a later write to the
+caller's array intermittently reaches the copy); a warm call +0.11-0.16 GB (0.07-0.10 copies).
 """
 
 from __future__ import annotations
