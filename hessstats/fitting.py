@@ -7,6 +7,7 @@ from typing import Any
 from hessstats._config import float64
 from hessstats.errors import SpecificationError, message
 from hessstats.model import LogLike, Model
+from hessstats.models.autoindex import detect_index
 from hessstats.models.mixed import laplace_model
 from hessstats.results import FitResult
 
@@ -32,6 +33,11 @@ def fit(loglike: LogLike, start: Any, data: Any = None, **options: Any) -> FitRe
     joint log-density of the observations and those effects, and the fit maximises the Laplace
     marginal log-likelihood in the other parameters, with exact gradient and Hessian
     (:func:`~hessstats.models.mixed.laplace_model`; ``res.random_effects()`` gives the modes).
+
+    Where coefficient vectors enter ``loglike`` only through products ``d["X"] @ p["beta"]`` with
+    data matrices (and the rest is row by row), the Hessian is assembled as ``X' diag(w) X``
+    without opting in (:func:`~hessstats.models.autoindex.detect_index`; ``res.model.index`` says so),
+    with the same values as the generic path.
 
     Parameters
     ----------
@@ -81,6 +87,7 @@ def fit(loglike: LogLike, start: Any, data: Any = None, **options: Any) -> FitRe
                               **{k: v for k, v in options.items() if k in MODEL_KEYWORDS})
         return model.fit(**{k: v for k, v in options.items() if k in FIT_KEYWORDS and k != "start"})
     model = Model(loglike, start, data, **{k: v for k, v in options.items() if k in MODEL_KEYWORDS})
+    model = detect_index(model, loglike)  # linear predictors X @ beta: the index Hessian, same values (issue 17)
     return model.fit(**{k: v for k, v in options.items() if k in FIT_KEYWORDS})
 
 

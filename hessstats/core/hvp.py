@@ -67,14 +67,35 @@ def columns_in_blocks(theta: np.ndarray, data: Any, weights: Any, loglike: Any, 
     [[-20.0, -26.0], [-26.0, -35.0]]
     """
     theta = np.asarray(theta, dtype=np.float64)
-    cols = []
+    hess = np.empty((theta.size, theta.size))
     with x64():
-        for _, width, eye in _unit_blocks(theta.size, block_size):
-            out = call_kernel("hessian_columns", derivatives.hessian_columns, jnp.asarray(theta), data,
+        t = jnp.asarray(theta)
+        for lo, width, eye in _unit_blocks(theta.size, block_size):
+            out = call_kernel("hessian_columns", derivatives.hessian_columns, t, data,
                               jnp.asarray(eye), loglike, spec, weights=weights, consts=consts)
-            cols.append(np.asarray(out)[:, :width])
-    hess = np.concatenate(cols, axis=1)
-    return (hess + hess.T) / 2.0
+            hess[:, lo:lo + width] = np.asarray(out)[:, :width]
+    return _symmetrise(hess)
+
+
+def _symmetrise(hess: np.ndarray) -> np.ndarray:
+    """``(H + H') / 2`` in place, one block of rows at a time (no second ``k x k`` matrix).
+
+    Example
+    -------
+    >>> _symmetrise(np.array([[1.0, 2.0], [4.0, 3.0]])).tolist()
+    [[1.0, 3.0], [3.0, 3.0]]
+    """
+    k = hess.shape[0]
+    step = max(1, min(k, 256))
+    for lo in range(0, k, step):
+        hi = min(k, lo + step)
+        # the block (rows lo:hi, columns lo:) and its mirror (rows lo:, columns lo:hi): read both, then write
+        upper = hess[lo:hi, lo:].copy()
+        lower = hess[lo:, lo:hi].T
+        sym = (upper + lower) / 2.0
+        hess[lo:hi, lo:] = sym
+        hess[lo:, lo:hi] = sym.T
+    return hess
 
 
 def hvp(model: Model, theta: np.ndarray, directions: np.ndarray) -> np.ndarray:
@@ -115,10 +136,10 @@ def hessian_blocked(model: Model, theta: Any, block_size: int = 128, progress: b
     block_size = check_positive_int(block_size, "block_size")
     theta = np.asarray(theta, dtype=np.float64)
     blocks = list(_unit_blocks(theta.size, block_size))
-    columns = [hvp(model, theta, eye)[:, :width]
-               for _, width, eye in progress_bar(blocks, len(blocks), desc="Hessian columns", unit="block", show=progress)]
-    hess = np.concatenate(columns, axis=1)
-    return (hess + hess.T) / 2.0
+    hess = np.empty((theta.size, theta.size))
+    for lo, width, eye in progress_bar(blocks, len(blocks), desc="Hessian columns", unit="block", show=progress):
+        hess[:, lo:lo + width] = hvp(model, theta, eye)[:, :width]
+    return _symmetrise(hess)
 
 
 @float64
