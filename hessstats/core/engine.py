@@ -99,8 +99,9 @@ def _block_value_grad_hess(theta: np.ndarray, data: Any, weights: Any, *, loglik
                           index: Any, consts: tuple = ()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The compiled ``(value, gradient, Hessian)`` of one block (or all rows), as numpy."""
     with x64():
-        w = None if weights is None else jnp.asarray(weights)
-        t = jnp.asarray(theta)
+        # host arrays go to the kernel as they are (jnp.asarray would dispatch a conversion per call)
+        w = weights if weights is None or isinstance(weights, jax.Array) else jnp.asarray(weights)
+        t = np.asarray(theta, dtype=np.float64)
         if index is not None:  # the log-likelihood assembles its own Hessian (index models)
             out = call_kernel("index_value_grad_hess", index.value_grad_hess, t, data, spec, weights=w)
         elif len(theta) > AUTO_BLOCK_K:  # many parameters: directions in blocks, bounded memory
@@ -120,16 +121,17 @@ def _block_rows(theta: np.ndarray, data: Any, weights: Any, *, loglike: Any, spe
     with x64():
         kernel = derivatives.loglike_obs if what == "loglike_obs" else derivatives.scores
         # scores of padding rows are dropped by the caller; unweighted models never multiply (values exact)
-        w = jnp.asarray(weights) if weighted and weights is not None else None
-        return np.asarray(call_kernel(what, kernel, jnp.asarray(theta), data, loglike, spec, weights=w, consts=consts))
+        w = (weights if isinstance(weights, jax.Array) else jnp.asarray(weights)) if weighted and weights is not None else None
+        return np.asarray(call_kernel(what, kernel, np.asarray(theta, dtype=np.float64), data, loglike, spec, weights=w,
+                                      consts=consts))
 
 
 def _block_score_squares(theta: np.ndarray, data: Any, weights: Any, *, loglike: Any, spec: Any,
                          directions: np.ndarray, consts: tuple = ()) -> tuple[np.ndarray]:
     with x64():
-        w = None if weights is None else jnp.asarray(weights)
-        out = call_kernel("score_squares", derivatives.score_squares, jnp.asarray(theta), data,
-                          jnp.asarray(directions), loglike, spec, weights=w, consts=consts)
+        w = weights if weights is None or isinstance(weights, jax.Array) else jnp.asarray(weights)
+        out = call_kernel("score_squares", derivatives.score_squares, np.asarray(theta, dtype=np.float64), data,
+                          np.asarray(directions, dtype=np.float64), loglike, spec, weights=w, consts=consts)
     return (np.asarray(out, dtype=np.float64),)
 
 
@@ -329,8 +331,10 @@ def bucket(fn: Any, closed: Any, spec: Any, theta0: np.ndarray, data: Any, nobs:
     on the real rows, with the row count as the only difference (a function that uses the number of
     rows as a value, or indexes rows from the end, keeps its rows), (2) it returns one value per padded
     row and captures the same constants, and (3) the real rows' values are the same whether the padding
-    rows copy the last row or the real rows in turn (at the start values and near them): a function of
-    other rows (means over all rows, reversed sums) keeps its rows.
+    rows copy the last row or the real rows in turn (the weighted log-likelihood, gradient and Hessian
+    of the real rows, from the kernel the fit then uses; with more than ``AUTO_BLOCK_K`` parameters the
+    per-row values), at the start values and near them: a function of other rows (means over all rows,
+    reversed sums) keeps its rows.
 
     Example
     -------
@@ -356,9 +360,17 @@ def bucket(fn: Any, closed: Any, spec: Any, theta0: np.ndarray, data: Any, nobs:
             return None
         other = pad_rows(data, nobs, rows, cycle=True).data
         for theta in _probe_points(np.asarray(theta0, dtype=np.float64)):
-            first = _block_rows(theta, padding.data, None, loglike=padded, spec=spec, what="loglike_obs", consts=consts)
-            second = _block_rows(theta, other, None, loglike=padded, spec=spec, what="loglike_obs", consts=consts)
-            if not rows_agree(first[:nobs], second[:nobs]):
+            if len(theta) <= AUTO_BLOCK_K:  # the fit's own kernel: (value, gradient, Hessian) of the real rows
+                first = _block_value_grad_hess(theta, padding.data, padding.weights, loglike=padded, spec=spec,
+                                               index=None, consts=consts)
+                second = _block_value_grad_hess(theta, other, padding.weights, loglike=padded, spec=spec,
+                                                index=None, consts=consts)
+                same = all(rows_agree(np.ravel(a), np.ravel(b)) for a, b in zip(first, second))
+            else:  # many parameters: the real rows' values
+                first = _block_rows(theta, padding.data, None, loglike=padded, spec=spec, what="loglike_obs", consts=consts)
+                second = _block_rows(theta, other, None, loglike=padded, spec=spec, what="loglike_obs", consts=consts)
+                same = rows_agree(first[:nobs], second[:nobs])
+            if not same:
                 return None
     return padded, consts, padding
 
