@@ -308,9 +308,9 @@ def pad_rows(data: Any, nobs: int, rows: int, case_weights: Any = None, *, cycle
     weights = np.zeros(rows)
     weights[:nobs] = 1.0 if case_weights is None else np.asarray(case_weights, dtype=np.float64)
     with x64():
-        # device_put: jnp.asarray would compile a conversion kernel for every new shape
-        padded = [jax.device_put(np.asarray(a)[index]) if row else a for a, row in zip(leaves, row_leaves)]
-        return RowPadding(jax.tree_util.tree_unflatten(structure, padded), jax.device_put(weights), int(nobs),
+        # bucket shapes only: jnp.asarray's conversion kernel compiles once per bucket
+        padded = [jnp.asarray(np.asarray(a)[index]) if row else a for a, row in zip(leaves, row_leaves)]
+        return RowPadding(jax.tree_util.tree_unflatten(structure, padded), jnp.asarray(weights), int(nobs),
                           int(rows), structure, row_leaves)
 
 
@@ -333,7 +333,7 @@ def bucket(fn: Any, closed: Any, spec: Any, theta0: np.ndarray, data: Any, nobs:
     row and captures the same constants, and (3) the real rows' values are the same whether the padding
     rows copy the last row or the real rows in turn (the weighted log-likelihood, gradient and Hessian
     of the real rows, from the kernel the fit then uses; with more than ``AUTO_BLOCK_K`` parameters the
-    per-row values), at the start values and near them: a function of other rows (means over all rows,
+    per-row values), near the start values: a function of other rows (means over all rows,
     reversed sums) keeps its rows.
 
     Example
@@ -359,7 +359,7 @@ def bucket(fn: Any, closed: Any, spec: Any, theta0: np.ndarray, data: Any, nobs:
                 or _row_free(padded.text, rows) != _row_free(str(closed.jaxpr), nobs):
             return None
         other = pad_rows(data, nobs, rows, cycle=True).data
-        for theta in _probe_points(np.asarray(theta0, dtype=np.float64)):
+        for theta in _probe_points(np.asarray(theta0, dtype=np.float64))[1:]:  # near the start (not at a 0 start)
             if len(theta) <= AUTO_BLOCK_K:  # the fit's own kernel: (value, gradient, Hessian) of the real rows
                 first = _block_value_grad_hess(theta, padding.data, padding.weights, loglike=padded, spec=spec,
                                                index=None, consts=consts)
