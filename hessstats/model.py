@@ -14,7 +14,7 @@ import numpy as np
 from hessstats._checks import check_positive_int, check_tolerance
 from hessstats._config import float64, x64
 from hessstats.core import engine, survey
-from hessstats.core.compilation import Program, first_trace
+from hessstats.core.compilation import Program, charge, compile_totals, first_trace
 from hessstats.core.covariance import covariance_for
 from hessstats.core.derivatives import FlatLoglike
 from hessstats.core.linalg import DEFAULT_RTOL, invert_information
@@ -204,7 +204,7 @@ class Model:
         data, weights = engine.shard(data, nobs, shard)
         if weights is not None and weighting.get("case_weights") is not None:  # padding rows keep weight 0
             weights = engine.shard_weights(weights, weighting["case_weights"], nobs)
-        found = None
+        found, mark = None, compile_totals()
         if row_buckets and per_obs and not blocked and not isinstance(data, RowSource) and nobs == shape[0]:
             found = engine.bucket(FlatLoglike(loglike, spec), first[0], spec, theta0, data, nobs,
                                   weighting.get("case_weights"))
@@ -221,6 +221,8 @@ class Model:
         values.update(weighting)
         for key, value in values.items():
             object.__setattr__(self, key, value)
+        if padding is not None:  # the bucket check ran the fit's kernel: its compile belongs to this model
+            charge(self, mark)
         self._check_rows(sample, rows, unsharded)
         if not given_nobs:
             _check_scalar_total(shape, rows)

@@ -115,6 +115,36 @@ def counted_for_model(fn):
 
 
 
+def compile_totals() -> tuple[int, float]:
+    """``(traces, compile seconds)`` of all kernels so far: the mark :func:`charge` counts from.
+
+    Example
+    -------
+    >>> traces, seconds = compile_totals()
+    >>> traces == trace_count()
+    True
+    """
+    return trace_count(), float(sum(COMPILE_SECONDS.values()))
+
+
+def charge(owner: Any, since: tuple[int, float]) -> None:
+    """Attribute the traces and compile seconds since the mark ``since`` (:func:`compile_totals`) to
+    ``owner`` (``res.compile_stats``): what a model's construction compiled for it (its row bucket).
+
+    Example
+    -------
+    >>> class Owner:
+    ...     pass
+    >>> owner = Owner()
+    >>> charge(owner, compile_totals()); MODEL_STATS[owner]["traces"]
+    0
+    """
+    traces, seconds = compile_totals()
+    stats = MODEL_STATS.setdefault(owner, {"traces": 0, "compile_seconds": 0.0})
+    stats["traces"] += traces - since[0]
+    stats["compile_seconds"] += seconds - since[1]
+
+
 def enable_compilation_cache(path: str | os.PathLike | None = None, *, min_compile_time_secs: float = 0.0) -> Path:
     """Turn on JAX's persistent compilation cache in ``path`` (default ``~/.cache/hessstats/jax``).
 
