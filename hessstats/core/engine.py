@@ -223,6 +223,9 @@ BUCKET_OCTAVE_ROWS = 4096
 """Up to this many rows the buckets are powers of two (64, 128, ..., 4096)."""
 BUCKET_MAX_ROWS = 1 << 17
 """Above this many rows (131072) models are not padded (a compile is then small next to a fit)."""
+BUCKET_MAX_BYTES = 1 << 26
+"""Data whose row arrays hold more than this many bytes (64 MiB) are not padded (the padded copy is
+kept next to the model's own rows)."""
 
 
 def _quarter_octaves() -> tuple[int, ...]:
@@ -325,8 +328,9 @@ def bucket(fn: Any, closed: Any, spec: Any, theta0: np.ndarray, data: Any, nobs:
            case_weights: Any = None) -> tuple[Program, tuple, RowPadding] | None:
     """``(program traced on the padded rows, its constants, padding)`` for the flat log-likelihood
     ``fn(theta, data)`` on in-memory data of ``nobs`` rows (``closed``: its jaxpr traced on those
-    rows), or None when the rows are not padded: at their bucket size already, or a log-likelihood
-    whose real rows' values could depend on the padding.
+    rows), or None when the rows are not padded: at their bucket size already, more than
+    :data:`BUCKET_MAX_BYTES` once padded, or a log-likelihood whose real rows' values could depend on
+    the padding.
 
     Padding is used only when (1) the function traced on the padded rows runs the same operations as
     on the real rows, with the row count as the only difference (a function that uses the number of
@@ -349,6 +353,10 @@ def bucket(fn: Any, closed: Any, spec: Any, theta0: np.ndarray, data: Any, nobs:
     """
     rows = bucket_rows(nobs)
     if rows == nobs or not has_row_leaves(data, nobs):
+        return None
+    size = sum(int(np.size(a)) * np.dtype(a.dtype).itemsize for a in jax.tree_util.tree_leaves(data)
+               if is_row_leaf(a, nobs))
+    if size * rows / nobs > BUCKET_MAX_BYTES:
         return None
     padding = pad_rows(data, nobs, rows, case_weights)
     with x64():

@@ -53,6 +53,16 @@ def test_bucket_sizes():
     assert max(engine.bucket_rows(n) / n for n in range(4097, engine.BUCKET_MAX_ROWS, 101)) < 1.25
 
 
+def test_large_data_is_not_padded():
+    """Memory bound: rows whose padded copy would exceed BUCKET_MAX_BYTES keep their own shape
+    (closed form: 3000 x 3000 float64 = 72 MB)."""
+    X = np.zeros((3000, 3000))
+    model = hs.Model(lambda p, d: -0.5 * (d["y"] - p["mu"]) ** 2 + 0.0 * d["X"][:, 0], {"mu": 0.0},
+                     {"y": np.arange(3000.0), "X": X})
+    assert model.padding is None and engine.bucket_rows(3000) == 4096
+    np.testing.assert_allclose(model.fit().params["mu"], 1499.5, rtol=1e-12)
+
+
 def test_many_sizes_compile_one_kernel_per_bucket():
     """Trace counters: 20 distinct n in 50..500 fall in 4 buckets (64, 128, 256, 512); the Hessian,
     score and check kernels each compile at most once per bucket (not once per n)."""
