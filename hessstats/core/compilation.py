@@ -204,6 +204,17 @@ def const_avals(consts: Any) -> tuple:
     return _const_avals(consts)
 
 
+def same_constants(a: tuple, b: tuple) -> bool:
+    """True when two traces captured the same constant arrays (shapes, dtypes and values).
+
+    Example
+    -------
+    >>> same_constants((np.ones(2),), (np.ones(2),)), same_constants((np.ones(2),), (np.zeros(2),))
+    (True, False)
+    """
+    return len(a) == len(b) and all(_same_values(x, y) for x, y in zip(a, b))
+
+
 def _const_values(c: Any) -> np.ndarray:
     if jax.dtypes.issubdtype(getattr(c, "dtype", np.float64), jax.dtypes.prng_key):
         c = jax.random.key_data(c)
@@ -343,6 +354,25 @@ class Program:
                     "counters or other Python state inside it"))
         consts = tuple(_copy_const(c) for c in first.consts)
         program = cls(fn, first, _signature(args), jax.tree_util.tree_structure(out), consts, text)
+        return program, consts, out
+
+    @classmethod
+    def from_trace(cls, fn: Callable, first: tuple, *args: Any, text: str | None = None) -> tuple[Program, tuple, Any]:
+        """``(program, captured constants, output shape)`` from one trace ``first`` (``(closed jaxpr,
+        output)`` of ``fn(*args)``, e.g. by :func:`first_trace`) whose purity the caller has checked
+        against another trace (:meth:`trace` checks it with a second trace of its own).
+
+        Example
+        -------
+        >>> import jax.numpy as jnp
+        >>> fn = lambda x: 2.0 * x
+        >>> program, consts, out = Program.from_trace(fn, first_trace(fn, jnp.ones(2)), jnp.ones(2))
+        >>> program(consts, jnp.arange(2.0)).tolist()
+        [0.0, 2.0]
+        """
+        closed, out = first
+        consts = tuple(_copy_const(c) for c in closed.consts)
+        program = cls(fn, closed, _signature(args), jax.tree_util.tree_structure(out), consts, text)
         return program, consts, out
 
     def prepare(self, *args: Any) -> None:

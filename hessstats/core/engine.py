@@ -18,7 +18,14 @@ import numpy as np
 
 from hessstats._config import x64
 from hessstats.core import derivatives
-from hessstats.core.compilation import Program, call_kernel, const_avals, counted_for_model
+from hessstats.core.compilation import (
+    Program,
+    call_kernel,
+    const_avals,
+    counted_for_model,
+    first_trace,
+    same_constants,
+)
 from hessstats.core.hvp import columns_in_blocks
 from hessstats.errors import DataError, SpecificationError, message
 from hessstats.rows.leaves import has_row_leaves, is_row_leaf
@@ -360,13 +367,19 @@ def bucket(fn: Any, closed: Any, spec: Any, theta0: np.ndarray, data: Any, nobs:
         return None
     padding = pad_rows(data, nobs, rows, case_weights)
     with x64():
+        theta = jax.device_put(np.asarray(theta0))
         try:
-            padded, consts, out = Program.trace(fn, jax.device_put(np.asarray(theta0)), padding.data)
+            trace = first_trace(fn, theta, padding.data)
         except Exception:  # noqa: BLE001  (it ran on the real rows: keep them)
             return None
-        if tuple(getattr(out, "shape", ())) != (rows,) or padded.const_avals != const_avals(closed.consts) \
-                or _row_free(padded.text, rows) != _row_free(str(closed.jaxpr), nobs):
+        text = str(trace[0].jaxpr)
+        # one trace on the padded rows: the same program as on the real rows (so also the purity check
+        # that Program.trace makes with a second trace: same operations, same captured values)
+        if tuple(getattr(trace[1], "shape", ())) != (rows,) or const_avals(trace[0].consts) != const_avals(closed.consts) \
+                or _row_free(text, rows) != _row_free(str(closed.jaxpr), nobs) \
+                or not same_constants(trace[0].consts, closed.consts):
             return None
+        padded, consts, _ = Program.from_trace(fn, trace, theta, padding.data, text=text)
         other = pad_rows(data, nobs, rows, cycle=True).data
         for theta in _probe_points(np.asarray(theta0, dtype=np.float64))[1:]:  # near the start (not at a 0 start)
             if len(theta) <= AUTO_BLOCK_K:  # the fit's own kernel: (value, gradient, Hessian) of the real rows
