@@ -8,13 +8,11 @@ module imports it.
 
 from __future__ import annotations
 
-from hessstats import datasets, errors, formula, testing
+from hessstats import datasets, errors, formula
 from hessstats._version import __version__
 from hessstats.core.compilation import compile_stats, enable_compilation_cache
 from hessstats.core.derivatives import gradient, hessian
 from hessstats.core.hvp import hessian_blocked, selected_se
-from hessstats.crosscheck.compare import compare
-from hessstats.crosscheck.validation import validate
 from hessstats.fitting import fit
 from hessstats.formula import (
     betareg,
@@ -47,38 +45,11 @@ from hessstats.formula import (
 from hessstats.inference.hypothesis import TestResult, lr_test, score_test, wald_test
 from hessstats.inference.margins import margins
 from hessstats.inference.profile import profile_ci
-from hessstats.inference.selection import ic_table, vuong
-from hessstats.inference.tables import table
 from hessstats.model import Model
-from hessstats.models.glmm import glmer
 from hessstats.models.index import IndexModel
-from hessstats.plotting import coefplot, driftplot, profileplot
 from hessstats.results import FitResult
-from hessstats.rows.dask import DaskSource
-from hessstats.rows.parquet import ParquetSource
 from hessstats.rows.prepare import index_array
 from hessstats.rows.weights import WeightType
-from hessstats.toolkit.convexity import ConvexityCheck, check_convexity
-from hessstats.toolkit.critical import (
-    CriticalPoint,
-    CriticalPoints,
-    SearchReport,
-    SecondDerivativeTest,
-    Smoothness,
-    classify_critical_point,
-    find_critical_points,
-    second_derivative_test,
-)
-from hessstats.toolkit.expression import Expression, parse_expression
-from hessstats.toolkit.lagrange import (
-                               BorderedHessian,
-                               ConstrainedClassification,
-                               LagrangeSolution,
-                               bordered_hessian,
-                               classify_constrained,
-                               solve_lagrange,
-)
-from hessstats.toolkit.taylor import Taylor2, TaylorError, taylor2
 
 __all__ = [
     "BorderedHessian", "ConstrainedClassification", "ConvexityCheck", "CriticalPoint", "CriticalPoints",
@@ -94,3 +65,57 @@ __all__ = [
     "solve_lagrange", "table", "taylor2", "testing", "tobit", "truncated_negbin", "truncated_poisson",
     "validate", "vuong", "wald_test", "weibull", "zinb", "zip",
 ]
+
+
+# Imported on first use (PEP 562): what a fitting script does not need stays out of `import hessstats`.
+_LAZY = {
+    'compare': 'hessstats.crosscheck.compare',
+    'validate': 'hessstats.crosscheck.validation',
+    'coefplot': 'hessstats.plotting',
+    'driftplot': 'hessstats.plotting',
+    'profileplot': 'hessstats.plotting',
+    'ConvexityCheck': 'hessstats.toolkit.convexity',
+    'check_convexity': 'hessstats.toolkit.convexity',
+    'CriticalPoint': 'hessstats.toolkit.critical',
+    'CriticalPoints': 'hessstats.toolkit.critical',
+    'SearchReport': 'hessstats.toolkit.critical',
+    'SecondDerivativeTest': 'hessstats.toolkit.critical',
+    'Smoothness': 'hessstats.toolkit.critical',
+    'classify_critical_point': 'hessstats.toolkit.critical',
+    'find_critical_points': 'hessstats.toolkit.critical',
+    'second_derivative_test': 'hessstats.toolkit.critical',
+    'Expression': 'hessstats.toolkit.expression',
+    'parse_expression': 'hessstats.toolkit.expression',
+    'BorderedHessian': 'hessstats.toolkit.lagrange',
+    'ConstrainedClassification': 'hessstats.toolkit.lagrange',
+    'LagrangeSolution': 'hessstats.toolkit.lagrange',
+    'bordered_hessian': 'hessstats.toolkit.lagrange',
+    'classify_constrained': 'hessstats.toolkit.lagrange',
+    'solve_lagrange': 'hessstats.toolkit.lagrange',
+    'Taylor2': 'hessstats.toolkit.taylor',
+    'TaylorError': 'hessstats.toolkit.taylor',
+    'taylor2': 'hessstats.toolkit.taylor',
+    'DaskSource': 'hessstats.rows.dask',
+    'ParquetSource': 'hessstats.rows.parquet',
+    'table': 'hessstats.inference.tables',
+    'ic_table': 'hessstats.inference.selection',
+    'vuong': 'hessstats.inference.selection',
+    'glmer': 'hessstats.models.glmm',
+    "testing": "hessstats.testing",
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hessstats' has no attribute {name!r}")
+    import importlib
+
+    imported = importlib.import_module(module)
+    value = imported if module == f"hessstats.{name}" else getattr(imported, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -14,7 +14,7 @@ import numpy as np
 from hessstats._checks import check_positive_int, check_tolerance
 from hessstats._config import float64, x64
 from hessstats.core import engine, survey
-from hessstats.core.compilation import Program
+from hessstats.core.compilation import Program, charge, compile_totals, first_trace
 from hessstats.core.covariance import covariance_for
 from hessstats.core.derivatives import FlatLoglike
 from hessstats.core.linalg import DEFAULT_RTOL, invert_information
@@ -110,6 +110,11 @@ class Model:
         A tqdm bar over row blocks (default: on a terminal with many blocks).
     defaults : PostEstimationDefaults, optional
         What argument-free ``lr_test_null()``, ``margins()`` and ``transformed()`` use.
+    row_buckets : bool
+        In-memory data of at most 131072 rows are evaluated padded to a bucket size (powers of two
+        from 64 rows, then steps of ``2^(1/4)``; :func:`~hessstats.core.engine.bucket_rows`) with
+        weight 0 on the padding rows, so that models of nearby sizes reuse compiled kernels (default
+        True; results are the same). ``False`` evaluates exactly the given rows.
 
     Example
     -------
@@ -156,6 +161,9 @@ class Model:
     weighted_nobs: Any = None
     """The number of observations the weighted rows stand for (``nobs`` without weights): ``sum(w)``
     for frequency/importance weights, rows with positive weight for analytic/probability weights."""
+    padding: Any = None
+    """The rows padded to a bucket size (:class:`~hessstats.core.engine.RowPadding`), what the in-memory
+    kernels run on so that models of nearby sizes share compiled kernels; None when not padded."""
 
     @float64
     def __init__(self, loglike: LogLike, start: Any, data: Any = None, *,
@@ -166,7 +174,8 @@ class Model:
                  transforms: Mapping[str, Callable[[Any], Any]] | None = None,
                  chunk_size: int | None = None, index: Any = None, shard: Any = False,
                  progress: bool | None = None, defaults: PostEstimationDefaults | None = None,
-                 weights: Any = None, weight_type: WeightType | str | None = None) -> None:
+                 weights: Any = None, weight_type: WeightType | str | None = None,
+                 row_buckets: bool = True) -> None:
         if not callable(loglike):
             raise SpecificationError(message(
                 "loglike is not callable", expected="a function loglike(params, data)",
@@ -178,10 +187,10 @@ class Model:
         theta0.flags.writeable = False
         raw_data = data
         data, sample, chunk_size, source_nobs, labels = engine.prepare(data, chunk_size)
-        program, consts, out = _trace(loglike, spec, theta0, sample)  # one trace validates shape and dtypes
-        shape = _output_shape(out)
+        first = _trace(loglike, spec, theta0, sample, first=True)  # one trace validates shape and dtypes
+        shape = _output_shape(first[1])
         per_obs = len(shape) == 1
-        _check_float32(program.jaxpr, consts)
+        _check_float32(first[0].jaxpr, first[0].consts)
         rows = leading_length(sample)
         given_nobs = nobs is not None
         if nobs is None:
@@ -195,15 +204,25 @@ class Model:
         data, weights = engine.shard(data, nobs, shard)
         if weights is not None and weighting.get("case_weights") is not None:  # padding rows keep weight 0
             weights = engine.shard_weights(weights, weighting["case_weights"], nobs)
+        found, mark = None, compile_totals()
+        if row_buckets and per_obs and not blocked and not isinstance(data, RowSource) and nobs == shape[0]:
+            found = engine.bucket(FlatLoglike(loglike, spec), first[0], spec, theta0, data, nobs,
+                                  weighting.get("case_weights"))
+        if found is not None:  # the kernels run on the rows padded to their bucket size
+            program, consts, padding = found
+        else:  # the second trace (purity) and the program at the data's own shape
+            (program, consts, _), padding = _trace(loglike, spec, theta0, sample, first=first), None
         values = dict(loglike=loglike, spec=spec, start=theta0, data=data, nobs=nobs,
                       per_observation=per_obs, description=dict(description or {}),
                       expected_information=expected_information,
                       extra=dict(extra or {}), defaults=_defaults(defaults, transforms),
                       chunk_size=chunk_size, index=index, weights=weights, progress=progress,
-                      program=program, consts=consts, row_labels=labels, weighted_nobs=nobs)
+                      program=program, consts=consts, row_labels=labels, weighted_nobs=nobs, padding=padding)
         values.update(weighting)
         for key, value in values.items():
             object.__setattr__(self, key, value)
+        if padding is not None:  # the bucket check ran the fit's kernel: its compile belongs to this model
+            charge(self, mark)
         self._check_rows(sample, rows, unsharded)
         if not given_nobs:
             _check_scalar_total(shape, rows)
@@ -296,6 +315,9 @@ class Model:
             raise SpecificationError(message(
                 "Model.replace got unknown fields", expected=f"fields among {[f.name for f in dataclasses.fields(self)]}",
                 got=str(unknown), fix="check the spelling"))
+        if self.padding is not None and "padding" not in changes and ("data" in changes or "case_weights" in changes):
+            changes["padding"] = self.padding.refresh(changes.get("data", self.data),
+                                                      changes.get("case_weights", self.case_weights))
         new = object.__new__(type(self))
         for f in dataclasses.fields(self):
             object.__setattr__(new, f.name, changes.get(f.name, getattr(self, f.name)))
@@ -504,10 +526,14 @@ def _keep_index_arrays(data: Any) -> Any:
     return jax.tree_util.tree_map(lambda a: index_array(a) if getattr(a, "dtype", np.float64).kind in "biu" else a, data)
 
 
-def _trace(loglike: LogLike, spec: ParamSpec, theta0: np.ndarray, data: Any) -> tuple[Program, tuple, Any]:
-    """Trace the log-likelihood at the start values: ``(program, captured constants, output shape)``."""
+def _trace(loglike: LogLike, spec: ParamSpec, theta0: np.ndarray, data: Any, first: Any = None) -> Any:
+    """Trace the log-likelihood at the start values: ``(program, captured constants, output shape)``
+    (``first``: one trace already made), or, with ``first=True``, one trace ``(closed jaxpr, output)``."""
+    fn, theta = FlatLoglike(loglike, spec), jax.device_put(np.asarray(theta0))
     try:
-        return Program.trace(FlatLoglike(loglike, spec), jnp.asarray(theta0), data)
+        if first is True:
+            return first_trace(fn, theta, data)
+        return Program.trace(fn, theta, data, first=first)
     except SpecificationError:
         raise
     except Exception as exc:  # the user's function failed while tracing: say where

@@ -6,7 +6,7 @@ import dataclasses
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -126,7 +126,7 @@ class FitResult:
     @property
     def params(self) -> pd.Series:
         """Estimates, indexed by parameter name (a new Series on each access)."""
-        return pd.Series(self.theta.copy(), index=list(self.names), name="coef")
+        return pd.Series(self.theta.copy(), index=_names_index(self.names), name="coef")
 
     @property
     def params_tree(self) -> Any:
@@ -157,12 +157,12 @@ class FitResult:
 
     def cov_params(self) -> pd.DataFrame:
         """Covariance matrix of the estimates under ``cov_type``."""
-        return pd.DataFrame(self.cov_array.copy(), index=list(self.names), columns=list(self.names))
+        return pd.DataFrame(self.cov_array.copy(), index=_names_index(self.names), columns=_names_index(self.names))
 
     @property
     def bse(self) -> pd.Series:
         """Standard errors; NaN for parameters the data do not identify."""
-        return pd.Series(standard_errors(self.cov_array), index=list(self.names), name="std_err")
+        return pd.Series(standard_errors(self.cov_array), index=_names_index(self.names), name="std_err")
 
     @property
     def zvalues(self) -> pd.Series:
@@ -196,12 +196,12 @@ class FitResult:
     @property
     def hessian(self) -> pd.DataFrame:
         """Exact (symmetrised) Hessian of the summed log-likelihood at the estimate."""
-        return pd.DataFrame(self.hessian_array.copy(), index=list(self.names), columns=list(self.names))
+        return pd.DataFrame(self.hessian_array.copy(), index=_names_index(self.names), columns=_names_index(self.names))
 
     @property
     def gradient(self) -> pd.Series:
         """Exact gradient of the summed log-likelihood at the estimate."""
-        return pd.Series(self.gradient_array.copy(), index=list(self.names), name="gradient")
+        return pd.Series(self.gradient_array.copy(), index=_names_index(self.names), name="gradient")
 
     @property
     def identification(self) -> pd.DataFrame:
@@ -738,3 +738,16 @@ def _frozen(value: Any) -> np.ndarray:
     arr = np.array(value, copy=True)
     arr.flags.writeable = False
     return arr
+
+
+@lru_cache(maxsize=512)
+def _names_cache(names: tuple[str, ...]) -> pd.Index:
+    return pd.Index(list(names))
+
+
+def _names_index(names: tuple[str, ...]) -> pd.Index:
+    """The parameter names as a pandas Index: a view of one cached Index per tuple of names (building
+    an Index from a list of strings costs more than the rest of a small Series), so renaming it on
+    one result does not reach another."""
+    return _names_cache(tuple(names)).view()
+

@@ -115,6 +115,36 @@ def counted_for_model(fn):
 
 
 
+def compile_totals() -> tuple[int, float]:
+    """``(traces, compile seconds)`` of all kernels so far: the mark :func:`charge` counts from.
+
+    Example
+    -------
+    >>> traces, seconds = compile_totals()
+    >>> traces == trace_count()
+    True
+    """
+    return trace_count(), float(sum(COMPILE_SECONDS.values()))
+
+
+def charge(owner: Any, since: tuple[int, float]) -> None:
+    """Attribute the traces and compile seconds since the mark ``since`` (:func:`compile_totals`) to
+    ``owner`` (``res.compile_stats``): what a model's construction compiled for it (its row bucket).
+
+    Example
+    -------
+    >>> class Owner:
+    ...     pass
+    >>> owner = Owner()
+    >>> charge(owner, compile_totals()); MODEL_STATS[owner]["traces"]
+    0
+    """
+    traces, seconds = compile_totals()
+    stats = MODEL_STATS.setdefault(owner, {"traces": 0, "compile_seconds": 0.0})
+    stats["traces"] += traces - since[0]
+    stats["compile_seconds"] += seconds - since[1]
+
+
 def enable_compilation_cache(path: str | os.PathLike | None = None, *, min_compile_time_secs: float = 0.0) -> Path:
     """Turn on JAX's persistent compilation cache in ``path`` (default ``~/.cache/hessstats/jax``).
 
@@ -163,6 +193,28 @@ def _const_avals(consts: Any) -> tuple:
     return tuple((tuple(np.shape(c)), c.dtype if hasattr(c, "dtype") else np.asarray(c).dtype) for c in consts)
 
 
+def const_avals(consts: Any) -> tuple:
+    """``((shape, dtype), ...)`` of captured constants (what a :class:`Program`'s key holds).
+
+    Example
+    -------
+    >>> const_avals((np.zeros(2),))
+    (((2,), dtype('float64')),)
+    """
+    return _const_avals(consts)
+
+
+def same_constants(a: tuple, b: tuple) -> bool:
+    """True when two traces captured the same constant arrays (shapes, dtypes and values).
+
+    Example
+    -------
+    >>> same_constants((np.ones(2),), (np.ones(2),)), same_constants((np.ones(2),), (np.zeros(2),))
+    (True, False)
+    """
+    return len(a) == len(b) and all(_same_values(x, y) for x, y in zip(a, b))
+
+
 def _const_values(c: Any) -> np.ndarray:
     if jax.dtypes.issubdtype(getattr(c, "dtype", np.float64), jax.dtypes.prng_key):
         c = jax.random.key_data(c)
@@ -180,6 +232,28 @@ def _fresh_trace(fn: Callable, args: tuple) -> tuple[Any, Any]:
     """``jax.make_jaxpr(fn, return_shape=True)(*args)`` through a new wrapper object: JAX caches
     traces by function, and a cached trace would keep the constants of an earlier call."""
     return jax.make_jaxpr(lambda *a: fn(*a), return_shape=True)(*args)
+
+
+def first_trace(fn: Callable, *args: Any) -> tuple[Any, Any]:
+    """``(closed jaxpr, output shape)`` of one trace of ``fn(*args)`` (what :meth:`Program.trace`
+    can take as its first trace).
+
+    Example
+    -------
+    >>> import jax.numpy as jnp
+    >>> closed, out = first_trace(lambda x: 2.0 * x, jnp.ones(3))
+    >>> out.shape
+    (3,)
+    """
+    return _fresh_trace(fn, args)
+
+
+def _copy_const(c: Any) -> Any:
+    """A device copy of a captured constant (device_put of a host copy: jnp.array would compile a
+    conversion kernel for every new shape); PRNG keys by jnp.array."""
+    if jax.dtypes.issubdtype(getattr(c, "dtype", np.float64), jax.dtypes.prng_key):
+        return jnp.array(c, copy=True)
+    return jax.device_put(np.array(c, copy=True))
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -221,12 +295,13 @@ class Program:
     [1.0, 2.0]
     """
 
-    def __init__(self, fn: Callable, closed: Any, signature: tuple, out_tree: Any, consts: tuple = ()):
+    def __init__(self, fn: Callable, closed: Any, signature: tuple, out_tree: Any, consts: tuple = (),
+                 text: str | None = None):
         self.fn = fn
         self._home, self._home_consts = signature, tuple(consts)
         self.jaxpr = closed.jaxpr
         """The jaxpr traced when the model was built (at the validation shapes)."""
-        self.text = str(closed.jaxpr)
+        self.text = str(closed.jaxpr) if text is None else text
         self.const_avals = _const_avals(closed.consts)
         self._rest = (signature[0], self.text, self.const_avals)
         try:
@@ -254,15 +329,18 @@ class Program:
                 "_home_consts": self._home_consts}
 
     @classmethod
-    def trace(cls, fn: Callable, *args: Any) -> tuple[Program, tuple, Any]:
+    def trace(cls, fn: Callable, *args: Any, first: tuple | None = None) -> tuple[Program, tuple, Any]:
         """``(program, captured constants, output shape)`` of ``fn(*args)``; see the class docstring.
 
-        Exceptions raised by ``fn`` propagate (the caller says what failed).
+        ``first``: ``(closed jaxpr, output)`` of a trace of ``fn(*args)`` already made (by
+        :func:`first_trace`), used as the first of the two. Exceptions raised by ``fn`` propagate
+        (the caller says what failed).
         """
-        first, out = _fresh_trace(fn, args)
+        first, out = _fresh_trace(fn, args) if first is None else first
         second, _ = _fresh_trace(fn, args)
         problem = None
-        if str(first.jaxpr) != str(second.jaxpr):
+        text = str(first.jaxpr)
+        if text != str(second.jaxpr):
             problem = "two calls with the same inputs ran different operations (Python state that changes per call)"
         elif len(first.consts) != len(second.consts) or not all(
                 _same_values(a, b) for a, b in zip(first.consts, second.consts)):
@@ -274,8 +352,27 @@ class Program:
                 got=problem,
                 fix="draw random numbers once, outside the function, and pass them in `data`; do not update "
                     "counters or other Python state inside it"))
-        consts = tuple(jnp.array(c, copy=True) for c in first.consts)
-        program = cls(fn, first, _signature(args), jax.tree_util.tree_structure(out), consts)
+        consts = tuple(_copy_const(c) for c in first.consts)
+        program = cls(fn, first, _signature(args), jax.tree_util.tree_structure(out), consts, text)
+        return program, consts, out
+
+    @classmethod
+    def from_trace(cls, fn: Callable, first: tuple, *args: Any, text: str | None = None) -> tuple[Program, tuple, Any]:
+        """``(program, captured constants, output shape)`` from one trace ``first`` (``(closed jaxpr,
+        output)`` of ``fn(*args)``, e.g. by :func:`first_trace`) whose purity the caller has checked
+        against another trace (:meth:`trace` checks it with a second trace of its own).
+
+        Example
+        -------
+        >>> import jax.numpy as jnp
+        >>> fn = lambda x: 2.0 * x
+        >>> program, consts, out = Program.from_trace(fn, first_trace(fn, jnp.ones(2)), jnp.ones(2))
+        >>> program(consts, jnp.arange(2.0)).tolist()
+        [0.0, 2.0]
+        """
+        closed, out = first
+        consts = tuple(_copy_const(c) for c in closed.consts)
+        program = cls(fn, closed, _signature(args), jax.tree_util.tree_structure(out), consts, text)
         return program, consts, out
 
     def prepare(self, *args: Any) -> None:

@@ -7,6 +7,8 @@ model (:mod:`hessstats.models.index`), on a data pytree with optional row weight
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -16,9 +18,17 @@ import numpy as np
 
 from hessstats._config import x64
 from hessstats.core import derivatives
-from hessstats.core.compilation import call_kernel, counted_for_model
+from hessstats.core.compilation import (
+    Program,
+    call_kernel,
+    const_avals,
+    counted_for_model,
+    first_trace,
+    same_constants,
+)
 from hessstats.core.hvp import columns_in_blocks
 from hessstats.errors import DataError, SpecificationError, message
+from hessstats.rows.leaves import has_row_leaves, is_row_leaf
 from hessstats.rows.prepare import prepare_data, prepare_rows
 from hessstats.rows.sharding import shard_rows
 from hessstats.rows.source import ArraySource, RowSource, check_chunk_size
@@ -96,8 +106,9 @@ def _block_value_grad_hess(theta: np.ndarray, data: Any, weights: Any, *, loglik
                           index: Any, consts: tuple = ()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The compiled ``(value, gradient, Hessian)`` of one block (or all rows), as numpy."""
     with x64():
-        w = None if weights is None else jnp.asarray(weights)
-        t = jnp.asarray(theta)
+        # host arrays go to the kernel as they are (jnp.asarray would dispatch a conversion per call)
+        w = weights if weights is None or isinstance(weights, jax.Array) else jnp.asarray(weights)
+        t = np.asarray(theta, dtype=np.float64)
         if index is not None:  # the log-likelihood assembles its own Hessian (index models)
             out = call_kernel("index_value_grad_hess", index.value_grad_hess, t, data, spec, weights=w)
         elif len(theta) > AUTO_BLOCK_K:  # many parameters: directions in blocks, bounded memory
@@ -117,16 +128,17 @@ def _block_rows(theta: np.ndarray, data: Any, weights: Any, *, loglike: Any, spe
     with x64():
         kernel = derivatives.loglike_obs if what == "loglike_obs" else derivatives.scores
         # scores of padding rows are dropped by the caller; unweighted models never multiply (values exact)
-        w = jnp.asarray(weights) if weighted and weights is not None else None
-        return np.asarray(call_kernel(what, kernel, jnp.asarray(theta), data, loglike, spec, weights=w, consts=consts))
+        w = (weights if isinstance(weights, jax.Array) else jnp.asarray(weights)) if weighted and weights is not None else None
+        return np.asarray(call_kernel(what, kernel, np.asarray(theta, dtype=np.float64), data, loglike, spec, weights=w,
+                                      consts=consts))
 
 
 def _block_score_squares(theta: np.ndarray, data: Any, weights: Any, *, loglike: Any, spec: Any,
                          directions: np.ndarray, consts: tuple = ()) -> tuple[np.ndarray]:
     with x64():
-        w = None if weights is None else jnp.asarray(weights)
-        out = call_kernel("score_squares", derivatives.score_squares, jnp.asarray(theta), data,
-                          jnp.asarray(directions), loglike, spec, weights=w, consts=consts)
+        w = weights if weights is None or isinstance(weights, jax.Array) else jnp.asarray(weights)
+        out = call_kernel("score_squares", derivatives.score_squares, np.asarray(theta, dtype=np.float64), data,
+                          np.asarray(directions, dtype=np.float64), loglike, spec, weights=w, consts=consts)
     return (np.asarray(out, dtype=np.float64),)
 
 
@@ -146,13 +158,22 @@ def _kernel_args(model) -> dict[str, Any]:
             "consts": getattr(model, "consts", ())}
 
 
+def _memory(model) -> tuple[Any, Any]:
+    """``(data, row weights)`` of an in-memory kernel call: the rows padded to their bucket (weight 0
+    on the padding rows) when the model has a :class:`RowPadding`, else its own rows and weights."""
+    padding = getattr(model, "padding", None)
+    if padding is not None:
+        return padding.data, padding.weights
+    return model.data, _row_weights(model)
+
+
 @counted_for_model
 def evaluate(model, theta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     """``(loglike, gradient, Hessian)`` of the model at ``theta`` by whichever path it uses."""
     fn = partial(_block_value_grad_hess, theta, index=model.index, **_kernel_args(model))
     source = _source(model)
     if source is None:
-        value, grad, hess = fn(model.data, _row_weights(model))
+        value, grad, hess = fn(*_memory(model))
     else:
         value, grad, hess = source.reduce(_block_fn(model, fn), model.chunk_size, model.progress)
     return float(value), grad, hess
@@ -165,8 +186,9 @@ def rows(model, theta: np.ndarray, what: str) -> np.ndarray:
     source = _source(model)
     if source is not None:
         return source.rows(_block_fn(model, fn), model.chunk_size, model.progress)
-    out = fn(model.data, _row_weights(model))
-    return out[: model.nobs] if model.weights is not None else out
+    out = fn(*_memory(model))
+    padded = model.weights is not None or getattr(model, "padding", None) is not None
+    return out[: model.nobs] if padded else out
 
 
 def opg_diagonal(model, theta: np.ndarray, positions: np.ndarray) -> np.ndarray:
@@ -189,10 +211,205 @@ def opg_diagonal(model, theta: np.ndarray, positions: np.ndarray) -> np.ndarray:
     fn = partial(_block_score_squares, theta, directions=directions, **_kernel_args(model))
     source = _source(model)
     if source is None:
-        (out,) = fn(model.data, _row_weights(model))
+        (out,) = fn(*_memory(model))
     else:
         (out,) = source.reduce(_block_fn(model, fn), model.chunk_size, model.progress)
     return out
+
+
+# ----------------------------------------------------------------------------- row buckets
+# A new number of rows would compile every kernel again (jit specialises on shapes). In-memory
+# models of at most BUCKET_MAX_ROWS rows are therefore evaluated on their rows padded to a bucket
+# size, the padding rows copies of real rows with weight 0 (so the log-likelihood, its gradient and
+# Hessian are exact, and finite wherever the real rows' are); per-row outputs are cut back to the
+# real rows. Models of nearby sizes share one compiled kernel per bucket.
+
+BUCKET_MIN_ROWS = 64
+"""The smallest bucket: fewer rows are padded to this many."""
+BUCKET_OCTAVE_ROWS = 4096
+"""Up to this many rows the buckets are powers of two (64, 128, ..., 4096)."""
+BUCKET_MAX_ROWS = 1 << 17
+"""Above this many rows (131072) models are not padded (a compile is then small next to a fit)."""
+BUCKET_MAX_BYTES = 1 << 26
+"""Data whose row arrays hold more than this many bytes (64 MiB) are not padded (the padded copy is
+kept next to the model's own rows)."""
+
+
+def _quarter_octaves() -> tuple[int, ...]:
+    out = []
+    for i in range(1, 21):  # 4096 * 2^(i/4), rounded up to a multiple of 256, up to 2^17
+        out.append(int(-(-int(np.ceil(BUCKET_OCTAVE_ROWS * 2.0 ** (i / 4))) // 256) * 256))
+    return tuple(out)
+
+
+_QUARTER_OCTAVES = _quarter_octaves()
+
+
+def bucket_rows(n: int) -> int:
+    """The number of rows ``n`` rows are padded to: powers of two from :data:`BUCKET_MIN_ROWS` to
+    :data:`BUCKET_OCTAVE_ROWS`, then quarter octaves (factor ``2^(1/4)``, multiples of 256) up to
+    :data:`BUCKET_MAX_ROWS`; ``n`` itself above (27 buckets in all).
+
+    Example
+    -------
+    >>> [bucket_rows(n) for n in (1, 50, 64, 65, 500, 5000, 200_000)]
+    [64, 64, 64, 128, 512, 5120, 200000]
+    """
+    n = int(n)
+    if n > BUCKET_MAX_ROWS:
+        return n
+    if n <= BUCKET_OCTAVE_ROWS:
+        return max(BUCKET_MIN_ROWS, 1 << max(n - 1, 0).bit_length())
+    return next(b for b in _QUARTER_OCTAVES if b >= n)
+
+
+@dataclass(frozen=True, eq=False)
+class RowPadding:
+    """A model's rows padded to their bucket (``Model.padding``): what its in-memory kernels run on.
+
+    ``data`` holds ``rows`` rows (the real ``nobs`` rows, then copies of real rows); ``weights`` is 1
+    (or the case weight) on the real rows and 0 on the padding rows. ``structure`` and ``row_leaves``
+    record which leaves were padded, so :meth:`refresh` can pad new data of the same layout.
+
+    Example
+    -------
+    >>> p = pad_rows({"y": np.arange(3.0), "c": np.float64(1.0)}, 3, 4)
+    >>> np.asarray(p.data["y"]).tolist(), np.asarray(p.weights).tolist()
+    ([0.0, 1.0, 2.0, 2.0], [1.0, 1.0, 1.0, 0.0])
+    """
+
+    data: Any
+    weights: Any
+    nobs: int
+    rows: int
+    structure: Any
+    row_leaves: tuple[bool, ...]
+
+    def refresh(self, data: Any, case_weights: Any) -> RowPadding | None:
+        """The same padding of new ``data`` (and case weights), or None when its layout changed.
+
+        Example
+        -------
+        >>> p = pad_rows({"y": np.arange(3.0)}, 3, 4)
+        >>> np.asarray(p.refresh({"y": np.ones(3)}, [1.0, 2.0, 3.0]).weights).tolist()
+        [1.0, 2.0, 3.0, 0.0]
+        >>> p.refresh({"y": np.ones(3), "u0": np.ones(2)}, None) is None
+        True
+        """
+        leaves, structure = jax.tree_util.tree_flatten(data)
+        if structure != self.structure or tuple(is_row_leaf(a, self.nobs) for a in leaves) != self.row_leaves:
+            return None
+        return pad_rows(data, self.nobs, self.rows, case_weights)
+
+
+def pad_rows(data: Any, nobs: int, rows: int, case_weights: Any = None, *, cycle: bool = False) -> RowPadding:
+    """``data`` (``nobs`` rows) padded to ``rows`` rows: the padding rows copy the last real row (or,
+    ``cycle=True``, the real rows in turn); weights 1 (or ``case_weights``) on real rows, 0 on padding.
+
+    Example
+    -------
+    >>> np.asarray(pad_rows({"y": np.arange(3.0)}, 3, 6, cycle=True).data["y"]).tolist()
+    [0.0, 1.0, 2.0, 0.0, 1.0, 2.0]
+    """
+    extra = np.arange(rows - nobs) % nobs if cycle else np.full(rows - nobs, nobs - 1)
+    index = np.concatenate([np.arange(nobs), extra])
+    leaves, structure = jax.tree_util.tree_flatten(data)
+    row_leaves = tuple(is_row_leaf(a, nobs) for a in leaves)
+    weights = np.zeros(rows)
+    weights[:nobs] = 1.0 if case_weights is None else np.asarray(case_weights, dtype=np.float64)
+    with x64():
+        # device_put (about 60 us more per array than jnp.asarray, which compiles a conversion kernel,
+        # about 40 ms, for every new shape)
+        padded = [jax.device_put(np.asarray(a)[index]) if row else a for a, row in zip(leaves, row_leaves)]
+        return RowPadding(jax.tree_util.tree_unflatten(structure, padded), jax.device_put(weights), int(nobs),
+                          int(rows), structure, row_leaves)
+
+
+def _row_free(text: str, rows: int) -> str:
+    """A jaxpr's text with every integer token equal to the row count (shapes, slice bounds) replaced
+    by ``R``; float literals (``137.0``) and typed literals (``137:i64[]``) are left as they are."""
+    return re.sub(rf"(?<![\w.]){rows}(?![\w.:])", "R", text)
+
+
+def bucket(fn: Any, closed: Any, spec: Any, theta0: np.ndarray, data: Any, nobs: int,
+           case_weights: Any = None) -> tuple[Program, tuple, RowPadding] | None:
+    """``(program traced on the padded rows, its constants, padding)`` for the flat log-likelihood
+    ``fn(theta, data)`` on in-memory data of ``nobs`` rows (``closed``: its jaxpr traced on those
+    rows), or None when the rows are not padded: at their bucket size already, more than
+    :data:`BUCKET_MAX_BYTES` once padded, or a log-likelihood whose real rows' values could depend on
+    the padding.
+
+    Padding is used only when (1) the function traced on the padded rows runs the same operations as
+    on the real rows, with the row count as the only difference (a function that uses the number of
+    rows as a value, or indexes rows from the end, keeps its rows), (2) it returns one value per padded
+    row and captures the same constants, and (3) the real rows' values are the same whether the padding
+    rows copy the last row or the real rows in turn (the weighted log-likelihood, gradient and Hessian
+    of the real rows, from the kernel the fit then uses; with more than ``AUTO_BLOCK_K`` parameters the
+    per-row values), near the start values: a function of other rows (means over all rows,
+    reversed sums) keeps its rows.
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> m = hs.Model(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, np.arange(5.0))
+    >>> m.padding.rows, m.nobs, m.fit().nobs
+    (64, 5, 5)
+    >>> demean = lambda p, d: -0.5 * (d - d.mean() - p["mu"]) ** 2   # a statistic over all rows
+    >>> hs.Model(demean, {"mu": 0.0}, np.arange(5.0)).padding is None
+    True
+    """
+    rows = bucket_rows(nobs)
+    if rows == nobs or not has_row_leaves(data, nobs):
+        return None
+    size = sum(int(np.size(a)) * np.dtype(a.dtype).itemsize for a in jax.tree_util.tree_leaves(data)
+               if is_row_leaf(a, nobs))
+    if size * rows / nobs > BUCKET_MAX_BYTES:
+        return None
+    padding = pad_rows(data, nobs, rows, case_weights)
+    with x64():
+        theta = jax.device_put(np.asarray(theta0))
+        try:
+            trace = first_trace(fn, theta, padding.data)
+        except Exception:  # noqa: BLE001  (it ran on the real rows: keep them)
+            return None
+        text = str(trace[0].jaxpr)
+        # one trace on the padded rows: the same program as on the real rows (so also the purity check
+        # that Program.trace makes with a second trace: same operations, same captured values)
+        if tuple(getattr(trace[1], "shape", ())) != (rows,) or const_avals(trace[0].consts) != const_avals(closed.consts) \
+                or _row_free(text, rows) != _row_free(str(closed.jaxpr), nobs) \
+                or not same_constants(trace[0].consts, closed.consts):
+            return None
+        padded, consts, _ = Program.from_trace(fn, trace, theta, padding.data, text=text)
+        other = pad_rows(data, nobs, rows, cycle=True).data
+        for theta in _probe_points(np.asarray(theta0, dtype=np.float64))[1:]:  # near the start (not at a 0 start)
+            if len(theta) <= AUTO_BLOCK_K:  # the fit's own kernel: (value, gradient, Hessian) of the real rows
+                first = _block_value_grad_hess(theta, padding.data, padding.weights, loglike=padded, spec=spec,
+                                               index=None, consts=consts)
+                second = _block_value_grad_hess(theta, other, padding.weights, loglike=padded, spec=spec,
+                                                index=None, consts=consts)
+                same = all(rows_agree(np.ravel(a), np.ravel(b)) for a, b in zip(first, second))
+            else:  # many parameters: the real rows' values
+                first = _block_rows(theta, padding.data, None, loglike=padded, spec=spec, what="loglike_obs", consts=consts)
+                second = _block_rows(theta, other, None, loglike=padded, spec=spec, what="loglike_obs", consts=consts)
+                same = rows_agree(first[:nobs], second[:nobs])
+            if not same:
+                return None
+    return padded, consts, padding
+
+
+def kernel_rows(model) -> tuple[Any, Any]:
+    """``(data, row weights)`` that a model's in-memory kernels run on: its padded rows and their
+    weights (0 on padding rows) when it has a :class:`RowPadding`, else its data and weights.
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> m = hs.Model(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, np.arange(3.0))
+    >>> data, weights = kernel_rows(m)
+    >>> data.shape, float(np.asarray(weights).sum())
+    ((64,), 3.0)
+    """
+    return _memory(model)
 
 
 # ----------------------------------------------------------------------------- observation weights

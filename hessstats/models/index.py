@@ -34,6 +34,7 @@ import scipy.linalg.blas as blas
 from jax.flatten_util import ravel_pytree
 
 from hessstats._config import float64, x64
+from hessstats.core import engine
 from hessstats.core.compilation import TRACES, Program
 from hessstats.core.params import ParamSpec
 from hessstats.errors import SpecificationError, message
@@ -414,7 +415,8 @@ def with_index_hessian(model: Model, obs_loglike: Callable[..., Any], design: Ma
 def _traced_index(model: Model, loglike: IndexLoglike) -> IndexHessian:
     """Trace ``obs_loglike`` on the model's data (a row source: its sample) at the start values."""
     with x64():
-        data = prepare_data(model.data.sample()) if isinstance(model.data, RowSource) else model.data
+        # in memory: the rows the kernels run on (padded to their bucket size, see Model.padding)
+        data = prepare_data(model.data.sample()) if isinstance(model.data, RowSource) else engine.kernel_rows(model)[0]
         betas, extra = loglike.split(model.spec.unravel(jnp.asarray(model.start)))
         # the linear predictors by BLAS on the host (XLA's product would copy the design)
         eta = jnp.asarray(np.column_stack([np.asarray(data[col]) @ np.asarray(betas[name]).T

@@ -233,9 +233,10 @@ def prepare_data(data: Any) -> Any:
 
 
 def _device(arr: np.ndarray) -> jax.Array:
+    # a host copy placed with device_put: jnp.array/asarray compile a conversion kernel per new shape
     if isinstance(arr, IndexArray):
-        return jnp.array(np.asarray(arr))
-    return jnp.array(arr, dtype=jnp.float64, copy=True)
+        return jax.device_put(np.array(np.asarray(arr), copy=True))
+    return jax.device_put(np.array(arr, dtype=np.float64, copy=True))
 
 
 def _is_array_like(x: Any) -> bool:
