@@ -61,25 +61,39 @@ def _assert_same(ours: pd.DataFrame, sm_me) -> None:
 CASES = [("logit", SPECTOR), ("probit", SPECTOR), ("poisson", RANDHIE), ("negbin", RANDHIE)]
 
 
+@pytest.fixture(scope="module")
+def case_fits(spector_df, randhie_df):
+    """Ours and statsmodels' fit of each of CASES, each fitted once per module (margins of both
+    kinds and the LR test of the null all read the same frozen results), by (name, formula)."""
+    fits: dict = {}
+
+    def get(name: str, formula: str):
+        if (name, formula) not in fits:
+            df = spector_df if formula == SPECTOR else randhie_df
+            fits[name, formula] = (getattr(hs, name)(formula, df).fit(), _sm_fit(name, formula, df))
+        return fits[name, formula]
+
+    return get
+
+
 @pytest.mark.parametrize("name,formula", CASES)
 @pytest.mark.parametrize("kind,at", [("average", "overall"), ("mean", "mean")])
-def test_default_margins_match_statsmodels(name, formula, kind, at, spector_df, randhie_df):
-    df = spector_df if formula == SPECTOR else randhie_df
-    res = getattr(hs, name)(formula, df).fit()
+def test_default_margins_match_statsmodels(name, formula, kind, at, case_fits):
+    res, sm_fit = case_fits(name, formula)
     ours = res.margins(kind=kind)
-    sm_fit = _sm_fit(name, formula, df)
     assert list(ours.index) == [n for n in res.names if n not in ("Intercept", "alpha")]
     _assert_same(ours, sm_fit.get_margeff(at=at, dummy=True))
     _assert_same(res.margins(at=at, dummy=False), sm_fit.get_margeff(at=at))
 
 
-def test_top_level_margins_and_array_constructor(spector_df):
+def test_top_level_margins_and_array_constructor(spector_df, case_fits):
     """hs.margins(res) and the array constructor (constant last, named 'const') give the same
     table as the formula model: statsmodels drops the constant wherever it is (zero variance)."""
-    formula = hs.logit(SPECTOR, spector_df).fit().margins()
+    res, sm_res = case_fits("logit", SPECTOR)
+    formula = res.margins()
     X = spector_df[["GPA", "TUCE", "PSI"]].assign(const=1.0)
     arrays = hs.margins(hs.models.binary.logit_model(spector_df["GRADE"], X).fit())
-    sm_me = _sm_fit("logit", SPECTOR, spector_df).get_margeff(dummy=True)
+    sm_me = sm_res.get_margeff(dummy=True)
     assert list(arrays.index) == ["GPA", "TUCE", "PSI"]
     np.testing.assert_allclose(arrays["coef"], sm_me.margeff, rtol=RTOL)
     np.testing.assert_allclose(arrays["std_err"], formula["std_err"], rtol=RTOL)
@@ -121,11 +135,9 @@ def test_margins_without_defaults_say_what_to_pass(spector_df):
 
 
 @pytest.mark.parametrize("name,formula", CASES)
-def test_lr_test_null_matches_statsmodels(name, formula, spector_df, randhie_df):
-    df = spector_df if formula == SPECTOR else randhie_df
-    res = getattr(hs, name)(formula, df).fit()
+def test_lr_test_null_matches_statsmodels(name, formula, case_fits):
+    res, sm_res = case_fits(name, formula)
     test = res.lr_test_null()
-    sm_res = _sm_fit(name, formula, df)
     assert test.df == int(sm_res.df_model)
     llnull = res.llf - test.statistic / 2
     np.testing.assert_allclose(llnull, sm_res.llnull, rtol=RTOL)

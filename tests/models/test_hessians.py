@@ -21,11 +21,22 @@ from hessstats.crosscheck.cases import CASES
 IDS = [c.key for c in CASES]
 
 
+@pytest.fixture(scope="module")
+def fits() -> dict:
+    """Each validation case fitted once per module (both tests below use the same fit), by key."""
+    return {}
+
+
+def _fit(fits: dict, case):
+    if case.key not in fits:
+        df = hs.datasets.load(case.dataset)
+        fits[case.key] = hs.from_formula(case.model, case.formula, df, **case.options).fit()
+    return fits[case.key]
+
+
 @pytest.fixture(scope="module", params=CASES, ids=IDS)
-def fitted(request):
-    case = request.param
-    df = hs.datasets.load(case.dataset)
-    return hs.from_formula(case.model, case.formula, df, **case.options).fit()
+def fitted(request, fits):
+    return _fit(fits, request.param)
 
 
 def _point(res) -> np.ndarray:
@@ -54,11 +65,10 @@ def test_gradient_and_hessian_match_central_differences(fitted):
 
 
 @pytest.mark.parametrize("key", ["logit_spector", "ordered_probit_anes96", "weibull_heart", "tobit_fair"])
-def test_hessian_matches_numdifftools(key):
+def test_hessian_matches_numdifftools(key, fits):
     """numdifftools' adaptive central-difference Hessian of the summed log-likelihood."""
-    case = next(c for c in CASES if c.key == key)
-    model = hs.from_formula(case.model, case.formula, hs.datasets.load(case.dataset), **case.options)
-    res = model.fit()
+    res = _fit(fits, next(c for c in CASES if c.key == key))
+    model = res.model
     f = lambda t: float(np.sum(model.loglike_obs(t)))  # noqa: E731
     fd = nd.Hessian(f)(res.theta)
     np.testing.assert_allclose(res.hessian_array, fd, rtol=1e-6, atol=1e-8 * np.abs(fd).max())

@@ -457,10 +457,10 @@ def test_default_starts_scale_with_dimension():
 
 def test_memory_is_bounded_by_batches():
     # n = 2000 with the default 256 MB budget: one start's Hessians at a time (64 n^2 bytes each),
-    # not 256 x 32 MB; n = 300 with 16 MB: every compiled call sees at most 2 Hessians, whatever
+    # not 256 x 32 MB; n = 150 with 4 MB: every compiled call sees at most 2 Hessians, whatever
     # the number of starts, and the search still finds the minimum
     assert machinery.batch_rows(2000, 64, machinery.BATCH_BYTES)[0] == 1
-    n, budget = 300, 2 ** 24
+    n, budget = 150, 2 ** 22
     c, cg = machinery.batch_rows(n, 79, budget)
     assert c == 2 and c * 64 * n * n <= budget and cg * 64 * n <= budget
     shapes: list[tuple] = []
