@@ -50,6 +50,7 @@ import pandas as pd
 from hessstats._config import x64
 from hessstats.core.compilation import TRACES, Program, call_kernel
 from hessstats.core.covariance import CovarianceInputs, Needs, register
+from hessstats.core.engine import kernel_rows
 from hessstats.core.linalg import DEFAULT_RTOL, InverseInformation
 from hessstats.core.optimize import NEGLIGIBLE_DECREMENT, NR_TOL, ROUNDING_DECREMENT
 from hessstats.core.scores import model_scores, resolve_groups
@@ -410,11 +411,10 @@ def _refit_all(inputs: CovarianceInputs, theta: np.ndarray, settings: BootstrapS
     """All replicates, in equal batches (the last padded with copies, so one compile)."""
     model = inputs.model
     n, k = int(model.nobs), theta.shape[0]
-    base = getattr(model, "weights", None)  # sharded rows: padding (weight 0) x case weights
-    if base is None:
-        base = getattr(model, "case_weights", None)  # the model's own row weights (weights=), if any
+    # the rows the model's kernels run on: padded to a bucket or sharded (padding weight 0) x case weights
+    data, base = kernel_rows(model)
     base = None if base is None else np.asarray(base, dtype=np.float64)
-    rows = n if base is None else base.shape[0]  # sharded data are padded
+    rows = n if base is None else base.shape[0]  # padded rows (row buckets, shards)
     batch = batch_size(settings, rows, k)
     program = model.program if model.program is not None else model.loglike
     one_step = None
@@ -433,7 +433,7 @@ def _refit_all(inputs: CovarianceInputs, theta: np.ndarray, settings: BootstrapS
                 padded = np.zeros((batch, rows))
                 padded[:, :n] = w
                 w = padded * base[None, :]
-            out = call_kernel("bootstrap_refit", refit, theta0, jnp.asarray(start), jnp.asarray(w), model.data,
+            out = call_kernel("bootstrap_refit", refit, theta0, jnp.asarray(start), jnp.asarray(w), data,
                               model.consts, program, model.spec, settings.steps)
             est, dec, ratio, failed, its = (np.asarray(a)[: len(ids)] for a in out)
             estimates.append(est)

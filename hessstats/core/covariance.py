@@ -747,6 +747,7 @@ def mean_part(model: Any) -> MeanPart | None:
     if not design:
         return None
     flat = jax.tree_util.tree_unflatten(model.spec.treedef, _position_leaves(model.spec.shapes))
+    flat = flat._asdict() if hasattr(flat, "_asdict") else flat  # NamedTuple parameters: by field name
     names = [model.names[int(i)] for block, _ in design for i in np.ravel(flat[block])]
     return MeanPart(tuple(names), design=design[0][1] if len(design) == 1 else None)
 
