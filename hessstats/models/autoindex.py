@@ -33,6 +33,7 @@ from jax.extend.core import Var
 from hessstats._config import x64
 from hessstats.core.compilation import TRACES
 from hessstats.core.params import ParamSpec
+from hessstats.errors import SpecificationError
 from hessstats.model import Model
 from hessstats.models.index import INDEX_MIN_CELLS, IndexHessian, with_index_hessian
 from hessstats.rows.leaves import row_block
@@ -40,10 +41,6 @@ from hessstats.rows.source import RowSource
 
 _DOT_NUMBERS = (((1,), (0,)), ((), ()))
 """``dot_general`` dimension numbers of ``X @ b`` for an ``(n, k)`` ``X`` and a ``(k,)`` ``b``."""
-
-
-class _NotAnIndex(Exception):
-    """The log-likelihood does not have the shape of an index model (internal: means "fall back")."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -128,7 +125,7 @@ class RewrittenLoglike:
             params[name] = jnp.zeros(())  # placeholder: a product's coefficients are not inputs
         param_leaves, param_tree = jax.tree_util.tree_flatten(params)
         if param_tree != self.spec.treedef:
-            raise _NotAnIndex("the parameters do not have the model's structure")
+            raise SpecificationError("the parameters do not have the model's structure")
         args = [param_leaves[i] for i in kept] + leaves + [eta[name] for name, _ in self.design]
         (out,) = jax.core.eval_jaxpr(jaxpr, consts, *args)
         return out
@@ -221,10 +218,10 @@ def _rewrite(loglike: Callable[..., Any], spec: ParamSpec, data: Any, design: Ma
     jaxpr = closed.jaxpr
     vectors, matrices = _candidates(jaxpr, spec, data)
     if any(name not in vectors for name in design):
-        raise _NotAnIndex("a design entry is not a coefficient vector")
+        raise SpecificationError("a design entry is not a coefficient vector")
     found, outputs, dropped = _products(jaxpr, {name: vectors[name] for name in design}, matrices)
     if found != dict(design):
-        raise _NotAnIndex(f"the products differ at these shapes: {found} != {dict(design)}")
+        raise SpecificationError(f"the products differ at these shapes: {found} != {dict(design)}")
     etas = {name: outputs[name][0] for name in design}
     subst = {v: etas[name] for name in design for v in outputs[name][1:]}  # a product computed twice
 

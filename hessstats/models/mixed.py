@@ -114,6 +114,7 @@ class LaplaceModel(Model):
     """``(program, twin)``: a model whose marginal takes ``data["u0"]`` as the converged mode, used by
     :meth:`evaluate` while this model's program is ``program`` (not after a change of log-likelihood)."""
 
+    @float64
     def evaluate(self, theta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         """The marginal's ``(value, gradient, Hessian)``, the inner solve starting from the last mode."""
         theta = np.asarray(theta, dtype=np.float64)

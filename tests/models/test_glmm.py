@@ -297,8 +297,10 @@ def test_many_groups_fit_with_an_exact_hessian():
     else 7e4 groups x 2 rows: past the ~6e4 groups beyond which the batched LAPACK derivatives of the
     old per-group solves stalled XLA's CPU runtime forever (now elementwise block factorisations).
     Run in a child process with a time limit, so a stall fails the test instead of hanging the suite.
-    References: the simulation truth (-0.5, 0.8, log 0.7) within 5 SEs; central differences of the exact
-    gradient (finite-difference tier, 1e-5) for the exact Hessian."""
+    References: central differences of the exact gradient (finite-difference tier, 1e-5) for the exact
+    Hessian at the estimate, where the gradient is ~0, and SEs from the inverse of that difference
+    Hessian (1e-4). (Not the simulation truth: the Laplace approximation is biased for binary data with
+    few rows per group, a property of the method, as in lme4.)"""
     import os
     import subprocess
     import sys
@@ -309,10 +311,11 @@ def test_many_groups_fit_with_an_exact_hessian():
     assert out.returncode == 0, out.stderr[-2000:]
     r = json.loads(out.stdout.strip().splitlines()[-1])
     theta, se = np.array(r["theta"]), np.array(r["se"])
-    assert r["converged"]
-    assert np.all(np.abs(theta - [-0.5, 0.8, np.log(0.7)]) < 5 * se)
+    assert r["converged"] and theta.shape == (3,)
     assert np.max(np.abs(r["grad"])) < 1e-6
     np.testing.assert_allclose(r["hess"], r["fd"], rtol=1e-5, atol=1e-5 * np.max(np.abs(r["hess"])))
+    fd = np.array(r["fd"])
+    np.testing.assert_allclose(se, np.sqrt(np.diag(np.linalg.inv(-(fd + fd.T) / 2))), rtol=1e-4)
 
 
 def test_schur_complement_equals_the_dense_inner_hessian():
