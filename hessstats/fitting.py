@@ -12,7 +12,7 @@ from hessstats.models.mixed import laplace_model
 from hessstats.results import FitResult
 
 MODEL_KEYWORDS = ("names", "nobs", "transforms", "expected_information", "description", "extra",
-                  "chunk_size", "index", "shard", "progress", "weights", "weight_type")
+                  "chunk_size", "index", "shard", "progress", "weights", "weight_type", "row_buckets")
 FIT_KEYWORDS = ("start", "method", "cov_type", "groups", "cov_options", "maxiter", "nr_tol", "hessian_rtol", "design")
 
 

@@ -244,3 +244,17 @@ def test_pandas_data_and_row_labels():
     pred = res.predict()
     assert list(pred.index) == list(df.index)
     np.testing.assert_allclose(pred.to_numpy(dtype=float), ref.predict(), rtol=1e-9)
+
+
+def test_hs_fit_forwards_row_buckets():
+    """Closed form (the mean of y and its SE sqrt(1/n) for a unit-variance Gaussian): hs.fit pads by
+    default and honours row_buckets=False, with the same estimate either way."""
+    import hessstats as hs
+
+    y = np.random.default_rng(0).normal(size=50)
+    padded = hs.fit(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, y)
+    plain = hs.fit(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, y, row_buckets=False)
+    assert padded.model.padding is not None and plain.model.padding is None
+    for res in (padded, plain):
+        np.testing.assert_allclose(res.params.iloc[0], y.mean(), rtol=1e-12)
+        np.testing.assert_allclose(res.bse.iloc[0], np.sqrt(1 / 50), rtol=1e-10)
