@@ -180,6 +180,10 @@ class Model:
             raise SpecificationError(message(
                 "loglike is not callable", expected="a function loglike(params, data)",
                 got=f"{type(loglike).__name__}: {loglike!r}"[:200], fix="pass the function itself"))
+        if not isinstance(row_buckets, (bool, np.bool_)):
+            raise SpecificationError(message(
+                "row_buckets must be True or False", expected="row_buckets=True (pad rows to shared kernel "
+                "sizes) or False", got=f"{type(row_buckets).__name__}: {row_buckets!r}"[:120], fix="pass a bool"))
         if nobs is not None:
             nobs = check_positive_int(nobs, "nobs", hint=" (the number of observations the log-likelihood sums)")
         spec = ParamSpec.from_start(start, names)

@@ -256,7 +256,15 @@ def _copy_const(c: Any) -> Any:
     return jax.device_put(np.array(c, copy=True))
 
 
-def _same(a: Any, b: Any) -> bool:
+def same_function(a: Any, b: Any) -> bool:
+    """Whether two functions (or callable objects) are provably the same: identical, or equal by an
+    ``__eq__`` that returns a plain truth value.
+
+    Example
+    -------
+    >>> same_function(abs, abs), same_function(abs, len)
+    (True, False)
+    """
     if a is b:
         return True
     try:
@@ -318,7 +326,7 @@ class Program:
         if self is other:
             return True
         return (isinstance(other, Program) and self._hash == other._hash and self._rest == other._rest
-                and _same(self.fn, other.fn))
+                and same_function(self.fn, other.fn))
 
     def __repr__(self) -> str:
         return f"<Program {getattr(self.fn, '__name__', type(self.fn).__name__)}: {len(self.const_avals)} constants>"

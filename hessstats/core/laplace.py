@@ -199,18 +199,18 @@ class Laplace:
         if self.structure is Structure.DENSE:
             return jax.scipy.linalg.cho_solve((chol, True), jnp.eye(self.q))
         eye = jnp.eye(self.block)
+
+        def group_inverses(low):  # (G, b, b): each group's block inverted, one unit column at a time
+            return jnp.stack([self._block_solve(low, jnp.broadcast_to(eye[j], (self.groups, self.block)))
+                              for j in range(self.block)], axis=2)
+
         if self.structure is Structure.CROSSED:  # A^-1 + X S^-1 X' on the leading blocks, S^-1 trailing
             low, x, low_s, _ = chol
             xs = jax.scipy.linalg.cho_solve((low_s, True), x.T).T
             x3, xs3 = x.reshape(self.groups, self.block, -1), xs.reshape(self.groups, self.block, -1)
-            lead = jnp.stack([self._block_solve(low, jnp.broadcast_to(eye[j], (self.groups, self.block)))
-                              for j in range(self.block)], axis=2) + jnp.einsum("gir,gjr->gij", x3, xs3)
+            lead = group_inverses(low) + jnp.einsum("gir,gjr->gij", x3, xs3)
             return lead, jax.scipy.linalg.cho_solve((low_s, True), jnp.eye(x.shape[1]))
-        if self.unrolled:
-            cols = [block_cho_solve(chol, jnp.broadcast_to(eye[j], (self.groups, self.block)))
-                    for j in range(self.block)]
-            return jnp.stack(cols, axis=2)
-        return jax.vmap(lambda c: jax.scipy.linalg.cho_solve((c, True), eye))(chol)
+        return group_inverses(chol)
 
     def inverse_diagonal(self, chol: jnp.ndarray) -> jnp.ndarray:
         """The diagonal of ``(-H_uu)^-1`` (conditional variances of the random effects)."""

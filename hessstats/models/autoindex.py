@@ -31,7 +31,7 @@ import numpy as np
 from jax.extend.core import Var
 
 from hessstats._config import x64
-from hessstats.core.compilation import TRACES
+from hessstats.core.compilation import TRACES, same_function
 from hessstats.core.params import ParamSpec
 from hessstats.errors import SpecificationError
 from hessstats.model import Model
@@ -110,7 +110,7 @@ class RewrittenLoglike:
         return hash((fn, self._key()))
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, RewrittenLoglike) and self._key() == other._key() and _same(self.loglike, other.loglike)
+        return isinstance(other, RewrittenLoglike) and self._key() == other._key() and same_function(self.loglike, other.loglike)
 
     def __call__(self, eta: Mapping[str, Any], extra: Mapping[str, Any], data: Any) -> Any:
         leaves, tree = jax.tree_util.tree_flatten(data)
@@ -129,15 +129,6 @@ class RewrittenLoglike:
         args = [param_leaves[i] for i in kept] + leaves + [eta[name] for name, _ in self.design]
         (out,) = jax.core.eval_jaxpr(jaxpr, consts, *args)
         return out
-
-
-def _same(a: Any, b: Any) -> bool:
-    if a is b:
-        return True
-    try:
-        return bool(a == b)
-    except Exception:  # an __eq__ that returns arrays or raises: not provably the same function
-        return False
 
 
 def _trace(loglike: Callable[..., Any], spec: ParamSpec, data: Any) -> Any:

@@ -258,3 +258,11 @@ def test_hs_fit_forwards_row_buckets():
     for res in (padded, plain):
         np.testing.assert_allclose(res.params.iloc[0], y.mean(), rtol=1e-12)
         np.testing.assert_allclose(res.bse.iloc[0], np.sqrt(1 / 50), rtol=1e-10)
+
+
+def test_row_buckets_must_be_a_bool():
+    """A truthy string such as "no" must not silently turn padding on: a typed SpecificationError."""
+    from hessstats.errors import SpecificationError
+
+    with pytest.raises(SpecificationError, match="row_buckets must be True or False"):
+        hs.Model(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, np.ones(5), row_buckets="no")
