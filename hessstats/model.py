@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -452,11 +453,11 @@ class Model:
         hessian_rtol = check_tolerance(hessian_rtol, "hessian_rtol")
         theta0 = self.start if start is None else self.spec.flatten(start, what="start")
         cov_type, cov_options = survey.resolve_cov(self.weight_type, cov_type, cov_options, design)
-        opt = maximize(self, theta0, method=method, maxiter=maxiter)
+        opt = maximize(self, theta0, method=method, maxiter=maxiter, score_positions=_mean_check_positions(self))
         inverse = invert_information(opt.hessian, self.names, rtol=hessian_rtol, eigen=opt.eigen)
         converged, why = certify(opt, inverse, nr_tol, self.names)
         cov, codes = covariance_for(self, opt.theta, inverse, cov_type, groups, cov_options)
-        _check_information_scale(self, opt.theta, opt.hessian)
+        _check_information_scale(self, opt.theta, opt.hessian, opt.score_squares)
         return FitResult(model=self, theta=opt.theta, llf=opt.llf, gradient_array=opt.gradient,
                          hessian_array=opt.hessian, cov_type=cov_type, cov_array=cov,
                          inverse_information=inverse, converged=converged, iterations=opt.iterations,
@@ -558,7 +559,24 @@ def _check_scalar_total(shape: tuple[int, ...], rows: int | None) -> None:
          "or pass nobs= to confirm that the function returns the sum.", SpecificationWarning)
 
 
-def _check_information_scale(model: Model, theta: np.ndarray, hessian: np.ndarray) -> None:
+def _mean_check_positions(model: Model) -> np.ndarray | None:
+    """The parameters whose information the mean-log-likelihood check compares (None: no check)."""
+    n = model.nobs
+    if not model.per_observation or n is None or n < MEAN_CHECK_MIN_NOBS:
+        return None
+    return _spread_positions(model.k_params)
+
+
+@functools.lru_cache(maxsize=256)
+def _spread_positions(k: int) -> np.ndarray:
+    """At most :data:`MEAN_CHECK_PARAMS` positions spread evenly over ``k`` parameters (read-only)."""
+    out = np.unique(np.linspace(0, k - 1, min(k, MEAN_CHECK_PARAMS)).round().astype(np.int64))
+    out.flags.writeable = False
+    return out
+
+
+def _check_information_scale(model: Model, theta: np.ndarray, hessian: np.ndarray,
+                             squares: np.ndarray | None = None) -> None:
     """Warn when the log-likelihood looks like a mean (information-matrix equality off by ~1/n).
 
     At the optimum of a summed log-likelihood the scores' outer product (OPG) and the negative
@@ -566,15 +584,15 @@ def _check_information_scale(model: Model, theta: np.ndarray, hessian: np.ndarra
     shrinks by ``1/n^2`` and the Hessian by ``1/n``, so their ratio is about ``1/n``. The median
     ratio over (at most :data:`MEAN_CHECK_PARAMS`) diagonal entries is compared, from
     :data:`MEAN_CHECK_MIN_NOBS` observations; misspecification moves the ratio by factors, not by
-    ``n``, so a warning needs the ratio within a factor 3 of ``1/n``. Cost: a few forward passes.
+    ``n``, so a warning needs the ratio within a factor 3 of ``1/n``. Cost: a few forward passes
+    (none when ``squares``, the scores' squares at ``theta``, came with the optimum).
     """
-    n = model.nobs
-    if not model.per_observation or n is None or n < MEAN_CHECK_MIN_NOBS:
+    positions = _mean_check_positions(model)
+    if positions is None:
         return
-    k = len(theta)
-    positions = np.unique(np.linspace(0, k - 1, min(k, MEAN_CHECK_PARAMS)).round().astype(np.int64))
+    n = model.nobs
     info = -np.diag(hessian)[positions]
-    opg = engine.opg_diagonal(model, np.asarray(theta, dtype=np.float64), positions)
+    opg = squares if squares is not None else engine.opg_diagonal(model, np.asarray(theta, dtype=np.float64), positions)
     ok = np.isfinite(info) & np.isfinite(opg) & (info > 0) & (opg > 0)
     if not ok.any():
         return

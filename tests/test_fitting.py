@@ -124,8 +124,9 @@ def test_model_fit_equals_hs_fit(spector):
     data = {"X": spector["X"], "y": spector["y"]}
     a = hs.fit(logit_ll, {"beta": np.zeros(4)}, data)
     b = hs.Model(logit_ll, {"beta": np.zeros(4)}, data).fit()
-    np.testing.assert_array_equal(a.params.to_numpy(), b.params.to_numpy())
-    np.testing.assert_array_equal(a.bse.to_numpy(), b.bse.to_numpy())
+    # the same optimum to rounding (a later fit of the same kernel shape may run in one call: hessstats.core.fused)
+    np.testing.assert_allclose(a.params.to_numpy(), b.params.to_numpy(), rtol=1e-13)
+    np.testing.assert_allclose(a.bse.to_numpy(), b.bse.to_numpy(), rtol=1e-12)
 
 
 def test_no_retrace_across_iterations_and_repeated_fits(spector):

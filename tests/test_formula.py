@@ -45,7 +45,7 @@ def test_returns_model_whose_description_refits(spector):
     assert desc["exposure"] == "service" and desc["missing"] == "drop"
     again = from_formula(desc.pop("model"), desc.pop("formula"), hs.datasets.load("ships"),
                          **{k: v for k, v in desc.items() if k in ("exposure", "offset", "missing")})
-    np.testing.assert_array_equal(again.fit().params, model.fit().params)
+    np.testing.assert_allclose(again.fit().params, model.fit().params, rtol=1e-13)  # same optimum to rounding
 
 
 def test_fit_accepts_cov_type(spector):

@@ -137,6 +137,12 @@ def value_grad_hess(theta, data, loglike, spec, weights=None, consts=()):
     it as ``X' diag(w) X`` instead (much less work); :mod:`hessstats.rows.source` bounds the memory.
     """
     TRACES["value_grad_hess"] += 1
+    return value_grad_hess_traced(theta, data, loglike, spec, weights, consts)
+
+
+def value_grad_hess_traced(theta, data, loglike, spec, weights=None, consts=()):
+    """The body of :func:`value_grad_hess`, for kernels that evaluate inside their own program
+    (:mod:`hessstats.core.fused`): not jitted, not counted."""
     value, grad = jax.value_and_grad(_loglike_sum)(theta, data, loglike, spec, weights, consts)
     hess = jax.jacrev(jax.grad(_loglike_sum))(theta, data, loglike, spec, weights, consts)
     return value, grad, (hess + hess.T) / 2.0
@@ -168,6 +174,11 @@ def score_squares(theta, data, directions, loglike, spec, weights=None, consts=(
     Hessian's diagonal.
     """
     TRACES["score_squares"] += 1
+    return score_squares_traced(theta, data, directions, loglike, spec, weights, consts)
+
+
+def score_squares_traced(theta, data, directions, loglike, spec, weights=None, consts=()):
+    """The body of :func:`score_squares` (not jitted, not counted; see :func:`value_grad_hess_traced`)."""
 
     def projected(v):
         slope = jax.jvp(lambda t: _loglike_obs(t, data, loglike, spec, None, consts), (theta,), (v,))[1]

@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from hessstats.core import fused
 from hessstats.core.linalg import InformationEigen, InverseInformation, equilibrated_eigh
 from hessstats.errors import ConvergenceWarning, IdentificationWarning, SpecificationError, message, warn
 
@@ -147,6 +148,9 @@ class Optimum:
     """Where trial points had a non-finite log-likelihood or derivatives (empty if none did)."""
     evaluations: int = 0
     """How many points were evaluated (value, gradient and Hessian), the start included."""
+    score_squares: np.ndarray | None = None
+    """``sum_i w_i s_ij^2`` at ``theta`` for the parameters ``maximize(..., score_positions=)`` named, when the
+    fit ran in one compiled call (:mod:`hessstats.core.fused`) and computed them there; else None."""
 
     @property
     def decrement(self) -> float:
@@ -235,7 +239,8 @@ def check_start(model: Model, theta0: np.ndarray) -> tuple[float, np.ndarray, np
 
 
 def maximize(model: Model, theta0: np.ndarray, *, method: str | OptimizerMethod = "auto", maxiter: int = 100,
-             scoring: bool = True, gtol: float | None = None, polish_steps: int | None = None) -> Optimum:
+             scoring: bool = True, gtol: float | None = None, polish_steps: int | None = None,
+             score_positions: np.ndarray | None = None) -> Optimum:
     """Maximise ``sum(loglike)`` from ``theta0``; see the module docstring.
 
     ``maxiter`` bounds the trial points evaluated (trust region) or the Newton steps taken
@@ -243,6 +248,11 @@ def maximize(model: Model, theta0: np.ndarray, *, method: str | OptimizerMethod 
     the model has one) where the observed information is indefinite. ``gtol`` and
     ``polish_steps`` are accepted for compatibility and ignored (the stopping rule is the
     relative decrement, and polishing is part of the iteration).
+
+    With ``"auto"``, small in-memory models first run the iteration in one compiled call
+    (:mod:`hessstats.core.fused`); wherever that needs more than full Newton steps, this host
+    iteration runs from ``theta0`` instead. ``score_positions``: parameters whose scores' squares
+    the one-call fit also returns (:attr:`Optimum.score_squares`).
 
     Example
     -------
@@ -258,6 +268,10 @@ def maximize(model: Model, theta0: np.ndarray, *, method: str | OptimizerMethod 
             "unknown optimisation method", expected=f"one of {METHODS}", got=repr(method),
             fix="use method='auto' (default), 'newton' or 'trust-exact'")) from None
     theta0 = np.array(theta0, dtype=np.float64)
+    if method is OptimizerMethod.AUTO:
+        quick = _one_call(model, theta0, maxiter, score_positions)
+        if quick is not None:
+            return quick
     evaluate = _Evaluator(model)
     point = _Point(theta0, *check_start(model, theta0))  # raises if not finite
     evaluate.evaluations = 1  # the start, evaluated by check_start
@@ -272,6 +286,19 @@ def maximize(model: Model, theta0: np.ndarray, *, method: str | OptimizerMethod 
     return Optimum(point.theta, point.llf, point.grad, point.hess, iterations, "; ".join(notes),
                    hit_maxiter=status is NewtonStatus.ITERATION_LIMIT, eigen=point.eigen, nonfinite=nonfinite,
                    evaluations=evaluate.evaluations)
+
+
+def _one_call(model: Model, theta0: np.ndarray, maxiter: int, positions: np.ndarray | None) -> Optimum | None:
+    """The optimum from :func:`hessstats.core.fused.fit` when it converged by full Newton steps to a
+    point whose information (factorised here, on the host) identifies every parameter; else None."""
+    out = fused.fit(model, theta0, maxiter, positions)
+    if out is None or out.status is not fused.FusedStatus.CONVERGED:
+        return None
+    eigen = equilibrated_eigh(-out.hessian)
+    if not eigen.identified().all():
+        return None
+    return Optimum(out.theta, out.llf, out.gradient, out.hessian, out.iterations, NewtonStatus.CONVERGED.value,
+                   hit_maxiter=False, eigen=eigen, evaluations=out.evaluations, score_squares=out.score_squares)
 
 
 class _Stop:

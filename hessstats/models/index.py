@@ -156,6 +156,17 @@ class IndexHessian:
         """``(value, gradient, Hessian)`` assembled as ``X' diag(w) X`` (what the engine calls)."""
         return value_grad_hess(theta, data, self.loglike, spec, weights, consts=self.consts)
 
+    def one_call(self, data: Any, k: int) -> tuple[Any, IndexLoglike, tuple] | None:
+        """``(jitted kernel, static log-likelihood, constants)`` when an evaluation on ``data`` is one
+        compiled call (what :mod:`hessstats.core.fused` fits with), or None where the host BLAS path
+        assembles the Hessian (large designs on the CPU) or the data span several devices."""
+        leaves = jax.tree_util.tree_leaves(data)
+        if any(len(getattr(a, "devices", lambda: [0])()) > 1 for a in leaves):
+            return None
+        if jax.default_backend() == "cpu" and not _small(data, self.loglike, k):
+            return None
+        return value_grad_hess_traced, self.loglike, self.consts
+
 
 @partial(jax.jit, static_argnames=("loglike", "spec"))
 def observation_derivatives(theta, data, loglike: IndexLoglike, spec: ParamSpec, weights=None, consts=()):
@@ -255,7 +266,15 @@ def _blas_gram(xj, w, xl, same):
 def value_grad_hess_jit(theta, data, loglike: IndexLoglike, spec: ParamSpec, weights=None, consts=()):
     """The whole index-model ``(value, gradient, Hessian)`` in one compiled call (GPU, sharded data)."""
     TRACES["index_value_grad_hess"] += 1
-    value, g_eta, g_e, d_eta, d_e = observation_derivatives(theta, data, loglike, spec, weights, consts)
+    return value_grad_hess_traced(theta, data, loglike, spec, weights, consts)
+
+
+def value_grad_hess_traced(theta, data, loglike: IndexLoglike, spec: ParamSpec, weights=None, consts=()):
+    """The body of :func:`value_grad_hess_jit`, for kernels that evaluate inside their own program
+    (:mod:`hessstats.core.fused`): not jitted, not counted."""
+    betas, _ = loglike.split(spec.unravel(theta))
+    eta = loglike.eta_matrix(loglike.etas(betas, data))
+    value, g_eta, g_e, d_eta, d_e = _derivatives(theta, eta, data, loglike, spec, weights, consts)
     xs, rows_b, rows_e = _layout(data, loglike, spec)
     grad, hess = _assemble(jnp, _jax_gram, theta.shape[0], xs, rows_b, rows_e, g_eta, g_e, d_eta, d_e)
     return value, grad, hess

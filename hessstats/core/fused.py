@@ -1,0 +1,250 @@
+"""A whole small fit in one compiled call: the trust-region iteration's full-Newton path on the device.
+
+At small ``n`` a fit is dominated by fixed costs per iteration (a kernel call, a host
+eigen-decomposition, Python bookkeeping), not by arithmetic. For in-memory models whose
+``(value, gradient, Hessian)`` is one XLA call and small (:data:`FUSED_MAX_CELLS`), :func:`newton_fit`
+runs the iteration of :func:`hessstats.core.optimize.maximize` (``method="auto"``) as one
+``lax.while_loop`` in one kernel, and computes there the scores' squares that the mean-log-likelihood
+check of ``Model.fit`` needs.
+
+It is the same iteration while every step is a full Newton step: the same equilibrated eigen-
+decomposition (unit-diagonal information), the same decrement on the identified eigenspace, the same
+acceptance test (gain over predicted gain), radius updates and relative stopping rule with polishing
+(:class:`hessstats.core.optimize._Stop`). Wherever the host iteration would do anything else (a step
+limited by the trust region, an indefinite or singular information, Fisher scoring, a non-finite
+point, the iteration limit), the kernel stops and reports :data:`FusedStatus.HANDED_BACK`; ``maximize``
+then runs the host iteration from the start, so results on hard problems are those of the host path,
+and on easy ones the same maximum (both polish to the log-likelihood's rounding floor).
+
+Example
+-------
+>>> FusedStatus.CONVERGED.value, FusedStatus.HANDED_BACK.value
+(1, 2)
+"""
+
+from __future__ import annotations
+
+import collections
+import enum
+from functools import partial
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from hessstats._config import x64
+from hessstats.core import derivatives, engine
+from hessstats.core.compilation import TRACES, call_kernel
+from hessstats.core.linalg import DEFAULT_RTOL
+
+FUSED_MAX_CELLS = 2_000_000
+"""Models with at most this many ``rows * k^2`` (padded rows) fit in one call; larger ones spend
+their time in arithmetic, where a kernel call per iteration costs nothing extra."""
+FUSED_MAX_PARAMS = 64
+"""At most this many parameters (the in-kernel eigen-decomposition is a small LAPACK call)."""
+FUSED_AFTER = 2
+"""The one-call kernel is used from the fit after this many fits of the same kernel shape (the same
+log-likelihood program, parameter structure and data shapes): compiling it takes about 0.3-0.5 s on a
+CPU, several times one small fit, so a script that fits a model once or twice keeps the host iteration
+(whose kernel the model compiled when it was built), and loops over groups, bootstrap refits and
+simulations switch to one call per fit."""
+
+_SEEN: collections.Counter[int] = collections.Counter()
+"""Host fits per kernel shape (hashes only: no reference to any model or its arrays is kept)."""
+
+_NEGLIGIBLE, _ROUNDING, _ACCEPT, _POLISH_SHRINK, _MIN_RADIUS, _GROWTH = 1e-20, 1e-13, 1e-4, 0.1, 1e-8, 2.0
+# (the constants of hessstats.core.optimize, which imports this module; a test checks they agree)
+
+
+class FusedStatus(enum.IntEnum):
+    """How the one-call iteration ended.
+
+    Example
+    -------
+    >>> FusedStatus(1).name
+    'CONVERGED'
+    """
+
+    RUNNING = 0
+    CONVERGED = 1
+    HANDED_BACK = 2
+    """Anything but full Newton steps was needed: the host iteration takes over from the start."""
+
+
+class FusedFit(NamedTuple):
+    """What :func:`newton_fit` returns (numpy): the point where it stopped, its derivatives, how it
+    got there, and the scores' squares (``None`` when not asked for).
+
+    Example
+    -------
+    >>> FusedFit._fields[:4]
+    ('theta', 'llf', 'gradient', 'hessian')
+    """
+
+    theta: np.ndarray
+    llf: float
+    gradient: np.ndarray
+    hessian: np.ndarray
+    iterations: int
+    evaluations: int
+    status: FusedStatus
+    score_squares: np.ndarray | None
+
+
+def _scale(llf):
+    return jnp.maximum(1.0, jnp.abs(llf))
+
+
+def _eigen(hess, rtol):
+    """Equilibrated eigen-decomposition of ``-hess`` (as :func:`~hessstats.core.linalg.equilibrated_eigh`)
+    and whether every eigenvalue is identified (``> rtol * top``; so the Newton step is the host's)."""
+    info = -hess
+    diag = jnp.diagonal(info)
+    d = jnp.where(jnp.isfinite(diag) & (diag != 0), jnp.sqrt(jnp.abs(diag)), 1.0)
+    lam, vectors = jnp.linalg.eigh(info / d[:, None] / d[None, :])
+    top = jnp.maximum(jnp.max(jnp.abs(lam)), jnp.finfo(jnp.float64).tiny)
+    return d, lam, vectors, jnp.all(lam > rtol * top)
+
+
+def _newton(grad, d, lam, vectors):
+    """The Newton step, its predicted gain, its length in equilibrated units and the decrement."""
+    c = vectors.T @ (grad / d)
+    p = c / lam
+    predicted = c @ p - 0.5 * jnp.sum(lam * p ** 2)
+    return (vectors @ p) / d, predicted, jnp.linalg.norm(p), c @ p
+
+
+@partial(jax.jit, static_argnames=("vgh", "loglike", "spec", "rtol", "program"))
+def newton_fit(theta0, data, weights, consts, directions, program_consts, maxiter, *, vgh, loglike, spec,
+               rtol=DEFAULT_RTOL, program=None):
+    """The iteration in one call; see the module docstring.
+
+    ``vgh(theta, data, loglike, spec, weights, consts)`` is the traced body of a ``(value, gradient,
+    Hessian)`` kernel (the generic one, or an index model's). With ``directions`` (``(k, b)``), also
+    ``sum_i w_i (s_i . v)^2`` per column at the final point, from ``program`` (the model's generic
+    log-likelihood) and ``program_consts``.
+    """
+    TRACES["newton_fit"] += 1
+    k = theta0.shape[0]
+    zero, inf = jnp.zeros(()), jnp.asarray(jnp.inf)
+
+    def body(s):
+        # evaluate the pending point: the start, or a trial step from the current point
+        value, grad, hess = vgh(s["next"], data, loglike, spec, weights, consts)
+        finite = jnp.isfinite(value) & jnp.all(jnp.isfinite(grad)) & jnp.all(jnp.isfinite(hess))
+        d, lam, vectors, definite = _eigen(jnp.where(finite, hess, -jnp.eye(k)), rtol)
+        first = s["evaluations"] == 0
+        rounding = _ROUNDING * _scale(s["value"])
+        gain = jnp.where(finite, value - s["value"], -jnp.inf)
+        ratio = jnp.where(s["predicted"] > 0, gain / s["predicted"], -jnp.inf)
+        noise = s["predicted"] <= rounding
+        accept = first | jnp.where(s["polish"], finite & (value >= s["value"] - rounding),
+                                   (ratio >= _ACCEPT) | (noise & (gain >= -rounding)))
+        radius = jnp.where(ratio < 0.25, 0.25 * s["length"],
+                           jnp.where((ratio > 0.75) & (s["length"] >= 0.99 * s["radius"]), _GROWTH * s["radius"],
+                                     s["radius"]))
+        radius = jnp.where(s["polish"] | first, s["radius"], radius)
+        rescale = jnp.where(s["length"] > 0, jnp.linalg.norm(d * s["step"]) / s["length"], 1.0)
+        radius = jnp.where(accept & ~first & ~s["polish"] & jnp.isfinite(rescale) & (rescale > 0),
+                           radius * rescale, radius)
+        cur = {key: jnp.where(accept, new, s[key]) for key, new in
+               (("theta", s["next"]), ("value", value), ("grad", grad), ("hess", hess), ("d", d), ("lam", lam),
+                ("vectors", vectors))}
+        # the host iteration at the current point (optimize._trust_region, observed information)
+        step, predicted, length, decrement = _newton(cur["grad"], cur["d"], cur["lam"], cur["vectors"])
+        radius = jnp.where(first, jnp.where(length > 0, length, 1.0), radius)
+        at_floor = decrement <= _ROUNDING * _scale(cur["value"])
+        converged = (decrement <= _NEGLIGIBLE) | (at_floor & (decrement > _POLISH_SHRINK * s["previous"]))
+        polish = at_floor & ~converged
+        theta = cur["theta"] + step
+        unmoved = jnp.all(theta == cur["theta"])
+        iterations = s["iterations"] + jnp.where(first, 0, 1)
+        handed_back = (accept & ~(finite & definite)) | ~jnp.isfinite(decrement) | (iterations >= maxiter) \
+            | (~polish & ((radius < _MIN_RADIUS) | (length > radius))) | (unmoved & ~polish)
+        status = jnp.where(s["polish"] & ~accept, FusedStatus.CONVERGED,  # a polishing step that lost value
+                           jnp.where(accept & ~(finite & definite), FusedStatus.HANDED_BACK,
+                                     jnp.where(converged | (unmoved & polish), FusedStatus.CONVERGED,
+                                               jnp.where(handed_back, FusedStatus.HANDED_BACK, FusedStatus.RUNNING))))
+        return dict(cur, next=theta, step=step, predicted=predicted, length=length, radius=radius, polish=polish,
+                    previous=jnp.where(polish, decrement, inf), iterations=iterations,
+                    evaluations=s["evaluations"] + 1, status=status.astype(jnp.int32))
+
+    start = dict(theta=theta0, value=zero, grad=jnp.zeros(k), hess=jnp.zeros((k, k)), d=jnp.ones(k), lam=jnp.ones(k),
+                 vectors=jnp.eye(k), next=theta0, step=jnp.zeros(k), predicted=zero, length=zero, radius=inf,
+                 polish=jnp.asarray(False), previous=inf, iterations=jnp.asarray(0, jnp.int64),
+                 evaluations=jnp.asarray(0, jnp.int64), status=jnp.asarray(FusedStatus.RUNNING, jnp.int32))
+    end = jax.lax.while_loop(lambda s: s["status"] == FusedStatus.RUNNING, body, start)
+    squares = None
+    if directions is not None:
+        squares = derivatives.score_squares_traced(end["theta"], data, directions, program, spec, weights, program_consts)
+    return end["theta"], end["value"], end["grad"], end["hess"], end["iterations"], end["evaluations"], \
+        end["status"], squares
+
+
+def kernel_for(model: Any) -> tuple[Any, Any, tuple] | None:
+    """``(vgh kernel, its static log-likelihood, its constants)`` when ``model`` can fit in one call:
+    in memory (not sharded, chunked or a row source), one XLA call per evaluation, and small
+    (:data:`FUSED_MAX_CELLS`, :data:`FUSED_MAX_PARAMS`); else None.
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> m = hs.Model(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, np.arange(5.0))
+    >>> kernel_for(m)[0] is derivatives.value_grad_hess_traced
+    True
+    """
+    if engine.model_source(model) is not None or getattr(model, "weights", None) is not None \
+            or getattr(model, "chunk_size", None) is not None:
+        return None
+    k = model.k_params
+    data, _ = engine.kernel_rows(model)
+    leaves = jax.tree_util.tree_leaves(data)
+    rows = max((int(np.shape(a)[0]) for a in leaves if np.ndim(a) >= 1), default=1)
+    if k > FUSED_MAX_PARAMS or rows * k * k > FUSED_MAX_CELLS:
+        return None
+    index = getattr(model, "index", None)
+    if index is None:
+        return derivatives.value_grad_hess_traced, model.program, model.consts
+    one_call = getattr(index, "one_call", None)
+    return one_call(data, k) if one_call is not None else None
+
+
+def fit(model: Any, theta0: np.ndarray, maxiter: int, positions: np.ndarray | None) -> FusedFit | None:
+    """Run :func:`newton_fit` for ``model`` from ``theta0``; ``positions``: the parameters whose scores'
+    squares to return (None: none). None when :func:`kernel_for` declines, and for the first
+    :data:`FUSED_AFTER` fits of each kernel shape.
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> m = hs.Model(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, np.arange(5.0))
+    >>> outs = [fit(m, m.start, 100, None) for _ in range(FUSED_AFTER + 1)]
+    >>> outs[-1].status.name, round(float(outs[-1].theta[0]), 12), outs[-1].iterations
+    ('CONVERGED', 2.0, 1)
+    """
+    found = kernel_for(model)
+    if found is None:
+        return None
+    vgh, loglike, consts = found
+    data, weights = engine.kernel_rows(model)
+    key = hash((vgh, loglike, model.spec, model.program, positions is None or len(positions),
+                tuple((np.shape(a), str(getattr(a, "dtype", ""))) for a in jax.tree_util.tree_leaves(data)),
+                weights is None))
+    if _SEEN[key] < FUSED_AFTER:
+        if len(_SEEN) > 10_000:
+            _SEEN.clear()
+        _SEEN[key] += 1
+        return None
+    directions = None
+    if positions is not None:
+        directions = np.zeros((len(theta0), len(positions)))
+        directions[positions, np.arange(len(positions))] = 1.0
+    with x64():
+        out = call_kernel("newton_fit", newton_fit, np.asarray(theta0, dtype=np.float64), data, weights, consts,
+                          directions, model.consts, np.int64(maxiter), vgh=vgh, loglike=loglike, spec=model.spec,
+                          program=model.program if directions is not None else None)
+    theta, value, grad, hess, iterations, evaluations, status, squares = out
+    return FusedFit(np.array(theta, dtype=np.float64), float(value), np.asarray(grad, dtype=np.float64),
+                    np.asarray(hess, dtype=np.float64), int(iterations), int(evaluations), FusedStatus(int(status)),
+                    None if squares is None else np.asarray(squares, dtype=np.float64))

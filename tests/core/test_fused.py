@@ -1,0 +1,147 @@
+"""The one-call fit (hessstats.core.fused): the host trust-region iteration's full-Newton path in one kernel.
+
+References: the host iteration of hessstats.core.optimize (the same decisions, so the same optimum,
+iteration and evaluation counts), statsmodels' Logit (live) for the estimates and standard errors, and
+closed-form mathematics for the hand-back cases (a start where the information is indefinite).
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import hessstats as hs
+from hessstats.core import fused, optimize
+from hessstats.core.compilation import trace_count
+from hessstats.models.binary import logit_model
+
+
+def _data(n: int = 300, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    X = np.column_stack([rng.normal(size=(n, 3)), np.ones(n)])
+    y = (X @ np.array([0.5, -0.4, 0.3, 0.1]) + rng.logistic(size=n) > 0).astype(float)
+    return y, X
+
+
+def _host(monkeypatch, model, **kwargs):
+    """The same fit with the one-call kernel switched off."""
+    with monkeypatch.context() as patch:
+        patch.setattr(fused, "kernel_for", lambda model: None)
+        return model.fit(**kwargs)
+
+
+def _fused(model, **kwargs):
+    """Fit until the one-call kernel is used (it starts after FUSED_AFTER fits of the same shape)."""
+    for _ in range(fused.FUSED_AFTER + 1):
+        res = model.fit(**kwargs)
+    return res
+
+
+def test_constants_are_the_optimizers():
+    """The kernel's stopping and acceptance constants are those of the host iteration (optimize.py)."""
+    assert (fused._NEGLIGIBLE, fused._ROUNDING, fused._ACCEPT, fused._POLISH_SHRINK, fused._MIN_RADIUS,
+            fused._GROWTH) == (optimize.NEGLIGIBLE_DECREMENT, optimize.ROUNDING_DECREMENT, optimize.ACCEPT,
+                               optimize.POLISH_SHRINK, optimize.MIN_RADIUS, optimize.MAX_RADIUS_GROWTH)
+
+
+def test_one_call_fit_equals_the_host_iteration(monkeypatch):
+    """Same optimum (1e-12), standard errors (1e-10), iterations and evaluations as the host iteration
+    (reference: optimize._trust_region on the same model); statsmodels Logit agrees to 1e-8."""
+    sm = pytest.importorskip("statsmodels.api")
+    y, X = _data()
+    model = logit_model(y, X)
+    before = trace_count("newton_fit")
+    host = _host(monkeypatch, model)
+    quick = _fused(model)
+    assert trace_count("newton_fit") == before + 1  # compiled once, on the first one-call fit
+    opt = optimize.maximize(model, model.start, score_positions=np.arange(4))  # the positions fit uses (k = 4)
+    assert opt.score_squares is not None  # it ran in one call
+    np.testing.assert_allclose(quick.params, host.params, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(quick.bse, host.bse, rtol=1e-10)
+    with monkeypatch.context() as patch:
+        patch.setattr(fused, "kernel_for", lambda model: None)
+        host_opt = optimize.maximize(model, model.start, score_positions=np.arange(4))
+    assert quick.iterations == host.iterations and opt.evaluations == host_opt.evaluations
+    assert abs(quick.llf - host.llf) <= 1e-12 * abs(host.llf)
+    assert quick.converged
+    ref = sm.Logit(y, X).fit(method="newton", disp=0)
+    np.testing.assert_allclose(quick.params, ref.params, rtol=1e-8)
+    np.testing.assert_allclose(quick.bse, ref.bse, rtol=1e-8)
+
+
+def test_no_recompile_for_new_data_of_the_same_shape():
+    """A new model of the same bucket size reuses the compiled one-call kernel (compile counter)."""
+    y, X = _data(200, seed=1)
+    _fused(logit_model(y, X))
+    before = trace_count("newton_fit")
+    y2, X2 = _data(230, seed=2)  # 200 and 230 rows share the 256-row bucket
+    res = _fused(logit_model(y2, X2))
+    assert trace_count("newton_fit") == before
+    assert res.converged and res.nobs == 230
+
+
+def test_mean_check_runs_inside_the_kernel():
+    """The scores' squares come from the kernel: a mean log-likelihood still warns (closed form: the
+    OPG / information ratio of a mean is 1/n)."""
+    rng = np.random.default_rng(3)
+    data = rng.normal(size=200)
+
+    def mean_loglike(p, d):
+        return -0.5 * (d - p["mu"]) ** 2 / d.shape[0]
+
+    model = hs.Model(mean_loglike, {"mu": 0.0}, data)
+    for _ in range(fused.FUSED_AFTER):
+        with pytest.warns(hs.errors.SpecificationWarning, match="looks like a mean"):
+            model.fit()
+    assert optimize.maximize(model, model.start, score_positions=np.array([0])).score_squares is not None
+    with pytest.warns(hs.errors.SpecificationWarning, match="looks like a mean"):
+        model.fit()
+
+
+def test_indefinite_start_is_handed_back(monkeypatch):
+    """A start where the information is indefinite (loglike -(mu^2 - 1)^2 at mu = 0.1: curvature
+    +4 - 12 mu^2 > 0) is handed back; the host trust region finds the maximum mu = +-1 (closed form)."""
+    def loglike(p, d):
+        return -((p["mu"] ** 2 - 1.0) ** 2) * d
+
+    model = hs.Model(loglike, {"mu": 0.1}, np.ones(50) / 50)
+    quick = fused.fit(model, model.start, 100, None) or fused.fit(model, model.start, 100, None) \
+        or fused.fit(model, model.start, 100, None)
+    assert quick is not None and quick.status is fused.FusedStatus.HANDED_BACK
+    res = _fused(model)
+    assert res.converged
+    np.testing.assert_allclose(abs(res.params["mu"]), 1.0, rtol=1e-10)
+    np.testing.assert_allclose(res.params, _host(monkeypatch, model).params, rtol=1e-12)
+
+
+def test_non_finite_start_still_names_the_problem():
+    """A start outside the parameter space is handed back and check_start raises as before."""
+    def loglike(p, d):
+        return -0.5 * (d / p["sigma"]) ** 2 - jnp.log(p["sigma"])
+
+    model = hs.Model(loglike, {"sigma": -1.0}, np.arange(1.0, 40.0))
+    for _ in range(fused.FUSED_AFTER + 1):
+        with pytest.raises(hs.errors.SpecificationError, match="not finite at the start"):
+            model.fit()
+
+
+def test_iteration_limit_is_the_hosts(monkeypatch):
+    """maxiter=1 cannot converge: the kernel hands back and the host iteration reports the limit."""
+    y, X = _data(150, seed=4)
+    model = logit_model(y, X)
+    with pytest.warns(hs.errors.ConvergenceWarning):
+        host = _host(monkeypatch, model, maxiter=1)
+    for _ in range(fused.FUSED_AFTER + 1):
+        with pytest.warns(hs.errors.ConvergenceWarning):
+            res = model.fit(maxiter=1)
+    assert res.iterations == host.iterations == 1
+    np.testing.assert_allclose(res.params, host.params, rtol=1e-12)
+
+
+def test_large_models_keep_the_host_iteration():
+    """Above FUSED_MAX_CELLS rows x k^2 there is no one-call kernel (arithmetic dominates there)."""
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(10, 70))
+    model = hs.Model(lambda p, d: -0.5 * (d @ p["b"]) ** 2, {"b": np.zeros(70)}, X)
+    assert fused.kernel_for(model) is None
