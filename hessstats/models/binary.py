@@ -28,6 +28,7 @@ import numpy as np
 import scipy.optimize
 import scipy.special
 
+from hessstats.core.compilation import trusted
 from hessstats.core.linalg import gram
 from hessstats.errors import PerfectSeparationError, SeparationWarning, message, warn
 from hessstats.model import Model
@@ -60,6 +61,7 @@ class BinaryParams(NamedTuple):
     beta: Any
 
 
+@trusted
 def logit_loglike(params: BinaryParams, data: dict) -> jnp.ndarray:
     """Per-observation logit log-likelihood ``y*eta - log(1 + exp(eta))``.
 
@@ -106,6 +108,7 @@ def probit_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
     return data["y"] * jstats.norm.logcdf(e) + (1.0 - data["y"]) * jstats.norm.logcdf(-e)
 
 
+@trusted
 def probit_loglike(params: BinaryParams, data: dict) -> jnp.ndarray:
     """Per-observation probit log-likelihood ``y*log Phi(eta) + (1-y)*log Phi(-eta)``.
 
