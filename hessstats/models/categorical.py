@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import scipy.special
 
+from hessstats.core.compilation import trusted
 from hessstats.core.covariance import MeanPart
 from hessstats.errors import DataError, SpecificationError, message
 from hessstats.inference.defaults import PostEstimationDefaults
@@ -57,6 +58,7 @@ class OrderedParams(NamedTuple):
     thresholds: Any
 
 
+@trusted
 def mnlogit_loglike(params: MNLogitParams, data: dict) -> jnp.ndarray:
     """Per-observation multinomial-logit log-likelihood; ``data["Y"]`` is one-hot ``(n, J)``.
 
@@ -138,6 +140,7 @@ def ordered_probabilities(params: OrderedParams, X: Any, cdf: Any) -> jnp.ndarra
     return jnp.concatenate([upper, ones], axis=1) - jnp.concatenate([0.0 * ones, upper], axis=1)
 
 
+@trusted
 def ordered_logit_loglike(params: OrderedParams, data: dict) -> jnp.ndarray:
     """Per-observation ordered-logit log-likelihood (integer codes ``data["y"]`` in 0..J-1).
 
@@ -153,6 +156,7 @@ def ordered_logit_loglike(params: OrderedParams, data: dict) -> jnp.ndarray:
     return _ordered(params, data, jax.nn.sigmoid)
 
 
+@trusted
 def ordered_probit_loglike(params: OrderedParams, data: dict) -> jnp.ndarray:
     """Per-observation ordered-probit log-likelihood.
 

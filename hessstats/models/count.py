@@ -38,12 +38,24 @@ import jax.scipy.stats as jst
 import numpy as np
 import scipy.optimize
 
+from hessstats.core.compilation import trusted
 from hessstats.core.covariance import Dispersion, MeanPart
 from hessstats.errors import DataError, SeparationWarning, message, warn
 from hessstats.inference.defaults import PostEstimationDefaults
 from hessstats.model import Model
 from hessstats.models.binary import SEPARATION_TOL, overlap_certified
-from hessstats.models.design import align_rows, build, design, index_defaults, outcome, require, sparse_direction, vector_option, weighted
+from hessstats.models.design import (
+    WithOptions,
+    align_rows,
+    build,
+    design,
+    index_defaults,
+    outcome,
+    require,
+    sparse_direction,
+    vector_option,
+    weighted,
+)
 from hessstats.models.index import with_index_hessian
 
 
@@ -119,6 +131,7 @@ def _log_inflation(g: jnp.ndarray, link: InflationLink) -> tuple[jnp.ndarray, jn
     return -jnp.logaddexp(0.0, -g), -jnp.logaddexp(0.0, g)
 
 
+@trusted
 def poisson_loglike(params: PoissonParams, data: dict) -> jnp.ndarray:
     """Per-observation Poisson log-likelihood with offset (log exposure already added).
 
@@ -150,6 +163,7 @@ def poisson_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
     return data["y"] * e - jnp.exp(e) - jsp.gammaln(data["y"] + 1.0)
 
 
+@trusted
 def nb2_loglike(params: NB2Params, data: dict) -> jnp.ndarray:
     """Per-observation NB2 log-likelihood (statsmodels' parametrisation, ``alpha`` > 0).
 
@@ -228,6 +242,7 @@ def count_predict(params: PoissonParams | NB2Params, data: dict) -> jnp.ndarray:
     return jnp.exp(data["X"] @ params.beta)
 
 
+@trusted
 def zip_loglike(params: ZIPParams, data: dict, link: InflationLink = InflationLink.LOGIT) -> jnp.ndarray:
     """Per-observation zero-inflated Poisson log-likelihood (logit inflation unless ``link``).
 
@@ -265,6 +280,7 @@ def zip_obs(eta: dict, extra: dict, data: dict, link: InflationLink = InflationL
     return jnp.where(y == 0, zero, log_1mw + log_pois)
 
 
+@trusted
 def zinb_loglike(params: ZINBParams, data: dict, link: InflationLink = InflationLink.LOGIT) -> jnp.ndarray:
     """Per-observation zero-inflated NB2 log-likelihood.
 
@@ -455,7 +471,7 @@ def zip_model(y: Any, X: Any, Z: Any = None, *, offset: Any = None, exposure: An
     if Z.shape[0] != X.shape[0]:
         raise DataError(message("Z and X have different numbers of rows", expected=f"{X.shape[0]} rows in Z",
                                 got=f"{Z.shape[0]} rows", fix="build Z from the same observations as X"))
-    loglike = zip_loglike if link is InflationLink.LOGIT else (lambda p, d: zip_loglike(p, d, link))
+    loglike = zip_loglike if link is InflationLink.LOGIT else WithOptions(zip_loglike, (link,))
     desc = count_description("zip", description, offset, exposure)
     if link is not InflationLink.LOGIT:
         desc = {**desc, "inflation_link": link.value}
@@ -463,7 +479,7 @@ def zip_model(y: Any, X: Any, Z: Any = None, *, offset: Any = None, exposure: An
                   {"beta": list(names), "inflate": [f"inflate_{n}" for n in inflate_names]}, desc,
                   defaults=PostEstimationDefaults(mean=MeanPart(  # count and inflation indices: no leverage
                       tuple(str(n) for n in names) + tuple(f"inflate_{n}" for n in inflate_names))))
-    obs = zip_obs if link is InflationLink.LOGIT else (lambda e, x, d: zip_obs(e, x, d, link))
+    obs = zip_obs if link is InflationLink.LOGIT else WithOptions(zip_obs, (link,))
     return with_index_hessian(model, obs, {"beta": "X", "inflate": "Z"}, check=False)
 
 
@@ -492,9 +508,9 @@ def zinb_model(y: Any, X: Any, Z: Any = None, *, offset: Any = None, exposure: A
                                 got=f"{Z.shape[0]} rows", fix="build Z from the same observations as X"))
     desc = {**count_description("zinb", description, offset, exposure), "inflation_link": link.value}
     labels = (*(str(n) for n in names), *(f"inflate_{n}" for n in inflate_names), "alpha")
-    model = build(lambda p, d: zinb_loglike(p, d, link), ZINBParams(start, np.full(Z.shape[1], -1.0), 0.5),
+    model = build(WithOptions(zinb_loglike, (link,)), ZINBParams(start, np.full(Z.shape[1], -1.0), 0.5),
                   {"y": y, "X": X, "Z": Z, "offset": off},
                   {"beta": list(names), "inflate": [f"inflate_{n}" for n in inflate_names], "alpha": "alpha"}, desc,
                   defaults=PostEstimationDefaults(mean=MeanPart(labels)))  # k = every parameter, as before
-    return with_index_hessian(model, lambda e, x, d: zinb_obs(e, x, d, link), {"beta": "X", "inflate": "Z"},
+    return with_index_hessian(model, WithOptions(zinb_obs, (link,)), {"beta": "X", "inflate": "Z"},
                               check=False)
