@@ -244,7 +244,7 @@ class Model:
     def _check_rows(self, sample: Any, rows: int | None, unsharded: Any) -> None:
         """Row blocks (chunks, a row source's blocks, padded shards) give the per-row values of all
         rows; the program is traced for every block shape the model will use, now."""
-        theta = jnp.asarray(self.start)
+        theta = jax.ShapeDtypeStruct(np.shape(self.start), np.float64)  # prepare() needs shapes only
         if isinstance(self.data, RowSource):
             if rows:
                 self.program.prepare(theta, row_block(sample, rows, 0, self.chunk_size))

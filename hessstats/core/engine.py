@@ -319,10 +319,14 @@ def pad_rows(data: Any, nobs: int, rows: int, case_weights: Any = None, *, cycle
     weights = np.zeros(rows)
     weights[:nobs] = 1.0 if case_weights is None else np.asarray(case_weights, dtype=np.float64)
     with x64():
-        # device_put (about 60 us more per array than jnp.asarray, which compiles a conversion kernel,
-        # about 40 ms, for every new shape)
-        padded = [jax.device_put(np.asarray(a)[index]) if row else a for a, row in zip(leaves, row_leaves)]
-        return RowPadding(jax.tree_util.tree_unflatten(structure, padded), jax.device_put(weights), int(nobs),
+        # one batched device_put (jnp.asarray would compile a conversion kernel, about 40 ms, for every
+        # new shape); no rows to add: the (immutable) device arrays are used as they are
+        moved = [a if rows == nobs and isinstance(a, jax.Array) else np.asarray(a)[index]
+                 for a, row in zip(leaves, row_leaves) if row]
+        *moved, weights = jax.device_put([*moved, weights])
+        moved.reverse()
+        padded = [moved.pop() if row else a for a, row in zip(leaves, row_leaves)]
+        return RowPadding(jax.tree_util.tree_unflatten(structure, padded), weights, int(nobs),
                           int(rows), structure, row_leaves)
 
 
@@ -400,14 +404,15 @@ def bucket(fn: Any, closed: Any, spec: Any, theta0: np.ndarray, data: Any, nobs:
 
 def trusted_rows(data: Any, nobs: int | None) -> int | None:
     """The bucket size that the rows of a :func:`~hessstats.core.compilation.trusted` log-likelihood
-    are padded to (:func:`bucket_rows`), or None when they are not padded: already at their bucket
-    size, more than :data:`BUCKET_MAX_BYTES` once padded, or data with a leaf that is not a row leaf of
-    ``nobs`` rows (such data take the checks of :func:`bucket`).
+    are padded to (:func:`bucket_rows`), or None when they are not padded: more than
+    :data:`BUCKET_MAX_ROWS` rows or :data:`BUCKET_MAX_BYTES` once padded, or data with a leaf that is
+    not a row leaf of ``nobs`` rows (such data take the checks of :func:`bucket`). Rows already at
+    their bucket size get a padding of no rows (weights 1), so that they run the bucket's kernels.
 
     Example
     -------
     >>> trusted_rows({"y": np.zeros(50), "X": np.zeros((50, 3))}, 50), trusted_rows({"y": np.zeros(64)}, 64)
-    (64, None)
+    (64, 64)
     >>> trusted_rows({"y": np.zeros(50), "c": np.float64(1.0)}, 50) is None
     True
     """
@@ -415,7 +420,7 @@ def trusted_rows(data: Any, nobs: int | None) -> int | None:
         return None
     rows = bucket_rows(nobs)
     leaves = jax.tree_util.tree_leaves(data)
-    if rows == nobs or not leaves or not all(is_row_leaf(a, nobs) and hasattr(a, "dtype") for a in leaves):
+    if nobs > BUCKET_MAX_ROWS or not leaves or not all(is_row_leaf(a, nobs) and hasattr(a, "dtype") for a in leaves):
         return None
     size = sum(int(np.size(a)) * np.dtype(a.dtype).itemsize for a in leaves)
     return rows if size * rows / nobs <= BUCKET_MAX_BYTES else None
