@@ -62,6 +62,7 @@ def betareg_loglike(params: BetaParams, data: dict) -> jnp.ndarray:
     return betareg_obs({"beta": data["X"] @ params.beta, "precision": data["Z"] @ params.precision}, {}, data)
 
 
+@trusted
 def betareg_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
     """The beta-regression log-likelihood as a function of its two linear predictors,
     ``eta["beta"] = X @ beta`` (logit mean) and ``eta["precision"] = Z @ precision`` (log precision):

@@ -89,6 +89,7 @@ def binomial_loglike(params: BinomialParams, data: dict, link: BinomialLink = Bi
     return binomial_obs({"beta": data["X"] @ params.beta}, {}, data, link)
 
 
+@trusted
 def binomial_obs(eta: dict, extra: dict, data: dict, link: BinomialLink = BinomialLink.LOGIT) -> jnp.ndarray:
     """The binomial log-likelihood as a function of ``eta["beta"] = X @ beta`` (offset added here):
     the index form, whose Hessian is assembled as ``X' diag(w) X``.

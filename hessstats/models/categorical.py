@@ -74,6 +74,7 @@ def mnlogit_loglike(params: MNLogitParams, data: dict) -> jnp.ndarray:
     return mnlogit_obs({"beta": data["X"] @ params.beta.T}, {}, data)
 
 
+@trusted
 def mnlogit_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
     """The multinomial-logit log-likelihood as a function of the ``(n, J-1)`` linear predictors
     ``eta["beta"] = X @ beta.T`` (the multi-index form: the Hessian blocks are ``X' diag(w_jl) X``).
@@ -172,6 +173,7 @@ def ordered_probit_loglike(params: OrderedParams, data: dict) -> jnp.ndarray:
     return _ordered(params, data, jstats.norm.cdf)
 
 
+@trusted
 def ordered_logit_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
     """The ordered-logit log-likelihood as a function of ``eta["beta"] = X @ beta`` and the
     cutpoint parameters ``extra["thresholds"]`` (the index form).
@@ -187,6 +189,7 @@ def ordered_logit_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
     return _ordered_obs(eta, extra, data, jax.nn.sigmoid)
 
 
+@trusted
 def ordered_probit_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
     """The ordered-probit log-likelihood in index form (as :func:`ordered_logit_obs`).
 

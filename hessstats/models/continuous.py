@@ -89,6 +89,7 @@ def normal_loglike(params: NormalParams, data: dict) -> jnp.ndarray:
     return normal_obs({"beta": data["X"] @ params.beta}, {"sigma": params.sigma}, data)
 
 
+@trusted
 def normal_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
     """The normal log-density as a function of ``eta["beta"] = X @ beta`` and ``extra["sigma"]``:
     the index form, whose Hessian is assembled as ``X' diag(w) X``.
@@ -123,6 +124,7 @@ def tobit_loglike(params: NormalParams, data: dict) -> jnp.ndarray:
     return tobit_obs({"beta": data["X"] @ params.beta}, {"sigma": params.sigma}, data)
 
 
+@trusted
 def tobit_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
     """The censored-normal log-likelihood as a function of ``eta["beta"] = X @ beta`` and
     ``extra["sigma"]`` (the index form).
@@ -159,6 +161,7 @@ def gamma_loglike(params: GammaParams, data: dict) -> jnp.ndarray:
     return gamma_obs({"beta": data["X"] @ params.beta}, {"scale": params.scale}, data)
 
 
+@trusted
 def gamma_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
     """The Gamma log-density as a function of ``eta["beta"] = X @ beta`` (log link) and
     ``extra["scale"]`` (the index form).

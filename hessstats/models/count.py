@@ -147,6 +147,7 @@ def poisson_loglike(params: PoissonParams, data: dict) -> jnp.ndarray:
     return poisson_obs({"beta": data["X"] @ params.beta}, {}, data)
 
 
+@trusted
 def poisson_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
     """The Poisson log-likelihood as a function of ``eta["beta"] = X @ beta`` (offset added here):
     the index form, whose Hessian is assembled as ``X' diag(w) X``.
@@ -179,6 +180,7 @@ def nb2_loglike(params: NB2Params, data: dict) -> jnp.ndarray:
     return nb2_obs({"beta": data["X"] @ params.beta}, {"alpha": params.alpha}, data)
 
 
+@trusted
 def nb2_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
     """The NB2 log-likelihood as a function of ``eta["beta"] = X @ beta`` and ``extra["alpha"]``
     (the index form, with ``alpha`` as its extra parameter).
@@ -258,6 +260,7 @@ def zip_loglike(params: ZIPParams, data: dict, link: InflationLink = InflationLi
     return zip_obs({"beta": data["X"] @ params.beta, "inflate": data["Z"] @ params.inflate}, {}, data, link)
 
 
+@trusted
 def zip_obs(eta: dict, extra: dict, data: dict, link: InflationLink = InflationLink.LOGIT) -> jnp.ndarray:
     """The zero-inflated Poisson log-likelihood as a function of its two linear predictors,
     ``eta["beta"] = X @ beta`` (offset added here) and ``eta["inflate"] = Z @ inflate`` (the index
@@ -297,6 +300,7 @@ def zinb_loglike(params: ZINBParams, data: dict, link: InflationLink = Inflation
                     {"alpha": params.alpha}, data, link)
 
 
+@trusted
 def zinb_obs(eta: dict, extra: dict, data: dict, link: InflationLink = InflationLink.LOGIT) -> jnp.ndarray:
     """The zero-inflated NB2 log-likelihood as a function of ``eta["beta"] = X @ beta``,
     ``eta["inflate"] = Z @ inflate`` and ``extra["alpha"]`` (the index form).

@@ -55,6 +55,7 @@ def genpoisson_loglike(params: GenPoissonParams, data: dict) -> jnp.ndarray:
     return genpoisson_obs({"beta": data["X"] @ params.beta}, {"alpha": params.alpha}, data)
 
 
+@trusted
 def genpoisson_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
     """The GP-1 log-likelihood as a function of ``eta["beta"] = X @ beta`` (offset added here) and
     ``extra["alpha"]`` (the index form).

@@ -196,6 +196,7 @@ def glm_loglike(params: GLMParams, data: dict, family: GLMFamily = GLMFamily.GAU
     return glm_obs({"beta": data["X"] @ params.beta}, {}, data, family, link, power)
 
 
+@trusted
 def glm_obs(eta: dict, extra: dict, data: dict, family: GLMFamily = GLMFamily.GAUSSIAN,
             link: GLMLink = GLMLink.IDENTITY, power: float = 1.5) -> jnp.ndarray:
     """The GLM log-likelihood as a function of ``eta["beta"] = X @ beta`` (offset added here), at the

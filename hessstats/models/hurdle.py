@@ -127,6 +127,7 @@ def hurdle_loglike(params: HurdleParams | HurdleNBParams, data: dict, link: Zero
     return jnp.where(y == 0, log_p0, log_pos + jnp.where(y == 0, 0.0, ll_count))
 
 
+@trusted
 def hurdle_obs(eta: dict, extra: dict, data: dict, link: ZeroLink = ZeroLink.LOGIT) -> jnp.ndarray:
     """The hurdle log-likelihood as a function of its two linear predictors, ``eta["zero"] = Z @ zero``
     and ``eta["beta"] = X @ beta``, and ``extra["alpha"]`` (NB2; absent: Poisson): the index form.

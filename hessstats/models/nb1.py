@@ -54,6 +54,7 @@ def nb1_loglike(params: NB1Params, data: dict) -> jnp.ndarray:
     return nb1_obs({"beta": data["X"] @ params.beta}, {"alpha": params.alpha}, data)
 
 
+@trusted
 def nb1_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
     """The NB1 log-likelihood as a function of ``eta["beta"] = X @ beta`` (offset added here) and
     ``extra["alpha"]`` (the index form).

@@ -63,6 +63,7 @@ def weibull_loglike(params: WeibullParams, data: dict) -> jnp.ndarray:
     return weibull_obs({"beta": data["X"] @ params.beta}, {"shape": params.shape}, data)
 
 
+@trusted
 def weibull_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
     """The Weibull log-likelihood as a function of ``eta["beta"] = X @ beta`` and ``extra["shape"]``
     (the index form, whose Hessian is assembled as ``X' diag(w) X``).
@@ -81,6 +82,7 @@ def weibull_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
     return data["event"] * (jnp.log(shape) - data["logt"] + z) - jnp.exp(z)
 
 
+@trusted
 def weibull_fixed_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
     """:func:`weibull_obs` with the shape fixed at ``data["shape"]`` (no extra parameters).
 

@@ -50,6 +50,7 @@ def truncated_poisson_loglike(params: PoissonParams, data: dict) -> jnp.ndarray:
     return truncated_poisson_obs({"beta": data["X"] @ params.beta}, {}, data)
 
 
+@trusted
 def truncated_poisson_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
     """The zero-truncated Poisson log-likelihood as a function of ``eta["beta"] = X @ beta``
     (offset added here): the index form.
@@ -66,6 +67,7 @@ def truncated_poisson_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
     return poisson_obs(eta, extra, data) - _log1mexp(-jnp.exp(e))
 
 
+@trusted
 def truncated_negbin_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
     """The zero-truncated NB2 log-likelihood as a function of ``eta["beta"] = X @ beta`` and
     ``extra["alpha"]`` (the index form).
