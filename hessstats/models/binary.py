@@ -266,26 +266,31 @@ NEWTON_CERTIFICATE_CELLS = 200_000
 up to about this size: 6 ms against 12 ms at 20,000 x 4, 13 against 24 at 10,000 x 20)."""
 
 
-def _certificate_objective(u: np.ndarray) -> float:
-    return float(np.sum(u - np.sqrt(1.0 + u * u)))
+def _certificate_objective(u: np.ndarray, v: np.ndarray | None) -> float:
+    value = float(np.sum(u - np.sqrt(1.0 + u * u)))
+    return value if v is None else value - 0.5 * float(v @ v)
 
 
-def newton_overlap_certificate(signed: np.ndarray) -> bool:
-    """True when weights ``lam >= 1`` with ``|signed' lam|_1 <= SEPARATION_TOL`` are found (the sum
-    computed with ``math.fsum`` and its rounding bound added): then every ``b`` with ``|b| <= 1`` and
-    ``signed @ b >= 0`` has ``sum(signed @ b) <= b' signed' lam <= |signed' lam|_1`` (as ``lam >= 1``), so
-    the linear programme of :func:`check_separation` cannot exceed :data:`SEPARATION_TOL`: no
-    separation (Stiemke's alternative). An exact certificate, never a guess.
+def newton_overlap_certificate(signed: np.ndarray, equality: np.ndarray | None = None) -> bool:
+    """True when weights ``lam >= 1`` (and free ``mu`` for the ``equality`` rows) with
+    ``|signed' lam + equality' mu|_1 <= SEPARATION_TOL`` are found (the sums computed with
+    ``math.fsum`` and their rounding bound added): then every ``b`` with ``|b| <= 1``,
+    ``signed @ b >= 0`` and ``equality @ b = 0`` has ``sum(signed @ b) <= b' (signed' lam + equality' mu)
+    <= |signed' lam + equality' mu|_1`` (as ``lam >= 1``), so the linear programme of
+    :func:`check_separation` (or of :func:`~hessstats.models.count.check_existence`) cannot exceed
+    :data:`SEPARATION_TOL`: no separation (Stiemke's alternative). An exact certificate, never a guess.
 
-    ``signed`` holds the rows ``(2 y_i - 1) x_i`` (columns scaled to max |x| = 1). The weights come from
-    damped Newton steps maximising ``sum phi(signed @ b)`` with ``phi(u) = u - sqrt(1 + u^2)``
-    (strictly concave and increasing, so a maximum exists exactly when the data are not separated;
-    ``phi'`` decays like ``1 / (2 u^2)``, not exponentially as the logit's does, so the weights stay
-    within a few orders of magnitude of each other): at ``b`` the weights ``phi'(u)`` moved by the
-    Newton step to first order, ``w = phi'(u) + phi''(u) * (signed @ step)``, have ``signed' w = 0``
-    up to rounding, and are positive near the maximum (a few steps of ``O(n k^2)``). Separated data
-    are never certified; then, or when the steps do not settle within
-    :data:`NEWTON_CERTIFICATE_STEPS`, it returns False and the linear programme decides.
+    ``signed`` holds the rows ``(2 y_i - 1) x_i`` (columns scaled to max |x| = 1; count models: the
+    rows ``-x_i`` of zero counts, with ``equality`` the rows ``x_i`` of positive counts). The weights
+    come from damped Newton steps maximising ``sum phi(signed @ b) - |equality @ b|^2 / 2`` with
+    ``phi(u) = u - sqrt(1 + u^2)`` (strictly concave and increasing, so a maximum exists exactly
+    when no separating direction does; ``phi'`` decays like ``1 / (2 u^2)``, not exponentially as a
+    likelihood's weights do, so the weights stay within a few orders of magnitude of each other): at
+    ``b`` the gradient's weights moved by the Newton step to first order, ``lam = phi'(u) + phi''(u)
+    * (signed @ step)`` and ``mu = -(v + equality @ step)``, cancel the gradient up to rounding, and
+    ``lam`` is positive near the maximum (a few steps of ``O(n k^2)``). Separated data are never
+    certified; then, or when the steps do not settle within :data:`NEWTON_CERTIFICATE_STEPS`, it
+    returns False and the linear programme decides.
 
     Example
     -------
@@ -298,37 +303,50 @@ def newton_overlap_certificate(signed: np.ndarray) -> bool:
     False
     """
     n, k = signed.shape
-    if n <= k or not np.all(np.isfinite(signed)) or np.abs(signed).max() > 1.0:
+    E = None if equality is None or equality.shape[0] == 0 else equality
+    rows = n + (0 if E is None else E.shape[0])
+    blocks = [signed] if E is None else [signed, E]
+    if n == 0 or rows <= k or any(not np.all(np.isfinite(a)) or np.abs(a).max() > 1.0 for a in blocks):
         return False
     b, u = np.zeros(k), np.zeros(n)
-    value = _certificate_objective(u)
+    v = None if E is None else np.zeros(E.shape[0])
+    value = _certificate_objective(u, v)
     eps = float(np.finfo(np.float64).eps)
     with np.errstate(all="ignore"):
         for _ in range(NEWTON_CERTIFICATE_STEPS):
             r = np.sqrt(1.0 + u * u)
             d1, d2 = 1.0 - u / r, -1.0 / (r * r * r)  # phi' > 0, phi'' < 0
+            hessian, gradient = (signed * d2[:, None]).T @ signed, signed.T @ d1
+            if E is not None:
+                hessian, gradient = hessian - E.T @ E, gradient - E.T @ v
             try:
-                step = np.linalg.solve((signed * d2[:, None]).T @ signed, -(signed.T @ d1))
+                step = np.linalg.solve(hessian, -gradient)
             except np.linalg.LinAlgError:
                 return False
             du = signed @ step
-            w = d1 + d2 * du
-            low = float(w.min())
-            if not np.all(np.isfinite(w)):
+            dv = None if E is None else E @ step
+            lam = d1 + d2 * du
+            low = float(lam.min())
+            if not np.all(np.isfinite(lam)):
                 return False
             if low > 0.0:
-                lam = w / low
-                residual = sum(abs(math.fsum(signed[:, j] * lam)) for j in range(k))
-                if residual + k * eps * float(lam.sum()) <= SEPARATION_TOL:
+                lam = lam / low
+                mu = None if E is None else -(v + dv) / low
+                residual, size = 0.0, float(lam.sum()) + (0.0 if mu is None else float(np.abs(mu).sum()))
+                for j in range(k):
+                    terms = signed[:, j] * lam if mu is None else np.concatenate([signed[:, j] * lam, E[:, j] * mu])
+                    residual += abs(math.fsum(terms))
+                if residual + k * eps * size <= SEPARATION_TOL:
                     return True
             t = 1.0  # damped: the objective must not decrease
             while True:
-                trial = u + t * du
-                new_value = _certificate_objective(trial)
+                trial_u = u + t * du
+                trial_v = None if E is None else v + t * dv
+                new_value = _certificate_objective(trial_u, trial_v)
                 if new_value >= value or t < 1e-4:
                     break
                 t *= 0.5
-            b, u, value = b + t * step, trial, new_value
+            b, u, v, value = b + t * step, trial_u, trial_v, new_value
             if float(np.abs(b).max()) > 1e4:  # running off: separated, or nearly
                 return False
     return False
@@ -340,9 +358,9 @@ def check_separation(y: np.ndarray, X: np.ndarray, names: Sequence[str]) -> None
     With many rows a subsample is tried first (:func:`overlap_certified`): a certificate of
     overlap on some rows proves that the full data are not separated either (more rows only add
     constraints), so the linear programmes on all rows run only when the screen does not certify.
-    With fewer rows a certificate on all rows is sought by Newton steps
-    (:func:`newton_overlap_certificate`, exact: verified weights), the linear programmes running only
-    when it is not found.
+    Small designs (fewer rows than the screen needs, or at most :data:`NEWTON_CERTIFICATE_CELLS`
+    cells) first seek a certificate on all rows by Newton steps (:func:`newton_overlap_certificate`,
+    exact: verified weights); the screen and the linear programmes run only when it is not found.
 
     Example
     -------

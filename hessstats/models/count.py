@@ -43,7 +43,13 @@ from hessstats.core.covariance import Dispersion, MeanPart
 from hessstats.errors import DataError, SeparationWarning, message, warn
 from hessstats.inference.defaults import PostEstimationDefaults
 from hessstats.model import Model
-from hessstats.models.binary import SEPARATION_TOL, overlap_certified
+from hessstats.models.binary import (
+    NEWTON_CERTIFICATE_CELLS,
+    SCREEN_ROWS,
+    SEPARATION_TOL,
+    newton_overlap_certificate,
+    overlap_certified,
+)
 from hessstats.models.design import (
     WithOptions,
     align_rows,
@@ -325,9 +331,10 @@ def check_existence(y: np.ndarray, X: np.ndarray, names: Sequence[str]) -> None:
     Letters* 107: some ``b != 0`` has ``x_i'b = 0`` where ``y_i > 0`` and ``x_i'b <= 0`` where
     ``y_i = 0``, strictly for some): those zero counts are fitted as ``mu -> 0`` and the
     coefficients of the named variables diverge. Found by linear programming (scipy ``linprog``);
-    with many rows a certificate of existence on a subsample is tried first
-    (:func:`~hessstats.models.binary.overlap_certified`), and the programme on all rows runs only
-    when it fails.
+    small designs first seek a certificate of existence on all rows by Newton steps
+    (:func:`~hessstats.models.binary.newton_overlap_certificate`), and with many rows one on a
+    subsample is tried (:func:`~hessstats.models.binary.overlap_certified`); the programme on all
+    rows runs only when they fail.
 
     Example
     -------
@@ -343,10 +350,17 @@ def check_existence(y: np.ndarray, X: np.ndarray, names: Sequence[str]) -> None:
     if not zero.any() or zero.all():
         return
     scale = np.maximum(np.max(X, axis=0), -np.min(X, axis=0))  # max |x| without an (n, k) temporary
+    n, k = X.shape
+    Xs = None
+    if n * k <= NEWTON_CERTIFICATE_CELLS or n < 2 * max(SCREEN_ROWS, 40 * k):  # a certificate on all rows
+        Xs = X / scale
+        if newton_overlap_certificate(-Xs[zero], Xs[~zero]):
+            return
     if overlap_certified(X, scale, lambda rows: -X[rows[zero[rows]]] / scale,
                          lambda rows: X[rows[~zero[rows]]] / scale):
         return
-    Xs = X / scale
+    if Xs is None:
+        Xs = X / scale
     neg = -Xs[zero]  # want neg @ b >= 0, with equality rows Xs[~zero] @ b == 0
     out = scipy.optimize.linprog(-neg.sum(axis=0), A_ub=-neg, b_ub=np.zeros(len(neg)), A_eq=Xs[~zero],
                                  b_eq=np.zeros(int((~zero).sum())), bounds=[(-1.0, 1.0)] * X.shape[1], method="highs")
