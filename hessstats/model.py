@@ -15,7 +15,7 @@ import numpy as np
 from hessstats._checks import check_positive_int, check_tolerance
 from hessstats._config import float64, x64
 from hessstats.core import engine, survey
-from hessstats.core.compilation import Program, charge, compile_totals, first_trace
+from hessstats.core.compilation import Program, cached_program, cached_trace, charge, compile_totals, first_trace, is_trusted
 from hessstats.core.covariance import covariance_for
 from hessstats.core.derivatives import FlatLoglike
 from hessstats.core.linalg import DEFAULT_RTOL, invert_information
@@ -192,11 +192,18 @@ class Model:
         theta0.flags.writeable = False
         raw_data = data
         data, sample, chunk_size, source_nobs, labels = engine.prepare(data, chunk_size)
-        first = _trace(loglike, spec, theta0, sample, first=True)  # one trace validates shape and dtypes
+        rows = leading_length(sample)
+        # a trusted built-in whose rows will be padded is traced at its bucket's shapes only (cached)
+        bucket_to = engine.trusted_rows(sample, rows) if (
+            row_buckets and nobs is None and chunk_size is None and (shard is False or shard is None)
+            and not isinstance(data, RowSource) and is_trusted(loglike)) else None
+        first = _trace_bucket(loglike, spec, theta0, sample, bucket_to, rows) if bucket_to else None
+        if first is None:
+            bucket_to = None
+            first = _trace(loglike, spec, theta0, sample, first=True)  # one trace validates shape and dtypes
         shape = _output_shape(first[1])
         per_obs = len(shape) == 1
         _check_float32(first[0].jaxpr, first[0].consts)
-        rows = leading_length(sample)
         given_nobs = nobs is not None
         if nobs is None:
             nobs = source_nobs or (shape[0] if per_obs else leading_length(data))
@@ -210,13 +217,16 @@ class Model:
         if weights is not None and weighting.get("case_weights") is not None:  # padding rows keep weight 0
             weights = engine.shard_weights(weights, weighting["case_weights"], nobs)
         found, mark = None, compile_totals()
-        if row_buckets and per_obs and not blocked and not isinstance(data, RowSource) and nobs == shape[0]:
+        if bucket_to:  # a trusted built-in: row by row by construction, no probes
+            found = engine.trusted_bucket(FlatLoglike(loglike, spec), loglike, theta0, data, nobs, bucket_to,
+                                          weighting.get("case_weights"))
+        elif row_buckets and per_obs and not blocked and not isinstance(data, RowSource) and nobs == shape[0]:
             found = engine.bucket(FlatLoglike(loglike, spec), first[0], spec, theta0, data, nobs,
                                   weighting.get("case_weights"))
         if found is not None:  # the kernels run on the rows padded to their bucket size
             program, consts, padding = found
         else:  # the second trace (purity) and the program at the data's own shape
-            (program, consts, _), padding = _trace(loglike, spec, theta0, sample, first=first), None
+            (program, consts, _), padding = _trace(loglike, spec, theta0, sample, first=None if bucket_to else first), None
         values = dict(loglike=loglike, spec=spec, start=theta0, data=data, nobs=nobs,
                       per_observation=per_obs, description=dict(description or {}),
                       expected_information=expected_information,
@@ -235,7 +245,7 @@ class Model:
     def _check_rows(self, sample: Any, rows: int | None, unsharded: Any) -> None:
         """Row blocks (chunks, a row source's blocks, padded shards) give the per-row values of all
         rows; the program is traced for every block shape the model will use, now."""
-        theta = jnp.asarray(self.start)
+        theta = jax.ShapeDtypeStruct(np.shape(self.start), np.float64)  # prepare() needs shapes only
         if isinstance(self.data, RowSource):
             if rows:
                 self.program.prepare(theta, row_block(sample, rows, 0, self.chunk_size))
@@ -533,20 +543,51 @@ def _keep_index_arrays(data: Any) -> Any:
 
 def _trace(loglike: LogLike, spec: ParamSpec, theta0: np.ndarray, data: Any, first: Any = None) -> Any:
     """Trace the log-likelihood at the start values: ``(program, captured constants, output shape)``
-    (``first``: one trace already made), or, with ``first=True``, one trace ``(closed jaxpr, output)``."""
+    (``first``: one trace already made), or, with ``first=True``, one trace ``(closed jaxpr, output)``.
+
+    A :func:`~hessstats.core.compilation.trusted` built-in is traced once per parameter structure
+    and data signature in the process (the cached trace and program are reused; no second trace:
+    it is pure); every other function is traced here, twice for a program (the purity check)."""
     fn, theta = FlatLoglike(loglike, spec), jax.device_put(np.asarray(theta0))
     try:
+        if is_trusted(loglike):
+            if first is True:
+                return cached_trace(fn, loglike, theta, data)
+            found = cached_program(fn, loglike, theta, data)
+            if found is not None:
+                return found
         if first is True:
             return first_trace(fn, theta, data)
         return Program.trace(fn, theta, data, first=first)
     except SpecificationError:
         raise
     except Exception as exc:  # the user's function failed while tracing: say where
-        raise SpecificationError(message(
-            "the log-likelihood failed when called with the start values",
-            expected="loglike(params, data) to run on a params pytree shaped like start",
-            got=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:400],
-            fix="call loglike(start, data) yourself to debug; use jax.numpy, not numpy or math, inside it")) from exc
+        raise _trace_failed(exc) from exc
+
+
+def _trace_failed(exc: Exception) -> SpecificationError:
+    return SpecificationError(message(
+        "the log-likelihood failed when called with the start values",
+        expected="loglike(params, data) to run on a params pytree shaped like start",
+        got=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:400],
+        fix="call loglike(start, data) yourself to debug; use jax.numpy, not numpy or math, inside it"))
+
+
+def _trace_bucket(loglike: LogLike, spec: ParamSpec, theta0: np.ndarray, data: Any, bucket_to: int,
+                  rows: int) -> Any:
+    """``(closed jaxpr, output)`` standing for the first trace of a trusted built-in whose ``rows`` rows
+    are padded to ``bucket_to``: the (cached) trace at the bucket's shapes, with the output shape of
+    the real rows (a trusted function computes row by row); None when it does not return one value
+    per row (the caller traces at the real shapes)."""
+    fn = FlatLoglike(loglike, spec)
+    theta = jax.ShapeDtypeStruct((len(theta0),), np.float64)
+    try:
+        closed, out = cached_trace(fn, loglike, theta, engine.padded_shapes(data, bucket_to))
+    except Exception:  # noqa: BLE001  (traced again at the real shapes, which says what failed)
+        return None
+    if tuple(getattr(out, "shape", ())) != (bucket_to,) or closed.consts:
+        return None
+    return closed, jax.ShapeDtypeStruct((rows,), out.dtype)
 
 
 def _check_scalar_total(shape: tuple[int, ...], rows: int | None) -> None:

@@ -14,14 +14,21 @@ built (a jaxpr), with the arrays it captures (globals, closures) taken out as *a
 jit cache key is the function and the jaxpr's text, never the captured values, so a model built
 after a captured array changed gets the new values without a recompile, a model keeps the values
 it was built with, and every kernel of a model evaluates the same program.
+
+Built-in log-likelihoods opt into :func:`trusted` (pure, no captured arrays, row by row): their
+traces and programs are cached per function, parameter structure, argument signature and JAX
+settings (:func:`cached_trace`, :func:`cached_program`), so building a model of a seen shape traces
+nothing. A user's function is never trusted and is traced (twice) for every model.
 """
 
 from __future__ import annotations
 
 import collections
+import enum
 import logging
 import os
 import time
+import types
 import weakref
 from collections.abc import Callable
 from pathlib import Path
@@ -430,3 +437,204 @@ class Program:
         values = [consts[i] if i is not None else baked[j] for j, i in enumerate(positions)]
         out = jax.core.eval_jaxpr(jaxpr, values, *jax.tree_util.tree_leaves(args))
         return jax.tree_util.tree_unflatten(out_tree, out)
+
+
+# ----------------------------------------------------------------------------- trusted built-ins
+# A built-in log-likelihood is a module-level function (or an instance of a frozen dataclass whose
+# fields are plain values) that captures no arrays and computes row by row. Such functions opt in
+# with :func:`trusted`; a user's function is never trusted (it can capture globals that change
+# between builds), so it keeps every check of :meth:`Program.trace` and the row-bucket probes.
+
+_TRUSTED_FUNCTIONS: dict[int, Any] = {}  # id -> the function (kept alive, so its id stays its own)
+_TRUSTED_CLASSES: set[type] = set()
+_PLAIN = (bool, int, float, complex, str, bytes, type(None))
+
+TRACE_CACHE_SIZE = 512
+"""At most this many traces of trusted log-likelihoods are kept (least recently used dropped)."""
+_TRACE_CACHE: collections.OrderedDict[Any, tuple] = collections.OrderedDict()
+TRACE_CACHE_STATS: collections.Counter[str] = collections.Counter()
+"""``hits`` and ``misses`` of the trace cache of trusted log-likelihoods in this process."""
+
+
+def trusted(obj: Any) -> Any:
+    """Mark a built-in log-likelihood as *trusted* (a decorator): a module-level function, or a
+    frozen dataclass whose instances are the log-likelihood, that is pure, captures no arrays and
+    computes each observation from its own row only.
+
+    Trusted log-likelihoods are traced once per parameter structure and argument signature (shapes,
+    dtypes, tree structure) and the trace is reused by later models (:func:`cached_trace`); their
+    rows are padded to a row bucket without the probes a user's function gets. A dataclass instance
+    is trusted only while every field is a plain value (number, string, enum, None, or a tuple of
+    them, or another trusted object): one holding a function or an array is not.
+
+    Example
+    -------
+    >>> @trusted
+    ... def double(theta, data):
+    ...     return 2.0 * data["y"] * theta[0]
+    >>> is_trusted(double), is_trusted(lambda theta, data: data["y"])
+    (True, False)
+    """
+    if isinstance(obj, type):
+        params = getattr(obj, "__dataclass_params__", None)
+        if params is None or not params.frozen or not params.eq:
+            raise TypeError(f"trusted classes are frozen dataclasses compared by their fields, not {obj!r}")
+        _TRUSTED_CLASSES.add(obj)
+    else:
+        if not isinstance(obj, types.FunctionType) or obj.__closure__:
+            raise TypeError(f"trusted functions are module-level functions without a closure, not {obj!r}")
+        _TRUSTED_FUNCTIONS[id(obj)] = obj
+    return obj
+
+
+def _plain(value: Any) -> bool:
+    if isinstance(value, (*_PLAIN, enum.Enum)):
+        return True
+    if isinstance(value, tuple):
+        return all(_plain(v) for v in value)
+    return is_trusted(value)
+
+
+def is_trusted(fn: Any) -> bool:
+    """Whether ``fn`` is a log-likelihood marked with :func:`trusted` (a registered function, or an
+    instance of a registered dataclass, exactly that class, whose fields are all plain values).
+
+    Example
+    -------
+    >>> is_trusted(abs)
+    False
+    """
+    if _TRUSTED_FUNCTIONS.get(id(fn)) is fn:
+        return True
+    if type(fn) in _TRUSTED_CLASSES:
+        return all(_plain(getattr(fn, name)) for name in fn.__dataclass_fields__)
+    return False
+
+
+def _config_key() -> tuple:
+    """The JAX settings a trace depends on besides its arguments."""
+    config = jax.config
+    return (bool(config.jax_enable_x64), str(config.jax_default_matmul_precision),
+            str(config.jax_numpy_rank_promotion), str(config.jax_numpy_dtype_promotion))
+
+
+def abstract_signature(args: tuple) -> tuple | None:
+    """``(tree structure, ((shape, dtype, weak type), ...))`` of ``args`` (arrays or
+    ``jax.ShapeDtypeStruct``), or None when a leaf is not an array (then nothing is cached).
+
+    Example
+    -------
+    >>> tree, avals = abstract_signature((np.zeros(2), {"y": np.zeros((3, 1))}))
+    >>> [a[0] for a in avals]
+    [(2,), (3, 1)]
+    """
+    leaves, tree = jax.tree_util.tree_flatten(args)
+    avals = []
+    for leaf in leaves:
+        if isinstance(leaf, jax.ShapeDtypeStruct):
+            avals.append((tuple(leaf.shape), np.dtype(leaf.dtype), bool(leaf.weak_type)))
+        elif isinstance(leaf, (np.ndarray, jax.Array)):
+            aval = jax.typeof(leaf)
+            avals.append((tuple(aval.shape), np.dtype(aval.dtype), bool(getattr(aval, "weak_type", False))))
+        else:
+            return None
+    return tree, tuple(avals)
+
+
+def _cache_get(key: Any) -> tuple | None:
+    found = _TRACE_CACHE.get(key)
+    if found is not None:
+        try:
+            _TRACE_CACHE.move_to_end(key)
+        except KeyError:  # dropped by another thread meanwhile: the value found is still valid
+            pass
+        TRACE_CACHE_STATS["hits"] += 1
+    return found
+
+
+def _cache_put(key: Any, value: tuple) -> None:
+    TRACE_CACHE_STATS["misses"] += 1
+    _TRACE_CACHE[key] = value
+    while len(_TRACE_CACHE) > TRACE_CACHE_SIZE:
+        try:
+            _TRACE_CACHE.popitem(last=False)
+        except KeyError:  # emptied by another thread
+            break
+
+
+def _key(fn: Any, owner: Any, args: tuple) -> Any:
+    signature = abstract_signature(args)
+    if signature is None or not is_trusted(owner):
+        return None
+    key = (fn, signature, _config_key())
+    try:
+        hash(key)
+    except TypeError:  # an unhashable field: not cached
+        return None
+    return key
+
+
+def cached_trace(fn: Callable, owner: Any, *args: Any) -> tuple[Any, Any]:
+    """``(closed jaxpr, output shape)`` of ``fn(*args)`` (:func:`first_trace`), from the trace cache
+    when ``owner`` is :func:`trusted` and ``fn`` is a hashable wrapper of ``owner`` made of plain
+    values only (e.g. ``FlatLoglike(owner, spec)``, equal by ``owner`` and the parameter structure):
+    the jaxpr of a pure function that captures no constants depends only on the function, the
+    arguments' signature (shapes, dtypes, weak types, tree structure) and JAX's settings, the key.
+    A trace that captured constants is not cached; an untrusted ``owner`` is always traced.
+    ``args`` may be ``jax.ShapeDtypeStruct`` (a trace at another number of rows).
+
+    Example
+    -------
+    >>> from hessstats._config import x64
+    >>> @trusted
+    ... def half(theta, data):
+    ...     return 0.5 * data * theta[0]
+    >>> with x64():
+    ...     a = cached_trace(half, half, np.ones(1), np.ones(3))
+    ...     b = cached_trace(half, half, np.ones(1), np.zeros(3))
+    >>> a is b
+    True
+    """
+    key = _key(fn, owner, args)
+    if key is not None:
+        found = _cache_get(("trace", key))
+        if found is not None:
+            return found
+    out = _fresh_trace(fn, args)
+    if key is not None and not out[0].consts:
+        _cache_put(("trace", key), out)
+    return out
+
+
+def cached_program(fn: Callable, owner: Any, *args: Any) -> tuple[Program, tuple, Any] | None:
+    """``(program, constants, output shape)`` of a trusted ``owner`` (see :func:`cached_trace`), the
+    same :class:`Program` object for every model with the same key (no second trace: a trusted
+    function is pure), or None when ``owner`` is not trusted or its trace captured constants.
+
+    Example
+    -------
+    >>> from hessstats._config import x64
+    >>> @trusted
+    ... def third(theta, data):
+    ...     return data * theta[0] / 3.0
+    >>> with x64():
+    ...     p1, consts, out = cached_program(third, third, np.ones(1), np.ones(3))
+    ...     p2, _, _ = cached_program(third, third, np.ones(1), np.ones(3))
+    >>> p1 is p2, consts, out.shape
+    (True, (), (3,))
+    """
+    key = _key(fn, owner, args)
+    if key is None:
+        return None
+    found = _cache_get(("program", key))
+    if found is not None:
+        return found
+    closed, out = cached_trace(fn, owner, *args)
+    if closed.consts:
+        return None
+    tree, avals = key[1]
+    signature = (tree, tuple((shape, dtype) for shape, dtype, _ in avals))  # what Program looks jaxprs up by
+    program = Program(fn, closed, signature, jax.tree_util.tree_structure(out), ())
+    value = (program, (), out)
+    _cache_put(("program", key), value)
+    return value

@@ -20,6 +20,7 @@ from hessstats._config import x64
 from hessstats.core import derivatives
 from hessstats.core.compilation import (
     Program,
+    cached_program,
     call_kernel,
     const_avals,
     counted_for_model,
@@ -318,10 +319,14 @@ def pad_rows(data: Any, nobs: int, rows: int, case_weights: Any = None, *, cycle
     weights = np.zeros(rows)
     weights[:nobs] = 1.0 if case_weights is None else np.asarray(case_weights, dtype=np.float64)
     with x64():
-        # device_put (about 60 us more per array than jnp.asarray, which compiles a conversion kernel,
-        # about 40 ms, for every new shape)
-        padded = [jax.device_put(np.asarray(a)[index]) if row else a for a, row in zip(leaves, row_leaves)]
-        return RowPadding(jax.tree_util.tree_unflatten(structure, padded), jax.device_put(weights), int(nobs),
+        # one batched device_put (jnp.asarray would compile a conversion kernel, about 40 ms, for every
+        # new shape); no rows to add: the (immutable) device arrays are used as they are
+        moved = [a if rows == nobs and isinstance(a, jax.Array) else np.asarray(a)[index]
+                 for a, row in zip(leaves, row_leaves) if row]
+        *moved, weights = jax.device_put([*moved, weights])
+        moved.reverse()
+        padded = [moved.pop() if row else a for a, row in zip(leaves, row_leaves)]
+        return RowPadding(jax.tree_util.tree_unflatten(structure, padded), weights, int(nobs),
                           int(rows), structure, row_leaves)
 
 
@@ -395,6 +400,76 @@ def bucket(fn: Any, closed: Any, spec: Any, theta0: np.ndarray, data: Any, nobs:
             if not same:
                 return None
     return padded, consts, padding
+
+
+def trusted_rows(data: Any, nobs: int | None) -> int | None:
+    """The bucket size that the rows of a :func:`~hessstats.core.compilation.trusted` log-likelihood
+    are padded to (:func:`bucket_rows`), or None when they are not padded: more than
+    :data:`BUCKET_MAX_ROWS` rows or :data:`BUCKET_MAX_BYTES` once padded, or data with a leaf that is
+    not a row leaf of ``nobs`` rows (such data take the checks of :func:`bucket`). Rows already at
+    their bucket size get a padding of no rows (weights 1), so that they run the bucket's kernels.
+
+    Example
+    -------
+    >>> trusted_rows({"y": np.zeros(50), "X": np.zeros((50, 3))}, 50), trusted_rows({"y": np.zeros(64)}, 64)
+    (64, 64)
+    >>> trusted_rows({"y": np.zeros(50), "c": np.float64(1.0)}, 50) is None
+    True
+    """
+    if not nobs:
+        return None
+    rows = bucket_rows(nobs)
+    leaves = jax.tree_util.tree_leaves(data)
+    if nobs > BUCKET_MAX_ROWS or not leaves or not all(is_row_leaf(a, nobs) and hasattr(a, "dtype") for a in leaves):
+        return None
+    size = sum(int(np.size(a)) * np.dtype(a.dtype).itemsize for a in leaves)
+    return rows if size * rows / nobs <= BUCKET_MAX_BYTES else None
+
+
+def padded_shapes(data: Any, rows: int) -> Any:
+    """``data`` as ``jax.ShapeDtypeStruct`` leaves with ``rows`` rows (every leaf a row leaf): what a
+    trusted log-likelihood is traced on for its row bucket, without padding any array.
+
+    Example
+    -------
+    >>> padded_shapes({"X": np.zeros((5, 2))}, 64)["X"].shape
+    (64, 2)
+    """
+    def shaped(a: Any) -> jax.ShapeDtypeStruct:
+        aval = jax.typeof(a)
+        return jax.ShapeDtypeStruct((rows, *aval.shape[1:]), aval.dtype, weak_type=aval.weak_type)
+
+    return jax.tree_util.tree_map(shaped, data)
+
+
+def trusted_bucket(fn: Any, owner: Any, theta0: np.ndarray, data: Any, nobs: int, rows: int,
+                   case_weights: Any = None) -> tuple[Program, tuple, RowPadding] | None:
+    """``(program, constants, padding)`` like :func:`bucket`, for the flat log-likelihood ``fn`` of a
+    :func:`~hessstats.core.compilation.trusted` log-likelihood ``owner`` whose data (``nobs`` rows,
+    every leaf a row leaf: :func:`trusted_rows` gave ``rows``) are padded to ``rows`` rows. A trusted
+    function computes row by row by construction, so the probes of :func:`bucket` are not run, and
+    its program at the bucket's shapes is shared by every model of that bucket
+    (:func:`~hessstats.core.compilation.cached_program`). None when its trace captures constants.
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> from hessstats.models.binary import logit_model
+    >>> X = np.column_stack([np.ones(6), np.arange(6.0)])
+    >>> y = np.array([0.0, 1.0, 0.0, 1.0, 1.0, 0.0])
+    >>> m = logit_model(y, X)
+    >>> m.padding.rows, m.program is logit_model(1.0 - y, X).program
+    (64, True)
+    """
+    with x64():
+        theta = jax.ShapeDtypeStruct((len(theta0),), np.float64)
+        found = cached_program(fn, owner, theta, padded_shapes(data, rows))
+        if found is None:
+            return None
+        program, consts, out = found
+        if tuple(getattr(out, "shape", ())) != (rows,):
+            return None
+        return program, consts, pad_rows(data, nobs, rows, case_weights)
 
 
 def kernel_rows(model) -> tuple[Any, Any]:

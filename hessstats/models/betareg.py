@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import jax.scipy.special as jsp
 import numpy as np
 
+from hessstats.core.compilation import trusted
 from hessstats.core.covariance import MeanPart
 from hessstats.errors import DataError, message
 from hessstats.inference.defaults import PostEstimationDefaults
@@ -46,6 +47,7 @@ class BetaParams(NamedTuple):
     precision: Any
 
 
+@trusted
 def betareg_loglike(params: BetaParams, data: dict) -> jnp.ndarray:
     """Per-observation beta regression log-likelihood.
 
@@ -60,6 +62,7 @@ def betareg_loglike(params: BetaParams, data: dict) -> jnp.ndarray:
     return betareg_obs({"beta": data["X"] @ params.beta, "precision": data["Z"] @ params.precision}, {}, data)
 
 
+@trusted
 def betareg_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
     """The beta-regression log-likelihood as a function of its two linear predictors,
     ``eta["beta"] = X @ beta`` (logit mean) and ``eta["precision"] = Z @ precision`` (log precision):

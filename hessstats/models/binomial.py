@@ -29,10 +29,11 @@ import numpy as np
 import scipy.special
 import scipy.stats
 
+from hessstats.core.compilation import trusted
 from hessstats.core.covariance import Dispersion
 from hessstats.errors import SpecificationError, message
 from hessstats.model import Model
-from hessstats.models.design import align_rows, build, design, index_defaults, outcome, require, vector_option, weighted
+from hessstats.models.design import WithOptions, align_rows, build, design, index_defaults, outcome, require, vector_option, weighted
 from hessstats.models.index import with_index_hessian
 
 
@@ -72,6 +73,7 @@ def _log_probabilities(link: BinomialLink, eta: jnp.ndarray) -> tuple[jnp.ndarra
     return jnp.where(log_q > -0.6931471805599453, jnp.log(-jnp.expm1(log_q)), jnp.log1p(-jnp.exp(log_q))), log_q
 
 
+@trusted
 def binomial_loglike(params: BinomialParams, data: dict, link: BinomialLink = BinomialLink.LOGIT) -> jnp.ndarray:
     """Per-observation binomial log-likelihood of ``data["y"]`` successes in ``data["trials"]``.
 
@@ -87,6 +89,7 @@ def binomial_loglike(params: BinomialParams, data: dict, link: BinomialLink = Bi
     return binomial_obs({"beta": data["X"] @ params.beta}, {}, data, link)
 
 
+@trusted
 def binomial_obs(eta: dict, extra: dict, data: dict, link: BinomialLink = BinomialLink.LOGIT) -> jnp.ndarray:
     """The binomial log-likelihood as a function of ``eta["beta"] = X @ beta`` (offset added here):
     the index form, whose Hessian is assembled as ``X' diag(w) X``.
@@ -187,11 +190,11 @@ def binomial_model(y: Any, X: Any, *, trials: Any = None, failures: Any = None,
             weight = density ** 2 / (p * (1 - p))
         return (X * (n * weight)[:, None]).T @ X
 
-    model = build(lambda p, d: binomial_loglike(p, d, link), BinomialParams(start),
+    model = build(WithOptions(binomial_loglike, (link,)), BinomialParams(start),
                   {"y": y, "trials": n, "X": X, "offset": off}, {"beta": list(names)},
                   {"model": "binomial", "formula": None, "link": link.value, "trials": trials is not None or failures is not None,
                    "offset": offset is not None, **(description or {})}, expected_information,
                   defaults=dataclasses.replace(  # Pearson option: R quasibinomial, statsmodels scale="X2"
-                      index_defaults(X, names, lambda p, d: binomial_predict(p, d, link)),
-                      dispersion=Dispersion(None, float, lambda p, d: binomial_pearson_residuals(p, d, link))))
-    return with_index_hessian(model, lambda e, x, d: binomial_obs(e, x, d, link), {"beta": "X"}, check=False)
+                      index_defaults(X, names, WithOptions(binomial_predict, (link,))),
+                      dispersion=Dispersion(None, float, WithOptions(binomial_pearson_residuals, (link,)))))
+    return with_index_hessian(model, WithOptions(binomial_obs, (link,)), {"beta": "X"}, check=False)

@@ -31,6 +31,7 @@ import jax.scipy.stats as jst
 import numpy as np
 import scipy.stats
 
+from hessstats.core.compilation import trusted
 from hessstats.errors import DataError, message
 from hessstats.inference.defaults import PostEstimationDefaults
 from hessstats.model import Model
@@ -126,6 +127,7 @@ class BiprobitParams(NamedTuple):
     athrho: Any
 
 
+@trusted
 def biprobit_loglike(params: BiprobitParams, data: dict) -> jnp.ndarray:
     """Per-observation bivariate probit log-likelihood ``log Phi2(q1 X1 b1, q2 X2 b2; q1 q2 rho)``.
 

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import scipy.special
 
+from hessstats.core.compilation import trusted
 from hessstats.core.covariance import MeanPart
 from hessstats.errors import DataError, SpecificationError, message
 from hessstats.inference.defaults import PostEstimationDefaults
@@ -57,6 +58,7 @@ class OrderedParams(NamedTuple):
     thresholds: Any
 
 
+@trusted
 def mnlogit_loglike(params: MNLogitParams, data: dict) -> jnp.ndarray:
     """Per-observation multinomial-logit log-likelihood; ``data["Y"]`` is one-hot ``(n, J)``.
 
@@ -72,6 +74,7 @@ def mnlogit_loglike(params: MNLogitParams, data: dict) -> jnp.ndarray:
     return mnlogit_obs({"beta": data["X"] @ params.beta.T}, {}, data)
 
 
+@trusted
 def mnlogit_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
     """The multinomial-logit log-likelihood as a function of the ``(n, J-1)`` linear predictors
     ``eta["beta"] = X @ beta.T`` (the multi-index form: the Hessian blocks are ``X' diag(w_jl) X``).
@@ -138,6 +141,7 @@ def ordered_probabilities(params: OrderedParams, X: Any, cdf: Any) -> jnp.ndarra
     return jnp.concatenate([upper, ones], axis=1) - jnp.concatenate([0.0 * ones, upper], axis=1)
 
 
+@trusted
 def ordered_logit_loglike(params: OrderedParams, data: dict) -> jnp.ndarray:
     """Per-observation ordered-logit log-likelihood (integer codes ``data["y"]`` in 0..J-1).
 
@@ -153,6 +157,7 @@ def ordered_logit_loglike(params: OrderedParams, data: dict) -> jnp.ndarray:
     return _ordered(params, data, jax.nn.sigmoid)
 
 
+@trusted
 def ordered_probit_loglike(params: OrderedParams, data: dict) -> jnp.ndarray:
     """Per-observation ordered-probit log-likelihood.
 
@@ -168,6 +173,7 @@ def ordered_probit_loglike(params: OrderedParams, data: dict) -> jnp.ndarray:
     return _ordered(params, data, jstats.norm.cdf)
 
 
+@trusted
 def ordered_logit_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
     """The ordered-logit log-likelihood as a function of ``eta["beta"] = X @ beta`` and the
     cutpoint parameters ``extra["thresholds"]`` (the index form).
@@ -183,6 +189,7 @@ def ordered_logit_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
     return _ordered_obs(eta, extra, data, jax.nn.sigmoid)
 
 
+@trusted
 def ordered_probit_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
     """The ordered-probit log-likelihood in index form (as :func:`ordered_logit_obs`).
 

@@ -36,6 +36,7 @@ import jax.scipy.stats as jstats
 import numpy as np
 import scipy.special
 
+from hessstats.core.compilation import trusted
 from hessstats.core.covariance import Dispersion
 from hessstats.errors import SpecificationError, message
 from hessstats.inference.defaults import Inference
@@ -72,6 +73,7 @@ class GammaParams(NamedTuple):
     scale: Any
 
 
+@trusted
 def normal_loglike(params: NormalParams, data: dict) -> jnp.ndarray:
     """Per-observation normal log-density of ``y - X beta`` with standard deviation ``sigma``.
 
@@ -87,6 +89,7 @@ def normal_loglike(params: NormalParams, data: dict) -> jnp.ndarray:
     return normal_obs({"beta": data["X"] @ params.beta}, {"sigma": params.sigma}, data)
 
 
+@trusted
 def normal_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
     """The normal log-density as a function of ``eta["beta"] = X @ beta`` and ``extra["sigma"]``:
     the index form, whose Hessian is assembled as ``X' diag(w) X``.
@@ -104,6 +107,7 @@ def normal_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
     return -0.5 * z * z - jnp.log(sigma) - LOG_SQRT_2PI
 
 
+@trusted
 def tobit_loglike(params: NormalParams, data: dict) -> jnp.ndarray:
     """Censored-normal log-likelihood: ``log Phi(z)`` left-censored, ``log Phi(-z)`` right-censored.
 
@@ -120,6 +124,7 @@ def tobit_loglike(params: NormalParams, data: dict) -> jnp.ndarray:
     return tobit_obs({"beta": data["X"] @ params.beta}, {"sigma": params.sigma}, data)
 
 
+@trusted
 def tobit_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
     """The censored-normal log-likelihood as a function of ``eta["beta"] = X @ beta`` and
     ``extra["sigma"]`` (the index form).
@@ -140,6 +145,7 @@ def tobit_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
                      jnp.where(data["right"] > 0, jstats.norm.logcdf(-z), density))
 
 
+@trusted
 def gamma_loglike(params: GammaParams, data: dict) -> jnp.ndarray:
     """Gamma log-density with mean ``exp(X beta)`` and shape ``1 / scale``.
 
@@ -155,6 +161,7 @@ def gamma_loglike(params: GammaParams, data: dict) -> jnp.ndarray:
     return gamma_obs({"beta": data["X"] @ params.beta}, {"scale": params.scale}, data)
 
 
+@trusted
 def gamma_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
     """The Gamma log-density as a function of ``eta["beta"] = X @ beta`` (log link) and
     ``extra["scale"]`` (the index form).

@@ -38,12 +38,30 @@ import jax.scipy.stats as jst
 import numpy as np
 import scipy.optimize
 
+from hessstats.core.compilation import trusted
 from hessstats.core.covariance import Dispersion, MeanPart
 from hessstats.errors import DataError, SeparationWarning, message, warn
 from hessstats.inference.defaults import PostEstimationDefaults
 from hessstats.model import Model
-from hessstats.models.binary import SEPARATION_TOL, overlap_certified
-from hessstats.models.design import align_rows, build, design, index_defaults, outcome, require, sparse_direction, vector_option, weighted
+from hessstats.models.binary import (
+    NEWTON_CERTIFICATE_CELLS,
+    SCREEN_ROWS,
+    SEPARATION_TOL,
+    newton_overlap_certificate,
+    overlap_certified,
+)
+from hessstats.models.design import (
+    WithOptions,
+    align_rows,
+    build,
+    design,
+    index_defaults,
+    outcome,
+    require,
+    sparse_direction,
+    vector_option,
+    weighted,
+)
 from hessstats.models.index import with_index_hessian
 
 
@@ -119,6 +137,7 @@ def _log_inflation(g: jnp.ndarray, link: InflationLink) -> tuple[jnp.ndarray, jn
     return -jnp.logaddexp(0.0, -g), -jnp.logaddexp(0.0, g)
 
 
+@trusted
 def poisson_loglike(params: PoissonParams, data: dict) -> jnp.ndarray:
     """Per-observation Poisson log-likelihood with offset (log exposure already added).
 
@@ -134,6 +153,7 @@ def poisson_loglike(params: PoissonParams, data: dict) -> jnp.ndarray:
     return poisson_obs({"beta": data["X"] @ params.beta}, {}, data)
 
 
+@trusted
 def poisson_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
     """The Poisson log-likelihood as a function of ``eta["beta"] = X @ beta`` (offset added here):
     the index form, whose Hessian is assembled as ``X' diag(w) X``.
@@ -150,6 +170,7 @@ def poisson_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
     return data["y"] * e - jnp.exp(e) - jsp.gammaln(data["y"] + 1.0)
 
 
+@trusted
 def nb2_loglike(params: NB2Params, data: dict) -> jnp.ndarray:
     """Per-observation NB2 log-likelihood (statsmodels' parametrisation, ``alpha`` > 0).
 
@@ -165,6 +186,7 @@ def nb2_loglike(params: NB2Params, data: dict) -> jnp.ndarray:
     return nb2_obs({"beta": data["X"] @ params.beta}, {"alpha": params.alpha}, data)
 
 
+@trusted
 def nb2_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
     """The NB2 log-likelihood as a function of ``eta["beta"] = X @ beta`` and ``extra["alpha"]``
     (the index form, with ``alpha`` as its extra parameter).
@@ -228,6 +250,7 @@ def count_predict(params: PoissonParams | NB2Params, data: dict) -> jnp.ndarray:
     return jnp.exp(data["X"] @ params.beta)
 
 
+@trusted
 def zip_loglike(params: ZIPParams, data: dict, link: InflationLink = InflationLink.LOGIT) -> jnp.ndarray:
     """Per-observation zero-inflated Poisson log-likelihood (logit inflation unless ``link``).
 
@@ -243,6 +266,7 @@ def zip_loglike(params: ZIPParams, data: dict, link: InflationLink = InflationLi
     return zip_obs({"beta": data["X"] @ params.beta, "inflate": data["Z"] @ params.inflate}, {}, data, link)
 
 
+@trusted
 def zip_obs(eta: dict, extra: dict, data: dict, link: InflationLink = InflationLink.LOGIT) -> jnp.ndarray:
     """The zero-inflated Poisson log-likelihood as a function of its two linear predictors,
     ``eta["beta"] = X @ beta`` (offset added here) and ``eta["inflate"] = Z @ inflate`` (the index
@@ -265,6 +289,7 @@ def zip_obs(eta: dict, extra: dict, data: dict, link: InflationLink = InflationL
     return jnp.where(y == 0, zero, log_1mw + log_pois)
 
 
+@trusted
 def zinb_loglike(params: ZINBParams, data: dict, link: InflationLink = InflationLink.LOGIT) -> jnp.ndarray:
     """Per-observation zero-inflated NB2 log-likelihood.
 
@@ -281,6 +306,7 @@ def zinb_loglike(params: ZINBParams, data: dict, link: InflationLink = Inflation
                     {"alpha": params.alpha}, data, link)
 
 
+@trusted
 def zinb_obs(eta: dict, extra: dict, data: dict, link: InflationLink = InflationLink.LOGIT) -> jnp.ndarray:
     """The zero-inflated NB2 log-likelihood as a function of ``eta["beta"] = X @ beta``,
     ``eta["inflate"] = Z @ inflate`` and ``extra["alpha"]`` (the index form).
@@ -305,9 +331,10 @@ def check_existence(y: np.ndarray, X: np.ndarray, names: Sequence[str]) -> None:
     Letters* 107: some ``b != 0`` has ``x_i'b = 0`` where ``y_i > 0`` and ``x_i'b <= 0`` where
     ``y_i = 0``, strictly for some): those zero counts are fitted as ``mu -> 0`` and the
     coefficients of the named variables diverge. Found by linear programming (scipy ``linprog``);
-    with many rows a certificate of existence on a subsample is tried first
-    (:func:`~hessstats.models.binary.overlap_certified`), and the programme on all rows runs only
-    when it fails.
+    small designs first seek a certificate of existence on all rows by Newton steps
+    (:func:`~hessstats.models.binary.newton_overlap_certificate`), and with many rows one on a
+    subsample is tried (:func:`~hessstats.models.binary.overlap_certified`); the programme on all
+    rows runs only when they fail.
 
     Example
     -------
@@ -323,10 +350,17 @@ def check_existence(y: np.ndarray, X: np.ndarray, names: Sequence[str]) -> None:
     if not zero.any() or zero.all():
         return
     scale = np.maximum(np.max(X, axis=0), -np.min(X, axis=0))  # max |x| without an (n, k) temporary
+    n, k = X.shape
+    Xs = None
+    if n * k <= NEWTON_CERTIFICATE_CELLS or n < 2 * max(SCREEN_ROWS, 40 * k):  # a certificate on all rows
+        Xs = X / scale
+        if newton_overlap_certificate(-Xs[zero], Xs[~zero]):
+            return
     if overlap_certified(X, scale, lambda rows: -X[rows[zero[rows]]] / scale,
                          lambda rows: X[rows[~zero[rows]]] / scale):
         return
-    Xs = X / scale
+    if Xs is None:
+        Xs = X / scale
     neg = -Xs[zero]  # want neg @ b >= 0, with equality rows Xs[~zero] @ b == 0
     out = scipy.optimize.linprog(-neg.sum(axis=0), A_ub=-neg, b_ub=np.zeros(len(neg)), A_eq=Xs[~zero],
                                  b_eq=np.zeros(int((~zero).sum())), bounds=[(-1.0, 1.0)] * X.shape[1], method="highs")
@@ -455,7 +489,7 @@ def zip_model(y: Any, X: Any, Z: Any = None, *, offset: Any = None, exposure: An
     if Z.shape[0] != X.shape[0]:
         raise DataError(message("Z and X have different numbers of rows", expected=f"{X.shape[0]} rows in Z",
                                 got=f"{Z.shape[0]} rows", fix="build Z from the same observations as X"))
-    loglike = zip_loglike if link is InflationLink.LOGIT else (lambda p, d: zip_loglike(p, d, link))
+    loglike = zip_loglike if link is InflationLink.LOGIT else WithOptions(zip_loglike, (link,))
     desc = count_description("zip", description, offset, exposure)
     if link is not InflationLink.LOGIT:
         desc = {**desc, "inflation_link": link.value}
@@ -463,7 +497,7 @@ def zip_model(y: Any, X: Any, Z: Any = None, *, offset: Any = None, exposure: An
                   {"beta": list(names), "inflate": [f"inflate_{n}" for n in inflate_names]}, desc,
                   defaults=PostEstimationDefaults(mean=MeanPart(  # count and inflation indices: no leverage
                       tuple(str(n) for n in names) + tuple(f"inflate_{n}" for n in inflate_names))))
-    obs = zip_obs if link is InflationLink.LOGIT else (lambda e, x, d: zip_obs(e, x, d, link))
+    obs = zip_obs if link is InflationLink.LOGIT else WithOptions(zip_obs, (link,))
     return with_index_hessian(model, obs, {"beta": "X", "inflate": "Z"}, check=False)
 
 
@@ -492,9 +526,9 @@ def zinb_model(y: Any, X: Any, Z: Any = None, *, offset: Any = None, exposure: A
                                 got=f"{Z.shape[0]} rows", fix="build Z from the same observations as X"))
     desc = {**count_description("zinb", description, offset, exposure), "inflation_link": link.value}
     labels = (*(str(n) for n in names), *(f"inflate_{n}" for n in inflate_names), "alpha")
-    model = build(lambda p, d: zinb_loglike(p, d, link), ZINBParams(start, np.full(Z.shape[1], -1.0), 0.5),
+    model = build(WithOptions(zinb_loglike, (link,)), ZINBParams(start, np.full(Z.shape[1], -1.0), 0.5),
                   {"y": y, "X": X, "Z": Z, "offset": off},
                   {"beta": list(names), "inflate": [f"inflate_{n}" for n in inflate_names], "alpha": "alpha"}, desc,
                   defaults=PostEstimationDefaults(mean=MeanPart(labels)))  # k = every parameter, as before
-    return with_index_hessian(model, lambda e, x, d: zinb_obs(e, x, d, link), {"beta": "X", "inflate": "Z"},
+    return with_index_hessian(model, WithOptions(zinb_obs, (link,)), {"beta": "X", "inflate": "Z"},
                               check=False)

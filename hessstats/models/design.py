@@ -1,8 +1,10 @@
 """Shared input checks for the built-in models: design matrices, outcomes, rank, model assembly.
 
 Every built-in model goes through :func:`build`, which makes an ordinary :class:`hessstats.Model`
-(the same path as user code). The log-likelihoods are module-level functions, so each model
-compiles once per data shape and is reused across fits.
+(the same path as user code). The log-likelihoods are module-level functions (options such as a
+link bound by :class:`WithOptions`, equal by value), so each model compiles once per data shape and
+is reused across fits and models; they are :func:`~hessstats.core.compilation.trusted`, so a new model
+of a seen shape is not traced again either.
 """
 
 from __future__ import annotations
@@ -10,18 +12,47 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.optimize
 
+from hessstats.core.compilation import trusted
 from hessstats.core.covariance import MeanPart
 from hessstats.core.linalg import gram as gram_matrix
 from hessstats.errors import CollinearityError, DataError, message
 from hessstats.inference.defaults import PostEstimationDefaults
 from hessstats.model import Model
 from hessstats.rows.prepare import align_to_rows, finite_array, index_array
+
+
+@trusted
+@dataclass(frozen=True)
+class WithOptions:
+    """``fn(*args, *options)``: a built-in function (log-likelihood, its index form, a prediction) with
+    its options (link, family, power) bound. Equal and hashed by ``fn`` and the options, so models
+    built again with the same options share compiled kernels (a ``lambda`` would be a new function,
+    and a new compile, per model); trusted as a log-likelihood when ``fn`` is
+    (:func:`~hessstats.core.compilation.trusted`) and the options are plain values.
+
+    Example
+    -------
+    >>> import operator
+    >>> WithOptions(operator.add, (2.0,))(1.0), WithOptions(operator.add, (2.0,)) == WithOptions(operator.add, (2.0,))
+    (3.0, True)
+    """
+
+    fn: Callable[..., Any]
+    options: tuple
+
+    @property
+    def __name__(self) -> str:  # the function's name, for report labels
+        return getattr(self.fn, "__name__", type(self.fn).__name__)
+
+    def __call__(self, *args: Any) -> Any:
+        return self.fn(*args, *self.options)
 
 
 def align_rows(X: Any, **per_row: Any) -> dict[str, Any]:

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import jax.scipy.special as jsp
 import numpy as np  # noqa: F401 (the doctests use np)
 
+from hessstats.core.compilation import trusted
 from hessstats.model import Model
 from hessstats.models.count import count_data, count_description, count_predict
 from hessstats.models.design import build, index_defaults, weighted
@@ -38,6 +39,7 @@ class GenPoissonParams(NamedTuple):
     alpha: Any
 
 
+@trusted
 def genpoisson_loglike(params: GenPoissonParams, data: dict) -> jnp.ndarray:
     """Per-observation generalized Poisson (GP-1) log-likelihood.
 
@@ -53,6 +55,7 @@ def genpoisson_loglike(params: GenPoissonParams, data: dict) -> jnp.ndarray:
     return genpoisson_obs({"beta": data["X"] @ params.beta}, {"alpha": params.alpha}, data)
 
 
+@trusted
 def genpoisson_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
     """The GP-1 log-likelihood as a function of ``eta["beta"] = X @ beta`` (offset added here) and
     ``extra["alpha"]`` (the index form).

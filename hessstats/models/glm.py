@@ -52,9 +52,10 @@ import numpy as np
 import scipy.special
 import scipy.stats
 
+from hessstats.core.compilation import trusted
 from hessstats.errors import ConvergenceWarning, SpecificationError, message, warn
 from hessstats.model import Model
-from hessstats.models.design import align_rows, build, design, index_defaults, outcome, require, vector_option
+from hessstats.models.design import WithOptions, align_rows, build, design, index_defaults, outcome, require, vector_option
 from hessstats.models.index import with_index_hessian
 
 LOG_2PI = float(np.log(2.0 * np.pi))
@@ -178,6 +179,7 @@ def _binomial_logs(link: GLMLink, eta: jnp.ndarray) -> tuple[jnp.ndarray, jnp.nd
     return eta, jnp.log(-jnp.expm1(eta))  # log link
 
 
+@trusted
 def glm_loglike(params: GLMParams, data: dict, family: GLMFamily = GLMFamily.GAUSSIAN,
                 link: GLMLink = GLMLink.IDENTITY, power: float = 1.5) -> jnp.ndarray:
     """Per-observation GLM log-likelihood at the dispersion ``data["scale"]`` (see the module docstring).
@@ -194,6 +196,7 @@ def glm_loglike(params: GLMParams, data: dict, family: GLMFamily = GLMFamily.GAU
     return glm_obs({"beta": data["X"] @ params.beta}, {}, data, family, link, power)
 
 
+@trusted
 def glm_obs(eta: dict, extra: dict, data: dict, family: GLMFamily = GLMFamily.GAUSSIAN,
             link: GLMLink = GLMLink.IDENTITY, power: float = 1.5) -> jnp.ndarray:
     """The GLM log-likelihood as a function of ``eta["beta"] = X @ beta`` (offset added here), at the
@@ -386,12 +389,12 @@ def glm_model(y: Any, X: Any, *, family: GLMFamily | str = GLMFamily.GAUSSIAN, l
 
     desc = {"model": "glm", "formula": None, "family": family.value, "link": link.value, "scale": method,
             **({"power": power} if family is GLMFamily.TWEEDIE else {}), **(description or {})}
-    model = build(lambda p, d: glm_loglike(p, d, family, link, power), GLMParams(beta),
+    model = build(WithOptions(glm_loglike, (family, link, power)), GLMParams(beta),
                   {"y": y, "trials": n, "X": X, "offset": off, "scale": np.full(n_rows, dispersion), "c": c},
                   {"beta": list(names)}, desc, expected_information,
                   extra={"scale": dispersion, "scale_method": method, "df_resid": df_resid},
-                  defaults=index_defaults(X, names, lambda p, d: glm_predict(p, d, link)))
-    return with_index_hessian(model, lambda e, x, d: glm_obs(e, x, d, family, link, power), {"beta": "X"}, check=False)
+                  defaults=index_defaults(X, names, WithOptions(glm_predict, (link,))))
+    return with_index_hessian(model, WithOptions(glm_obs, (family, link, power)), {"beta": "X"}, check=False)
 
 
 def _tweedie_constant(y: np.ndarray, scale: float, power: float) -> np.ndarray:

@@ -31,6 +31,7 @@ import jax.scipy.stats as jst
 import numpy as np
 import scipy.stats
 
+from hessstats.core.compilation import trusted
 from hessstats.errors import DataError, message
 from hessstats.inference.defaults import PostEstimationDefaults
 from hessstats.model import Model
@@ -55,6 +56,7 @@ class HeckmanParams(NamedTuple):
     lnsigma: Any
 
 
+@trusted
 def heckman_loglike(params: HeckmanParams, data: dict) -> jnp.ndarray:
     """Per-observation Heckman selection log-likelihood (see the module docstring).
 

@@ -30,13 +30,14 @@ import jax.numpy as jnp
 import jax.scipy.stats as jst
 import numpy as np
 
+from hessstats.core.compilation import trusted
 from hessstats.core.covariance import MeanPart
 from hessstats.errors import DataError, message
 from hessstats.inference.defaults import PostEstimationDefaults
 from hessstats.model import Model
 from hessstats.models.binary import check_separation
 from hessstats.models.count import NB2Params, PoissonParams
-from hessstats.models.design import align_rows, build, constant_columns, design, null_fixed, outcome, require, weighted
+from hessstats.models.design import WithOptions, align_rows, build, constant_columns, design, null_fixed, outcome, require, weighted
 from hessstats.models.index import with_index_hessian
 from hessstats.models.truncated import (
     truncated_negbin_loglike,
@@ -104,6 +105,7 @@ def _count_part(params: HurdleParams | HurdleNBParams) -> PoissonParams | NB2Par
     return PoissonParams(params.beta)
 
 
+@trusted
 def hurdle_loglike(params: HurdleParams | HurdleNBParams, data: dict, link: ZeroLink = ZeroLink.LOGIT) -> jnp.ndarray:
     """Per-observation hurdle log-likelihood (Poisson for :class:`HurdleParams`, NB2 for
     :class:`HurdleNBParams`); ``data["Z"]`` is the zero design, ``data["X"]`` when absent.
@@ -125,6 +127,7 @@ def hurdle_loglike(params: HurdleParams | HurdleNBParams, data: dict, link: Zero
     return jnp.where(y == 0, log_p0, log_pos + jnp.where(y == 0, 0.0, ll_count))
 
 
+@trusted
 def hurdle_obs(eta: dict, extra: dict, data: dict, link: ZeroLink = ZeroLink.LOGIT) -> jnp.ndarray:
     """The hurdle log-likelihood as a function of its two linear predictors, ``eta["zero"] = Z @ zero``
     and ``eta["beta"] = X @ beta``, and ``extra["alpha"]`` (NB2; absent: Poisson): the index form.
@@ -205,14 +208,14 @@ def _hurdle(y: Any, X: Any, Z: Any, names: Sequence[str] | None, zero_names: Seq
     defaults = PostEstimationDefaults(null=null)
     if Z is None:
         const = constant_columns(X)
-        defaults = PostEstimationDefaults(null=null, predict=lambda p, d: hurdle_predict(p, d, link),
+        defaults = PostEstimationDefaults(null=null, predict=WithOptions(hurdle_predict, (link,)),
                                           margins_variables={str(n): ("X", j) for j, n in enumerate(names)
                                                              if not const[j]})
     # the mean part: both indices (zero and count); two indices, so no leverage
     defaults = dataclasses.replace(defaults, mean=MeanPart(tuple(zm_names) + tuple(str(n) for n in names)))
-    model = build(lambda p, d: hurdle_loglike(p, d, link), start_params, data, param_names,
+    model = build(WithOptions(hurdle_loglike, (link,)), start_params, data, param_names,
                   {"model": kind, "formula": None, "link": link.value, **(description or {})}, defaults=defaults)
-    return with_index_hessian(model, lambda e, x, d: hurdle_obs(e, x, d, link),
+    return with_index_hessian(model, WithOptions(hurdle_obs, (link,)),
                               {"zero": "X" if Z is None else "Z", "beta": "X"}, check=False)
 
 

@@ -35,7 +35,7 @@ from jax.flatten_util import ravel_pytree
 
 from hessstats._config import float64, x64
 from hessstats.core import engine
-from hessstats.core.compilation import TRACES, Program
+from hessstats.core.compilation import TRACES, Program, cached_program
 from hessstats.core.params import ParamSpec
 from hessstats.errors import SpecificationError, message
 from hessstats.model import Model
@@ -436,13 +436,16 @@ def _traced_index(model: Model, loglike: IndexLoglike) -> IndexHessian:
     with x64():
         # in memory: the rows the kernels run on (padded to their bucket size, see Model.padding)
         data = prepare_data(model.data.sample()) if isinstance(model.data, RowSource) else engine.kernel_rows(model)[0]
-        betas, extra = loglike.split(model.spec.unravel(jnp.asarray(model.start)))
+        # device_put, not jnp.asarray (which compiles a conversion kernel for every new shape)
+        betas, extra = loglike.split(model.spec.unravel(jax.device_put(np.asarray(model.start, dtype=np.float64))))
         # the linear predictors by BLAS on the host (XLA's product would copy the design)
-        eta = jnp.asarray(np.column_stack([np.asarray(data[col]) @ np.asarray(betas[name]).T
-                                           for name, col in loglike.design]))
+        eta = jax.device_put(np.column_stack([np.asarray(data[col]) @ np.asarray(betas[name]).T
+                                              for name, col in loglike.design]))
         try:
-            program, consts, _ = Program.trace(IndexObservations(loglike.obs_loglike, loglike.index_names,
-                                                                 loglike.widths), eta, extra, data)
+            fn = IndexObservations(loglike.obs_loglike, loglike.index_names, loglike.widths)
+            # a trusted built-in's program is shared by every model of its shapes (no second trace)
+            found = cached_program(fn, loglike.obs_loglike, eta, extra, data)
+            program, consts, _ = found if found is not None else Program.trace(fn, eta, extra, data)
             if model.chunk_size is not None:  # the row blocks the model evaluates: traced now
                 rows = eta.shape[0]
                 program.prepare(row_block(eta, rows, 0, model.chunk_size), extra,

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import jax.scipy.special as jsp
 import numpy as np  # noqa: F401 (the doctests use np)
 
+from hessstats.core.compilation import trusted
 from hessstats.model import Model
 from hessstats.models.count import count_data, count_description, count_predict
 from hessstats.models.design import build, index_defaults, weighted
@@ -37,6 +38,7 @@ class NB1Params(NamedTuple):
     alpha: Any
 
 
+@trusted
 def nb1_loglike(params: NB1Params, data: dict) -> jnp.ndarray:
     """Per-observation NB1 log-likelihood (statsmodels' ``nb1`` parametrisation).
 
@@ -52,6 +54,7 @@ def nb1_loglike(params: NB1Params, data: dict) -> jnp.ndarray:
     return nb1_obs({"beta": data["X"] @ params.beta}, {"alpha": params.alpha}, data)
 
 
+@trusted
 def nb1_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
     """The NB1 log-likelihood as a function of ``eta["beta"] = X @ beta`` (offset added here) and
     ``extra["alpha"]`` (the index form).

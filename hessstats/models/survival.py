@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 import jax.numpy as jnp
 import numpy as np
 
+from hessstats.core.compilation import trusted
 from hessstats.model import Model
 from hessstats.models.design import align_rows, build, design, index_defaults, outcome, require, vector_option, weighted
 from hessstats.models.index import with_index_hessian
@@ -46,6 +47,7 @@ class FixedShapeParams(NamedTuple):
     beta: Any
 
 
+@trusted
 def weibull_loglike(params: WeibullParams, data: dict) -> jnp.ndarray:
     """Per-observation right-censored Weibull log-likelihood.
 
@@ -61,6 +63,7 @@ def weibull_loglike(params: WeibullParams, data: dict) -> jnp.ndarray:
     return weibull_obs({"beta": data["X"] @ params.beta}, {"shape": params.shape}, data)
 
 
+@trusted
 def weibull_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
     """The Weibull log-likelihood as a function of ``eta["beta"] = X @ beta`` and ``extra["shape"]``
     (the index form, whose Hessian is assembled as ``X' diag(w) X``).
@@ -79,6 +82,7 @@ def weibull_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
     return data["event"] * (jnp.log(shape) - data["logt"] + z) - jnp.exp(z)
 
 
+@trusted
 def weibull_fixed_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
     """:func:`weibull_obs` with the shape fixed at ``data["shape"]`` (no extra parameters).
 
@@ -94,6 +98,7 @@ def weibull_fixed_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
     return weibull_obs(eta, {"shape": data["shape"]}, data)
 
 
+@trusted
 def weibull_fixed_loglike(params: FixedShapeParams, data: dict) -> jnp.ndarray:
     """The same with the shape fixed at ``data["shape"]`` (``1``: exponential regression).
 

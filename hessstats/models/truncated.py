@@ -16,6 +16,7 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np  # noqa: F401 (the doctests use np)
 
+from hessstats.core.compilation import trusted
 from hessstats.model import Model
 from hessstats.models.count import NB2Params, PoissonParams, count_data, count_description, nb2_obs, poisson_obs
 from hessstats.models.design import build, index_defaults, require, weighted
@@ -33,6 +34,7 @@ def _log_p0(params: PoissonParams | NB2Params, eta: jnp.ndarray) -> jnp.ndarray:
     return -jnp.exp(eta)
 
 
+@trusted
 def truncated_poisson_loglike(params: PoissonParams, data: dict) -> jnp.ndarray:
     """Per-observation zero-truncated Poisson log-likelihood.
 
@@ -48,6 +50,7 @@ def truncated_poisson_loglike(params: PoissonParams, data: dict) -> jnp.ndarray:
     return truncated_poisson_obs({"beta": data["X"] @ params.beta}, {}, data)
 
 
+@trusted
 def truncated_poisson_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
     """The zero-truncated Poisson log-likelihood as a function of ``eta["beta"] = X @ beta``
     (offset added here): the index form.
@@ -64,6 +67,7 @@ def truncated_poisson_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
     return poisson_obs(eta, extra, data) - _log1mexp(-jnp.exp(e))
 
 
+@trusted
 def truncated_negbin_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
     """The zero-truncated NB2 log-likelihood as a function of ``eta["beta"] = X @ beta`` and
     ``extra["alpha"]`` (the index form).
@@ -81,6 +85,7 @@ def truncated_negbin_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
     return nb2_obs(eta, extra, data) - _log1mexp(-jnp.logaddexp(0.0, jnp.log(alpha) + e) / alpha)
 
 
+@trusted
 def truncated_negbin_loglike(params: NB2Params, data: dict) -> jnp.ndarray:
     """Per-observation zero-truncated NB2 log-likelihood.
 

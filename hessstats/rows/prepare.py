@@ -229,14 +229,15 @@ def prepare_data(data: Any) -> Any:
     if isinstance(data, pd.DataFrame):
         data = {str(c): data[c] for c in data.columns}
     leaves, treedef = jax.tree_util.tree_flatten_with_path(data, is_leaf=_is_array_like)
-    return jax.tree_util.tree_unflatten(treedef, [_device(host_leaf(path, leaf)) for path, leaf in leaves])
+    # host copies placed with one batched device_put: jnp.array/asarray compile a conversion kernel per new shape
+    return jax.tree_util.tree_unflatten(treedef, jax.device_put([_host_copy(host_leaf(path, leaf)) for path, leaf in leaves]))
 
 
-def _device(arr: np.ndarray) -> jax.Array:
-    # a host copy placed with device_put: jnp.array/asarray compile a conversion kernel per new shape
+def _host_copy(arr: np.ndarray) -> np.ndarray:
     if isinstance(arr, IndexArray):
-        return jax.device_put(np.array(np.asarray(arr), copy=True))
-    return jax.device_put(np.array(arr, dtype=np.float64, copy=True))
+        return np.array(np.asarray(arr), copy=True)
+    return np.array(arr, dtype=np.float64, copy=True)
+
 
 
 def _is_array_like(x: Any) -> bool:

@@ -266,3 +266,50 @@ def test_row_buckets_must_be_a_bool():
 
     with pytest.raises(SpecificationError, match="row_buckets must be True or False"):
         hs.Model(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, np.ones(5), row_buckets="no")
+
+
+# ---------------------------------------------------------------- trusted built-ins (issue 17)
+
+def _builtin_models(n):
+    """Built-in models (trusted log-likelihoods: logit, ordered logit with integer codes, a Poisson GLM
+    with its family and link bound by WithOptions) on n rows."""
+    from hessstats.models.categorical import ordered_model
+    from hessstats.models.glm import glm_model
+
+    rng = np.random.default_rng(n)
+    x = rng.normal(size=n)
+    X = np.column_stack([x, np.ones(n)])
+    logit = logit_model((x + rng.logistic(size=n) > 0).astype(float), X)
+    ordered = ordered_model(np.digitize(x + rng.logistic(size=n), [-1.0, 0.5]), x[:, None])
+    glm = glm_model(rng.poisson(np.exp(0.5 + 0.3 * x)).astype(float), X, family="poisson", link="log")
+    return logit, ordered, glm
+
+
+@pytest.mark.parametrize("n", [57])
+def test_trusted_builtins_padded_equal_unpadded(n):
+    """Trusted built-ins take the row-bucket path without probes: their padded value, gradient and
+    Hessian near the start equal the unpadded ones (the same log-likelihood as Model(...,
+    row_buckets=False)) to 1e-10, and the fit's per-row values have n rows."""
+    for model in _builtin_models(n):
+        assert model.padding is not None and model.padding.rows == engine.bucket_rows(n)
+        data = {k: hs.index_array(np.asarray(v)) if np.asarray(v).dtype.kind in "iu" else v for k, v in model.data.items()}
+        plain = hs.Model(model.loglike, model.spec.unravel(model.start), data, row_buckets=False)
+        assert plain.padding is None
+        theta = model.start + 0.05
+        for a, b in zip(model.evaluate(theta), plain.evaluate(theta)):
+            np.testing.assert_allclose(a, b, rtol=RTOL, atol=1e-12)
+        assert model.loglike_obs(theta).shape == (n,)
+
+
+def test_trusted_builtin_with_a_non_row_leaf_takes_the_checked_path():
+    """Data with a leaf that is not a row leaf (a scalar) are not padded on trust: the bucket's checks
+    decide (engine.trusted_rows gives None), and the values equal the unpadded model's to 1e-10."""
+    from hessstats.models.binary import BinaryParams, logit_loglike
+
+    y, X = logit_data(90, seed=4)
+    data = {"y": y, "X": X, "c": np.float64(1.0)}
+    assert engine.trusted_rows(data, 90) is None and engine.trusted_rows({"y": y, "X": X}, 90) == 128
+    model = hs.Model(logit_loglike, BinaryParams(np.zeros(3)), data)
+    plain = hs.Model(logit_loglike, BinaryParams(np.zeros(3)), data, row_buckets=False)
+    for a, b in zip(model.evaluate(np.full(3, 0.1)), plain.evaluate(np.full(3, 0.1))):
+        np.testing.assert_allclose(a, b, rtol=RTOL)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 import hessstats as hs
 from hessstats.core import compilation as diff
@@ -77,3 +78,141 @@ def test_persistent_cache_is_reused_by_a_new_process(tmp_path):
     assert sorted(p.name for p in cache.iterdir()) == entries  # all hits, nothing recompiled
     assert second.stdout == first.stdout
 
+
+
+# ---------------------------------------------------------------- trusted built-ins: trace cache (issue 17)
+
+SCALE = 1.0
+OFFSETS = np.zeros(3)
+
+
+def scaled_loglike(p, d):
+    """A user function reading a module global that the test changes between builds."""
+    return -0.5 * SCALE * (d - p["mu"]) ** 2
+
+
+@diff.trusted
+def _captures_global_array(theta, data):
+    """Registered as trusted but captures a global array: its traces must never be cached."""
+    return data * theta[0] + OFFSETS
+
+
+def test_only_registered_functions_are_trusted():
+    """Trust is explicit (the registry), never inferred: a user's function, lambda or closure is not
+    trusted, a closure cannot be registered, and a WithOptions holding a non-trusted function or an
+    array is not trusted either."""
+    from hessstats.models.binary import logit_loglike
+    from hessstats.models.count import InflationLink, zinb_loglike
+    from hessstats.models.design import WithOptions
+
+    assert diff.is_trusted(logit_loglike) and diff.is_trusted(zinb_loglike)
+    assert not diff.is_trusted(scaled_loglike) and not diff.is_trusted(lambda p, d: d)
+    assert diff.is_trusted(WithOptions(zinb_loglike, (InflationLink.PROBIT,)))
+    assert not diff.is_trusted(WithOptions(scaled_loglike, (InflationLink.PROBIT,)))
+    assert not diff.is_trusted(WithOptions(zinb_loglike, (np.ones(2),)))
+    scale = 2.0
+
+    def closure(p, d):
+        return scale * d
+
+    with pytest.raises(TypeError, match="closure"):
+        diff.trusted(closure)
+
+
+def test_user_function_with_changed_global_is_traced_again():
+    """Closed form: a user's function that reads a global is traced for every model (no trace cache),
+    so a model built after the global changed uses the new value: loglike_obs = -0.5 * SCALE * (y - mu)^2."""
+    global SCALE
+    y = np.array([1.0, 2.0, 4.0])
+    try:
+        SCALE = 1.0
+        first = hs.Model(scaled_loglike, {"mu": 0.0}, y)
+        SCALE = 3.0
+        second = hs.Model(scaled_loglike, {"mu": 0.0}, y + 0.0)
+        np.testing.assert_allclose(first.loglike_obs(np.zeros(1)), -0.5 * y ** 2, rtol=1e-14)
+        np.testing.assert_allclose(second.loglike_obs(np.zeros(1)), -1.5 * y ** 2, rtol=1e-14)
+        np.testing.assert_allclose(second.fit().params["mu"], y.mean(), rtol=1e-10)
+    finally:
+        SCALE = 1.0
+
+
+def test_trusted_function_capturing_an_array_is_not_cached():
+    """Closed form ``data * theta + OFFSETS``: even a registered function is traced again when its trace
+    captured constants (they could change), so a changed global array is seen by the next trace."""
+    global OFFSETS
+    from hessstats._config import x64
+
+    try:
+        with x64():
+            OFFSETS = np.zeros(3)
+            closed, _ = diff.cached_trace(_captures_global_array, _captures_global_array, np.ones(1), np.ones(3))
+            OFFSETS = np.full(3, 5.0)
+            again, _ = diff.cached_trace(_captures_global_array, _captures_global_array, np.ones(1), np.ones(3))
+        assert closed is not again
+        np.testing.assert_allclose(np.asarray(again.consts[0]), np.full(3, 5.0))
+        assert diff.cached_program(_captures_global_array, _captures_global_array, np.ones(1), np.ones(3)) is None
+    finally:
+        OFFSETS = np.zeros(3)
+
+
+def test_trusted_cache_keys_on_spec_shapes_and_dtypes():
+    """The cache key is the function, the parameter structure and the argument signature: the same key
+    gives the same Program object; another k, another row count, or another dtype gives another."""
+    from hessstats._config import x64
+    from hessstats.core.derivatives import FlatLoglike
+    from hessstats.core.params import ParamSpec
+    from hessstats.models.binary import BinaryParams, logit_loglike
+
+    def program(k, n, dtype=np.float64):
+        spec = ParamSpec.from_start(BinaryParams(np.zeros(k)))
+        data = {"X": np.ones((n, k), dtype=dtype), "y": np.ones(n)}
+        with x64():
+            return diff.cached_program(FlatLoglike(logit_loglike, spec), logit_loglike, np.zeros(k), data)[0]
+
+    base = program(3, 40)
+    assert program(3, 40) is base
+    assert program(4, 40) is not base and program(3, 41) is not base
+    assert program(3, 40, np.int64) is not base
+    assert program(3, 40, np.int64).text != base.text  # a genuinely different trace
+
+
+def test_second_build_of_a_builtin_neither_traces_nor_compiles():
+    """Trace counters: building and fitting a built-in logit again on new data of another n in the same
+    row bucket (150 and 170 rows: bucket 256) traces nothing and compiles no kernel; the model shares
+    the first one's program."""
+    from hessstats.models.binary import logit_model
+
+    def data(n, seed):
+        rng = np.random.default_rng(seed)
+        X = np.column_stack([rng.normal(size=(n, 2)), np.ones(n)])
+        return (X @ [0.5, -0.5, 0.2] + rng.logistic(size=n) > 0).astype(float), X
+
+    first = logit_model(*data(150, 0))
+    first.fit().bse  # noqa: B018  (every kernel of the fit compiled)
+    kernels, misses = diff.trace_count(), diff.TRACE_CACHE_STATS["misses"]
+    second = logit_model(*data(170, 1))
+    res = second.fit()
+    res.bse  # noqa: B018
+    assert diff.trace_count() == kernels and diff.TRACE_CACHE_STATS["misses"] == misses
+    assert second.program is first.program and res.compile_stats["traces"] == 0
+
+
+def test_options_bound_by_value_share_kernels():
+    """A GLM with a bound family and link (WithOptions, equal by value) built twice: equal and equally
+    hashed log-likelihoods, one program, and no new trace for the second fit."""
+    from hessstats.models.glm import glm_model
+
+    rng = np.random.default_rng(3)
+
+    def data(n):
+        X = np.column_stack([np.ones(n), rng.normal(size=n)])
+        return rng.poisson(np.exp(0.3 + 0.2 * X[:, 1])).astype(float), X
+
+    a = glm_model(*data(300), family="poisson", link="log")
+    a.fit()
+    before = diff.trace_count()
+    b = glm_model(*data(290), family="poisson", link="log")
+    assert a.loglike == b.loglike and hash(a.loglike) == hash(b.loglike) and a.loglike is not b.loglike
+    assert b.program is a.program
+    b.fit()
+    assert diff.trace_count() == before

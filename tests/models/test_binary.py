@@ -176,3 +176,74 @@ def test_overlap_certificate_small_cases():
     assert overlap_certificate(np.array([[1.0], [-1.0]]))
     assert not overlap_certificate(np.array([[1.0], [2.0]]))
     assert overlap_certificate(np.array([[1.0], [2.0]]), equality=np.array([[1.0]]))
+
+
+# ---------------------------------------------------------------- Newton certificate at small n (issue 17)
+
+def _signed(y, X):
+    return (2.0 * y - 1.0)[:, None] * (X / np.abs(X).max(axis=0))
+
+
+def _lp_separated(signed):
+    """The linear programme of check_separation (HiGHS): max sum(signed @ b), signed @ b >= 0, |b| <= 1."""
+    import scipy.optimize
+
+    from hessstats.models.binary import SEPARATION_TOL
+
+    out = scipy.optimize.linprog(-signed.sum(axis=0), A_ub=-signed, b_ub=np.zeros(len(signed)),
+                                 bounds=[(-1.0, 1.0)] * signed.shape[1], method="highs")
+    return out.status == 0 and -out.fun > SEPARATION_TOL
+
+
+def test_newton_certificate_never_contradicts_the_linear_programme():
+    """Reference: the HiGHS linear programme of check_separation. On 300 random designs (n 8..200,
+    k 2..5, effects from weak to nearly separating, dummies included) a certificate is never found
+    where the programme finds separation, and it is found for nearly every design without."""
+    from hessstats.models.binary import newton_overlap_certificate
+
+    rng = np.random.default_rng(7)
+    certified = not_separated = 0
+    for t in range(300):
+        n, k = int(rng.integers(8, 200)), int(rng.integers(2, 6))
+        X = np.column_stack([np.ones(n), rng.normal(size=(n, k - 1)) * rng.choice([1.0, 100.0], size=k - 1)])
+        if t % 3 == 0:
+            X[:, 1] = rng.integers(0, 2, n)
+        eta = X @ rng.normal(size=k) * rng.choice([0.5, 2.0, 8.0, 30.0]) / np.abs(X).max(axis=0).mean()
+        y = (eta + rng.logistic(size=n) > 0).astype(float)
+        if y.min() == y.max():
+            continue
+        signed = _signed(y, X)
+        found, separated = newton_overlap_certificate(signed), _lp_separated(signed)
+        assert not (found and separated), (t, n, k)
+        certified += found
+        not_separated += not separated
+    assert not_separated > 100 and certified >= 0.95 * not_separated
+
+
+def test_newton_certificate_refuses_separated_and_quasi_separated_rows():
+    """Closed form: x > 0 iff y = 1 (complete separation) and a dummy d whose rows all have y = 1
+    (quasi-separation) admit no positive weights balancing the rows: never certified; overlapping rows are."""
+    from hessstats.models.binary import newton_overlap_certificate
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=60)
+    X = np.column_stack([np.ones(60), x])
+    assert not newton_overlap_certificate(_signed((x > 0).astype(float), X))
+    d = (np.arange(60) < 5).astype(float)
+    y = np.where(d == 1, 1.0, (x + rng.logistic(size=60) > 0).astype(float))
+    Xd = np.column_stack([X, d])
+    assert _lp_separated(_signed(y, Xd)) and not newton_overlap_certificate(_signed(y, Xd))
+    y_mixed = (x + rng.logistic(size=60) > 0).astype(float)
+    assert not _lp_separated(_signed(y_mixed, X)) and newton_overlap_certificate(_signed(y_mixed, X))
+
+
+def test_small_quasi_separation_still_warns_through_the_programme():
+    """The certificate fails on quasi-separated rows, so the programmes run and warn as before (the
+    dummy d predicts its 5 rows; 60 rows, below the subsample screen's size)."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=60)
+    d = (np.arange(60) < 5).astype(float)
+    y = np.where(d == 1, 1.0, (x + rng.logistic(size=60) > 0).astype(float))
+    df = pd.DataFrame({"y": y, "x": x, "d": d})
+    with pytest.warns(SeparationWarning, match=r"'d'.*predicts 5 of 60"):
+        hs.logit("y ~ x + d", df)
