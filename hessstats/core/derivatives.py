@@ -142,7 +142,16 @@ def value_grad_hess(theta, data, loglike, spec, weights=None, consts=()):
 
 def value_grad_hess_traced(theta, data, loglike, spec, weights=None, consts=()):
     """The body of :func:`value_grad_hess`, for kernels that evaluate inside their own program
-    (:mod:`hessstats.core.fused`): not jitted, not counted."""
+    (:mod:`hessstats.core.fused`): not jitted, not counted.
+
+    Example
+    -------
+    >>> spec = ParamSpec.from_start({"mu": 0.0})
+    >>> with jax.enable_x64(True):
+    ...     v, g, h = value_grad_hess_traced(jnp.zeros(1), np.array([1.0, 3.0]), lambda p, d: -(d - p["mu"]) ** 2, spec)
+    >>> float(v), g.tolist(), h.tolist()
+    (-10.0, [8.0], [[-4.0]])
+    """
     value, grad = jax.value_and_grad(_loglike_sum)(theta, data, loglike, spec, weights, consts)
     hess = jax.jacrev(jax.grad(_loglike_sum))(theta, data, loglike, spec, weights, consts)
     return value, grad, (hess + hess.T) / 2.0
@@ -178,7 +187,17 @@ def score_squares(theta, data, directions, loglike, spec, weights=None, consts=(
 
 
 def score_squares_traced(theta, data, directions, loglike, spec, weights=None, consts=()):
-    """The body of :func:`score_squares` (not jitted, not counted; see :func:`value_grad_hess_traced`)."""
+    """The body of :func:`score_squares` (not jitted, not counted; see :func:`value_grad_hess_traced`).
+
+    Example
+    -------
+    >>> spec = ParamSpec.from_start({"mu": 0.0})
+    >>> with jax.enable_x64(True):   # scores 2 (d - mu): 2^2 + 6^2
+    ...     out = score_squares_traced(jnp.zeros(1), np.array([1.0, 3.0]), np.ones((1, 1)),
+    ...                                lambda p, d: -(d - p["mu"]) ** 2, spec)
+    >>> out.tolist()
+    [40.0]
+    """
 
     def projected(v):
         slope = jax.jvp(lambda t: _loglike_obs(t, data, loglike, spec, None, consts), (theta,), (v,))[1]

@@ -36,7 +36,7 @@ import numpy as np
 from hessstats._config import x64
 from hessstats.core import derivatives, engine
 from hessstats.core.compilation import TRACES, call_kernel
-from hessstats.core.linalg import DEFAULT_RTOL
+from hessstats.core.linalg import DEFAULT_RTOL, FACTORISATIONS, InformationEigen
 
 FUSED_MAX_CELLS = 2_000_000
 """Models with at most this many ``rows * k^2`` (padded rows) fit in one call; larger ones spend
@@ -90,6 +90,8 @@ class FusedFit(NamedTuple):
     evaluations: int
     status: FusedStatus
     score_squares: np.ndarray | None
+    eigen: InformationEigen
+    """The equilibrated eigen-decomposition of ``-hessian`` at ``theta``, computed in the kernel."""
 
 
 def _scale(llf):
@@ -179,7 +181,7 @@ def newton_fit(theta0, data, weights, consts, directions, program_consts, maxite
     if directions is not None:
         squares = derivatives.score_squares_traced(end["theta"], data, directions, program, spec, weights, program_consts)
     return end["theta"], end["value"], end["grad"], end["hess"], end["iterations"], end["evaluations"], \
-        end["status"], squares
+        end["status"], squares, (end["d"], end["lam"], end["vectors"])
 
 
 def kernel_for(model: Any) -> tuple[Any, Any, tuple] | None:
@@ -240,11 +242,13 @@ def fit(model: Any, theta0: np.ndarray, maxiter: int, positions: np.ndarray | No
     if positions is not None:
         directions = np.zeros((len(theta0), len(positions)))
         directions[positions, np.arange(len(positions))] = 1.0
+    FACTORISATIONS[0] += 1  # the kernel's factorisation at the optimum is the one the fit uses
     with x64():
         out = call_kernel("newton_fit", newton_fit, np.asarray(theta0, dtype=np.float64), data, weights, consts,
                           directions, model.consts, np.int64(maxiter), vgh=vgh, loglike=loglike, spec=model.spec,
                           program=model.program if directions is not None else None)
-    theta, value, grad, hess, iterations, evaluations, status, squares = out
+    theta, value, grad, hess, iterations, evaluations, status, squares, eigen = out
     return FusedFit(np.array(theta, dtype=np.float64), float(value), np.asarray(grad, dtype=np.float64),
                     np.asarray(hess, dtype=np.float64), int(iterations), int(evaluations), FusedStatus(int(status)),
-                    None if squares is None else np.asarray(squares, dtype=np.float64))
+                    None if squares is None else np.asarray(squares, dtype=np.float64),
+                    InformationEigen(*(np.asarray(a, dtype=np.float64) for a in eigen)))

@@ -294,7 +294,7 @@ def _one_call(model: Model, theta0: np.ndarray, maxiter: int, positions: np.ndar
     out = fused.fit(model, theta0, maxiter, positions)
     if out is None or out.status is not fused.FusedStatus.CONVERGED:
         return None
-    eigen = equilibrated_eigh(-out.hessian)
+    eigen = out.eigen
     if not eigen.identified().all():
         return None
     return Optimum(out.theta, out.llf, out.gradient, out.hessian, out.iterations, NewtonStatus.CONVERGED.value,

@@ -271,7 +271,20 @@ def value_grad_hess_jit(theta, data, loglike: IndexLoglike, spec: ParamSpec, wei
 
 def value_grad_hess_traced(theta, data, loglike: IndexLoglike, spec: ParamSpec, weights=None, consts=()):
     """The body of :func:`value_grad_hess_jit`, for kernels that evaluate inside their own program
-    (:mod:`hessstats.core.fused`): not jitted, not counted."""
+    (:mod:`hessstats.core.fused`): not jitted, not counted.
+
+    Example
+    -------
+    >>> import jax, numpy as np, jax.numpy as jnp
+    >>> def normal(eta, extra, d):
+    ...     return -0.5 * (d["y"] - eta["beta"]) ** 2
+    >>> spec = ParamSpec.from_start({"beta": np.zeros(2)})
+    >>> data = {"X": np.array([[1.0, 0.0], [1.0, 1.0], [1.0, 2.0]]), "y": np.array([1.0, 2.0, 4.0])}
+    >>> with jax.enable_x64(True):
+    ...     value, grad, hess = value_grad_hess_traced(jnp.zeros(2), data, IndexLoglike(normal, (("beta", "X"),)), spec)
+    >>> float(value), grad.tolist(), hess.tolist()
+    (-10.5, [7.0, 10.0], [[-3.0, -3.0], [-3.0, -5.0]])
+    """
     betas, _ = loglike.split(spec.unravel(theta))
     eta = loglike.eta_matrix(loglike.etas(betas, data))
     value, g_eta, g_e, d_eta, d_e = _derivatives(theta, eta, data, loglike, spec, weights, consts)
