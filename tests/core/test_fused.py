@@ -145,3 +145,23 @@ def test_large_models_keep_the_host_iteration():
     X = rng.normal(size=(10, 70))
     model = hs.Model(lambda p, d: -0.5 * (d @ p["b"]) ** 2, {"b": np.zeros(70)}, X)
     assert fused.kernel_for(model) is None
+
+
+def test_index_models_fit_in_one_call_with_the_same_answer(monkeypatch):
+    """A logit large enough for the index Hessian (X' diag(w) X) runs it inside the one-call kernel;
+    estimates and SEs equal the host iteration's (host BLAS Hessian) to rounding, and statsmodels'."""
+    sm = pytest.importorskip("statsmodels.api")
+    from hessstats.models import index
+
+    y, X = _data(600, seed=6)
+    X = np.column_stack([X, np.random.default_rng(7).normal(size=(600, 16))])  # k = 20: 600 * 400 cells
+    model = logit_model(y, X)
+    assert isinstance(model.index, index.IndexHessian)
+    assert fused.kernel_for(model)[0] is index.value_grad_hess_traced
+    host = _host(monkeypatch, model)
+    quick = _fused(model)
+    assert optimize.maximize(model, model.start, score_positions=np.arange(8)).score_squares is not None
+    np.testing.assert_allclose(quick.params, host.params, rtol=1e-11, atol=1e-13)
+    np.testing.assert_allclose(quick.bse, host.bse, rtol=1e-10)
+    ref = sm.Logit(y, X).fit(method="newton", disp=0, tol=1e-12)
+    np.testing.assert_allclose(quick.bse, ref.bse, rtol=1e-8)
