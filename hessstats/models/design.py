@@ -25,7 +25,7 @@ from hessstats.core.linalg import gram as gram_matrix
 from hessstats.errors import CollinearityError, DataError, message
 from hessstats.inference.defaults import PostEstimationDefaults
 from hessstats.model import Model
-from hessstats.rows.prepare import align_to_rows, finite_array, index_array
+from hessstats.rows.prepare import align_to_rows, finite_array, index_array, owned_copy
 
 
 @trusted
@@ -97,10 +97,10 @@ def design(X: Any, names: Sequence[str] | None = None, *, what: str = "X") -> tu
                 f"{what} has non-numeric columns {bad}", expected="numeric columns",
                 got=f"dtypes {[str(X[c].dtype) for c in bad]}",
                 fix="use the formula interface (e.g. hs.logit('y ~ C(g) + x', data=df)), which encodes categories"))
-        arr = X.to_numpy(dtype=np.float64, copy=True)
+        arr = owned_copy(X.to_numpy(dtype=np.float64, copy=False))
     else:
         try:
-            arr = np.array(X, dtype=np.float64, copy=True)
+            arr = owned_copy(X)
         except (TypeError, ValueError) as exc:
             raise DataError(message(f"{what} is not numeric", expected="a numeric 2-d array or DataFrame",
                                     got=f"{type(X).__name__}: {exc}", fix="convert or encode the columns")) from None
@@ -118,7 +118,7 @@ def design(X: Any, names: Sequence[str] | None = None, *, what: str = "X") -> tu
     if not np.all(np.isfinite(np.diag(G))):  # NaN/inf (or squares overflowing): count them exactly
         _check_finite(arr, names, what)
     check_rank(arr, names, what=what, gram=G)
-    return finite_array(arr), names
+    return arr, names
 
 
 def _check_finite(arr: np.ndarray, names: Sequence[str], what: str) -> None:

@@ -50,6 +50,41 @@ def finite_array(arr: np.ndarray) -> FiniteArray:
     return view
 
 
+class OwnedArray(FiniteArray):
+    """A finite float64 array that hessstats itself copied from the user's data (the built-in
+    constructors' design matrices, :func:`owned_copy`): private, read-only and aligned, so
+    :func:`prepare_data` adopts it as the model's one copy instead of copying it again.
+
+    Example
+    -------
+    >>> x = owned_copy(np.array([[1.0, 2.0]]))
+    >>> isinstance(x, OwnedArray), x.flags.writeable
+    (True, False)
+    """
+
+
+def owned_copy(arr: Any) -> OwnedArray:
+    """A private, aligned, read-only float64 copy of ``arr`` (see :class:`OwnedArray`); the caller
+    checks it is finite.
+
+    Example
+    -------
+    >>> x = np.ones(3)
+    >>> c = owned_copy(x)
+    >>> np.shares_memory(c, x), c.dtype.name
+    (False, 'float64')
+    """
+    view = _host_copy(np.asarray(arr, dtype=np.float64)).view(OwnedArray)
+    view.flags.writeable = False
+    return view
+
+
+def _adoptable(leaf: Any) -> bool:
+    """An :class:`OwnedArray` that device_put can adopt as it is (aligned, C-contiguous, float64)."""
+    return isinstance(leaf, OwnedArray) and leaf.dtype == np.float64 and leaf.flags.c_contiguous \
+        and leaf.ctypes.data % HOST_ALIGNMENT == 0
+
+
 class IndexArray(np.ndarray):
     """An integer or boolean data array that stays integer inside the log-likelihood (to index
     parameter vectors: group codes, category numbers, masks). Make one with :func:`index_array`;
@@ -230,7 +265,9 @@ def prepare_data(data: Any) -> Any:
         data = {str(c): data[c] for c in data.columns}
     leaves, treedef = jax.tree_util.tree_flatten_with_path(data, is_leaf=_is_array_like)
     # host copies placed with one batched device_put: jnp.array/asarray compile a conversion kernel per new shape
-    return jax.tree_util.tree_unflatten(treedef, jax.device_put([_host_copy(host_leaf(path, leaf)) for path, leaf in leaves]))
+    # (an OwnedArray, hessstats' own private copy, is adopted as it is: one copy of the data in all)
+    return jax.tree_util.tree_unflatten(treedef, jax.device_put([
+        leaf.view(np.ndarray) if _adoptable(leaf) else _host_copy(host_leaf(path, leaf)) for path, leaf in leaves]))
 
 
 HOST_ALIGNMENT = 64
