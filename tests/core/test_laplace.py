@@ -202,11 +202,15 @@ def test_marginal_at_a_given_mode_has_the_same_exact_derivatives():
         def given(t):
             return marginal(lap, t, d, u_hat, solved=True)
 
-        values = [float(inner(theta)), float(given(theta))]
-        grads = [np.asarray(jax.grad(f)(theta)) for f in (inner, given)]
+        # everything compiled, as the package runs it (an eager Newton while_loop is slow, and once crashed XLA)
+        values, grads = [], []
+        for f in (inner, given):
+            value, grad = jax.jit(jax.value_and_grad(f))(theta)
+            values.append(float(value))
+            grads.append(np.asarray(grad))
         hessians = [np.asarray(jax.jit(jax.jacrev(jax.grad(f)))(theta)) for f in (inner, given)]
-        jac = np.asarray(jax.jacfwd(lambda t: at_mode(lap, t, d, u_hat))(theta))
-        jac_ref = np.asarray(jax.jacfwd(lambda t: mode(lap, t, d, jnp.zeros(2 * G)))(theta))
+        jac = np.asarray(jax.jit(jax.jacfwd(lambda t: at_mode(lap, t, d, u_hat)))(theta))
+        jac_ref = np.asarray(jax.jit(jax.jacfwd(lambda t: mode(lap, t, d, jnp.zeros(2 * G))))(theta))
     assert abs(values[0] - values[1]) <= 1e-12 * abs(values[0])
     np.testing.assert_allclose(grads[1], grads[0], rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(hessians[1], hessians[0], rtol=1e-10, atol=1e-12)
