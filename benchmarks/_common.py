@@ -13,8 +13,10 @@ its own subprocess, so before/after numbers come from the same run on the same m
 
 from __future__ import annotations
 
+import json
 import os
 import resource
+import subprocess
 import sys
 import time
 
@@ -103,3 +105,22 @@ def timed(fn):
     start = time.perf_counter()
     out = fn()
     return out, time.perf_counter() - start
+
+
+def case_in_subprocess(script: str, name: str, *options: object, before: str | None = None) -> object:
+    """Run ``script --case name *options`` in a fresh interpreter (a ``*_before`` case with ``--repo
+    before``) and return the JSON its last output line holds."""
+    cmd = [sys.executable, os.path.abspath(script), "--case", name, *map(str, options)]
+    if name.endswith("_before"):
+        cmd += ["--repo", before]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def child_result(code: str) -> dict:
+    """Run ``python -c code`` and return the JSON of its ``RESULT {...}`` line (its stderr on failure)."""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    line = next((s for s in proc.stdout.splitlines() if s.startswith("RESULT ")), None)
+    if line is None:
+        raise RuntimeError(proc.stderr[-3000:])
+    return json.loads(line[len("RESULT "):])

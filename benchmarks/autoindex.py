@@ -18,9 +18,7 @@ checks), ``first fit`` includes compiling the kernels, ``warm fit`` is the best 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -67,11 +65,7 @@ print("RESULT " + json.dumps(out))
 
 def run(n: int, k: int, rounds: int, peer: bool) -> dict:
     code = CHILD.format(here=_common.HERE, n=n, k=k, rounds=rounds, peer=peer)
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    line = next((s for s in proc.stdout.splitlines() if s.startswith("RESULT ")), None)
-    if line is None:
-        raise RuntimeError(proc.stderr[-2000:])
-    return json.loads(line[7:])
+    return _common.child_result(code)
 
 
 def main() -> None:

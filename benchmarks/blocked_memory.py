@@ -24,9 +24,7 @@ caller's array intermittently reaches the copy); a warm call +0.11-0.16 GB (0.07
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -79,11 +77,7 @@ print("RESULT " + json.dumps(out))
 
 def run(n: int, k: int, block: int, what: str, repo: str | None) -> dict:
     code = CHILD.format(here=_common.HERE, repo=repo, n=n, k=k, block=block, what=what)
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    line = next((s for s in proc.stdout.splitlines() if s.startswith("RESULT ")), None)
-    if line is None:
-        raise RuntimeError(proc.stderr[-3000:])
-    return json.loads(line[7:])
+    return _common.child_result(code)
 
 
 def main() -> None:

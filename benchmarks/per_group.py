@@ -20,7 +20,6 @@ import json
 import logging
 import os
 import statistics
-import subprocess
 import sys
 import time
 
@@ -89,11 +88,7 @@ def run_case(name: str) -> dict:
 
 
 def run(name: str, before: str | None) -> dict:
-    cmd = [sys.executable, os.path.abspath(__file__), "--case", name]
-    if name.endswith("_before"):
-        cmd += ["--repo", before]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return _common.case_in_subprocess(__file__, name, before=before)
 
 
 def main(argv=None) -> None:

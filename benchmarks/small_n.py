@@ -83,11 +83,7 @@ def cold(name: str, repo: str | None) -> float:
 
 
 def run_warm(name: str, fits: int, before: str | None) -> list[float]:
-    cmd = [sys.executable, os.path.abspath(__file__), "--case", name, "--fits", str(fits)]
-    if name.endswith("_before"):
-        cmd += ["--repo", before]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return _common.case_in_subprocess(__file__, name, "--fits", fits, before=before)
 
 
 def main(argv=None) -> None:

@@ -37,6 +37,14 @@ from hessstats._config import x64
 from hessstats.core import derivatives, engine
 from hessstats.core.compilation import TRACES, call_kernel
 from hessstats.core.linalg import DEFAULT_RTOL, FACTORISATIONS, InformationEigen
+from hessstats.core.stopping import (
+    ACCEPT,
+    MAX_RADIUS_GROWTH,
+    MIN_RADIUS,
+    NEGLIGIBLE_DECREMENT,
+    POLISH_SHRINK,
+    ROUNDING_DECREMENT,
+)
 
 FUSED_MAX_CELLS = 2_000_000
 """Models with at most this many ``rows * k^2`` (padded rows) fit in one call; larger ones spend
@@ -53,8 +61,6 @@ simulations switch to one call per fit."""
 _SEEN: collections.Counter[int] = collections.Counter()
 """Host fits per kernel shape (hashes only: no reference to any model or its arrays is kept)."""
 
-_NEGLIGIBLE, _ROUNDING, _ACCEPT, _POLISH_SHRINK, _MIN_RADIUS, _GROWTH = 1e-20, 1e-13, 1e-4, 0.1, 1e-8, 2.0
-# (the constants of hessstats.core.optimize, which imports this module; a test checks they agree)
 
 
 class FusedStatus(enum.IntEnum):
@@ -137,14 +143,14 @@ def newton_fit(theta0, data, weights, consts, directions, program_consts, maxite
         finite = jnp.isfinite(value) & jnp.all(jnp.isfinite(grad)) & jnp.all(jnp.isfinite(hess))
         d, lam, vectors, definite = _eigen(jnp.where(finite, hess, -jnp.eye(k)), rtol)
         first = s["evaluations"] == 0
-        rounding = _ROUNDING * _scale(s["value"])
+        rounding = ROUNDING_DECREMENT * _scale(s["value"])
         gain = jnp.where(finite, value - s["value"], -jnp.inf)
         ratio = jnp.where(s["predicted"] > 0, gain / s["predicted"], -jnp.inf)
         noise = s["predicted"] <= rounding
         accept = first | jnp.where(s["polish"], finite & (value >= s["value"] - rounding),
-                                   (ratio >= _ACCEPT) | (noise & (gain >= -rounding)))
+                                   (ratio >= ACCEPT) | (noise & (gain >= -rounding)))
         radius = jnp.where(ratio < 0.25, 0.25 * s["length"],
-                           jnp.where((ratio > 0.75) & (s["length"] >= 0.99 * s["radius"]), _GROWTH * s["radius"],
+                           jnp.where((ratio > 0.75) & (s["length"] >= 0.99 * s["radius"]), MAX_RADIUS_GROWTH * s["radius"],
                                      s["radius"]))
         radius = jnp.where(s["polish"] | first, s["radius"], radius)
         rescale = jnp.where(s["length"] > 0, jnp.linalg.norm(d * s["step"]) / s["length"], 1.0)
@@ -156,14 +162,14 @@ def newton_fit(theta0, data, weights, consts, directions, program_consts, maxite
         # the host iteration at the current point (optimize._trust_region, observed information)
         step, predicted, length, decrement = _newton(cur["grad"], cur["d"], cur["lam"], cur["vectors"])
         radius = jnp.where(first, jnp.where(length > 0, length, 1.0), radius)
-        at_floor = decrement <= _ROUNDING * _scale(cur["value"])
-        converged = (decrement <= _NEGLIGIBLE) | (at_floor & (decrement > _POLISH_SHRINK * s["previous"]))
+        at_floor = decrement <= ROUNDING_DECREMENT * _scale(cur["value"])
+        converged = (decrement <= NEGLIGIBLE_DECREMENT) | (at_floor & (decrement > POLISH_SHRINK * s["previous"]))
         polish = at_floor & ~converged
         theta = cur["theta"] + step
         unmoved = jnp.all(theta == cur["theta"])
         iterations = s["iterations"] + jnp.where(first, 0, 1)
         handed_back = (accept & ~(finite & definite)) | ~jnp.isfinite(decrement) | (iterations >= maxiter) \
-            | (~polish & ((radius < _MIN_RADIUS) | (length > radius))) | (unmoved & ~polish)
+            | (~polish & ((radius < MIN_RADIUS) | (length > radius))) | (unmoved & ~polish)
         status = jnp.where(s["polish"] & ~accept, FusedStatus.CONVERGED,  # a polishing step that lost value
                            jnp.where(accept & ~(finite & definite), FusedStatus.HANDED_BACK,
                                      jnp.where(converged | (unmoved & polish), FusedStatus.CONVERGED,
@@ -184,10 +190,11 @@ def newton_fit(theta0, data, weights, consts, directions, program_consts, maxite
         end["status"], squares, (end["d"], end["lam"], end["vectors"])
 
 
-def kernel_for(model: Any) -> tuple[Any, Any, tuple] | None:
+def kernel_for(model: Any, data: Any = None) -> tuple[Any, Any, tuple] | None:
     """``(vgh kernel, its static log-likelihood, its constants)`` when ``model`` can fit in one call:
     in memory (not sharded, chunked or a row source), one XLA call per evaluation, and small
-    (:data:`FUSED_MAX_CELLS`, :data:`FUSED_MAX_PARAMS`); else None.
+    (:data:`FUSED_MAX_CELLS`, :data:`FUSED_MAX_PARAMS`); else None. ``data``: the model's kernel rows
+    (:func:`~hessstats.core.engine.kernel_rows`), when the caller has them.
 
     Example
     -------
@@ -200,7 +207,7 @@ def kernel_for(model: Any) -> tuple[Any, Any, tuple] | None:
             or getattr(model, "chunk_size", None) is not None:
         return None
     k = model.k_params
-    data, _ = engine.kernel_rows(model)
+    data = engine.kernel_rows(model)[0] if data is None else data
     leaves = jax.tree_util.tree_leaves(data)
     rows = max((int(np.shape(a)[0]) for a in leaves if np.ndim(a) >= 1), default=1)
     if k > FUSED_MAX_PARAMS or rows * k * k > FUSED_MAX_CELLS:
@@ -209,7 +216,7 @@ def kernel_for(model: Any) -> tuple[Any, Any, tuple] | None:
     if index is None:
         return derivatives.value_grad_hess_traced, model.program, model.consts
     one_call = getattr(index, "one_call", None)
-    return one_call(data, k) if one_call is not None else None
+    return one_call(data) if one_call is not None else None
 
 
 def fit(model: Any, theta0: np.ndarray, maxiter: int, positions: np.ndarray | None) -> FusedFit | None:
@@ -225,11 +232,11 @@ def fit(model: Any, theta0: np.ndarray, maxiter: int, positions: np.ndarray | No
     >>> outs[-1].status.name, round(float(outs[-1].theta[0]), 12), outs[-1].iterations
     ('CONVERGED', 2.0, 1)
     """
-    found = kernel_for(model)
+    data, weights = engine.kernel_rows(model)
+    found = kernel_for(model, data)
     if found is None:
         return None
     vgh, loglike, consts = found
-    data, weights = engine.kernel_rows(model)
     key = hash((vgh, loglike, model.spec, model.program, positions is None or len(positions),
                 tuple((np.shape(a), str(getattr(a, "dtype", ""))) for a in jax.tree_util.tree_leaves(data)),
                 weights is None))

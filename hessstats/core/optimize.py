@@ -51,6 +51,14 @@ import numpy as np
 
 from hessstats.core import fused
 from hessstats.core.linalg import InformationEigen, InverseInformation, equilibrated_eigh
+from hessstats.core.stopping import (
+    ACCEPT,
+    MAX_RADIUS_GROWTH,
+    MIN_RADIUS,
+    NEGLIGIBLE_DECREMENT,
+    POLISH_SHRINK,
+    ROUNDING_DECREMENT,
+)
 from hessstats.errors import ConvergenceWarning, IdentificationWarning, SpecificationError, message, warn
 
 if TYPE_CHECKING:
@@ -91,31 +99,6 @@ class NewtonStatus(enum.Enum):
     NEGATIVE_CURVATURE = "negative curvature"
     LINE_SEARCH_FAILED = "line search failed"
     STALLED = "no acceptable step: the trust region shrank below 1e-8 standard errors"
-
-
-NEGLIGIBLE_DECREMENT = 1e-20
-"""Stop at once when ``g'(-H)^-1 g <= NEGLIGIBLE_DECREMENT``: the next Newton step would move the
-parameters by about 1e-10 standard errors."""
-
-ROUNDING_DECREMENT = 1e-13
-"""The log-likelihood's rounding scale relative to ``max(1, |llf|)``. A decrement below this
-times ``max(1, |llf|)`` promises a gain that comparing log-likelihoods cannot confirm: from there
-on, full Newton steps are taken without the sufficient-increase test (each can only improve the
-estimate, quadratically) until the decrement stops shrinking (:data:`POLISH_SHRINK`)."""
-
-ACCEPT = 1e-4
-"""A step is accepted when it gains at least this fraction of what the quadratic model promised."""
-
-POLISH_SHRINK = 0.1
-"""Polishing stops when a Newton step shrinks the decrement by less than this factor (quadratic
-convergence shrinks it far more, so a smaller reduction means the decrement is at its rounding floor)."""
-
-MIN_RADIUS = 1e-8
-"""The trust region is given up (stalled) when its radius falls below this many conditional
-standard errors: the log-likelihood is not smooth at that scale (rounding, a kink or a boundary)."""
-
-MAX_RADIUS_GROWTH = 2.0
-"""A very successful step on the trust region's boundary doubles the radius."""
 
 
 def _scale(llf: float) -> float:

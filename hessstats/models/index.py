@@ -156,7 +156,7 @@ class IndexHessian:
         """``(value, gradient, Hessian)`` assembled as ``X' diag(w) X`` (what the engine calls)."""
         return value_grad_hess(theta, data, self.loglike, spec, weights, consts=self.consts)
 
-    def one_call(self, data: Any, k: int) -> tuple[Any, IndexLoglike, tuple] | None:
+    def one_call(self, data: Any) -> tuple[Any, IndexLoglike, tuple] | None:
         """``(traced kernel body, static log-likelihood, constants)`` for a fit in one compiled call
         (:mod:`hessstats.core.fused`, which bounds the size), or None where the data span several
         devices. Inside one call the Gram products are XLA's: at 5,000 x 10 a logit fit took 2.2 ms
@@ -176,6 +176,10 @@ def observation_derivatives(theta, data, loglike: IndexLoglike, spec: ParamSpec,
     and direction ``d``; ``d_e[d]`` the (summed) derivative of the extra gradient.
     """
     TRACES["index_derivatives"] += 1
+    return _observation_derivatives(theta, data, loglike, spec, weights, consts)
+
+
+def _observation_derivatives(theta, data, loglike: IndexLoglike, spec: ParamSpec, weights, consts):
     betas, _ = loglike.split(spec.unravel(theta))
     eta = loglike.eta_matrix(loglike.etas(betas, data))  # (n, m)
     return _derivatives(theta, eta, data, loglike, spec, weights, consts)
@@ -275,18 +279,14 @@ def value_grad_hess_traced(theta, data, loglike: IndexLoglike, spec: ParamSpec, 
     Example
     -------
     >>> import jax, numpy as np, jax.numpy as jnp
-    >>> def normal(eta, extra, d):
-    ...     return -0.5 * (d["y"] - eta["beta"]) ** 2
-    >>> spec = ParamSpec.from_start({"beta": np.zeros(2)})
-    >>> data = {"X": np.array([[1.0, 0.0], [1.0, 1.0], [1.0, 2.0]]), "y": np.array([1.0, 2.0, 4.0])}
-    >>> with jax.enable_x64(True):
-    ...     value, grad, hess = value_grad_hess_traced(jnp.zeros(2), data, IndexLoglike(normal, (("beta", "X"),)), spec)
-    >>> float(value), grad.tolist(), hess.tolist()
-    (-10.5, [7.0, 10.0], [[-3.0, -3.0], [-3.0, -5.0]])
+    >>> spec = ParamSpec.from_start({"beta": np.zeros(1)})
+    >>> normal = IndexLoglike(lambda eta, extra, d: -0.5 * (d["y"] - eta["beta"]) ** 2, (("beta", "X"),))
+    >>> with jax.enable_x64(True):   # the same numbers as value_grad_hess (whose example shows them)
+    ...     out = value_grad_hess_traced(jnp.zeros(1), {"X": np.ones((2, 1)), "y": np.array([1.0, 3.0])}, normal, spec)
+    >>> [np.asarray(a).tolist() for a in out]   # -(1 + 9) / 2, X'y, -X'X
+    [-5.0, [4.0], [[-2.0]]]
     """
-    betas, _ = loglike.split(spec.unravel(theta))
-    eta = loglike.eta_matrix(loglike.etas(betas, data))
-    value, g_eta, g_e, d_eta, d_e = _derivatives(theta, eta, data, loglike, spec, weights, consts)
+    value, g_eta, g_e, d_eta, d_e = _observation_derivatives(theta, data, loglike, spec, weights, consts)
     xs, rows_b, rows_e = _layout(data, loglike, spec)
     grad, hess = _assemble(jnp, _jax_gram, theta.shape[0], xs, rows_b, rows_e, g_eta, g_e, d_eta, d_e)
     return value, grad, hess
