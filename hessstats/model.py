@@ -408,8 +408,9 @@ class Model:
             nr_tol: float = NR_TOL, hessian_rtol: float = DEFAULT_RTOL, design: Any = None) -> FitResult:
         """Fit by maximum likelihood: optimise, certify, compute the covariance, return a frozen result.
 
-        After the fit, the scores' outer product is compared with the Hessian (they agree for a
-        summed log-likelihood); a ratio near ``1/n`` warns that the function is a mean.
+        After the fit of a hand-written log-likelihood, the scores' outer product is compared with
+        the Hessian (they agree for a summed log-likelihood); a ratio near ``1/n`` warns that the
+        function is a mean. Built-in log-likelihoods are sums by construction and are not checked.
 
         Parameters
         ----------
@@ -601,9 +602,12 @@ def _check_scalar_total(shape: tuple[int, ...], rows: int | None) -> None:
 
 
 def _mean_check_positions(model: Model) -> np.ndarray | None:
-    """The parameters whose information the mean-log-likelihood check compares (None: no check)."""
+    """The parameters whose information the mean-log-likelihood check compares (None: no check).
+
+    Built-in log-likelihoods (:func:`~hessstats.core.compilation.trusted`) are sums by construction
+    and are not checked: the check guards hand-written ones."""
     n = model.nobs
-    if not model.per_observation or n is None or n < MEAN_CHECK_MIN_NOBS:
+    if not model.per_observation or n is None or n < MEAN_CHECK_MIN_NOBS or is_trusted(model.loglike):
         return None
     return _spread_positions(model.k_params)
 

@@ -98,3 +98,16 @@ def test_ruff_passes():
     out = subprocess.run([exe, "check", "hessstats", "tests", "examples", "benchmarks", "scripts"], cwd=ROOT,
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_import_leaves_the_heavy_scipy_submodules_for_first_use():
+    """`import hessstats` (a cold script's fixed cost) loads neither scipy.stats, scipy.optimize nor
+    scipy.sparse: they load when a code path first uses them (scipy's lazy submodules, which the
+    package's modules reach as ``scipy.stats...`` after ``import scipy``)."""
+    code = ("import sys, numpy as np, hessstats\n"
+            "heavy = [m for m in ('scipy.stats', 'scipy.optimize', 'scipy.sparse') if m in sys.modules]\n"
+            "print(heavy)\n"
+            "import scipy\n"
+            "print(round(float(scipy.stats.norm.cdf(0.0)), 3))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.split() == ["[]", "0.5"], out.stdout + out.stderr

@@ -17,8 +17,10 @@ import pandas as pd
 import pytest
 
 import hessstats as hs
+from hessstats.core import engine
 from hessstats.core.compilation import trace_count
 from hessstats.errors import SpecificationError, SpecificationWarning
+from hessstats.models.binary import logit_model
 
 N = 100
 Y = np.random.default_rng(0).normal(size=N) + np.r_[np.zeros(N // 2), np.full(N // 2, 3.0)]
@@ -207,6 +209,23 @@ def test_a_scalar_mean_or_one_value_warns_unless_nobs_is_given():
             hs.Model(fn, {"mu": 0.0}, Y)
     res = hs.fit(lambda p, d: jnp.sum(-0.5 * (d - p["mu"]) ** 2), {"mu": 0.0}, Y, nobs=N)
     np.testing.assert_allclose(res.bse["mu"], 1 / np.sqrt(N), rtol=1e-10)
+
+
+def test_built_in_log_likelihoods_skip_the_mean_check_and_hand_written_ones_do_not(monkeypatch):
+    """The check guards hand-written log-likelihoods; a built-in (trusted) one is a sum by construction
+    and is not checked (no scores' squares computed), while the same logit written by hand is."""
+    calls = []
+    real = engine.opg_diagonal
+    monkeypatch.setattr(engine, "opg_diagonal", lambda *a, **k: calls.append(1) or real(*a, **k))
+    rng = np.random.default_rng(5)
+    X = np.column_stack([rng.normal(size=200), np.ones(200)])
+    y = (X @ [1.0, -0.5] + rng.logistic(size=200) > 0).astype(float)
+    built_in = logit_model(y, X).fit()
+    assert not calls
+    by_hand = hs.fit(lambda p, d: d["y"] * (d["X"] @ p["b"]) - jnp.logaddexp(0.0, d["X"] @ p["b"]),
+                     {"b": np.zeros(2)}, {"X": X, "y": y})
+    assert len(calls) == 1
+    np.testing.assert_allclose(by_hand.params.to_numpy(), built_in.params.to_numpy(), rtol=1e-10)
 
 
 def test_summed_misspecified_likelihoods_do_not_warn():

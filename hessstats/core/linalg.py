@@ -60,6 +60,9 @@ class InverseInformation:
         return not self.bad.any()
 
 
+TINY = float(np.finfo(np.float64).tiny)
+"""The smallest positive normal float64 (a floor for scales)."""
+
 FACTORISATIONS = [0]
 """How many equilibrated eigen-decompositions this process has computed (a fit factorises the
 information at its optimum once; tests read this)."""
@@ -83,7 +86,7 @@ class InformationEigen(NamedTuple):
     @property
     def top(self) -> float:
         """The largest eigenvalue in size (at least the smallest positive float)."""
-        return max(float(np.max(np.abs(self.eigenvalues))), np.finfo(float).tiny)
+        return max(float(np.max(np.abs(self.eigenvalues))), TINY)
 
     def identified(self, rtol: float = DEFAULT_RTOL) -> np.ndarray:
         """Mask of the clearly positive eigenvalues (``> rtol * top``)."""
@@ -242,8 +245,11 @@ def invert_information(hessian: np.ndarray, names: tuple[str, ...], rtol: float 
         return InverseInformation(nan, np.full(k, np.nan), np.ones(k, bool), rows)
     d, eigenvalues, vectors = eigen if eigen is not None else equilibrated_eigh(info)
     scale = 1.0 / d
-    top = max(float(np.max(np.abs(eigenvalues))), np.finfo(float).tiny)
+    top = max(float(np.max(np.abs(eigenvalues))), TINY)
     good = eigenvalues > rtol * top
+    if good.all() and np.all(diag > 0):  # every parameter identified (the common case): no diagnostics
+        pseudo = ((vectors / eigenvalues) @ vectors.T) * scale[:, None] * scale[None, :]
+        return InverseInformation(pseudo.copy(), eigenvalues, np.zeros(k, bool), (), pseudo)
     # columns with zero or negative diagonal are bad by themselves (no curvature or wrong sign)
     bad_params = (diag <= 0) | np.any(np.abs(vectors[:, ~good]) > LOADING_TOL, axis=1)
     inv_scaled = (vectors[:, good] / eigenvalues[good]) @ vectors[:, good].T

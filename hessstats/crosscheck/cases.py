@@ -21,9 +21,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.optimize
+import scipy  # scipy.optimize, .stats, .sparse load on first use (scipy's lazy submodules)
 import scipy.special
-import scipy.stats
 
 from hessstats.crosscheck.compare import align, normalize
 

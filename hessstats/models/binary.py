@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import jax.scipy.stats as jstats
 import numpy as np
-import scipy.optimize
+import scipy  # scipy.optimize, .stats, .sparse load on first use (scipy's lazy submodules)
 import scipy.special
 
 from hessstats.core.compilation import trusted

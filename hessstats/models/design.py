@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.optimize
+import scipy  # scipy.optimize, .stats, .sparse load on first use (scipy's lazy submodules)
 
 from hessstats.core.compilation import trusted
 from hessstats.core.covariance import MeanPart

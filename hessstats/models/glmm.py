@@ -38,9 +38,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
+import scipy  # scipy.optimize, .stats, .sparse load on first use (scipy's lazy submodules)
 import scipy.special
 from formulaic import model_matrix
-from scipy.stats import chi2
 
 from hessstats._config import float64, x64
 from hessstats.core.laplace import LOG_2PI, Laplace, Structure, at_mode, mode
@@ -656,7 +656,7 @@ def _profile_sd(res: Any, name: str, alpha: float, at_boundary: bool) -> tuple[f
     model = res.model
     term = next(t for t in model.design.terms if len(t.columns) == 1 and name == f"sd({t.columns[0]}) | {t.factor}")
     pname = f"{term.factor}: log_sd({term.columns[0]})"
-    crit = chi2.ppf(1 - alpha, 1) / 2.0
+    crit = scipy.stats.chi2.ppf(1 - alpha, 1) / 2.0
     hat = float(np.log(max(model.transforms_at(res.theta)[name], 1e-8)))
 
     def drop(log_sd: float) -> float:

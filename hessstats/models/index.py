@@ -212,8 +212,12 @@ def _derivatives(theta, eta, data, loglike: IndexLoglike, spec: ParamSpec, weigh
     return value, g_eta, g_e, d_eta, d_e
 
 
-def _assemble(xp, gram, theta_size, xs, rows_b, rows_e, g_eta, g_e, d_eta, d_e):
-    """Gradient and Hessian in the flat order from the per-observation pieces (numpy or jax.numpy)."""
+def _assemble(xp, products, theta_size, xs, rows_b, rows_e, g_eta, g_e, d_eta, d_e):
+    """Gradient and Hessian in the flat order from the per-observation pieces (numpy or jax.numpy).
+
+    ``products(grams, vectors)`` computes, in one go, the weighted Gram products ``x_j' diag(w) x_l``
+    of ``grams`` (``(x_j, w, x_l, same)``) and the products ``x_j' V`` of ``vectors`` (``(x_j, V)``,
+    ``V`` with ``n`` rows): :func:`_jax_products` or :func:`_blas_products`."""
     m, p = len(xs), len(rows_e)
     grad = xp.zeros(theta_size)
     hess = xp.zeros((theta_size, theta_size))
@@ -224,16 +228,19 @@ def _assemble(xp, gram, theta_size, xs, rows_b, rows_e, g_eta, g_e, d_eta, d_e):
             return a
         return a.at[idx].set(block)
 
-    for j in range(m):
-        grad = put(grad, rows_b[j], g_eta[:, j] @ xs[j])
-        for l in range(j, m):
-            block = gram(xs[j], d_eta[l][:, j], xs[l], xs[j] is xs[l])
-            hess = put(hess, np.ix_(rows_b[j], rows_b[l]), block)
-            hess = put(hess, np.ix_(rows_b[l], rows_b[j]), block.T)
+    pairs = [(j, l) for j in range(m) for l in range(j, m)]
+    grams = [(xs[j], d_eta[l][:, j], xs[l], xs[j] is xs[l]) for j, l in pairs]
+    # index j's gradient X_j' g_j and its cross derivatives with the extra parameters X_j' d_(m+q),j
+    vectors = [(xs[j], xp.concatenate([g_eta[:, j:j + 1], d_eta[m:, :, j].T], axis=1)) for j in range(m)]
+    blocks, crossed = products(grams, vectors)
+    for (j, l), block in zip(pairs, blocks):
+        hess = put(hess, np.ix_(rows_b[j], rows_b[l]), block)
+        hess = put(hess, np.ix_(rows_b[l], rows_b[j]), block.T)
+    for j, xv in enumerate(crossed):
+        grad = put(grad, rows_b[j], xv[:, 0])
         if p:
-            cross = (d_eta[m:, :, j] @ xs[j]).T  # (k_j, p)
-            hess = put(hess, np.ix_(rows_b[j], rows_e), cross)
-            hess = put(hess, np.ix_(rows_e, rows_b[j]), cross.T)
+            hess = put(hess, np.ix_(rows_b[j], rows_e), xv[:, 1:])
+            hess = put(hess, np.ix_(rows_e, rows_b[j]), xv[:, 1:].T)
     if p:
         grad = put(grad, rows_e, g_e)
         ee = d_e[m:]
@@ -241,28 +248,63 @@ def _assemble(xp, gram, theta_size, xs, rows_b, rows_e, g_eta, g_e, d_eta, d_e):
     return grad, hess
 
 
-def _jax_gram(xj, w, xl, same):
-    return (xj * w[:, None]).T @ xl
+def _jax_products(grams, vectors):
+    return [(xj * w[:, None]).T @ xl for xj, w, xl, _ in grams], [x.T @ v for x, v in vectors]
 
 
 GRAM_BLOCK = 8192
-"""Rows per block of the host Gram product (fits the scaled block in cache)."""
+"""Rows per block of the host Gram products (the scaled blocks stay in cache)."""
 
 
-def _blas_gram(xj, w, xl, same):
-    """``xj' diag(w) xl`` with BLAS: a symmetric rank-k update (dsyrk) of ``sqrt(|w|) x`` when
-    ``xj is xl`` and ``w`` has one sign, else a general product; in row blocks."""
-    k = xj.shape[1]
-    if same and (np.all(w <= 0) or np.all(w >= 0)):
-        sign = -1.0 if np.any(w < 0) else 1.0
-        root = np.sqrt(np.abs(w))
-        out = np.zeros((k, k), order="F")
-        for lo in range(0, len(w), GRAM_BLOCK):
-            a = xj[lo:lo + GRAM_BLOCK] * root[lo:lo + GRAM_BLOCK, None]  # C order (c, k): a.T is Fortran
-            out = blas.dsyrk(sign, a.T, beta=1.0, c=out, trans=0, lower=0, overwrite_c=1)
-        upper = np.triu(out)
-        return upper + np.triu(upper, 1).T
-    return (xj * w[:, None]).T @ xl
+def _blas_products(grams, vectors):
+    """:func:`_assemble`'s products with BLAS, reading each design once.
+
+    A Gram product ``x_j' diag(w) x_l`` with ``x_j is x_l`` and ``w`` of one sign is a symmetric
+    rank-k update (dsyrk) of ``sqrt(|w|) x``. All those on one design, and its products with
+    vectors, run in one pass over its rows in cache-sized blocks (a multi-index model reads its
+    design once per evaluation, not once per pair). Other Gram products are general ones.
+
+    Example
+    -------
+    >>> x = np.array([[1.0, 0.0], [1.0, 2.0]])
+    >>> grams, xv = _blas_products([(x, np.array([1.0, 4.0]), x, True), (x, np.array([-1.0, 0.0]), x, True)],
+    ...                            [(x, np.array([[1.0], [1.0]]))])
+    >>> [b.tolist() for b in grams], xv[0].tolist()
+    ([[[5.0, 8.0], [8.0, 16.0]], [[-1.0, 0.0], [0.0, 0.0]]], [[2.0], [2.0]])
+    """
+    out: list = [None] * len(grams)
+    designs: dict[int, tuple[np.ndarray, list[int], list[int]]] = {}
+    for i, (xj, w, xl, same) in enumerate(grams):
+        if same and (np.all(w <= 0) or np.all(w >= 0)):
+            designs.setdefault(id(xj), (xj, [], []))[1].append(i)
+        else:
+            out[i] = (xj * w[:, None]).T @ xl
+    for i, (x, _) in enumerate(vectors):
+        designs.setdefault(id(x), (x, [], []))[2].append(i)
+    crossed: list = [None] * len(vectors)
+    for x, members, uses in designs.values():
+        k = x.shape[1]
+        signs = [-1.0 if np.any(grams[i][1] < 0) else 1.0 for i in members]
+        roots = [np.sqrt(np.abs(grams[i][1])) for i in members]
+        sums = [np.zeros((k, k), order="F") for _ in members]
+        stacked = np.concatenate([vectors[i][1] for i in uses], axis=1) if uses else None
+        xv = np.zeros((k, 0 if stacked is None else stacked.shape[1]))
+        for lo in range(0, x.shape[0], GRAM_BLOCK):
+            rows = x[lo:lo + GRAM_BLOCK]
+            if stacked is not None:
+                xv += rows.T @ stacked[lo:lo + GRAM_BLOCK]
+            for q, (sign, root) in enumerate(zip(signs, roots)):
+                a = rows * root[lo:lo + GRAM_BLOCK, None]  # C order (c, k): a.T is Fortran
+                sums[q] = blas.dsyrk(sign, a.T, beta=1.0, c=sums[q], trans=0, lower=0, overwrite_c=1)
+        for i, total in zip(members, sums):
+            upper = np.triu(total)
+            out[i] = upper + np.triu(upper, 1).T
+        start = 0
+        for i in uses:
+            width = vectors[i][1].shape[1]
+            crossed[i] = xv[:, start:start + width]
+            start += width
+    return out, crossed
 
 
 @partial(jax.jit, static_argnames=("loglike", "spec"))
@@ -288,7 +330,7 @@ def value_grad_hess_traced(theta, data, loglike: IndexLoglike, spec: ParamSpec, 
     """
     value, g_eta, g_e, d_eta, d_e = _observation_derivatives(theta, data, loglike, spec, weights, consts)
     xs, rows_b, rows_e = _layout(data, loglike, spec)
-    grad, hess = _assemble(jnp, _jax_gram, theta.shape[0], xs, rows_b, rows_e, g_eta, g_e, d_eta, d_e)
+    grad, hess = _assemble(jnp, _jax_products, theta.shape[0], xs, rows_b, rows_e, g_eta, g_e, d_eta, d_e)
     return value, grad, hess
 
 
@@ -319,12 +361,47 @@ def value_grad_hess(theta, data, loglike: IndexLoglike, spec: ParamSpec, weights
     xs, rows_b, rows_e = _layout(data, loglike, spec)
     host: dict[int, np.ndarray] = {}
     xs = [host.setdefault(id(x), np.asarray(x)) for x in xs]  # keep `is` for a shared design
-    theta_host = np.asarray(theta)
-    eta = np.stack([x @ theta_host[rows] for x, rows in zip(xs, rows_b)], axis=1)  # BLAS, X read in place
+    eta = _host_eta(xs, rows_b, np.asarray(theta))
     value, g_eta, g_e, d_eta, d_e = derivatives_at(theta, jnp.asarray(eta), data, loglike, spec, weights, consts)
-    grad, hess = _assemble(np, _blas_gram, theta.shape[0], xs, rows_b, rows_e,
-                           np.asarray(g_eta), np.asarray(g_e), np.asarray(d_eta), np.asarray(d_e))
+    used = _weighted_rows(weights, eta.shape[0])  # trailing zero-weight rows (bucket padding) add exact zeros
+    xs = [host.setdefault(("rows", id(x)), x[:used]) for x in xs]
+    grad, hess = _assemble(np, _blas_products, theta.shape[0], xs, rows_b, rows_e,
+                           np.asarray(g_eta)[:used], np.asarray(g_e), np.asarray(d_eta)[:, :used], np.asarray(d_e))
     return np.asarray(value), grad, hess
+
+
+def _host_eta(xs: list, rows_b: list, theta: np.ndarray) -> np.ndarray:
+    """The ``(n, m)`` linear predictors with BLAS (the design read in place, once per design).
+
+    Example
+    -------
+    >>> x = np.array([[1.0, 0.0], [1.0, 2.0]])
+    >>> _host_eta([x, x], [np.array([0, 1]), np.array([2, 3])], np.array([1.0, 2.0, 3.0, -1.0])).tolist()
+    [[1.0, 3.0], [5.0, 1.0]]
+    """
+    eta = np.empty((xs[0].shape[0], len(xs)))
+    done: set[int] = set()
+    for j, x in enumerate(xs):
+        if id(x) in done:
+            continue
+        done.add(id(x))
+        cols = [q for q in range(j, len(xs)) if xs[q] is x]
+        eta[:, cols] = x @ np.stack([theta[rows_b[q]] for q in cols], axis=1)
+    return eta
+
+
+def _weighted_rows(weights: Any, n: int) -> int:
+    """The number of leading rows up to the last one with a non-zero weight (``n`` without weights).
+
+    Example
+    -------
+    >>> _weighted_rows(np.array([1.0, 0.0, 2.0, 0.0, 0.0]), 5), _weighted_rows(None, 5)
+    (3, 5)
+    """
+    if weights is None:
+        return n
+    nonzero = np.flatnonzero(np.asarray(weights))
+    return int(nonzero[-1]) + 1 if nonzero.size else 0
 
 
 SMALL_CELLS = 200_000

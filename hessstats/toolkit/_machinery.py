@@ -13,7 +13,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-import scipy.optimize
+import scipy  # scipy.optimize, .stats, .sparse load on first use (scipy's lazy submodules)
 
 from hessstats._config import as_float64
 from hessstats.core.compilation import TRACES, Program
