@@ -66,10 +66,10 @@ def _drop_compiled_kernels_between_modules():
 
 @pytest.fixture(autouse=True)
 def _one_call_fits_start_counting_afresh():
-    """The one-call fit (hessstats.core.fused) starts after FUSED_AFTER fits of a kernel shape in the
-    process; each test starts the count afresh, so which path a test's fits take (and what they
-    compile) does not depend on which tests ran before it on the same worker."""
+    """The one-call fit (hessstats.core.fused) starts once the host iteration has spent about one
+    compile's time on a kernel shape in the process; each test starts the count afresh, so which path
+    a test's fits take (and what they compile) does not depend on the tests before it on the worker."""
     from hessstats.core import fused
 
-    fused._SEEN.clear()
+    fused._SPENT.clear()
     yield

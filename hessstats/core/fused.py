@@ -36,7 +36,7 @@ import numpy as np
 
 from hessstats._config import x64
 from hessstats.core import derivatives, engine
-from hessstats.core.compilation import TRACES, call_kernel
+from hessstats.core.compilation import COMPILE_SECONDS, TRACES, call_kernel
 from hessstats.core.linalg import DEFAULT_RTOL, FACTORISATIONS, InformationEigen
 from hessstats.core.stopping import (
     ACCEPT,
@@ -52,15 +52,15 @@ FUSED_MAX_CELLS = 2_000_000
 their time in arithmetic, where a kernel call per iteration costs nothing extra."""
 FUSED_MAX_PARAMS = 64
 """At most this many parameters (the in-kernel eigen-decomposition is a small LAPACK call)."""
-FUSED_AFTER = 2
-"""The one-call kernel is used from the fit after this many fits of the same kernel shape (the same
-log-likelihood program, parameter structure and data shapes): compiling it takes about 0.3-0.5 s on a
-CPU, several times one small fit, so a script that fits a model once or twice keeps the host iteration
-(whose kernel the model compiled when it was built), and loops over groups, bootstrap refits and
-simulations switch to one call per fit."""
+COMPILE_GUESS = 0.5
+"""Seconds assumed for compiling the one-call kernel before one has been compiled in this process (a
+1000 x 5 logit on a 2-core CPU: 0.3-0.5 s); afterwards the mean measured compile time is used."""
+SWITCH_AFTER_SECONDS: float | None = None
+"""Seconds of host-iteration fits on one kernel shape after which that shape's fits run in one call.
+None (default): :func:`break_even`. A number overrides it (0: from the first fit)."""
 
-_SEEN: collections.Counter[int] = collections.Counter()
-"""Host fits per kernel shape (hashes only: no reference to any model or its arrays is kept)."""
+_SPENT: collections.Counter[int] = collections.Counter()
+"""Host-iteration seconds per kernel shape (hashes only: no reference to any model or its arrays is kept)."""
 
 _PLANS: weakref.WeakKeyDictionary[Any, tuple | None] = weakref.WeakKeyDictionary()
 """Per model (immutable; weakly held): its kernel rows, weights, :func:`kernel_for` answer and shape hash."""
@@ -223,29 +223,82 @@ def kernel_for(model: Any, data: Any = None) -> tuple[Any, Any, tuple] | None:
     return one_call(data) if one_call is not None else None
 
 
+def break_even() -> float:
+    """Host-fit seconds on one kernel shape worth one compile of its one-call kernel (the rule of
+    renting until the rent paid equals the price: whatever the number of fits that follow, the time
+    spent is at most about twice that of the best choice made in hindsight). A loop of a few hundred
+    small fits keeps the host iteration (compiling would cost more than it saves); bootstrap refits
+    and simulations with thousands of fits switch after their first few hundred milliseconds.
+
+    Example
+    -------
+    >>> break_even() > 0
+    True
+    """
+    if SWITCH_AFTER_SECONDS is not None:
+        return float(SWITCH_AFTER_SECONDS)
+    compiled = TRACES["newton_fit"]
+    return COMPILE_SECONDS["newton_fit"] / compiled if compiled else COMPILE_GUESS
+
+
+def _key(plan: tuple, positions: np.ndarray | None) -> int:
+    return hash((plan[3], positions is None or len(positions)))
+
+
 def fit(model: Any, theta0: np.ndarray, maxiter: int, positions: np.ndarray | None) -> FusedFit | None:
-    """Run :func:`newton_fit` for ``model`` from ``theta0``; ``positions``: the parameters whose scores'
-    squares to return (None: none). None when :func:`kernel_for` declines, and for the first
-    :data:`FUSED_AFTER` fits of each kernel shape.
+    """:func:`run` once the host iteration has spent :func:`break_even` seconds on fits of this
+    kernel shape (the same program, parameter structure and padded data shape; :func:`charge` counts
+    them); None before that and when :func:`kernel_for` declines.
 
     Example
     -------
     >>> import hessstats as hs
     >>> m = hs.Model(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, np.arange(5.0))
-    >>> outs = [fit(m, m.start, 100, None) for _ in range(FUSED_AFTER + 1)]
-    >>> outs[-1].status.name, round(float(outs[-1].theta[0]), 12), outs[-1].iterations
+    >>> fit(m, m.start, 100, None) is None   # no host fit of this shape yet: not worth a compile
+    True
+    """
+    plan = _plan(model)
+    if plan is None or _SPENT[_key(plan, positions)] < break_even():
+        return None
+    return run(model, theta0, maxiter, positions)
+
+
+def charge(model: Any, positions: np.ndarray | None, seconds: float) -> None:
+    """Count ``seconds`` of host-iteration fitting against ``model``'s kernel shape (see :func:`fit`).
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> m = hs.Model(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, np.arange(5.0))
+    >>> charge(m, None, 1e9)   # as if the host had fitted this shape for a long time
+    >>> fit(m, m.start, 100, None).status.name
+    'CONVERGED'
+    >>> _SPENT.clear()
+    """
+    plan = _plan(model)
+    if plan is None:
+        return
+    if len(_SPENT) > 10_000:
+        _SPENT.clear()
+    _SPENT[_key(plan, positions)] += seconds
+
+
+def run(model: Any, theta0: np.ndarray, maxiter: int, positions: np.ndarray | None) -> FusedFit | None:
+    """Run :func:`newton_fit` for ``model`` from ``theta0``; ``positions``: the parameters whose scores'
+    squares to return (None: none). None when :func:`kernel_for` declines.
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> m = hs.Model(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, np.arange(5.0))
+    >>> out = run(m, m.start, 100, None)
+    >>> out.status.name, round(float(out.theta[0]), 12), out.iterations
     ('CONVERGED', 2.0, 1)
     """
     plan = _plan(model)
     if plan is None:
         return None
-    data, weights, (vgh, loglike, consts), shape = plan
-    key = hash((shape, positions is None or len(positions)))
-    if _SEEN[key] < FUSED_AFTER:
-        if len(_SEEN) > 10_000:
-            _SEEN.clear()
-        _SEEN[key] += 1
-        return None
+    data, weights, (vgh, loglike, consts), _ = plan
     directions = None
     if positions is not None:
         directions = np.zeros((len(theta0), len(positions)))

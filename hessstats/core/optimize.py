@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import enum
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -50,6 +51,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from hessstats.core import fused
+from hessstats.core.compilation import compile_totals
 from hessstats.core.linalg import InformationEigen, InverseInformation, equilibrated_eigh
 from hessstats.core.stopping import (
     ACCEPT,
@@ -232,9 +234,10 @@ def maximize(model: Model, theta0: np.ndarray, *, method: str | OptimizerMethod 
     ``polish_steps`` are accepted for compatibility and ignored (the stopping rule is the
     relative decrement, and polishing is part of the iteration).
 
-    With ``"auto"``, small in-memory models first run the iteration in one compiled call
-    (:mod:`hessstats.core.fused`); wherever that needs more than full Newton steps, this host
-    iteration runs from ``theta0`` instead. ``score_positions``: parameters whose scores' squares
+    With ``"auto"``, small in-memory models whose kernel shape has already cost the host iteration
+    about one compile of the one-call kernel (:func:`hessstats.core.fused.break_even`) run the
+    iteration in one compiled call (:mod:`hessstats.core.fused`); wherever that needs more than full
+    Newton steps, this host iteration runs from ``theta0`` instead. ``score_positions``: parameters whose scores' squares
     the one-call fit also returns (:attr:`Optimum.score_squares`).
 
     Example
@@ -255,6 +258,15 @@ def maximize(model: Model, theta0: np.ndarray, *, method: str | OptimizerMethod 
         quick = _one_call(model, theta0, maxiter, score_positions)
         if quick is not None:
             return quick
+    started, (_, compiled) = time.perf_counter(), compile_totals()
+    optimum = _host_iteration(model, theta0, method, maxiter, scoring)
+    if method is OptimizerMethod.AUTO:  # the host seconds of this kernel shape, compiles excluded (fused.fit)
+        fused.charge(model, score_positions, time.perf_counter() - started - (compile_totals()[1] - compiled))
+    return optimum
+
+
+def _host_iteration(model: Model, theta0: np.ndarray, method: OptimizerMethod, maxiter: int, scoring: bool) -> Optimum:
+    """The iteration on the host: a kernel call per point, factorisations with numpy."""
     evaluate = _Evaluator(model)
     point = _Point(theta0, *check_start(model, theta0))  # raises if not finite
     evaluate.evaluations = 1  # the start, evaluated by check_start

@@ -31,11 +31,16 @@ def _host(monkeypatch, model, **kwargs):
         return model.fit(**kwargs)
 
 
+@pytest.fixture(autouse=True)
+def _one_call_from_the_first_fit(monkeypatch):
+    """The tests below take the one-call path from the first fit (no host seconds needed first);
+    tests/core/test_fused.py::test_break_even_* check the default policy."""
+    monkeypatch.setattr(fused, "SWITCH_AFTER_SECONDS", 0.0)
+
+
 def _fused(model, **kwargs):
-    """Fit until the one-call kernel is used (it starts after FUSED_AFTER fits of the same shape)."""
-    for _ in range(fused.FUSED_AFTER + 1):
-        res = model.fit(**kwargs)
-    return res
+    """A fit by the one-call kernel (where it converges by full Newton steps)."""
+    return model.fit(**kwargs)
 
 
 def test_constants_are_the_optimizers():
@@ -92,9 +97,6 @@ def test_mean_check_runs_inside_the_kernel():
         return -0.5 * (d - p["mu"]) ** 2 / d.shape[0]
 
     model = hs.Model(mean_loglike, {"mu": 0.0}, data)
-    for _ in range(fused.FUSED_AFTER):
-        with pytest.warns(hs.errors.SpecificationWarning, match="looks like a mean"):
-            model.fit()
     assert optimize.maximize(model, model.start, score_positions=np.array([0])).score_squares is not None
     with pytest.warns(hs.errors.SpecificationWarning, match="looks like a mean"):
         model.fit()
@@ -107,8 +109,7 @@ def test_indefinite_start_is_handed_back(monkeypatch):
         return -((p["mu"] ** 2 - 1.0) ** 2) * d
 
     model = hs.Model(loglike, {"mu": 0.1}, np.ones(50) / 50)
-    quick = fused.fit(model, model.start, 100, None) or fused.fit(model, model.start, 100, None) \
-        or fused.fit(model, model.start, 100, None)
+    quick = fused.fit(model, model.start, 100, None)
     assert quick is not None and quick.status is fused.FusedStatus.HANDED_BACK
     res = _fused(model)
     assert res.converged
@@ -122,9 +123,8 @@ def test_non_finite_start_still_names_the_problem():
         return -0.5 * (d / p["sigma"]) ** 2 - jnp.log(p["sigma"])
 
     model = hs.Model(loglike, {"sigma": -1.0}, np.arange(1.0, 40.0))
-    for _ in range(fused.FUSED_AFTER + 1):
-        with pytest.raises(hs.errors.SpecificationError, match="not finite at the start"):
-            model.fit()
+    with pytest.raises(hs.errors.SpecificationError, match="not finite at the start"):
+        model.fit()
 
 
 def test_iteration_limit_is_the_hosts(monkeypatch):
@@ -133,9 +133,8 @@ def test_iteration_limit_is_the_hosts(monkeypatch):
     model = logit_model(y, X)
     with pytest.warns(hs.errors.ConvergenceWarning):
         host = _host(monkeypatch, model, maxiter=1)
-    for _ in range(fused.FUSED_AFTER + 1):
-        with pytest.warns(hs.errors.ConvergenceWarning):
-            res = model.fit(maxiter=1)
+    with pytest.warns(hs.errors.ConvergenceWarning):
+        res = model.fit(maxiter=1)
     assert res.iterations == host.iterations == 1
     np.testing.assert_allclose(res.params, host.params, rtol=1e-12)
 
@@ -184,3 +183,32 @@ def test_weighted_models_fit_in_one_call_with_the_hosts_answer(monkeypatch):
     repeated = logit_model(np.repeat(y, w), np.repeat(X, w, axis=0)).fit()
     np.testing.assert_allclose(quick.params, repeated.params, rtol=1e-10)
     np.testing.assert_allclose(quick.bse, repeated.bse, rtol=1e-9)
+
+
+def test_break_even_keeps_the_host_until_about_one_compile_of_host_time(monkeypatch):
+    """Default policy (rent until the rent equals the price): a kernel shape's fits stay on the host
+    iteration until they have cost about one compile of the one-call kernel (fused.break_even); the
+    seconds counted are the host fits' own, without the compiles they triggered."""
+    import time
+
+    from hessstats.core.compilation import compile_totals
+
+    monkeypatch.setattr(fused, "SWITCH_AFTER_SECONDS", None)
+    rng = np.random.default_rng(11)
+    data = rng.normal(size=300)
+    def loglike(p, d):  # a program no other test compiles
+        return -0.5 * (d - p["mu"]) ** 2 - 0.1 * p["mu"] ** 4
+
+    model = hs.Model(loglike, {"mu": 0.0}, data)
+    assert fused.fit(model, model.start, 100, None) is None  # nothing spent yet
+    started, (_, compiled) = time.perf_counter(), compile_totals()
+    model.fit()
+    wall, compile_seconds = time.perf_counter() - started, compile_totals()[1] - compiled
+    key = fused._key(fused._plan(model), None)
+    assert 0 < fused._SPENT[key] <= wall - compile_seconds + 1e-9
+    assert fused._SPENT[key] < fused.break_even()
+    fused.charge(model, None, fused.break_even())  # as after many host fits of this shape
+    quick = fused.fit(model, model.start, 100, None)
+    assert quick is not None and quick.status is fused.FusedStatus.CONVERGED
+    other = hs.Model(loglike, {"mu": 0.0}, data[:-20])  # the same kernel shape (300 and 280 rows: bucket 512)
+    assert other.program == model.program and fused.fit(other, other.start, 100, None) is not None
