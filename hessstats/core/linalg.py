@@ -85,8 +85,11 @@ class InformationEigen(NamedTuple):
 
     @property
     def top(self) -> float:
-        """The largest eigenvalue in size (at least the smallest positive float)."""
-        return max(float(np.max(np.abs(self.eigenvalues))), TINY)
+        """The largest eigenvalue in size (at least the smallest positive float). The eigenvalues are
+        ascending, as ``eigh`` returns them (:meth:`indefinite` reads the smallest first), so it is
+        one of the two ends."""
+        values = self.eigenvalues
+        return max(abs(float(values[0])), abs(float(values[-1])), TINY)
 
     def identified(self, rtol: float = DEFAULT_RTOL) -> np.ndarray:
         """Mask of the clearly positive eigenvalues (``> rtol * top``)."""

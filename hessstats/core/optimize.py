@@ -149,7 +149,7 @@ class _Point:
 
     def __init__(self, theta: np.ndarray, llf: float, grad: np.ndarray, hess: np.ndarray):
         self.theta, self.llf, self.grad, self.hess = theta, float(llf), grad, hess
-        self.finite = bool(np.isfinite(self.llf) and np.all(np.isfinite(grad)) and np.all(np.isfinite(hess)))
+        self.finite = math.isfinite(self.llf) and bool(np.isfinite(grad).all()) and bool(np.isfinite(hess).all())
         self._eigen: InformationEigen | None = None
 
     @property
