@@ -234,6 +234,11 @@ BUCKET_MAX_ROWS = 1 << 17
 BUCKET_MAX_BYTES = 1 << 26
 """Data whose row arrays hold more than this many bytes (64 MiB) are not padded (the padded copy is
 kept next to the model's own rows)."""
+TRUSTED_MIN_ROWS = 512
+"""The smallest bucket of a :func:`~hessstats.core.compilation.trusted` built-in. Its rows cost a few
+flops each, so evaluating 50 rows padded to 512 costs microseconds, where each further bucket costs a
+compile (about 0.16 s for a logit): 100 per-group logit fits of 50-500 rows compile once, not four
+times. User functions keep :data:`BUCKET_MIN_ROWS` (their rows may be expensive)."""
 
 
 def _quarter_octaves() -> tuple[int, ...]:
@@ -409,16 +414,18 @@ def trusted_rows(data: Any, nobs: int | None) -> int | None:
     not a row leaf of ``nobs`` rows (such data take the checks of :func:`bucket`). Rows already at
     their bucket size get a padding of no rows (weights 1), so that they run the bucket's kernels.
 
+    At least :data:`TRUSTED_MIN_ROWS` rows.
+
     Example
     -------
-    >>> trusted_rows({"y": np.zeros(50), "X": np.zeros((50, 3))}, 50), trusted_rows({"y": np.zeros(64)}, 64)
-    (64, 64)
+    >>> trusted_rows({"y": np.zeros(50), "X": np.zeros((50, 3))}, 50), trusted_rows({"y": np.zeros(900)}, 900)
+    (512, 1024)
     >>> trusted_rows({"y": np.zeros(50), "c": np.float64(1.0)}, 50) is None
     True
     """
     if not nobs:
         return None
-    rows = bucket_rows(nobs)
+    rows = max(TRUSTED_MIN_ROWS, bucket_rows(nobs))
     leaves = jax.tree_util.tree_leaves(data)
     if nobs > BUCKET_MAX_ROWS or not leaves or not all(is_row_leaf(a, nobs) and hasattr(a, "dtype") for a in leaves):
         return None
@@ -459,7 +466,7 @@ def trusted_bucket(fn: Any, owner: Any, theta0: np.ndarray, data: Any, nobs: int
     >>> y = np.array([0.0, 1.0, 0.0, 1.0, 1.0, 0.0])
     >>> m = logit_model(y, X)
     >>> m.padding.rows, m.program is logit_model(1.0 - y, X).program
-    (64, True)
+    (512, True)
     """
     with x64():
         theta = jax.ShapeDtypeStruct((len(theta0),), np.float64)

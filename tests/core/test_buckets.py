@@ -79,10 +79,10 @@ def test_many_sizes_compile_one_kernel_per_bucket():
 def test_builtin_logit_equals_statsmodels_at_many_sizes():
     """statsmodels Logit live, at sizes in three buckets: params, SEs (nonrobust, HC0, cluster),
     llf, nobs, df and BIC to 1e-10 (BIC/df use the real n); predictions: test_pandas_data_and_row_labels."""
-    for n in (57, 130, 301):
+    for n, bucket in ((57, 512), (600, 1024), (1500, 2048)):  # built-ins: buckets from TRUSTED_MIN_ROWS
         y, X = logit_data(n, seed=n)
         model = logit_model(y, X)
-        assert model.padding is not None and model.padding.rows == engine.bucket_rows(n)
+        assert model.padding is not None and model.padding.rows == bucket
         res = model.fit()
         ref = sm.Logit(y, X).fit(method="newton", disp=0, tol=1e-12)
         np.testing.assert_allclose(res.params, ref.params, rtol=RTOL)
@@ -291,7 +291,7 @@ def test_trusted_builtins_padded_equal_unpadded(n):
     Hessian near the start equal the unpadded ones (the same log-likelihood as Model(...,
     row_buckets=False)) to 1e-10, and the fit's per-row values have n rows."""
     for model in _builtin_models(n):
-        assert model.padding is not None and model.padding.rows == engine.bucket_rows(n)
+        assert model.padding is not None and model.padding.rows == max(engine.TRUSTED_MIN_ROWS, engine.bucket_rows(n))
         data = {k: hs.index_array(np.asarray(v)) if np.asarray(v).dtype.kind in "iu" else v for k, v in model.data.items()}
         plain = hs.Model(model.loglike, model.spec.unravel(model.start), data, row_buckets=False)
         assert plain.padding is None
@@ -308,7 +308,7 @@ def test_trusted_builtin_with_a_non_row_leaf_takes_the_checked_path():
 
     y, X = logit_data(90, seed=4)
     data = {"y": y, "X": X, "c": np.float64(1.0)}
-    assert engine.trusted_rows(data, 90) is None and engine.trusted_rows({"y": y, "X": X}, 90) == 128
+    assert engine.trusted_rows(data, 90) is None and engine.trusted_rows({"y": y, "X": X}, 90) == engine.TRUSTED_MIN_ROWS
     model = hs.Model(logit_loglike, BinaryParams(np.zeros(3)), data)
     plain = hs.Model(logit_loglike, BinaryParams(np.zeros(3)), data, row_buckets=False)
     for a, b in zip(model.evaluate(np.full(3, 0.1)), plain.evaluate(np.full(3, 0.1))):
