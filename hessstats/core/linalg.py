@@ -146,7 +146,7 @@ class InformationEigen(NamedTuple):
         radius = min(radius, 1e150)  # an unbounded region around an indefinite model: a finite one
         if lam[0] < 0:  # hard case: c has (almost) no component on the most negative eigenvectors
             lowest = lam <= lam[0] + rtol * top
-            if float(np.linalg.norm(c[lowest])) <= 1e-10 * max(norm_c, np.finfo(float).tiny):
+            if float(np.linalg.norm(c[lowest])) <= 1e-10 * max(norm_c, TINY):
                 q = np.where(lowest, 0.0, c / np.where(lowest, 1.0, lam - lam[0]))
                 rest = radius ** 2 - float(q @ q)
                 if rest >= 0.0:
@@ -246,17 +246,16 @@ def invert_information(hessian: np.ndarray, names: tuple[str, ...], rtol: float 
         nan = np.full((k, k), np.nan)
         rows = tuple((float("nan"), "non-finite Hessian", str(name), float("nan")) for name in names)
         return InverseInformation(nan, np.full(k, np.nan), np.ones(k, bool), rows)
-    d, eigenvalues, vectors = eigen if eigen is not None else equilibrated_eigh(info)
+    eigen = eigen if eigen is not None else equilibrated_eigh(info)
+    d, eigenvalues, vectors = eigen
     scale = 1.0 / d
-    top = max(float(np.max(np.abs(eigenvalues))), TINY)
+    top = eigen.top
     good = eigenvalues > rtol * top
+    pseudo = ((vectors[:, good] / eigenvalues[good]) @ vectors[:, good].T) * scale[:, None] * scale[None, :]
     if good.all() and np.all(diag > 0):  # every parameter identified (the common case): no diagnostics
-        pseudo = ((vectors / eigenvalues) @ vectors.T) * scale[:, None] * scale[None, :]
         return InverseInformation(pseudo.copy(), eigenvalues, np.zeros(k, bool), (), pseudo)
     # columns with zero or negative diagonal are bad by themselves (no curvature or wrong sign)
     bad_params = (diag <= 0) | np.any(np.abs(vectors[:, ~good]) > LOADING_TOL, axis=1)
-    inv_scaled = (vectors[:, good] / eigenvalues[good]) @ vectors[:, good].T
-    pseudo = inv_scaled * scale[:, None] * scale[None, :]
     cov = pseudo.copy()
     cov[bad_params, :] = np.nan
     cov[:, bad_params] = np.nan

@@ -364,7 +364,8 @@ def value_grad_hess(theta, data, loglike: IndexLoglike, spec: ParamSpec, weights
     eta = _host_eta(xs, rows_b, np.asarray(theta))
     value, g_eta, g_e, d_eta, d_e = derivatives_at(theta, jnp.asarray(eta), data, loglike, spec, weights, consts)
     used = _weighted_rows(weights, eta.shape[0])  # trailing zero-weight rows (bucket padding) add exact zeros
-    xs = [host.setdefault(("rows", id(x)), x[:used]) for x in xs]
+    trimmed: dict[int, np.ndarray] = {}
+    xs = [trimmed.setdefault(id(x), x[:used]) for x in xs]  # `is` kept for a shared design
     grad, hess = _assemble(np, _blas_products, theta.shape[0], xs, rows_b, rows_e,
                            np.asarray(g_eta)[:used], np.asarray(g_e), np.asarray(d_eta)[:, :used], np.asarray(d_e))
     return np.asarray(value), grad, hess

@@ -7,13 +7,15 @@ closed-form mathematics for the hand-back cases (a start where the information i
 
 from __future__ import annotations
 
+import time
+
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import hessstats as hs
 from hessstats.core import fused, optimize
-from hessstats.core.compilation import trace_count
+from hessstats.core.compilation import compile_totals, trace_count
 from hessstats.models.binary import logit_model
 
 
@@ -189,10 +191,6 @@ def test_break_even_keeps_the_host_until_about_one_compile_of_host_time(monkeypa
     """Default policy (rent until the rent equals the price): a kernel shape's fits stay on the host
     iteration until they have cost about one compile of the one-call kernel (fused.break_even); the
     seconds counted are the host fits' own, without the compiles they triggered."""
-    import time
-
-    from hessstats.core.compilation import compile_totals
-
     monkeypatch.setattr(fused, "SWITCH_AFTER_SECONDS", None)
     rng = np.random.default_rng(11)
     data = rng.normal(size=300)
