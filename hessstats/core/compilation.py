@@ -38,6 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from hessstats.core import interpret
 from hessstats.errors import SpecificationError, message
 
 TRACES: collections.Counter[str] = collections.Counter()
@@ -63,7 +64,9 @@ _LOG = logging.getLogger("hessstats")
 def call_kernel(name: str, kernel: Callable, *args: Any, **kwargs: Any) -> Any:
     """Call a jitted kernel, blocking until done; count and time it when it (re)compiles.
 
-    Compiles are logged at DEBUG level on ``logging.getLogger("hessstats")``.
+    A kernel in :data:`INTERPRETED_KERNELS` runs its traced program with numpy
+    (:mod:`hessstats.core.interpret`) until that has cost :data:`NUMPY_SHARE` of one compile of its
+    shape, then is compiled. Compiles are logged at DEBUG level on ``logging.getLogger("hessstats")``.
 
     Example
     -------
@@ -73,12 +76,107 @@ def call_kernel(name: str, kernel: Callable, *args: Any, **kwargs: Any) -> Any:
     """
     before = trace_count()
     start = time.perf_counter()
-    out = jax.block_until_ready(kernel(*args, **kwargs))
-    if trace_count() != before:
+    out, entry = _interpreted(name, kernel, args, kwargs) if name in INTERPRETED_KERNELS and INTERPRET else (None, None)
+    compiled = out is None
+    first = False
+    if compiled:
+        out = jax.block_until_ready(kernel(*args, **kwargs))
+        if entry is not None:  # its first compiled call compiles, whether or not JAX re-runs the trace
+            first, entry[4] = not entry[4], True
+    if trace_count() != before or first:
         elapsed = time.perf_counter() - start
         COMPILE_SECONDS[name] += elapsed
-        _LOG.debug("compiled %s in %.3f s (trace %d)", name, elapsed, TRACES[name])
+        if compiled:
+            _COMPILES[name] += 1
+            _COMPILE_TIME[name] += elapsed
+        _LOG.debug("%s %s in %.3f s (trace %d)", "compiled" if compiled else "traced (numpy)", name, elapsed,
+                   TRACES[name])
     return out
+
+
+INTERPRET = True
+"""Evaluate the first calls of a kernel shape with numpy instead of compiling (False: compile at once).
+Kernels compile at once on other backends than the CPU and with the persistent cache
+(:func:`enable_compilation_cache`), whose compiles later processes reuse."""
+
+INTERPRETED_KERNELS = frozenset({"value_grad_hess", "value_grad", "loglike_obs", "scores", "index_value_grad_hess",
+                                 "index_derivatives", "score_squares"})
+"""The kernels :func:`call_kernel` may evaluate with numpy (pure functions of their arguments,
+static arguments ``loglike`` and ``spec``)."""
+
+COMPILE_GUESS = 0.1
+"""Seconds one compile of a kernel is taken to cost before any has been measured."""
+
+NUMPY_SHARE = 0.25
+"""A kernel shape is compiled once its numpy evaluations have cost this share of one compile: a
+one-off small fit (tens of evaluations of about 0.5 ms) still compiles nothing, and a loop over many
+fits loses at most a quarter of a compile to the slower numpy evaluations."""
+
+_STATIC = ("loglike", "spec")
+_COMPILES: collections.Counter[str] = collections.Counter()
+_COMPILE_TIME: collections.Counter[str] = collections.Counter()
+_ENTRIES: collections.OrderedDict[tuple, list] = collections.OrderedDict()
+"""Per kernel shape: ``[closed jaxpr or None (compile it), output tree, seconds spent in numpy, kernel, compiled]``."""
+_MAX_ENTRIES = 256
+_STATIC_POSITIONS: dict[int, tuple[int, ...]] = {}
+
+
+def compile_estimate(name: str) -> float:
+    """Seconds one compile of kernel ``name`` costs: the mean of those measured, or :data:`COMPILE_GUESS`.
+
+    Example
+    -------
+    >>> compile_estimate("a kernel never compiled") == COMPILE_GUESS
+    True
+    """
+    return _COMPILE_TIME[name] / _COMPILES[name] if _COMPILES[name] else COMPILE_GUESS
+
+
+def _static_positions(kernel: Callable) -> tuple[int, ...]:
+    positions = _STATIC_POSITIONS.get(id(kernel))
+    if positions is None:
+        import inspect
+
+        names = list(inspect.signature(kernel).parameters)
+        positions = _STATIC_POSITIONS[id(kernel)] = tuple(names.index(n) for n in _STATIC if n in names)
+    return positions
+
+
+def _interpreted(name: str, kernel: Callable, args: tuple, kwargs: dict) -> tuple[Any, list | None]:
+    """``(the kernel's outputs evaluated with numpy, or None: compile it; its shape's entry)``. Compiled:
+    another backend, a program with an unsupported primitive or a large intermediate, or one on which
+    numpy has cost a compile already."""
+    if jax.default_backend() != "cpu" or jax.config.jax_compilation_cache_dir:
+        return None, None  # another backend; or a persistent cache, where a compile serves later processes
+    statics = _static_positions(kernel)
+    dynamic = (tuple(a for i, a in enumerate(args) if i not in statics),
+               {k: v for k, v in kwargs.items() if k not in _STATIC})
+    leaves, tree = jax.tree_util.tree_flatten(dynamic)
+    key = (name, id(kernel), tuple(args[i] for i in statics if i < len(args)),
+           tuple((k, kwargs[k]) for k in _STATIC if k in kwargs), tree, jax.config.jax_enable_x64,
+           tuple((np.shape(x), x.dtype if hasattr(x, "dtype") else type(x), bool(getattr(x, "weak_type", False)))
+                 for x in leaves))
+    entry = _ENTRIES.get(key)
+    if entry is None:
+        traced = kernel.trace(*args, **kwargs)
+        ok = traced.in_tree == tree and interpret.supported(traced.jaxpr)
+        entry = _ENTRIES[key] = [traced.jaxpr if ok else None, traced.out_tree, 0.0, kernel, False]
+        while len(_ENTRIES) > _MAX_ENTRIES:
+            _ENTRIES.popitem(last=False)
+    else:
+        _ENTRIES.move_to_end(key)
+    closed, out_tree, spent, _, compiled = entry
+    if compiled or closed is None or spent >= NUMPY_SHARE * compile_estimate(name):
+        return None, entry
+    start = time.perf_counter()
+    try:
+        out = interpret.evaluate(closed, *leaves)
+    except Exception as exc:  # any case numpy does not cover (the values come from XLA instead)
+        _LOG.debug("kernel %s compiled: numpy evaluation failed (%s: %s)", name, type(exc).__name__, exc)
+        entry[0] = None
+        return None, entry
+    entry[2] += time.perf_counter() - start
+    return jax.tree_util.tree_unflatten(out_tree, out), entry
 
 
 def compile_stats() -> dict[str, dict[str, float]]:

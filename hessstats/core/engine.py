@@ -111,7 +111,7 @@ def _block_value_grad_hess(theta: np.ndarray, data: Any, weights: Any, *, loglik
         w = weights if weights is None or isinstance(weights, jax.Array) else jnp.asarray(weights)
         t = np.asarray(theta, dtype=np.float64)
         if index is not None:  # the log-likelihood assembles its own Hessian (index models)
-            out = call_kernel("index_value_grad_hess", index.value_grad_hess, t, data, spec, weights=w)
+            out = index.value_grad_hess(t, data, spec, weights=w)  # its kernels go through call_kernel
         elif len(theta) > AUTO_BLOCK_K:  # many parameters: directions in blocks, bounded memory
             value, grad = call_kernel("value_grad", derivatives.value_grad, t, data, loglike, spec, weights=w,
                                       consts=consts)

@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-import scipy.linalg.blas as blas
+import scipy  # scipy.linalg (its BLAS) loads on first use
 
 DEFAULT_RTOL = 1e-12
 """Eigenvalues of the equilibrated information below ``DEFAULT_RTOL * largest`` count as zero."""
@@ -270,6 +270,10 @@ def invert_information(hessian: np.ndarray, names: tuple[str, ...], rtol: float 
     return InverseInformation(cov, eigenvalues, bad_params, tuple(rows), pseudo)
 
 
+SMALL_GRAM = 100_000
+"""Up to this many entries, :func:`gram` is numpy's ``X.T @ X`` (the copy it may make is small)."""
+
+
 def gram(X: np.ndarray) -> np.ndarray:
     """``X' X`` by one symmetric rank-k update (BLAS ``dsyrk``) without copying ``X``.
 
@@ -282,13 +286,16 @@ def gram(X: np.ndarray) -> np.ndarray:
     >>> X = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
     >>> gram(X).tolist(), gram(np.asfortranarray(X)).tolist()
     ([[35.0, 44.0], [44.0, 56.0]], [[35.0, 44.0], [44.0, 56.0]])
+    >>> big = np.tile(X, (20_000, 1))   # 120,000 entries: dsyrk
+    >>> gram(big).tolist(), gram(np.asfortranarray(big)).tolist() == gram(big).tolist()
+    ([[700000.0, 880000.0], [880000.0, 1120000.0]], True)
     """
     X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2 or X.shape[0] == 0:
+    if X.ndim != 2 or X.shape[0] * X.shape[1] <= SMALL_GRAM:  # numpy's matmul: no BLAS wrapper to load or call
         return np.asarray(X.T @ X, dtype=np.float64)
     if X.flags.f_contiguous:
-        upper = blas.dsyrk(1.0, X, trans=1, lower=0)
+        upper = scipy.linalg.blas.dsyrk(1.0, X, trans=1, lower=0)
     else:
-        upper = blas.dsyrk(1.0, np.ascontiguousarray(X).T, trans=0, lower=0)
+        upper = scipy.linalg.blas.dsyrk(1.0, np.ascontiguousarray(X).T, trans=0, lower=0)
     upper = np.triu(upper)
     return upper + np.triu(upper, 1).T

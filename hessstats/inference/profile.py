@@ -22,7 +22,6 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 import scipy  # scipy.optimize, .stats, .sparse load on first use (scipy's lazy submodules)
-import scipy.special
 
 from hessstats._checks import check_alpha, check_positive
 from hessstats._config import float64

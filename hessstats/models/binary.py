@@ -27,7 +27,6 @@ import jax.numpy as jnp
 import jax.scipy.stats as jstats
 import numpy as np
 import scipy  # scipy.optimize, .stats, .sparse load on first use (scipy's lazy submodules)
-import scipy.special
 
 from hessstats.core.compilation import trusted
 from hessstats.core.linalg import gram

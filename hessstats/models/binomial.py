@@ -27,7 +27,6 @@ import jax.scipy.special as jsp
 import jax.scipy.stats as jst
 import numpy as np
 import scipy  # scipy.optimize, .stats, .sparse load on first use (scipy's lazy submodules)
-import scipy.special
 
 from hessstats.core.compilation import trusted
 from hessstats.core.covariance import Dispersion

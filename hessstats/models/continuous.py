@@ -34,7 +34,7 @@ import jax.numpy as jnp
 import jax.scipy.special as jsp
 import jax.scipy.stats as jstats
 import numpy as np
-import scipy.special
+import scipy  # submodules (scipy.special, scipy.linalg, ...) load on first use (scipy's lazy submodules)
 
 from hessstats.core.compilation import trusted
 from hessstats.core.covariance import Dispersion

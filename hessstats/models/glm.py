@@ -50,7 +50,6 @@ import jax.scipy.special as jsp
 import jax.scipy.stats as jst
 import numpy as np
 import scipy  # scipy.optimize, .stats, .sparse load on first use (scipy's lazy submodules)
-import scipy.special
 
 from hessstats.core.compilation import trusted
 from hessstats.errors import ConvergenceWarning, SpecificationError, message, warn

@@ -30,12 +30,12 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-import scipy.linalg.blas as blas
+import scipy  # scipy.linalg (its BLAS) loads on first use
 from jax.flatten_util import ravel_pytree
 
 from hessstats._config import float64, x64
 from hessstats.core import engine
-from hessstats.core.compilation import TRACES, Program, cached_program
+from hessstats.core.compilation import TRACES, Program, cached_program, call_kernel
 from hessstats.core.params import ParamSpec
 from hessstats.errors import SpecificationError, message
 from hessstats.model import Model
@@ -295,7 +295,7 @@ def _blas_products(grams, vectors):
                 xv += rows.T @ stacked[lo:lo + GRAM_BLOCK]
             for q, (sign, root) in enumerate(zip(signs, roots)):
                 a = rows * root[lo:lo + GRAM_BLOCK, None]  # C order (c, k): a.T is Fortran
-                sums[q] = blas.dsyrk(sign, a.T, beta=1.0, c=sums[q], trans=0, lower=0, overwrite_c=1)
+                sums[q] = scipy.linalg.blas.dsyrk(sign, a.T, beta=1.0, c=sums[q], trans=0, lower=0, overwrite_c=1)
         for i, total in zip(members, sums):
             upper = np.triu(total)
             out[i] = upper + np.triu(upper, 1).T
@@ -357,12 +357,13 @@ def value_grad_hess(theta, data, loglike: IndexLoglike, spec: ParamSpec, weights
     leaves = jax.tree_util.tree_leaves(data)
     if jax.default_backend() != "cpu" or any(len(getattr(a, "devices", lambda: [0])()) > 1 for a in leaves) \
             or _small(data, loglike, theta.shape[0]):
-        return value_grad_hess_jit(theta, data, loglike, spec, weights, consts)
+        return call_kernel("index_value_grad_hess", value_grad_hess_jit, theta, data, loglike, spec, weights, consts)
     xs, rows_b, rows_e = _layout(data, loglike, spec)
     host: dict[int, np.ndarray] = {}
     xs = [host.setdefault(id(x), np.asarray(x)) for x in xs]  # keep `is` for a shared design
     eta = _host_eta(xs, rows_b, np.asarray(theta))
-    value, g_eta, g_e, d_eta, d_e = derivatives_at(theta, jnp.asarray(eta), data, loglike, spec, weights, consts)
+    value, g_eta, g_e, d_eta, d_e = call_kernel("index_derivatives", derivatives_at, theta, eta, data, loglike, spec,
+                                                weights, consts)
     used = _weighted_rows(weights, eta.shape[0])  # trailing zero-weight rows (bucket padding) add exact zeros
     trimmed: dict[int, np.ndarray] = {}
     xs = [trimmed.setdefault(id(x), x[:used]) for x in xs]  # `is` kept for a shared design

@@ -51,7 +51,9 @@ def test_new_shape_compiles_once_and_is_logged(caplog):
         res = hs.fit(poisson, {"beta": np.zeros(2)}, data)
     assert diff.trace_count("value_grad_hess") - before == 1
     assert res.compile_stats["traces"] == 1 and res.compile_stats["compile_seconds"] > 0
-    assert any("compiled value_grad_hess" in r.getMessage() for r in caplog.records)
+    # a new shape is traced once: its first evaluations run with numpy (logged), compiles come later
+    assert any(r.getMessage().startswith(("compiled value_grad_hess", "traced (numpy) value_grad_hess"))
+               for r in caplog.records)
     stats = hs.compile_stats()
     assert stats["value_grad_hess"]["traces"] >= 1
 

@@ -1,0 +1,246 @@
+"""A traced kernel evaluated with numpy: the first calls of a kernel shape without an XLA compile.
+
+Compiling a small kernel costs 0.1-0.5 s (lowering, LLVM), more than thousands of its evaluations
+take. :func:`evaluate` runs the kernel's jaxpr, the very program XLA would compile (JAX's own
+derivatives of the log-likelihood, traced once), one primitive at a time with numpy and
+``scipy.special`` in float64. :func:`hessstats.core.compilation.call_kernel` uses it for a kernel
+shape until the time spent that way reaches a quarter of the cost of one compile, then compiles (ski
+rental: a loop loses at most a quarter of a compile). A one-off small fit in a script compiles nothing.
+
+Only elementwise, broadcasting, reduction and contraction primitives are evaluated (:data:`SUPPORTED`);
+a program with any other primitive, or with an intermediate over :data:`MAX_ELEMENTS` values, is
+compiled as before. Values agree with XLA's to rounding (both float64; ``exp``, ``log`` and the special
+functions are each accurate to a few units in the last place).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import scipy  # scipy.special loads on first use
+
+MAX_ELEMENTS = 1 << 18
+"""The largest intermediate (values) a program may have to be evaluated with numpy (2 MB in float64):
+larger programs are compiled at once (numpy's unfused passes would cost more than the compile saves)."""
+
+
+def _broadcast_in_dim(x, *, shape, broadcast_dimensions, **_):
+    x = np.asarray(x)
+    expanded = [1] * len(shape)
+    for i, d in enumerate(broadcast_dimensions):
+        expanded[d] = x.shape[i]
+    return np.broadcast_to(x.reshape(expanded), shape)
+
+
+def _dot_general(a, b, *, dimension_numbers, preferred_element_type=None, **_):
+    """``lax.dot_general`` as one batched matmul: (batch, lhs free, rhs free) output order."""
+    (lc, rc), (lb, rb) = dimension_numbers
+    a, b = np.asarray(a), np.asarray(b)
+    lf = [i for i in range(a.ndim) if i not in lc and i not in lb]
+    rf = [i for i in range(b.ndim) if i not in rc and i not in rb]
+    batch = [a.shape[i] for i in lb]
+    size = lambda dims, shape: int(np.prod([shape[i] for i in dims], dtype=np.int64))
+    a2 = a.transpose(list(lb) + lf + list(lc)).reshape(batch_size := size(lb, a.shape), size(lf, a.shape), size(lc, a.shape))
+    b2 = b.transpose(list(rb) + list(rc) + rf).reshape(batch_size, size(rc, b.shape), size(rf, b.shape))
+    out = np.matmul(a2, b2).reshape(batch + [a.shape[i] for i in lf] + [b.shape[i] for i in rf])
+    return out if preferred_element_type is None else out.astype(preferred_element_type)
+
+
+def _select_n(which, *cases):
+    which = np.asarray(which)
+    if which.dtype == bool:
+        return np.where(which, cases[1], cases[0])
+    return np.choose(which.astype(np.int64), np.broadcast_arrays(*cases))
+
+
+def _iota(*, dtype, shape, dimension, **_):
+    expanded = [1] * len(shape)
+    expanded[dimension] = shape[dimension]
+    return np.broadcast_to(np.arange(shape[dimension], dtype=dtype).reshape(expanded), shape)
+
+
+def _div(a, b):
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype.kind in "iu":  # C division: toward zero
+        return (np.sign(a) * np.sign(b) * (np.abs(a) // np.abs(b))).astype(a.dtype)
+    return np.divide(a, b)
+
+
+def _cumulative(ufunc):
+    def run(x, *, axis, reverse, **_):
+        x = np.asarray(x)
+        if reverse:
+            return np.flip(ufunc.accumulate(np.flip(x, axis), axis=axis), axis)
+        return ufunc.accumulate(x, axis=axis)
+
+    return run
+
+
+def _special(name: str) -> Callable:
+    return lambda *x: getattr(scipy.special, name)(*x)
+
+
+_UNARY: dict[str, Callable] = {
+    "exp": np.exp, "exp2": np.exp2, "log": np.log, "log1p": np.log1p, "expm1": np.expm1, "neg": np.negative,
+    "abs": np.abs, "sqrt": np.sqrt, "cbrt": np.cbrt, "rsqrt": lambda x: 1.0 / np.sqrt(x), "tanh": np.tanh,
+    "sin": np.sin, "cos": np.cos, "tan": np.tan, "asin": np.arcsin, "acos": np.arccos, "atan": np.arctan,
+    "sinh": np.sinh, "cosh": np.cosh, "asinh": np.arcsinh, "acosh": np.arccosh, "atanh": np.arctanh,
+    "sign": np.sign, "floor": np.floor, "ceil": np.ceil, "not": np.invert, "is_finite": np.isfinite,
+    "square": np.square, "logistic": _special("expit"), "lgamma": _special("gammaln"),
+    "digamma": _special("digamma"), "erf": _special("erf"), "erfc": _special("erfc"), "erf_inv": _special("erfinv"),
+    "real": np.real, "imag": np.imag, "stop_gradient": lambda x: x, "copy": np.copy, "copy_p": np.copy,
+}
+_BINARY: dict[str, Callable] = {
+    "add": np.add, "add_any": np.add, "sub": np.subtract, "mul": np.multiply, "div": _div, "max": np.maximum,
+    "min": np.minimum, "pow": np.power, "eq": np.equal, "ne": np.not_equal, "lt": np.less, "le": np.less_equal,
+    "gt": np.greater, "ge": np.greater_equal, "and": np.bitwise_and, "or": np.bitwise_or, "xor": np.bitwise_xor,
+    "atan2": np.arctan2, "rem": np.fmod, "nextafter": np.nextafter, "igamma": _special("gammainc"),
+    "igammac": _special("gammaincc"), "polygamma": lambda m, x: scipy.special.polygamma(m.astype(np.int64), x),
+    "zeta": _special("zeta"),
+}
+_STRUCTURAL: dict[str, Callable] = {
+    "broadcast_in_dim": _broadcast_in_dim,
+    "dot_general": _dot_general,
+    "reduce_sum": lambda x, *, axes, **_: np.sum(x, axis=tuple(axes)),
+    "reduce_max": lambda x, *, axes, **_: np.max(x, axis=tuple(axes)),
+    "reduce_min": lambda x, *, axes, **_: np.min(x, axis=tuple(axes)),
+    "reduce_prod": lambda x, *, axes, **_: np.prod(x, axis=tuple(axes)),
+    "convert_element_type": lambda x, *, new_dtype, **_: np.asarray(x).astype(new_dtype),
+    "iota": _iota,
+    "split": lambda x, *, sizes, axis, **_: np.split(x, np.cumsum(sizes)[:-1], axis=axis),
+    "transpose": lambda x, *, permutation, **_: np.transpose(x, permutation),
+    "integer_pow": lambda x, *, y, **_: np.power(x, y) if y >= 0 else 1.0 / np.power(x, -y),
+    "reshape": lambda x, *, new_sizes, **_: np.reshape(x, new_sizes),
+    "squeeze": lambda x, *, dimensions, **_: np.squeeze(x, axis=tuple(dimensions)),
+    "rev": lambda x, *, dimensions, **_: np.flip(x, axis=tuple(dimensions)),
+    "expand_dims": lambda x, *, dimensions, **_: np.expand_dims(x, tuple(dimensions)),
+    "concatenate": lambda *xs, dimension, **_: np.concatenate(xs, axis=dimension),
+    "slice": lambda x, *, start_indices, limit_indices, strides, **_: x[tuple(
+        slice(s, e, st) for s, e, st in zip(start_indices, limit_indices, strides or (1,) * len(start_indices)))],
+    "pad": None,  # evaluated in _pad (needs the padding value operand)
+    "select_n": _select_n,
+    "clamp": lambda lo, x, hi: np.clip(x, lo, hi),
+    "cumsum": _cumulative(np.add),
+    "cumprod": _cumulative(np.multiply),
+    "cummax": _cumulative(np.maximum),
+    "cummin": _cumulative(np.minimum),
+}
+_CALLS = ("pjit", "jit", "closed_call", "core_call", "custom_jvp_call", "custom_vjp_call", "remat", "checkpoint")
+
+SUPPORTED = frozenset(_UNARY) | frozenset(_BINARY) | frozenset(_STRUCTURAL) | frozenset(_CALLS)
+"""The primitives :func:`evaluate` runs (others: the kernel is compiled)."""
+
+
+def _pad(x, value, *, padding_config, **_):
+    x = np.asarray(x)
+    if any(interior for _, _, interior in padding_config) or any(lo < 0 or hi < 0 for lo, hi, _ in padding_config):
+        raise NotImplementedError("interior or negative padding")
+    return np.pad(x, [(lo, hi) for lo, hi, _ in padding_config], constant_values=value)
+
+
+def _inner(params: dict) -> Any:
+    """The closed jaxpr a call-like primitive runs."""
+    for key in ("jaxpr", "call_jaxpr", "fun_jaxpr"):
+        if key in params:
+            return params[key]
+    raise NotImplementedError("a call primitive without a jaxpr")
+
+
+def _jaxpr_and_consts(closed: Any) -> tuple[Any, Sequence]:
+    return (closed.jaxpr, closed.consts) if hasattr(closed, "consts") else (closed, ())
+
+
+def supported(closed: Any, max_elements: int = MAX_ELEMENTS) -> bool:
+    """True when every primitive of the program (nested calls included) is one :func:`evaluate`
+    runs and no value has more than ``max_elements`` entries.
+
+    Example
+    -------
+    >>> import jax, jax.numpy as jnp
+    >>> supported(jax.make_jaxpr(lambda x: jnp.exp(x).sum())(jnp.ones(3)))
+    True
+    >>> supported(jax.make_jaxpr(lambda x: jnp.sort(x))(jnp.ones(3)))
+    False
+    """
+    jaxpr, _ = _jaxpr_and_consts(closed)
+    for eqn in jaxpr.eqns:
+        name = eqn.primitive.name
+        if name not in SUPPORTED:
+            return False
+        if any(int(np.prod(getattr(v.aval, "shape", ()), dtype=np.int64)) > max_elements for v in eqn.outvars):
+            return False
+        if name in _CALLS and not supported(_inner(eqn.params), max_elements):
+            return False
+    return True
+
+
+def _read(env: dict, v: Any) -> Any:
+    if hasattr(v, "val"):  # a literal
+        return np.asarray(v.val, dtype=v.aval.dtype)
+    return env[v]
+
+
+def evaluate(closed: Any, *args: Any) -> list[np.ndarray]:
+    """The outputs of a (closed) jaxpr at ``args`` (its flat inputs), computed with numpy.
+
+    Example
+    -------
+    >>> import jax, jax.numpy as jnp
+    >>> with jax.enable_x64(True):
+    ...     closed = jax.make_jaxpr(jax.grad(lambda x: jnp.sum(jnp.log1p(x ** 2))))(jnp.ones(2))
+    >>> [np.round(a, 6).tolist() for a in evaluate(closed, np.array([1.0, 2.0]))]   # 2x / (1 + x^2)
+    [[1.0, 0.8]]
+    """
+    jaxpr, consts = _jaxpr_and_consts(closed)
+    with np.errstate(all="ignore"):  # XLA's inf and nan without warnings, as the compiled kernel
+        return _run(jaxpr, consts, args)
+
+
+def _last_uses(jaxpr: Any) -> dict[int, list[Any]]:
+    """Per equation, the variables read there for the last time (freed after it: bounded memory)."""
+    last: dict[Any, int] = {}
+    for i, eqn in enumerate(jaxpr.eqns):
+        for v in eqn.invars:
+            if not hasattr(v, "val"):
+                last[v] = i
+    keep = {v for v in jaxpr.outvars if not hasattr(v, "val")}
+    out: dict[int, list[Any]] = {}
+    for v, i in last.items():
+        if v not in keep:
+            out.setdefault(i, []).append(v)
+    return out
+
+
+def _run(jaxpr: Any, consts: Sequence, args: Sequence) -> list[np.ndarray]:
+    env: dict[Any, Any] = {}
+    for v, c in zip(jaxpr.constvars, consts):
+        env[v] = np.asarray(c)
+    for v, a in zip(jaxpr.invars, args):
+        env[v] = np.asarray(a)
+    free = _last_uses(jaxpr)
+    for i, eqn in enumerate(jaxpr.eqns):
+        name, params = eqn.primitive.name, eqn.params
+        ins = [_read(env, v) for v in eqn.invars]
+        if name in _BINARY:
+            out = _BINARY[name](*ins)
+        elif name in _UNARY:
+            out = _UNARY[name](*ins)
+        elif name == "pad":
+            out = _pad(*ins, **params)
+        elif name in _STRUCTURAL:
+            out = _STRUCTURAL[name](*ins, **params)
+        elif name in _CALLS:
+            inner, inner_consts = _jaxpr_and_consts(_inner(params))
+            out = _run(inner, inner_consts, ins)
+        else:
+            raise NotImplementedError(f"primitive {name}")
+        if eqn.primitive.multiple_results:
+            for v, o in zip(eqn.outvars, out):
+                env[v] = np.asarray(o)
+        else:
+            env[eqn.outvars[0]] = np.asarray(out, dtype=eqn.outvars[0].aval.dtype)
+        for v in free.get(i, ()):
+            env.pop(v, None)
+    return [_read(env, v) for v in jaxpr.outvars]
