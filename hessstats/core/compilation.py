@@ -27,6 +27,7 @@ import collections
 import enum
 import logging
 import os
+import threading
 import time
 import types
 import weakref
@@ -56,7 +57,8 @@ def trace_count(kernel: str | None = None) -> int:
     return TRACES[kernel] if kernel else sum(TRACES.values())
 
 COMPILE_SECONDS: collections.Counter[str] = collections.Counter()
-"""Wall time of the calls that traced (compiled) each kernel: compile plus one execution."""
+"""Wall time of the calls that traced or compiled each kernel: the trace plus one numpy evaluation
+(the first calls of a shape), or the compile plus one execution."""
 
 _LOG = logging.getLogger("hessstats")
 
@@ -116,8 +118,9 @@ _STATIC = ("loglike", "spec")
 _COMPILES: collections.Counter[str] = collections.Counter()
 _COMPILE_TIME: collections.Counter[str] = collections.Counter()
 _ENTRIES: collections.OrderedDict[tuple, list] = collections.OrderedDict()
-"""Per kernel shape: ``[closed jaxpr or None (compile it), output tree, seconds spent in numpy, kernel, compiled]``."""
+"""Per kernel shape: ``[numpy plan or None (compile it), output tree, seconds spent in numpy, kernel, compiled]``."""
 _MAX_ENTRIES = 256
+_ENTRIES_LOCK = threading.Lock()
 _STATIC_POSITIONS: dict[int, tuple[int, ...]] = {}
 
 
@@ -156,21 +159,29 @@ def _interpreted(name: str, kernel: Callable, args: tuple, kwargs: dict) -> tupl
            tuple((k, kwargs[k]) for k in _STATIC if k in kwargs), tree, jax.config.jax_enable_x64,
            tuple((np.shape(x), x.dtype if hasattr(x, "dtype") else type(x), bool(getattr(x, "weak_type", False)))
                  for x in leaves))
-    entry = _ENTRIES.get(key)
+    with _ENTRIES_LOCK:  # fits may run in threads (a Dask worker's, a user's pool)
+        entry = _ENTRIES.get(key)
+        if entry is not None:
+            _ENTRIES.move_to_end(key)
     if entry is None:
         traced = kernel.trace(*args, **kwargs)
-        ok = traced.in_tree == tree and interpret.supported(traced.jaxpr)
-        entry = _ENTRIES[key] = [traced.jaxpr if ok else None, traced.out_tree, 0.0, kernel, False]
-        while len(_ENTRIES) > _MAX_ENTRIES:
-            _ENTRIES.popitem(last=False)
-    else:
-        _ENTRIES.move_to_end(key)
-    closed, out_tree, spent, _, compiled = entry
-    if compiled or closed is None or spent >= NUMPY_SHARE * compile_estimate(name):
+        plan = None
+        if traced.in_tree == tree and interpret.supported(traced.jaxpr):
+            try:
+                plan = interpret.Plan(traced.jaxpr)
+            except Exception as exc:  # a case the numpy steps do not cover: compile
+                _LOG.debug("kernel %s compiled: no numpy plan (%s: %s)", name, type(exc).__name__, exc)
+        entry = [plan, traced.out_tree, 0.0, kernel, False]
+        with _ENTRIES_LOCK:
+            entry = _ENTRIES.setdefault(key, entry)
+            while len(_ENTRIES) > _MAX_ENTRIES:
+                _ENTRIES.popitem(last=False)
+    plan, out_tree, spent, _, compiled = entry
+    if compiled or plan is None or spent >= NUMPY_SHARE * compile_estimate(name):
         return None, entry
     start = time.perf_counter()
     try:
-        out = interpret.evaluate(closed, *leaves)
+        out = interpret.run(plan, leaves)
     except Exception as exc:  # any case numpy does not cover (the values come from XLA instead)
         _LOG.debug("kernel %s compiled: numpy evaluation failed (%s: %s)", name, type(exc).__name__, exc)
         entry[0] = None

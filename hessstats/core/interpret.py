@@ -15,6 +15,7 @@ functions are each accurate to a few units in the last place).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -35,17 +36,30 @@ def _broadcast_in_dim(x, *, shape, broadcast_dimensions, **_):
 
 
 def _dot_general(a, b, *, dimension_numbers, preferred_element_type=None, **_):
-    """``lax.dot_general`` as one batched matmul: (batch, lhs free, rhs free) output order."""
+    """``lax.dot_general`` as one (batched) matmul: (batch, lhs free, rhs free) output order."""
+    return _dot_plan(np.shape(a), np.shape(b), dimension_numbers, preferred_element_type)(a, b)
+
+
+def _dot_plan(a_shape: tuple, b_shape: tuple, dimension_numbers: Any, preferred_element_type: Any = None) -> Callable:
+    """:func:`_dot_general` at fixed operand shapes, with its permutations and sizes computed once."""
     (lc, rc), (lb, rb) = dimension_numbers
-    a, b = np.asarray(a), np.asarray(b)
-    lf = [i for i in range(a.ndim) if i not in lc and i not in lb]
-    rf = [i for i in range(b.ndim) if i not in rc and i not in rb]
-    batch = [a.shape[i] for i in lb]
-    size = lambda dims, shape: int(np.prod([shape[i] for i in dims], dtype=np.int64))
-    a2 = a.transpose(list(lb) + lf + list(lc)).reshape(batch_size := size(lb, a.shape), size(lf, a.shape), size(lc, a.shape))
-    b2 = b.transpose(list(rb) + list(rc) + rf).reshape(batch_size, size(rc, b.shape), size(rf, b.shape))
-    out = np.matmul(a2, b2).reshape(batch + [a.shape[i] for i in lf] + [b.shape[i] for i in rf])
-    return out if preferred_element_type is None else out.astype(preferred_element_type)
+    lf = [i for i in range(len(a_shape)) if i not in lc and i not in lb]
+    rf = [i for i in range(len(b_shape)) if i not in rc and i not in rb]
+    pa, pb = list(lb) + lf + list(lc), list(rb) + list(rc) + rf
+    batch = math.prod(a_shape[i] for i in lb)
+    m, k, n = (math.prod(a_shape[i] for i in lf), math.prod(a_shape[i] for i in lc), math.prod(b_shape[i] for i in rf))
+    out_shape = [a_shape[i] for i in lb] + [a_shape[i] for i in lf] + [b_shape[i] for i in rf]
+    a_dims, b_dims = ((m, k), (k, n)) if not lb else ((batch, m, k), (batch, k, n))
+    a_same, b_same = pa == list(range(len(a_shape))), pb == list(range(len(b_shape)))
+
+    def run(a, b):
+        # contiguous operands: a broadcast view (zero strides) would keep matmul off BLAS
+        a2 = np.ascontiguousarray(a if a_same else np.transpose(a, pa)).reshape(a_dims)
+        b2 = np.ascontiguousarray(b if b_same else np.transpose(b, pb)).reshape(b_dims)
+        out = np.matmul(a2, b2).reshape(out_shape)
+        return out if preferred_element_type is None else out.astype(preferred_element_type)
+
+    return run
 
 
 def _select_n(which, *cases):
@@ -176,14 +190,136 @@ def supported(closed: Any, max_elements: int = MAX_ELEMENTS) -> bool:
     return True
 
 
-def _read(env: dict, v: Any) -> Any:
-    if hasattr(v, "val"):  # a literal
-        return np.asarray(v.val, dtype=v.aval.dtype)
-    return env[v]
+class Plan:
+    """A jaxpr flattened once into numpy steps (nested calls inlined, parameters bound, literals and
+    constants in place, each value freed after its last use); :meth:`run` evaluates it.
+
+    Example
+    -------
+    >>> import jax, jax.numpy as jnp
+    >>> with jax.enable_x64(True):
+    ...     plan = Plan(jax.make_jaxpr(lambda x, y: (jnp.exp(x) * y).sum())(jnp.ones(2), jnp.ones(2)))
+    >>> float(np.round(plan.run([np.zeros(2), np.array([1.0, 2.0])])[0], 12))
+    3.0
+    """
+
+    def __init__(self, closed: Any):
+        self._template: list[Any] = []
+        self._steps: list[tuple] = []
+        jaxpr, consts = _jaxpr_and_consts(closed)
+        self._inputs = [self._register() for _ in jaxpr.invars]
+        self._outputs = self._emit(jaxpr, consts, self._inputs)
+        self._free_after_last_use()
+
+    def _register(self, value: Any = None) -> int:
+        self._template.append(value)
+        return len(self._template) - 1
+
+    def _emit(self, jaxpr: Any, consts: Sequence, inputs: Sequence[int]) -> list[int]:
+        env: dict[Any, int] = {}
+        for v, c in zip(jaxpr.constvars, consts):
+            env[v] = self._register(np.asarray(c))
+        env.update(zip(jaxpr.invars, inputs))
+
+        def reg(v: Any) -> int:
+            if hasattr(v, "val"):  # a literal
+                return self._register(np.asarray(v.val, dtype=v.aval.dtype))
+            return env[v]
+
+        for eqn in jaxpr.eqns:
+            ins = [reg(v) for v in eqn.invars]
+            name = eqn.primitive.name
+            if name in _CALLS:
+                inner, inner_consts = _jaxpr_and_consts(_inner(eqn.params))
+                env.update(zip(eqn.outvars, self._emit(inner, inner_consts, ins)))
+                continue
+            fn = _bind(name, eqn)
+            if all(self._template[r] is not None for r in ins):  # constant inputs (iota, literals): folded now
+                with np.errstate(all="ignore"):
+                    value = fn(*[self._template[r] for r in ins])
+                if eqn.primitive.multiple_results:
+                    env.update((v, self._register(np.asarray(o))) for v, o in zip(eqn.outvars, value))
+                else:
+                    env[eqn.outvars[0]] = self._register(np.asarray(value, dtype=eqn.outvars[0].aval.dtype))
+                continue
+            if eqn.primitive.multiple_results:
+                outs = tuple(self._register() for _ in eqn.outvars)
+                self._steps.append((fn, ins, outs, None))
+                env.update(zip(eqn.outvars, outs))
+            else:
+                out = self._register()
+                self._steps.append((fn, ins, out, np.dtype(eqn.outvars[0].aval.dtype)))
+                env[eqn.outvars[0]] = out
+        return [reg(v) for v in jaxpr.outvars]
+
+    def _free_after_last_use(self) -> None:
+        last: dict[int, int] = {}
+        for i, (_, ins, _, _) in enumerate(self._steps):
+            for r in ins:
+                if self._template[r] is None:  # computed values only (constants stay)
+                    last[r] = i
+        keep = set(self._outputs)
+        clear: list[list[int]] = [[] for _ in self._steps]
+        for r, i in last.items():
+            if r not in keep:
+                clear[i].append(r)
+        self._steps = [(fn, ins, out, dtype, tuple(c)) for (fn, ins, out, dtype), c in zip(self._steps, clear)]
+
+    def run(self, args: Sequence[Any]) -> list[np.ndarray]:
+        """The outputs at the flat inputs ``args``."""
+        regs = list(self._template)
+        for r, a in zip(self._inputs, args):
+            regs[r] = np.asarray(a)
+        with np.errstate(all="ignore"):  # XLA's inf and nan without warnings, as the compiled kernel
+            for fn, ins, out, dtype, clear in self._steps:
+                value = fn(*[regs[i] for i in ins])
+                if dtype is None:
+                    for o, v in zip(out, value):
+                        regs[o] = np.asarray(v)
+                else:
+                    if not isinstance(value, np.ndarray | np.generic) or value.dtype != dtype:
+                        value = np.asarray(value, dtype=dtype)
+                    regs[out] = value
+                for r in clear:
+                    regs[r] = None
+        # fresh writable arrays, as XLA returns: never a folded constant, an input or a broadcast view
+        return [np.array(regs[r]) for r in self._outputs]
+
+
+def _bind(name: str, eqn: Any) -> Callable:
+    """The numpy function of one equation with its parameters bound."""
+    fn = _bound(name, eqn)
+    if getattr(fn, "__name__", None) == "<lambda>":
+        fn.__name__ = name  # profiles name the primitive
+    return fn
+
+
+def _bound(name: str, eqn: Any) -> Callable:
+    params = eqn.params
+    if name in _BINARY:
+        return _BINARY[name]
+    if name in _UNARY:
+        return _UNARY[name]
+    if name == "pad":
+        return lambda x, value: _pad(x, value, **params)
+    if name == "broadcast_in_dim":
+        shape, dims = tuple(params["shape"]), params["broadcast_dimensions"]
+        expanded = [1] * len(shape)
+        for i, d in enumerate(dims):
+            expanded[d] = eqn.invars[0].aval.shape[i]
+        return lambda x: np.broadcast_to(np.reshape(x, expanded), shape)
+    if name == "dot_general":
+        return _dot_plan(tuple(eqn.invars[0].aval.shape), tuple(eqn.invars[1].aval.shape), params["dimension_numbers"],
+                         params.get("preferred_element_type"))
+    if name in _STRUCTURAL:
+        fn = _STRUCTURAL[name]
+        return lambda *xs: fn(*xs, **params)
+    raise NotImplementedError(f"primitive {name}")
 
 
 def evaluate(closed: Any, *args: Any) -> list[np.ndarray]:
-    """The outputs of a (closed) jaxpr at ``args`` (its flat inputs), computed with numpy.
+    """The outputs of a (closed) jaxpr at ``args`` (its flat inputs), computed with numpy
+    (a :class:`Plan` built and run once).
 
     Example
     -------
@@ -193,54 +329,18 @@ def evaluate(closed: Any, *args: Any) -> list[np.ndarray]:
     >>> [np.round(a, 6).tolist() for a in evaluate(closed, np.array([1.0, 2.0]))]   # 2x / (1 + x^2)
     [[1.0, 0.8]]
     """
-    jaxpr, consts = _jaxpr_and_consts(closed)
-    with np.errstate(all="ignore"):  # XLA's inf and nan without warnings, as the compiled kernel
-        return _run(jaxpr, consts, args)
+    return Plan(closed).run(args)
 
 
-def _last_uses(jaxpr: Any) -> dict[int, list[Any]]:
-    """Per equation, the variables read there for the last time (freed after it: bounded memory)."""
-    last: dict[Any, int] = {}
-    for i, eqn in enumerate(jaxpr.eqns):
-        for v in eqn.invars:
-            if not hasattr(v, "val"):
-                last[v] = i
-    keep = {v for v in jaxpr.outvars if not hasattr(v, "val")}
-    out: dict[int, list[Any]] = {}
-    for v, i in last.items():
-        if v not in keep:
-            out.setdefault(i, []).append(v)
-    return out
+def run(plan: Plan, args: Sequence[Any]) -> list[np.ndarray]:
+    """``plan.run(args)`` (the one place :func:`~hessstats.core.compilation.call_kernel` evaluates).
 
-
-def _run(jaxpr: Any, consts: Sequence, args: Sequence) -> list[np.ndarray]:
-    env: dict[Any, Any] = {}
-    for v, c in zip(jaxpr.constvars, consts):
-        env[v] = np.asarray(c)
-    for v, a in zip(jaxpr.invars, args):
-        env[v] = np.asarray(a)
-    free = _last_uses(jaxpr)
-    for i, eqn in enumerate(jaxpr.eqns):
-        name, params = eqn.primitive.name, eqn.params
-        ins = [_read(env, v) for v in eqn.invars]
-        if name in _BINARY:
-            out = _BINARY[name](*ins)
-        elif name in _UNARY:
-            out = _UNARY[name](*ins)
-        elif name == "pad":
-            out = _pad(*ins, **params)
-        elif name in _STRUCTURAL:
-            out = _STRUCTURAL[name](*ins, **params)
-        elif name in _CALLS:
-            inner, inner_consts = _jaxpr_and_consts(_inner(params))
-            out = _run(inner, inner_consts, ins)
-        else:
-            raise NotImplementedError(f"primitive {name}")
-        if eqn.primitive.multiple_results:
-            for v, o in zip(eqn.outvars, out):
-                env[v] = np.asarray(o)
-        else:
-            env[eqn.outvars[0]] = np.asarray(out, dtype=eqn.outvars[0].aval.dtype)
-        for v in free.get(i, ()):
-            env.pop(v, None)
-    return [_read(env, v) for v in jaxpr.outvars]
+    Example
+    -------
+    >>> import jax, jax.numpy as jnp
+    >>> with jax.enable_x64(True):
+    ...     plan = Plan(jax.make_jaxpr(lambda x: x * 2.0)(jnp.ones(2)))
+    >>> run(plan, [np.array([1.0, 2.0])])[0].tolist()
+    [2.0, 4.0]
+    """
+    return plan.run(args)

@@ -85,6 +85,19 @@ def test_structural_primitives_match_xla():
     _compare(f, a, b, i)
 
 
+def test_outputs_are_fresh_arrays():
+    """An output that is an input, a folded constant or a broadcast is returned as a new writable array:
+    writing into it changes neither the caller's input nor later evaluations."""
+    with x64():
+        plan = interpret.Plan(jax.make_jaxpr(lambda x: (x, jnp.zeros(3), jnp.broadcast_to(x.sum(), (3,))))(jnp.ones(3)))
+    x = np.array([1.0, 2.0, 3.0])
+    first = plan.run([x])
+    for out in first:
+        out[:] = -7.0
+    assert x.tolist() == [1.0, 2.0, 3.0]
+    assert [a.tolist() for a in plan.run([x])] == [[1.0, 2.0, 3.0], [0.0, 0.0, 0.0], [6.0, 6.0, 6.0]]
+
+
 def test_unsupported_programs_are_detected():
     """Sorting, gathers and control flow are left to XLA; so are intermediates above the size limit."""
     with x64():
@@ -156,7 +169,7 @@ def test_a_failing_numpy_evaluation_falls_back_to_xla(monkeypatch):
         raise ValueError("simulated defect")
 
     y, x = _fresh_logit(1409, 4)
-    monkeypatch.setattr(interpret, "evaluate", broken)
+    monkeypatch.setattr(interpret, "run", broken)
     compiles = sum(compilation._COMPILES.values())
     res = hs.fit(_logit_loglike, {"beta": np.zeros(4)}, {"y": y, "X": x})
     assert sum(compilation._COMPILES.values()) >= compiles + 1
