@@ -308,6 +308,11 @@ def _bound(name: str, eqn: Any) -> Callable:
         for i, d in enumerate(dims):
             expanded[d] = eqn.invars[0].aval.shape[i]
         return lambda x: np.broadcast_to(np.reshape(x, expanded), shape)
+    if name == "convert_element_type":
+        source, target = np.dtype(eqn.invars[0].aval.dtype), np.dtype(params["new_dtype"])
+        if source.kind in "fc" and target.kind in "iub":  # XLA's float-to-integer rules (nan, overflow) differ
+            raise NotImplementedError(f"conversion {source} -> {target}")
+        return lambda x: np.asarray(x).astype(target)
     if name == "dot_general":
         return _dot_plan(tuple(eqn.invars[0].aval.shape), tuple(eqn.invars[1].aval.shape), params["dimension_numbers"],
                          params.get("preferred_element_type"))

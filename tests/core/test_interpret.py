@@ -104,6 +104,8 @@ def test_unsupported_programs_are_detected():
         assert not interpret.supported(jax.make_jaxpr(jnp.sort)(jnp.ones(3)))
         assert not interpret.supported(jax.make_jaxpr(lambda x, j: x[j])(jnp.ones(3), jnp.array([0, 2])))
         assert not interpret.supported(jax.make_jaxpr(lambda x: jax.lax.cond(x > 0, jnp.sin, jnp.cos, x))(1.0))
+        with pytest.raises(NotImplementedError):  # float -> integer conversions (nan, overflow) are XLA's
+            interpret.Plan(jax.make_jaxpr(lambda x: x.astype(jnp.int32))(jnp.ones(3)))
         big = jax.make_jaxpr(lambda x: jnp.outer(x, x).sum())(jnp.ones(300))
         assert interpret.supported(big) and not interpret.supported(big, max_elements=1000)
 
