@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import collections
 import enum
+import inspect
 import logging
 import os
 import threading
@@ -32,6 +33,7 @@ import time
 import types
 import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from hessstats.core import interpret
+
+try:  # the JAX settings a trace depends on (dtype promotion, x64, ...): what jit's own trace cache is keyed on
+    from jax._src.config import trace_context as _trace_context
+except ImportError:  # pragma: no cover (a JAX without it: the float64 setting, the one hessstats changes)
+    def _trace_context() -> Any:
+        return jax.config.jax_enable_x64
 from hessstats.errors import SpecificationError, message
 
 TRACES: collections.Counter[str] = collections.Counter()
@@ -78,13 +86,13 @@ def call_kernel(name: str, kernel: Callable, *args: Any, **kwargs: Any) -> Any:
     """
     before = trace_count()
     start = time.perf_counter()
-    out, entry = _interpreted(name, kernel, args, kwargs) if name in INTERPRETED_KERNELS and INTERPRET else (None, None)
+    out, shape = _interpreted(name, kernel, args, kwargs) if name in INTERPRETED_KERNELS and INTERPRET else (None, None)
     compiled = out is None
     first = False
     if compiled:
         out = jax.block_until_ready(kernel(*args, **kwargs))
-        if entry is not None:  # its first compiled call compiles, whether or not JAX re-runs the trace
-            first, entry[4] = not entry[4], True
+        if shape is not None:  # its first compiled call compiles, whether or not JAX re-runs the trace
+            first, shape.compiled = not shape.compiled, True
     if trace_count() != before or first:
         elapsed = time.perf_counter() - start
         COMPILE_SECONDS[name] += elapsed
@@ -117,8 +125,24 @@ fits loses at most a quarter of a compile to the slower numpy evaluations."""
 _STATIC = ("loglike", "spec")
 _COMPILES: collections.Counter[str] = collections.Counter()
 _COMPILE_TIME: collections.Counter[str] = collections.Counter()
-_ENTRIES: collections.OrderedDict[tuple, list] = collections.OrderedDict()
-"""Per kernel shape: ``[numpy plan or None (compile it), output tree, seconds spent in numpy, kernel, compiled]``."""
+
+
+@dataclass(eq=False)
+class _Shape:
+    """What :func:`call_kernel` knows of one kernel shape."""
+
+    plan: interpret.Plan | None
+    """The numpy plan of its program; None: compile it."""
+    out_tree: Any
+    kernel: Callable
+    """Held so that the ``id`` in the key is not reused."""
+    spent: float = 0.0
+    """Seconds of numpy evaluations so far."""
+    compiled: bool = False
+
+
+_ENTRIES: collections.OrderedDict[tuple, _Shape] = collections.OrderedDict()
+"""The kernel shapes seen, least recently used first."""
 _MAX_ENTRIES = 256
 _ENTRIES_LOCK = threading.Lock()
 _STATIC_POSITIONS: dict[int, tuple[int, ...]] = {}
@@ -138,17 +162,15 @@ def compile_estimate(name: str) -> float:
 def _static_positions(kernel: Callable) -> tuple[int, ...]:
     positions = _STATIC_POSITIONS.get(id(kernel))
     if positions is None:
-        import inspect
-
         names = list(inspect.signature(kernel).parameters)
         positions = _STATIC_POSITIONS[id(kernel)] = tuple(names.index(n) for n in _STATIC if n in names)
     return positions
 
 
-def _interpreted(name: str, kernel: Callable, args: tuple, kwargs: dict) -> tuple[Any, list | None]:
-    """``(the kernel's outputs evaluated with numpy, or None: compile it; its shape's entry)``. Compiled:
+def _interpreted(name: str, kernel: Callable, args: tuple, kwargs: dict) -> tuple[Any, _Shape | None]:
+    """``(the kernel's outputs evaluated with numpy, or None: compile it; its shape)``. Compiled:
     another backend, a program with an unsupported primitive or a large intermediate, or one on which
-    numpy has cost a compile already."""
+    numpy has cost its share of a compile already."""
     if jax.default_backend() != "cpu" or jax.config.jax_compilation_cache_dir:
         return None, None  # another backend; or a persistent cache, where a compile serves later processes
     statics = _static_positions(kernel)
@@ -156,14 +178,14 @@ def _interpreted(name: str, kernel: Callable, args: tuple, kwargs: dict) -> tupl
                {k: v for k, v in kwargs.items() if k not in _STATIC})
     leaves, tree = jax.tree_util.tree_flatten(dynamic)
     key = (name, id(kernel), tuple(args[i] for i in statics if i < len(args)),
-           tuple((k, kwargs[k]) for k in _STATIC if k in kwargs), tree, jax.config.jax_enable_x64,
+           tuple((k, kwargs[k]) for k in _STATIC if k in kwargs), tree, _trace_context(),
            tuple((np.shape(x), x.dtype if hasattr(x, "dtype") else type(x), bool(getattr(x, "weak_type", False)))
                  for x in leaves))
     with _ENTRIES_LOCK:  # fits may run in threads (a Dask worker's, a user's pool)
-        entry = _ENTRIES.get(key)
-        if entry is not None:
+        shape = _ENTRIES.get(key)
+        if shape is not None:
             _ENTRIES.move_to_end(key)
-    if entry is None:
+    if shape is None:
         traced = kernel.trace(*args, **kwargs)
         plan = None
         if traced.in_tree == tree and interpret.supported(traced.jaxpr):
@@ -171,23 +193,21 @@ def _interpreted(name: str, kernel: Callable, args: tuple, kwargs: dict) -> tupl
                 plan = interpret.Plan(traced.jaxpr)
             except Exception as exc:  # a case the numpy steps do not cover: compile
                 _LOG.debug("kernel %s compiled: no numpy plan (%s: %s)", name, type(exc).__name__, exc)
-        entry = [plan, traced.out_tree, 0.0, kernel, False]
         with _ENTRIES_LOCK:
-            entry = _ENTRIES.setdefault(key, entry)
+            shape = _ENTRIES.setdefault(key, _Shape(plan, traced.out_tree, kernel))
             while len(_ENTRIES) > _MAX_ENTRIES:
                 _ENTRIES.popitem(last=False)
-    plan, out_tree, spent, _, compiled = entry
-    if compiled or plan is None or spent >= NUMPY_SHARE * compile_estimate(name):
-        return None, entry
+    if shape.compiled or shape.plan is None or shape.spent >= NUMPY_SHARE * compile_estimate(name):
+        return None, shape
     start = time.perf_counter()
     try:
-        out = interpret.run(plan, leaves)
+        out = shape.plan.run(leaves)
     except Exception as exc:  # any case numpy does not cover (the values come from XLA instead)
         _LOG.debug("kernel %s compiled: numpy evaluation failed (%s: %s)", name, type(exc).__name__, exc)
-        entry[0] = None
-        return None, entry
-    entry[2] += time.perf_counter() - start
-    return jax.tree_util.tree_unflatten(out_tree, out), entry
+        shape.plan = None
+        return None, shape
+    shape.spent += time.perf_counter() - start
+    return jax.tree_util.tree_unflatten(shape.out_tree, out), shape
 
 
 def compile_stats() -> dict[str, dict[str, float]]:

@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
-import scipy  # submodules (scipy.special, scipy.linalg, ...) load on first use (scipy's lazy submodules)
+import scipy  # its submodules (linalg, special, stats, optimize, sparse) load on first use
 
 from hessstats.core import derivatives
 from hessstats.core.engine import case_weights

@@ -20,28 +20,16 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-import scipy  # scipy.special loads on first use
+import scipy  # its submodules (linalg, special, stats, optimize, sparse) load on first use
 
 MAX_ELEMENTS = 1 << 18
 """The largest intermediate (values) a program may have to be evaluated with numpy (2 MB in float64):
 larger programs are compiled at once (numpy's unfused passes would cost more than the compile saves)."""
 
 
-def _broadcast_in_dim(x, *, shape, broadcast_dimensions, **_):
-    x = np.asarray(x)
-    expanded = [1] * len(shape)
-    for i, d in enumerate(broadcast_dimensions):
-        expanded[d] = x.shape[i]
-    return np.broadcast_to(x.reshape(expanded), shape)
-
-
-def _dot_general(a, b, *, dimension_numbers, preferred_element_type=None, **_):
-    """``lax.dot_general`` as one (batched) matmul: (batch, lhs free, rhs free) output order."""
-    return _dot_plan(np.shape(a), np.shape(b), dimension_numbers, preferred_element_type)(a, b)
-
-
 def _dot_plan(a_shape: tuple, b_shape: tuple, dimension_numbers: Any, preferred_element_type: Any = None) -> Callable:
-    """:func:`_dot_general` at fixed operand shapes, with its permutations and sizes computed once."""
+    """``lax.dot_general`` at fixed operand shapes as one (batched) matmul, its permutations and sizes
+    computed once: (batch, lhs free, rhs free) output order."""
     (lc, rc), (lb, rb) = dimension_numbers
     lf = [i for i in range(len(a_shape)) if i not in lc and i not in lb]
     rf = [i for i in range(len(b_shape)) if i not in rc and i not in rb]
@@ -115,13 +103,10 @@ _BINARY: dict[str, Callable] = {
     "zeta": _special("zeta"),
 }
 _STRUCTURAL: dict[str, Callable] = {
-    "broadcast_in_dim": _broadcast_in_dim,
-    "dot_general": _dot_general,
     "reduce_sum": lambda x, *, axes, **_: np.sum(x, axis=tuple(axes)),
     "reduce_max": lambda x, *, axes, **_: np.max(x, axis=tuple(axes)),
     "reduce_min": lambda x, *, axes, **_: np.min(x, axis=tuple(axes)),
     "reduce_prod": lambda x, *, axes, **_: np.prod(x, axis=tuple(axes)),
-    "convert_element_type": lambda x, *, new_dtype, **_: np.asarray(x).astype(new_dtype),
     "iota": _iota,
     "split": lambda x, *, sizes, axis, **_: np.split(x, np.cumsum(sizes)[:-1], axis=axis),
     "transpose": lambda x, *, permutation, **_: np.transpose(x, permutation),
@@ -133,7 +118,6 @@ _STRUCTURAL: dict[str, Callable] = {
     "concatenate": lambda *xs, dimension, **_: np.concatenate(xs, axis=dimension),
     "slice": lambda x, *, start_indices, limit_indices, strides, **_: x[tuple(
         slice(s, e, st) for s, e, st in zip(start_indices, limit_indices, strides or (1,) * len(start_indices)))],
-    "pad": None,  # evaluated in _pad (needs the padding value operand)
     "select_n": _select_n,
     "clamp": lambda lo, x, hi: np.clip(x, lo, hi),
     "cumsum": _cumulative(np.add),
@@ -143,15 +127,24 @@ _STRUCTURAL: dict[str, Callable] = {
 }
 _CALLS = ("pjit", "jit", "closed_call", "core_call", "custom_jvp_call", "custom_vjp_call", "remat", "checkpoint")
 
-SUPPORTED = frozenset(_UNARY) | frozenset(_BINARY) | frozenset(_STRUCTURAL) | frozenset(_CALLS)
+_SHAPED = ("broadcast_in_dim", "dot_general", "convert_element_type", "pad")
+"""Primitives bound with their operands' shapes and dtypes (:func:`_bound`)."""
+
+SUPPORTED = frozenset(_UNARY) | frozenset(_BINARY) | frozenset(_STRUCTURAL) | frozenset(_SHAPED) | frozenset(_CALLS)
 """The primitives :func:`evaluate` runs (others: the kernel is compiled)."""
 
 
-def _pad(x, value, *, padding_config, **_):
-    x = np.asarray(x)
-    if any(interior for _, _, interior in padding_config) or any(lo < 0 or hi < 0 for lo, hi, _ in padding_config):
-        raise NotImplementedError("interior or negative padding")
-    return np.pad(x, [(lo, hi) for lo, hi, _ in padding_config], constant_values=value)
+def is_literal(atom: Any) -> bool:
+    """True for a jaxpr literal (it carries its value), False for a variable.
+
+    Example
+    -------
+    >>> import jax, jax.numpy as jnp
+    >>> eqn = jax.make_jaxpr(lambda x: x * 2.0)(jnp.ones(2)).jaxpr.eqns[0]
+    >>> [is_literal(a) for a in eqn.invars]
+    [False, True]
+    """
+    return hasattr(atom, "val")
 
 
 def _inner(params: dict) -> Any:
@@ -222,7 +215,7 @@ class Plan:
         env.update(zip(jaxpr.invars, inputs))
 
         def reg(v: Any) -> int:
-            if hasattr(v, "val"):  # a literal
+            if is_literal(v):
                 return self._register(np.asarray(v.val, dtype=v.aval.dtype))
             return env[v]
 
@@ -301,7 +294,11 @@ def _bound(name: str, eqn: Any) -> Callable:
     if name in _UNARY:
         return _UNARY[name]
     if name == "pad":
-        return lambda x, value: _pad(x, value, **params)
+        config = params["padding_config"]
+        if any(interior or lo < 0 or hi < 0 for lo, hi, interior in config):
+            raise NotImplementedError("interior or negative padding")
+        widths = [(lo, hi) for lo, hi, _ in config]
+        return lambda x, value: np.pad(x, widths, constant_values=value)
     if name == "broadcast_in_dim":
         shape, dims = tuple(params["shape"]), params["broadcast_dimensions"]
         expanded = [1] * len(shape)
@@ -336,16 +333,3 @@ def evaluate(closed: Any, *args: Any) -> list[np.ndarray]:
     """
     return Plan(closed).run(args)
 
-
-def run(plan: Plan, args: Sequence[Any]) -> list[np.ndarray]:
-    """``plan.run(args)`` (the one place :func:`~hessstats.core.compilation.call_kernel` evaluates).
-
-    Example
-    -------
-    >>> import jax, jax.numpy as jnp
-    >>> with jax.enable_x64(True):
-    ...     plan = Plan(jax.make_jaxpr(lambda x: x * 2.0)(jnp.ones(2)))
-    >>> run(plan, [np.array([1.0, 2.0])])[0].tolist()
-    [2.0, 4.0]
-    """
-    return plan.run(args)

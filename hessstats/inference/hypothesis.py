@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import jax.tree_util as tu
 import numpy as np
 import pandas as pd
-import scipy  # submodules (scipy.special, scipy.linalg, ...) load on first use (scipy's lazy submodules)
+import scipy  # its submodules (linalg, special, stats, optimize, sparse) load on first use
 
 from hessstats._config import float64
 from hessstats.core.scores import score_meat

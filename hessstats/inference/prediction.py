@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
-import scipy  # submodules (scipy.special, scipy.linalg, ...) load on first use (scipy's lazy submodules)
+import scipy  # its submodules (linalg, special, stats, optimize, sparse) load on first use
 
 from hessstats._checks import check_alpha
 from hessstats._config import float64, x64

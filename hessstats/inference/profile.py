@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
-import scipy  # scipy.optimize, .stats, .sparse load on first use (scipy's lazy submodules)
+import scipy  # its submodules (linalg, special, stats, optimize, sparse) load on first use
 
 from hessstats._checks import check_alpha, check_positive
 from hessstats._config import float64

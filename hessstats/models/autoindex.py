@@ -31,6 +31,7 @@ import numpy as np
 
 from hessstats._config import x64
 from hessstats.core.compilation import TRACES, same_function
+from hessstats.core.interpret import is_literal
 from hessstats.core.params import ParamSpec
 from hessstats.errors import SpecificationError
 from hessstats.model import Model
@@ -147,26 +148,17 @@ def _top_level(tree: Any, treedef: Any = None) -> dict[str, int]:
     return {str(k): v for k, v in positions.items() if isinstance(v, int)}
 
 
-def _var_type() -> type:
-    """JAX's jaxpr variable class (``jax.extend`` loads Pallas, about 15 ms: only when a likelihood
-    is analysed, not at ``import hessstats``)."""
-    from jax.extend.core import Var
-
-    return Var
-
-
 def _products(jaxpr: Any, param_vars: Mapping[str, Any], matrix_vars: Mapping[Any, str]
               ) -> tuple[dict[str, str], dict[str, list[Any]], set[int]]:
     """For each coefficient vector used only in ``X @ b`` with one data matrix: its matrix key, the
     products' output variables and the equations to drop (the products and dtype casts of ``b``)."""
-    var_type = _var_type()
     design: dict[str, str] = {}
     outputs: dict[str, list[Any]] = {}
     dropped: set[int] = set()
     for name, var in param_vars.items():
         aliases, cols, outs, drop, ok = {var}, set(), [], set(), True
         for i, eqn in enumerate(jaxpr.eqns):
-            used = [v for v in eqn.invars if isinstance(v, var_type) and v in aliases]
+            used = [v for v in eqn.invars if not is_literal(v) and v in aliases]
             if not used:
                 continue
             prim = eqn.primitive.name
@@ -174,8 +166,8 @@ def _products(jaxpr: Any, param_vars: Mapping[str, Any], matrix_vars: Mapping[An
                 aliases.add(eqn.outvars[0])
                 drop.add(i)
             elif prim == "dot_general" and len(eqn.invars) == 2 and eqn.invars[1] in aliases \
-                    and not (isinstance(eqn.invars[0], var_type) and eqn.invars[0] in aliases) \
-                    and isinstance(eqn.invars[0], var_type) and eqn.invars[0] in matrix_vars \
+                    and not (not is_literal(eqn.invars[0]) and eqn.invars[0] in aliases) \
+                    and not is_literal(eqn.invars[0]) and eqn.invars[0] in matrix_vars \
                     and _numbers(eqn.params.get("dimension_numbers")) == _DOT_NUMBERS \
                     and len(eqn.outvars[0].aval.shape) == 1:
                 cols.add(matrix_vars[eqn.invars[0]])
@@ -184,7 +176,7 @@ def _products(jaxpr: Any, param_vars: Mapping[str, Any], matrix_vars: Mapping[An
             else:  # used for anything else (a penalty, a slice, a jitted helper): not an index
                 ok = False
                 break
-        if ok and len(cols) == 1 and not any(isinstance(v, var_type) and v in aliases for v in jaxpr.outvars):
+        if ok and len(cols) == 1 and not any(not is_literal(v) and v in aliases for v in jaxpr.outvars):
             design[name] = cols.pop()
             outputs[name] = outs
             dropped |= drop
@@ -223,10 +215,9 @@ def _rewrite(loglike: Callable[..., Any], spec: ParamSpec, data: Any, design: Ma
         raise SpecificationError(f"the products differ at these shapes: {found} != {dict(design)}")
     etas = {name: outputs[name][0] for name in design}
     subst = {v: etas[name] for name in design for v in outputs[name][1:]}  # a product computed twice
-    var_type = _var_type()
 
     def sub(atoms):
-        return [subst.get(v, v) if isinstance(v, var_type) else v for v in atoms]
+        return [subst.get(v, v) if not is_literal(v) else v for v in atoms]
 
     eqns = [eqn.replace(invars=sub(eqn.invars)) for i, eqn in enumerate(jaxpr.eqns) if i not in dropped]
     n_params = spec.treedef.num_leaves

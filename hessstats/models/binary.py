@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import jax.scipy.stats as jstats
 import numpy as np
-import scipy  # scipy.optimize, .stats, .sparse load on first use (scipy's lazy submodules)
+import scipy  # its submodules (linalg, special, stats, optimize, sparse) load on first use
 
 from hessstats.core.compilation import trusted
 from hessstats.core.linalg import gram

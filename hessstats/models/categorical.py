@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import jax.scipy.stats as jstats
 import numpy as np
 import pandas as pd
-import scipy  # submodules (scipy.special, scipy.linalg, ...) load on first use (scipy's lazy submodules)
+import scipy  # its submodules (linalg, special, stats, optimize, sparse) load on first use
 
 from hessstats.core.compilation import trusted
 from hessstats.core.covariance import MeanPart

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy  # scipy.optimize, .stats, .sparse load on first use (scipy's lazy submodules)
+import scipy  # its submodules (linalg, special, stats, optimize, sparse) load on first use
 
 from hessstats.core.compilation import trusted
 from hessstats.core.covariance import MeanPart

@@ -38,7 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
-import scipy  # scipy.optimize, .stats, .sparse load on first use (scipy's lazy submodules)
+import scipy  # its submodules (linalg, special, stats, optimize, sparse) load on first use
 import scipy.special
 from formulaic import model_matrix
 

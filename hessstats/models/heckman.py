@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 import jax.numpy as jnp
 import jax.scipy.stats as jst
 import numpy as np
-import scipy  # scipy.optimize, .stats, .sparse load on first use (scipy's lazy submodules)
+import scipy  # its submodules (linalg, special, stats, optimize, sparse) load on first use
 
 from hessstats.core.compilation import trusted
 from hessstats.errors import DataError, message

@@ -30,7 +30,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-import scipy  # scipy.linalg (its BLAS) loads on first use
+import scipy  # its submodules (linalg, special, stats, optimize, sparse) load on first use
 from jax.flatten_util import ravel_pytree
 
 from hessstats._config import float64, x64
