@@ -270,10 +270,42 @@ def _certificate_objective(u: np.ndarray, v: np.ndarray | None) -> float:
     return value if v is None else value - 0.5 * float(v @ v)
 
 
+def _balanced(signed: np.ndarray, lam: np.ndarray, E: np.ndarray | None = None, mu: np.ndarray | None = None) -> bool:
+    """True when ``|signed' lam + E' mu|_1 <= SEPARATION_TOL`` is proved, rounding included.
+
+    First with BLAS products and the a-priori bound of a dot product of ``m`` terms in any order
+    (Higham, *Accuracy and Stability of Numerical Algorithms*, 3.1: error at most
+    ``gamma_m |a|'|lam|``, ``gamma_m = m u / (1 - m u)``; ``2 m eps`` here, which also covers
+    the rounding of the bound itself); where that bound is too coarse to decide, with ``math.fsum``
+    (each column's sum correctly rounded, the products' rounding added).
+
+    Example
+    -------
+    >>> a = np.array([[1.0, 0.5], [-1.0, -0.5]])
+    >>> _balanced(a, np.array([1.0, 1.0])), _balanced(a, np.array([1.0, 2.0]))
+    (True, False)
+    """
+    eps = float(np.finfo(np.float64).eps)
+    k = signed.shape[1]
+    rows = signed.shape[0] + (0 if E is None else E.shape[0])
+    total = signed.T @ lam
+    size = np.abs(signed).T @ np.abs(lam)
+    if E is not None:
+        total, size = total + E.T @ mu, size + np.abs(E).T @ np.abs(mu)
+    bound = 2.0 * rows * eps * float(size.sum())
+    if (float(np.abs(total).sum()) + bound) * (1.0 + 2.0 * k * eps) <= SEPARATION_TOL:
+        return True
+    residual, weight = 0.0, float(np.abs(lam).sum()) + (0.0 if mu is None else float(np.abs(mu).sum()))
+    for j in range(k):
+        terms = signed[:, j] * lam if mu is None else np.concatenate([signed[:, j] * lam, E[:, j] * mu])
+        residual += abs(math.fsum(terms))
+    return residual + k * eps * weight <= SEPARATION_TOL
+
+
 def newton_overlap_certificate(signed: np.ndarray, equality: np.ndarray | None = None) -> bool:
     """True when weights ``lam >= 1`` (and free ``mu`` for the ``equality`` rows) with
-    ``|signed' lam + equality' mu|_1 <= SEPARATION_TOL`` are found (the sums computed with
-    ``math.fsum`` and their rounding bound added): then every ``b`` with ``|b| <= 1``,
+    ``|signed' lam + equality' mu|_1 <= SEPARATION_TOL`` are found (proved with rounding included:
+    :func:`_balanced`): then every ``b`` with ``|b| <= 1``,
     ``signed @ b >= 0`` and ``equality @ b = 0`` has ``sum(signed @ b) <= b' (signed' lam + equality' mu)
     <= |signed' lam + equality' mu|_1`` (as ``lam >= 1``), so the linear programme of
     :func:`check_separation` (or of :func:`~hessstats.models.count.check_existence`) cannot exceed
@@ -310,7 +342,6 @@ def newton_overlap_certificate(signed: np.ndarray, equality: np.ndarray | None =
     b, u = np.zeros(k), np.zeros(n)
     v = None if E is None else np.zeros(E.shape[0])
     value = _certificate_objective(u, v)
-    eps = float(np.finfo(np.float64).eps)
     with np.errstate(all="ignore"):
         for _ in range(NEWTON_CERTIFICATE_STEPS):
             r = np.sqrt(1.0 + u * u)
@@ -331,11 +362,7 @@ def newton_overlap_certificate(signed: np.ndarray, equality: np.ndarray | None =
             if low > 0.0:
                 lam = lam / low
                 mu = None if E is None else -(v + dv) / low
-                residual, size = 0.0, float(lam.sum()) + (0.0 if mu is None else float(np.abs(mu).sum()))
-                for j in range(k):
-                    terms = signed[:, j] * lam if mu is None else np.concatenate([signed[:, j] * lam, E[:, j] * mu])
-                    residual += abs(math.fsum(terms))
-                if residual + k * eps * size <= SEPARATION_TOL:
+                if _balanced(signed, lam, E, mu):
                     return True
             t = 1.0  # damped: the objective must not decrease
             while True:

@@ -329,11 +329,14 @@ def null_fixed(X: np.ndarray, names: Sequence[str]) -> dict[str, float]:
     >>> null_fixed(np.column_stack([np.ones(3), [1.0, 2.0, 4.0]]), ["const", "x"])
     {'x': 0.0}
     """
-    const = constant_columns(X)
+    return _null_fixed(constant_columns(X), names)
+
+
+def _null_fixed(const: np.ndarray, names: Sequence[str]) -> dict[str, float]:
+    """:func:`null_fixed` from the mask of constant columns."""
     if not const.any() or const.all():
         return {}
-    k = X.shape[1]
-    return {str(n): 0.0 for j, n in enumerate(names) if not const[j % k]}
+    return {str(n): 0.0 for j, n in enumerate(names) if not const[j % len(const)]}
 
 
 def index_defaults(X: np.ndarray, names: Sequence[str], predict: Callable | None = None) -> PostEstimationDefaults:
@@ -349,11 +352,11 @@ def index_defaults(X: np.ndarray, names: Sequence[str], predict: Callable | None
     >>> index_defaults(np.column_stack([np.ones(3), [1.0, 2.0, 4.0]]), ["const", "x"]).null
     {'x': 0.0}
     """
-    null = null_fixed(X, names) or None
+    const = constant_columns(X)
+    null = _null_fixed(const, names) or None
     mean = MeanPart(tuple(str(n) for n in names), design="X")
     if predict is None:
         return PostEstimationDefaults(null=null, mean=mean)
-    const = constant_columns(X)
     return PostEstimationDefaults(null=null, predict=predict, mean=mean,
                                   margins_variables={str(n): ("X", j) for j, n in enumerate(names) if not const[j]})
 

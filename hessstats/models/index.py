@@ -252,8 +252,10 @@ def _jax_products(grams, vectors):
     return [(xj * w[:, None]).T @ xl for xj, w, xl, _ in grams], [x.T @ v for x, v in vectors]
 
 
-GRAM_BLOCK = 8192
-"""Rows per block of the host Gram products (the scaled blocks stay in cache)."""
+GRAM_BLOCK_BYTES = 1 << 20
+"""Bytes of design per block of the host Gram products, so that a block and its scaled copy stay in
+a core's cache (4,096 rows at 32 columns; at 1e6 x 50, 2,621 rows: 139 ms against 153 ms for
+8,192-row blocks, a fresh scaled copy each)."""
 
 
 def _blas_products(grams, vectors):
@@ -289,12 +291,15 @@ def _blas_products(grams, vectors):
         sums = [np.zeros((k, k), order="F") for _ in members]
         stacked = np.concatenate([vectors[i][1] for i in uses], axis=1) if uses else None
         xv = np.zeros((k, 0 if stacked is None else stacked.shape[1]))
-        for lo in range(0, x.shape[0], GRAM_BLOCK):
-            rows = x[lo:lo + GRAM_BLOCK]
+        block = max(256, GRAM_BLOCK_BYTES // (8 * k))
+        scaled = np.empty((min(block, x.shape[0]), k))  # one buffer for every block's sqrt(|w|) x
+        for lo in range(0, x.shape[0], block):
+            rows = x[lo:lo + block]
             if stacked is not None:
-                xv += rows.T @ stacked[lo:lo + GRAM_BLOCK]
+                xv += rows.T @ stacked[lo:lo + block]
             for q, (sign, root) in enumerate(zip(signs, roots)):
-                a = rows * root[lo:lo + GRAM_BLOCK, None]  # C order (c, k): a.T is Fortran
+                a = scaled[:rows.shape[0]]  # C order (c, k): a.T is Fortran
+                np.multiply(rows, root[lo:lo + block, None], out=a)
                 sums[q] = scipy.linalg.blas.dsyrk(sign, a.T, beta=1.0, c=sums[q], trans=0, lower=0, overwrite_c=1)
         for i, total in zip(members, sums):
             upper = np.triu(total)

@@ -220,6 +220,30 @@ def test_newton_certificate_never_contradicts_the_linear_programme():
     assert not_separated > 100 and certified >= 0.95 * not_separated
 
 
+def test_certificate_residual_is_proved_with_rounding_included(monkeypatch):
+    """Closed form, exact rational sums (fractions): rows +1/-1 with equal weights balance exactly. Small
+    weights are proved balanced by the BLAS sum and its a-priori rounding bound, without math.fsum; weights
+    of 1e5 on 1000 rows make that bound (about 4e-5) too coarse for SEPARATION_TOL, and the correctly
+    rounded sums decide; a residual of 1 is never accepted by either."""
+    from fractions import Fraction
+
+    import hessstats.models.binary as binary
+
+    calls = []
+    fsum = binary.math.fsum
+    monkeypatch.setattr(binary.math, "fsum", lambda terms: calls.append(1) or fsum(terms))
+    signed = np.tile([[1.0, 0.5], [-1.0, -0.5]], (500, 1))
+    for lam, balanced, exact in ((np.ones(1000), True, False), (np.full(1000, 1e5), True, True)):
+        calls.clear()
+        residual = sum(abs(sum(Fraction(a) * Fraction(b) for a, b in zip(signed[:, j], lam))) for j in range(2))
+        assert residual == 0
+        assert binary._balanced(signed, lam) is balanced
+        assert bool(calls) is exact
+        off = lam.copy()
+        off[0] += 1.0
+        assert not binary._balanced(signed, off)
+
+
 def test_newton_certificate_refuses_separated_and_quasi_separated_rows():
     """Closed form: x > 0 iff y = 1 (complete separation) and a dummy d whose rows all have y = 1
     (quasi-separation) admit no positive weights balancing the rows: never certified; overlapping rows are."""
