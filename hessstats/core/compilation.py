@@ -114,13 +114,18 @@ INTERPRETED_KERNELS = frozenset({"value_grad_hess", "value_grad", "loglike_obs",
 """The kernels :func:`call_kernel` may evaluate with numpy (pure functions of their arguments,
 static arguments ``loglike`` and ``spec``)."""
 
-COMPILE_GUESS = 0.1
-"""Seconds one compile of a kernel is taken to cost before any has been measured."""
+COMPILE_GUESS = 0.2
+"""Seconds one compile of a kernel is taken to cost before any has been measured (the smallest
+value/gradient/Hessian kernels: 0.17-0.27 s on a 2-core CPU, lowering included)."""
 
-NUMPY_SHARE = 0.25
-"""A kernel shape is compiled once its numpy evaluations have cost this share of one compile: a
-one-off small fit (tens of evaluations of about 0.5 ms) still compiles nothing, and a loop over many
-fits loses at most a quarter of a compile to the slower numpy evaluations."""
+NUMPY_SHARE = 1.0
+"""A kernel shape is compiled once its numpy evaluations have cost this share of one compile: the
+rule of renting until the rent paid equals the price (a loop never spends more than about twice
+what the best choice made in hindsight would), with every numpy second counted as rent although a
+compiled call is not free. For the small kernels this serves, numpy and XLA now take about as long
+per call (a logit's value, gradient and Hessian through ``Model.evaluate``, n = 60 to 10,000:
+numpy 0.8-1.2x the compiled call), so compiling such a kernel gains little; a one-off fit and a
+loop of a hundred small fits compile nothing."""
 
 _STATIC = ("loglike", "spec")
 _COMPILES: collections.Counter[str] = collections.Counter()

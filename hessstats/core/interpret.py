@@ -4,8 +4,8 @@ Compiling a small kernel costs 0.1-0.5 s (lowering, LLVM), more than thousands o
 take. :func:`evaluate` runs the kernel's jaxpr, the very program XLA would compile (JAX's own
 derivatives of the log-likelihood, traced once), one primitive at a time with numpy and
 ``scipy.special`` in float64. :func:`hessstats.core.compilation.call_kernel` uses it for a kernel
-shape until the time spent that way reaches a quarter of the cost of one compile, then compiles (ski
-rental: a loop loses at most a quarter of a compile). A one-off small fit in a script compiles nothing.
+shape until the time spent that way reaches the cost of one compile, then compiles (ski rental: a
+loop loses at most about one compile). A one-off small fit in a script compiles nothing.
 
 Only elementwise, broadcasting, reduction and contraction primitives are evaluated (:data:`SUPPORTED`);
 a program with any other primitive, or with an intermediate over :data:`MAX_ELEMENTS` values, is
@@ -119,6 +119,8 @@ _STRUCTURAL: dict[str, Callable] = {
     "reduce_max": lambda x, *, axes, **_: np.max(x, axis=tuple(axes)),
     "reduce_min": lambda x, *, axes, **_: np.min(x, axis=tuple(axes)),
     "reduce_prod": lambda x, *, axes, **_: np.prod(x, axis=tuple(axes)),
+    "reduce_and": lambda x, *, axes, **_: np.all(x, axis=tuple(axes)),
+    "reduce_or": lambda x, *, axes, **_: np.any(x, axis=tuple(axes)),
     "iota": _iota,
     "split": lambda x, *, sizes, axis, **_: _split(x, sizes, axis),
     "transpose": lambda x, *, permutation, **_: np.transpose(x, permutation),

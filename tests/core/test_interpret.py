@@ -67,7 +67,7 @@ def test_value_gradient_hessian_match_xla(fn, theta):
 
 def test_structural_primitives_match_xla():
     """Batched dot_general, transposes, cumulative sums, pad, concatenate, slices, integer powers, clamps,
-    integer division and select on an integer index (closed form: the same jaxpr under XLA)."""
+    integer division, select on an integer index and boolean reductions (closed form: the same jaxpr under XLA)."""
     a = RNG.normal(size=(2, 3, 4))
     b = RNG.normal(size=(2, 4, 5))
     i = np.array([-7, 7, 5, -5], dtype=np.int32)
@@ -79,7 +79,7 @@ def test_structural_primitives_match_xla():
         f = jnp.concatenate([e, e ** 3, 1.0 / e ** 2], axis=0)
         g = jnp.clip(f[:, 1:3, ::2], -1.0, 1.0)
         h = lax_select(i)
-        return g.sum(axis=(1, 2)), i // 3, i % 3, h, jnp.max(f, axis=0), jnp.prod(a, axis=2)
+        return g.sum(axis=(1, 2)), i // 3, i % 3, h, jnp.max(f, axis=0), jnp.prod(a, axis=2), jnp.all(a > -1.0, axis=1), jnp.any(b > 1.0, axis=(0, 2))
 
     def lax_select(i):
         return jax.lax.select_n(jnp.clip(i, 0, 2), jnp.zeros(4), jnp.ones(4), jnp.full(4, 2.0))
