@@ -42,13 +42,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from hessstats.core import interpret
+from hessstats.errors import SpecificationError, message
 
 try:  # the JAX settings a trace depends on (dtype promotion, x64, ...): what jit's own trace cache is keyed on
     from jax._src.config import trace_context as _trace_context
 except ImportError:  # pragma: no cover (a JAX without it: the float64 setting, the one hessstats changes)
     def _trace_context() -> Any:
         return jax.config.jax_enable_x64
-from hessstats.errors import SpecificationError, message
 
 TRACES: collections.Counter[str] = collections.Counter()
 """How many times each likelihood kernel has been traced (compiled) in this process."""
@@ -153,15 +153,16 @@ _ENTRIES_LOCK = threading.Lock()
 _STATIC_POSITIONS: dict[int, tuple[int, ...]] = {}
 
 
-def compile_estimate(name: str) -> float:
-    """Seconds one compile of kernel ``name`` costs: the mean of those measured, or :data:`COMPILE_GUESS`.
+def compile_estimate(name: str, guess: float = COMPILE_GUESS) -> float:
+    """Seconds one compile of kernel ``name`` costs: the mean of those :func:`call_kernel` measured,
+    or ``guess`` before the first.
 
     Example
     -------
-    >>> compile_estimate("a kernel never compiled") == COMPILE_GUESS
-    True
+    >>> compile_estimate("a kernel never compiled") == COMPILE_GUESS, compile_estimate("another", guess=0.5)
+    (True, 0.5)
     """
-    return _COMPILE_TIME[name] / _COMPILES[name] if _COMPILES[name] else COMPILE_GUESS
+    return _COMPILE_TIME[name] / _COMPILES[name] if _COMPILES[name] else guess
 
 
 def _static_positions(kernel: Callable) -> tuple[int, ...]:

@@ -36,7 +36,7 @@ import numpy as np
 
 from hessstats._config import x64
 from hessstats.core import derivatives, engine
-from hessstats.core.compilation import COMPILE_SECONDS, TRACES, call_kernel
+from hessstats.core.compilation import TRACES, call_kernel, compile_estimate
 from hessstats.core.linalg import DEFAULT_RTOL, FACTORISATIONS, InformationEigen
 from hessstats.core.stopping import (
     ACCEPT,
@@ -237,8 +237,7 @@ def break_even() -> float:
     """
     if SWITCH_AFTER_SECONDS is not None:
         return float(SWITCH_AFTER_SECONDS)
-    compiled = TRACES["newton_fit"]
-    return COMPILE_SECONDS["newton_fit"] / compiled if compiled else COMPILE_GUESS
+    return compile_estimate("newton_fit", guess=COMPILE_GUESS)
 
 
 def _key(plan: tuple, positions: np.ndarray | None) -> int:

@@ -272,10 +272,7 @@ class Plan:
                     env.update((v, self._constant(o)) for v, o in zip(eqn.outvars, value))
                 else:
                     env[eqn.outvars[0]] = self._constant(np.asarray(value, dtype=eqn.outvars[0].aval.dtype))
-                if key is not None:
-                    self._seen[key] = tuple(env[v] for v in eqn.outvars)
-                continue
-            if eqn.primitive.multiple_results:
+            elif eqn.primitive.multiple_results:
                 outs = tuple(self._register() for _ in eqn.outvars)
                 self._steps.append((fn, ins, outs, None))
                 env.update(zip(eqn.outvars, outs))

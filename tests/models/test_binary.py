@@ -8,6 +8,7 @@ information of the logit (equal to the observed one for a canonical link).
 from __future__ import annotations
 
 import warnings
+from fractions import Fraction
 
 import numdifftools as nd
 import numpy as np
@@ -16,6 +17,7 @@ import pytest
 import statsmodels.formula.api as smf
 
 import hessstats as hs
+import hessstats.models.binary as binary
 from hessstats.errors import CollinearityError, DataError, PerfectSeparationError, SeparationWarning
 
 FORMULA = "GRADE ~ GPA + TUCE + PSI"
@@ -225,10 +227,6 @@ def test_certificate_residual_is_proved_with_rounding_included(monkeypatch):
     weights are proved balanced by the BLAS sum and its a-priori rounding bound, without math.fsum; weights
     of 1e5 on 1000 rows make that bound (about 4e-5) too coarse for SEPARATION_TOL, and the correctly
     rounded sums decide; a residual of 1 is never accepted by either."""
-    from fractions import Fraction
-
-    import hessstats.models.binary as binary
-
     calls = []
     fsum = binary.math.fsum
     monkeypatch.setattr(binary.math, "fsum", lambda terms: calls.append(1) or fsum(terms))
