@@ -13,6 +13,7 @@ from hessstats._version import __version__
 from hessstats.core.compilation import compile_stats, enable_compilation_cache
 from hessstats.core.derivatives import gradient, hessian
 from hessstats.core.hvp import hessian_blocked, selected_se
+from hessstats.core.special import expit, log_expit, softplus
 from hessstats.fitting import fit
 from hessstats.formula import (
     betareg,
@@ -54,16 +55,17 @@ from hessstats.rows.weights import WeightType
 __all__ = [
     "BorderedHessian", "ConstrainedClassification", "ConvexityCheck", "CriticalPoint", "CriticalPoints",
     "DaskSource", "Expression", "FitResult", "IndexModel", "LagrangeSolution", "Model", "ParquetSource",
-    "SearchReport", "SecondDerivativeTest", "Smoothness", "Taylor2", "TaylorError", "TestResult",
-    "WeightType", "__version__", "betareg", "binomial", "biprobit", "bordered_hessian", "check_convexity",
+    "SearchReport", "SecondDerivativeTest", "Smoothness", "Taylor2", "TaylorError", "TestResult", "WeightType",
+    "__version__", "betareg", "binomial", "biprobit", "bordered_hessian", "check_convexity",
     "classify_constrained", "classify_critical_point", "coefplot", "compare", "compile_stats", "datasets",
-    "driftplot", "enable_compilation_cache", "errors", "find_critical_points", "firth_logit", "fit",
+    "driftplot", "enable_compilation_cache", "errors", "expit", "find_critical_points", "firth_logit", "fit",
     "formula", "from_formula", "gamma", "genpoisson", "glm", "glmer", "gradient", "heckman", "hessian",
-    "hessian_blocked", "hurdle_negbin", "hurdle_poisson", "ic_table", "index_array", "logit", "lr_test",
-    "margins", "mnlogit", "nb1", "negbin", "ols", "ordered_logit", "ordered_probit", "parse_expression",
-    "poisson", "probit", "profile_ci", "profileplot", "score_test", "second_derivative_test", "selected_se",
-    "solve_lagrange", "table", "taylor2", "testing", "tobit", "truncated_negbin", "truncated_poisson",
-    "validate", "vuong", "wald_test", "weibull", "zinb", "zip",
+    "hessian_blocked", "hurdle_negbin", "hurdle_poisson", "ic_table", "index_array", "log_expit", "logit",
+    "lr_test", "margins", "mnlogit", "nb1", "negbin", "ols", "ordered_logit", "ordered_probit",
+    "parse_expression", "poisson", "probit", "profile_ci", "profileplot", "score_test",
+    "second_derivative_test", "selected_se", "softplus", "solve_lagrange", "table", "taylor2", "testing",
+    "tobit", "truncated_negbin", "truncated_poisson", "validate", "vuong", "wald_test", "weibull", "zinb",
+    "zip",
 ]
 
 

@@ -233,28 +233,25 @@ MODEL_STATS: weakref.WeakKeyDictionary[Any, dict[str, float]] = weakref.WeakKeyD
 
 
 def counted_for_model(fn):
-    """Attribute the traces and compile seconds of a model-level call to that model.
+    """Attribute the traces and compile seconds of a model-level call to that model (:func:`charge`).
 
     Example
     -------
     >>> class Owner:  # any weak-referenceable object
     ...     pass
     >>> owner = Owner()
-    >>> counted_for_model(lambda model: 1)(owner), MODEL_STATS[owner]["traces"]
-    (1, 0)
+    >>> counted_for_model(lambda model: 1)(owner), MODEL_STATS.get(owner) is None   # nothing compiled
+    (1, True)
     """
 
     def wrapper(model, *args):
-        traces, seconds = trace_count(), sum(COMPILE_SECONDS.values())
+        since = compile_totals()
         try:
             return fn(model, *args)
         finally:
-            stats = MODEL_STATS.setdefault(model, {"traces": 0, "compile_seconds": 0.0})
-            stats["traces"] += trace_count() - traces
-            stats["compile_seconds"] += sum(COMPILE_SECONDS.values()) - seconds
+            charge(model, since)
 
     return wrapper
-
 
 
 def compile_totals() -> tuple[int, float]:
@@ -272,16 +269,20 @@ def compile_totals() -> tuple[int, float]:
 def charge(owner: Any, since: tuple[int, float]) -> None:
     """Attribute the traces and compile seconds since the mark ``since`` (:func:`compile_totals`) to
     ``owner`` (``res.compile_stats``): what a model's construction compiled for it (its row bucket).
+    An owner that never compiled has no entry (``res.compile_stats`` reads zeros).
 
     Example
     -------
     >>> class Owner:
     ...     pass
     >>> owner = Owner()
-    >>> charge(owner, compile_totals()); MODEL_STATS[owner]["traces"]
-    0
+    >>> charge(owner, (trace_count() - 2, float(sum(COMPILE_SECONDS.values())) - 0.5))
+    >>> MODEL_STATS[owner]["traces"], round(MODEL_STATS[owner]["compile_seconds"], 6)
+    (2, 0.5)
     """
     traces, seconds = compile_totals()
+    if traces == since[0] and seconds == since[1]:
+        return  # the common call: nothing traced or compiled (no weak reference made)
     stats = MODEL_STATS.setdefault(owner, {"traces": 0, "compile_seconds": 0.0})
     stats["traces"] += traces - since[0]
     stats["compile_seconds"] += seconds - since[1]

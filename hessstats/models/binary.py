@@ -30,6 +30,7 @@ import scipy  # its submodules (linalg, special, stats, optimize, sparse) load o
 
 from hessstats.core.compilation import trusted
 from hessstats.core.linalg import gram
+from hessstats.core.special import softplus
 from hessstats.errors import PerfectSeparationError, SeparationWarning, message, warn
 from hessstats.model import Model
 from hessstats.models.design import (
@@ -91,7 +92,7 @@ def logit_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
     [-0.693147, -0.693147]
     """
     e = eta["beta"]
-    return data["y"] * e - jnp.logaddexp(0.0, e)
+    return data["y"] * e - softplus(e)
 
 
 @trusted

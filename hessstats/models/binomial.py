@@ -30,6 +30,7 @@ import scipy  # its submodules (linalg, special, stats, optimize, sparse) load o
 
 from hessstats.core.compilation import trusted
 from hessstats.core.covariance import Dispersion
+from hessstats.core.special import log_expit
 from hessstats.errors import SpecificationError, message
 from hessstats.model import Model
 from hessstats.models.design import WithOptions, align_rows, build, design, index_defaults, outcome, require, vector_option, weighted
@@ -65,7 +66,7 @@ class BinomialParams(NamedTuple):
 def _log_probabilities(link: BinomialLink, eta: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
     """``(log p, log(1 - p))`` at the linear predictor ``eta``."""
     if link is BinomialLink.LOGIT:
-        return -jnp.logaddexp(0.0, -eta), -jnp.logaddexp(0.0, eta)
+        return log_expit(eta), log_expit(-eta)
     if link is BinomialLink.PROBIT:
         return jst.norm.logcdf(eta), jst.norm.logcdf(-eta)
     log_q = -jnp.exp(eta)  # log(1 - p)

@@ -40,6 +40,7 @@ import scipy  # its submodules (linalg, special, stats, optimize, sparse) load o
 
 from hessstats.core.compilation import trusted
 from hessstats.core.covariance import Dispersion, MeanPart
+from hessstats.core.special import log_expit, softplus
 from hessstats.errors import DataError, SeparationWarning, message, warn
 from hessstats.inference.defaults import PostEstimationDefaults
 from hessstats.model import Model
@@ -134,7 +135,7 @@ def _log_inflation(g: jnp.ndarray, link: InflationLink) -> tuple[jnp.ndarray, jn
     """``(log w, log(1 - w))`` at the inflation index ``g``."""
     if link is InflationLink.PROBIT:
         return jst.norm.logcdf(g), jst.norm.logcdf(-g)
-    return -jnp.logaddexp(0.0, -g), -jnp.logaddexp(0.0, g)
+    return log_expit(g), log_expit(-g)
 
 
 @trusted
@@ -202,7 +203,7 @@ def nb2_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
     alpha = extra["alpha"]
     y, e = data["y"], eta["beta"] + data["offset"]
     size = 1.0 / alpha
-    log_1p_amu = jnp.logaddexp(0.0, jnp.log(alpha) + e)  # log(1 + alpha * mu)
+    log_1p_amu = softplus(jnp.log(alpha) + e)  # log(1 + alpha * mu)
     return (jsp.gammaln(y + size) - jsp.gammaln(size) - jsp.gammaln(y + 1.0)
             - size * log_1p_amu + y * (jnp.log(alpha) + e - log_1p_amu))
 

@@ -52,6 +52,7 @@ import numpy as np
 import scipy  # its submodules (linalg, special, stats, optimize, sparse) load on first use
 
 from hessstats.core.compilation import trusted
+from hessstats.core.special import log_expit
 from hessstats.errors import ConvergenceWarning, SpecificationError, message, warn
 from hessstats.model import Model
 from hessstats.models.design import WithOptions, align_rows, build, design, index_defaults, outcome, require, vector_option
@@ -169,7 +170,7 @@ def inverse_link(link: GLMLink, eta: Any) -> Any:
 def _binomial_logs(link: GLMLink, eta: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
     """``(log mu, log(1 - mu))`` computed stably for the binomial links."""
     if link is GLMLink.LOGIT:
-        return -jnp.logaddexp(0.0, -eta), -jnp.logaddexp(0.0, eta)
+        return log_expit(eta), log_expit(-eta)
     if link is GLMLink.PROBIT:
         return jst.norm.logcdf(eta), jst.norm.logcdf(-eta)
     if link is GLMLink.CLOGLOG:

@@ -44,6 +44,7 @@ from formulaic import model_matrix
 
 from hessstats._config import float64, x64
 from hessstats.core.laplace import LOG_2PI, Laplace, Structure, at_mode, mode
+from hessstats.core.special import softplus
 from hessstats.errors import BoundaryWarning, DataError, SpecificationError, message, warn
 from hessstats.model import Model
 from hessstats.models.mixed import LaplaceMarginal, LaplaceModel, _Warm
@@ -295,7 +296,7 @@ class _Design:
     def loglike_obs(self, params: Any, eta: jnp.ndarray, d: Any) -> jnp.ndarray:
         y, n = d["y"], d["trials"]
         if self.family is Family.BINOMIAL:  # d["const"]: log binomial coefficients, computed once
-            return y * eta - n * jnp.logaddexp(0.0, eta) + d["const"]
+            return y * eta - n * softplus(eta) + d["const"]
         if self.family is Family.POISSON:  # d["const"]: -log y!
             return y * eta - jnp.exp(eta) + d["const"]
         if self.family is Family.GAUSSIAN:
@@ -304,8 +305,8 @@ class _Design:
         alpha = jnp.exp(params["disp"][0])
         size = 1.0 / alpha
         lg = jax.scipy.special.gammaln
-        return (lg(y + size) - lg(size) - lg(y + 1) - size * jnp.logaddexp(0.0, eta + jnp.log(alpha))
-                + y * (eta + jnp.log(alpha) - jnp.logaddexp(0.0, eta + jnp.log(alpha))))
+        return (lg(y + size) - lg(size) - lg(y + 1) - size * softplus(eta + jnp.log(alpha))
+                + y * (eta + jnp.log(alpha) - softplus(eta + jnp.log(alpha))))
 
 
 @dataclass(frozen=True)

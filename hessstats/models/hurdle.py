@@ -32,6 +32,7 @@ import numpy as np
 
 from hessstats.core.compilation import trusted
 from hessstats.core.covariance import MeanPart
+from hessstats.core.special import log_expit
 from hessstats.errors import DataError, message
 from hessstats.inference.defaults import PostEstimationDefaults
 from hessstats.model import Model
@@ -92,7 +93,7 @@ class HurdleNBParams(NamedTuple):
 def _log_positive(link: ZeroLink, g: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
     """``(log P(y = 0), log P(y > 0))`` at the zero-part index ``g``."""
     if link is ZeroLink.LOGIT:
-        return -jnp.logaddexp(0.0, g), -jnp.logaddexp(0.0, -g)
+        return log_expit(-g), log_expit(g)
     if link is ZeroLink.PROBIT:
         return jst.norm.logcdf(-g), jst.norm.logcdf(g)
     log_p0 = -jnp.exp(g)

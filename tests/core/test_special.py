@@ -1,0 +1,98 @@
+"""softplus / expit: values and derivatives (orders 1-4) exact to rounding in both tails and at 0.
+
+Reference: closed-form mathematics. With ``s = exp(-|x|)`` (the one rounded input, taken from
+``math.exp``; no point below -708, where ``s`` would be subnormal and XLA's CPU code flushes it to 0), ``p = expit(x)`` and ``q = expit(-x)`` are ``1/(1+s)`` and ``s/(1+s)`` (which is which
+by the sign of ``x``), and the derivatives of ``softplus`` are ``p``, ``w = p q``, ``w (q - p)`` and
+``w ((q - p)^2 - 2 w)``; these are evaluated in exact rational arithmetic (``fractions``).
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.special
+
+from hessstats.core import compilation
+from hessstats.core.special import expit, log_expit, softplus
+from hessstats.models.binary import logit_model
+
+POINTS = [-700.0, -40.0, -30.0, -20.0, -5.0, -0.3, 0.0, 0.3, 5.0, 20.0, 30.0, 35.0, 40.0, 700.0]
+
+
+def _exact(x: float) -> list[Fraction]:
+    """``[p, w, w', w'']``: softplus' derivatives of orders 1-4 at ``x``, exactly from ``s``."""
+    s = Fraction(math.exp(-abs(x)))
+    big, small = 1 / (1 + s), s / (1 + s)
+    p, q = (big, small) if x >= 0 else (small, big)
+    w = p * q
+    return [p, w, w * (q - p), w * ((q - p) ** 2 - 2 * w)]
+
+
+def _derivatives():
+    out = [softplus]
+    for _ in range(4):
+        out.append(jax.grad(out[-1]))
+    return out[1:]
+
+
+@pytest.mark.parametrize("x", POINTS)
+def test_derivatives_of_all_orders_are_exact_to_rounding(x):
+    with jax.enable_x64(True):
+        got = [float(d(x)) for d in _derivatives()]
+    for order, (value, exact) in enumerate(zip(got, _exact(x)), start=1):
+        if exact == 0:
+            assert value == pytest.approx(0.0, abs=1e-300), order
+        else:
+            assert abs(Fraction(value) - exact) <= Fraction(1, 10**14) * abs(exact), (x, order, value, float(exact))
+
+
+def test_closed_form_values_at_zero():
+    """softplus(0) = log 2; its derivatives 1/2, 1/4, 0, -1/8 (the kink of |x| plays no part)."""
+    with jax.enable_x64(True):
+        got = [float(softplus(0.0))] + [float(d(0.0)) for d in _derivatives()]
+    np.testing.assert_allclose(got, [math.log(2.0), 0.5, 0.25, 0.0, -0.125], rtol=1e-15, atol=1e-300)
+
+
+def test_upper_tail_weight_where_logaddexp_cancels():
+    """JAX's logaddexp rule gives the Hessian weight as p (1 - p): wrong in the upper tail (the
+    defect this module exists for); softplus gives it exactly."""
+    x = 30.0
+    exact = float(_exact(x)[1])
+    with jax.enable_x64(True):
+        ours = float(jax.grad(jax.grad(softplus))(x))
+        jaxs = float(jax.grad(jax.grad(lambda e: jnp.logaddexp(0.0, e)))(x))
+    assert ours == pytest.approx(exact, rel=1e-14)
+    assert abs(jaxs - exact) > 1e-3 * exact
+
+
+def test_values_and_non_finite_inputs():
+    xs = np.array([-800.0, -30.0, -1.0, 0.0, 1.0, 30.0, 800.0])
+    with jax.enable_x64(True):
+        np.testing.assert_allclose(np.asarray(softplus(xs)), np.logaddexp(0.0, xs), rtol=1e-15, atol=0)
+        np.testing.assert_allclose(np.asarray(log_expit(xs)), -np.logaddexp(0.0, -xs), rtol=1e-15, atol=0)
+        np.testing.assert_allclose(np.asarray(expit(xs)), scipy.special.expit(xs), rtol=1e-15, atol=0)
+        bad = jnp.array([np.nan, np.inf, -np.inf])
+        assert np.isnan(np.asarray(softplus(bad))[0]) and np.isnan(np.asarray(expit(bad))[0])
+        assert np.asarray(softplus(bad))[1:].tolist() == [np.inf, 0.0]
+        assert np.asarray(expit(bad))[1:].tolist() == [1.0, 0.0]
+        assert np.asarray(jax.vmap(jax.grad(jax.grad(softplus)))(bad))[1:].tolist() == [0.0, 0.0]
+
+
+@pytest.mark.parametrize("interpret", [True, False], ids=["numpy plan", "compiled"])
+def test_logit_hessian_in_the_upper_tail_is_exact(interpret, monkeypatch):
+    """A logit whose linear predictors lie between 20 and 36: its Hessian -X' diag(w) X with the
+    closed-form weights w = s / (1 + s)^2 (``s = exp(-|eta|)``), by the numpy plan and compiled."""
+    monkeypatch.setattr(compilation, "INTERPRET", interpret)
+    rng = np.random.default_rng(7)
+    X = np.column_stack([np.ones(300), rng.uniform(0.0, 1.0, 300)])
+    y = (rng.random(300) < 0.5).astype(float)
+    theta = np.array([20.0, 16.0])
+    _, _, hess = logit_model(y, X, separation=False).evaluate(theta)
+    s = np.exp(-np.abs(X @ theta))
+    w = s / (1 + s) ** 2
+    np.testing.assert_allclose(hess, -(X * w[:, None]).T @ X, rtol=1e-13)
