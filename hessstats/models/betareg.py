@@ -20,13 +20,13 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-import jax
 import jax.numpy as jnp
 import jax.scipy.special as jsp
 import numpy as np
 
 from hessstats.core.compilation import trusted
 from hessstats.core.covariance import MeanPart
+from hessstats.core.special import expit
 from hessstats.errors import DataError, message
 from hessstats.inference.defaults import PostEstimationDefaults
 from hessstats.model import Model
@@ -76,7 +76,7 @@ def betareg_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
     [0.0]
     """
     y = data["y"]
-    mu = jax.nn.sigmoid(eta["beta"])
+    mu = expit(eta["beta"])
     phi = jnp.exp(eta["precision"])
     a, b = mu * phi, (1.0 - mu) * phi
     return (jsp.gammaln(phi) - jsp.gammaln(a) - jsp.gammaln(b)
@@ -93,7 +93,7 @@ def betareg_predict(params: BetaParams, data: dict) -> jnp.ndarray:
     >>> np.asarray(out).round(6).tolist()
     [0.5]
     """
-    return jax.nn.sigmoid(data["X"] @ params.beta)
+    return expit(data["X"] @ params.beta)
 
 
 @weighted

@@ -22,7 +22,6 @@ import math
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-import jax
 import jax.numpy as jnp
 import jax.scipy.stats as jstats
 import numpy as np
@@ -30,7 +29,7 @@ import scipy  # its submodules (linalg, special, stats, optimize, sparse) load o
 
 from hessstats.core.compilation import trusted
 from hessstats.core.linalg import gram
-from hessstats.core.special import softplus
+from hessstats.core.special import expit, softplus
 from hessstats.errors import PerfectSeparationError, SeparationWarning, message, warn
 from hessstats.model import Model
 from hessstats.models.design import (
@@ -139,7 +138,7 @@ def logit_predict(params: BinaryParams, data: dict) -> jnp.ndarray:
     >>> np.asarray(out).round(6).tolist()
     [0.5, 0.880797]
     """
-    return jax.nn.sigmoid(data["X"] @ params.beta)
+    return expit(data["X"] @ params.beta)
 
 
 def probit_predict(params: BinaryParams, data: dict) -> jnp.ndarray:

@@ -25,6 +25,7 @@ import scipy  # its submodules (linalg, special, stats, optimize, sparse) load o
 
 from hessstats.core.compilation import trusted
 from hessstats.core.covariance import MeanPart
+from hessstats.core.special import expit
 from hessstats.errors import DataError, SpecificationError, message
 from hessstats.inference.defaults import PostEstimationDefaults
 from hessstats.model import Model
@@ -154,7 +155,7 @@ def ordered_logit_loglike(params: OrderedParams, data: dict) -> jnp.ndarray:
     >>> np.asarray(out).round(6).tolist()  # log(1/2)
     [-0.693147, -0.693147]
     """
-    return _ordered(params, data, jax.nn.sigmoid)
+    return _ordered(params, data, expit)
 
 
 @trusted
@@ -186,7 +187,7 @@ def ordered_logit_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
     >>> np.asarray(out).round(6).tolist()
     [-0.693147, -0.693147]
     """
-    return _ordered_obs(eta, extra, data, jax.nn.sigmoid)
+    return _ordered_obs(eta, extra, data, expit)
 
 
 @trusted

@@ -39,6 +39,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from hessstats.core.special import expit, softplus
 from hessstats.model import Model
 from hessstats.models.design import align_rows, build, design, index_defaults, outcome, require
 
@@ -78,15 +79,15 @@ def firth_penalty(beta: jnp.ndarray, X: jnp.ndarray) -> jnp.ndarray:
     >>> round(float(out), 6)  # 0.5 log(4 / 4)
     0.0
     """
-    p = jax.nn.sigmoid(X @ beta)
-    w = p * (1.0 - p)
+    eta = X @ beta
+    w = expit(eta) * expit(-eta)  # p (1 - p) without the cancellation of 1 - p (hessstats.core.special)
     chol = jnp.linalg.cholesky((X * w[:, None]).T @ X)
     return jnp.sum(jnp.log(jnp.diag(chol)))
 
 
 def _logit_rows(beta: jnp.ndarray, data: dict) -> jnp.ndarray:
     eta = data["X"] @ beta
-    return data["y"] * eta - jnp.logaddexp(0.0, eta)
+    return data["y"] * eta - softplus(eta)
 
 
 def firth_loglike(params: FirthParams, data: dict) -> jnp.ndarray:
@@ -136,7 +137,7 @@ def firth_predict(params: FirthParams, data: dict) -> jnp.ndarray:
     >>> np.asarray(out).round(6).tolist()
     [0.5]
     """
-    return jax.nn.sigmoid(data["X"] @ params.beta)
+    return expit(data["X"] @ params.beta)
 
 
 def firth_logit_model(y: Any, X: Any, *, information: FirthInformation | str = FirthInformation.FISHER,

@@ -44,7 +44,6 @@ import enum
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-import jax
 import jax.numpy as jnp
 import jax.scipy.special as jsp
 import jax.scipy.stats as jst
@@ -52,7 +51,7 @@ import numpy as np
 import scipy  # its submodules (linalg, special, stats, optimize, sparse) load on first use
 
 from hessstats.core.compilation import trusted
-from hessstats.core.special import log_expit
+from hessstats.core.special import expit, log_expit
 from hessstats.errors import ConvergenceWarning, SpecificationError, message, warn
 from hessstats.model import Model
 from hessstats.models.design import WithOptions, align_rows, build, design, index_defaults, outcome, require, vector_option
@@ -155,7 +154,7 @@ def inverse_link(link: GLMLink, eta: Any) -> Any:
     if link is GLMLink.LOG:
         return jnp.exp(eta)
     if link is GLMLink.LOGIT:
-        return jax.nn.sigmoid(eta)
+        return expit(eta)
     if link is GLMLink.PROBIT:
         return jst.norm.cdf(eta)
     if link is GLMLink.CLOGLOG:

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from hessstats._config import float64
+from hessstats.core.special import expit
 from hessstats.errors import DataError, message
 from hessstats.inference.prediction import Predictor, Quantity, Which
 from hessstats.model import Model
@@ -52,7 +53,7 @@ def _xb(p: Any, d: Mapping[str, Any]) -> Any:
 
 
 def _sigmoid(eta: Any) -> Any:
-    return jax.nn.sigmoid(eta)
+    return expit(eta)
 
 
 def _cloglog(eta: Any) -> Any:
@@ -87,7 +88,7 @@ def _needs(d: Mapping[str, Any], key: str, what: str, column: str | None) -> Any
 
 def _zip_parts(p: Any, d: Mapping[str, Any]) -> tuple[Any, Any]:
     mu = jnp.exp(_linear(p, d))
-    w = jax.nn.sigmoid(d["Z"] @ p.inflate)
+    w = expit(d["Z"] @ p.inflate)
     return mu, w
 
 
