@@ -7,10 +7,12 @@ derivatives of the log-likelihood, traced once), one primitive at a time with nu
 shape until the time spent that way reaches the cost of one compile, then compiles (ski rental: a
 loop loses at most about one compile). A one-off small fit in a script compiles nothing.
 
-Only elementwise, broadcasting, reduction and contraction primitives are evaluated (:data:`SUPPORTED`);
-a program with any other primitive, or with an intermediate over :data:`MAX_ELEMENTS` values, is
-compiled as before. Values agree with XLA's to rounding (both float64; ``exp``, ``log`` and the special
-functions are each accurate to a few units in the last place).
+Only elementwise, broadcasting, reduction and contraction primitives, pads, and gathers and
+scatter-adds that index one axis by an integer array are evaluated (:data:`SUPPORTED`; another
+gather or scatter fails to bind and is compiled); a program with any other primitive, or with an
+intermediate over :data:`MAX_ELEMENTS` values, is compiled as before. Values agree with XLA's to
+rounding (both float64; ``exp``, ``log`` and the special functions are each accurate to a few units
+in the last place).
 """
 
 from __future__ import annotations
@@ -93,6 +95,123 @@ def _split(x, sizes, axis):
     return out
 
 
+def _pad(x: Any, value: Any, config: Sequence[tuple[int, int, int]]) -> np.ndarray:
+    """``lax.pad``: ``interior`` copies of ``value`` between neighbours, then ``lo``/``hi`` entries of
+    ``value`` at the ends (negative: that many removed).
+
+    Example
+    -------
+    >>> _pad(np.array([1.0, 2.0, 3.0]), np.float64(0.0), [(-1, 2, 1)]).tolist()
+    [0.0, 2.0, 0.0, 3.0, 0.0, 0.0]
+    """
+    x = np.asarray(x)
+    for d, (_, _, interior) in enumerate(config):
+        if interior > 0 and x.shape[d] > 1:
+            shape = list(x.shape)
+            shape[d] = x.shape[d] + (x.shape[d] - 1) * interior
+            spread = np.full(shape, value, dtype=x.dtype)
+            index = [slice(None)] * x.ndim
+            index[d] = slice(None, None, interior + 1)
+            spread[tuple(index)] = x
+            x = spread
+    widths = [(max(lo, 0), max(hi, 0)) for lo, hi, _ in config]
+    if any(lo or hi for lo, hi in widths):
+        x = np.pad(x, widths, constant_values=value)
+    if any(lo < 0 or hi < 0 for lo, hi, _ in config):
+        x = x[tuple(slice(max(-lo, 0), n - max(-hi, 0)) for (lo, hi, _), n in zip(config, x.shape))]
+    return x
+
+
+def _one_axis(operand_shape: tuple, indices_shape: tuple, indexed: Sequence[int], mapped: Sequence[int],
+              batching: Sequence[int]) -> int:
+    """The one operand axis that a gather or scatter indexes (``x[..., idx, ...]``, what indexing by an
+    integer array emits); other forms raise ``NotImplementedError`` (the kernel is compiled)."""
+    if batching or len(mapped) != 1 or tuple(int(d) for d in indexed) != tuple(int(d) for d in mapped) \
+            or not indices_shape or indices_shape[-1] != 1 or operand_shape[int(mapped[0])] == 0:
+        raise NotImplementedError("gather/scatter beyond indexing one axis")
+    return int(mapped[0])
+
+
+def _layout(rank: int, axis: int, batch: int, window_positions: Sequence[int]) -> tuple[int, ...]:
+    """For each axis of a gather's output (or a scatter's updates), its axis in ``np.take``'s layout
+    ``operand.shape[:axis] + batch + operand.shape[axis + 1:]``: window axes (the operand's other
+    axes, in order) at ``window_positions``, batch axes in the remaining positions."""
+    others = [d for d in range(rank) if d != axis]
+    source: list[int | None] = [None] * (len(others) + batch)
+    for position, d in zip(window_positions, others):
+        source[int(position)] = d if d < axis else d + batch - 1
+    free = iter(range(axis, axis + batch))
+    return tuple(next(free) if s is None else s for s in source)
+
+
+def _indices(idx: np.ndarray, size: int, mode: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(indices to use, mask of the in-range ones or None)`` under a gather/scatter ``mode``: clamped
+    (XLA's rule for ``clip`` and in-bounds promises), or out-of-range entries masked (``fill``/``drop``)."""
+    i = np.asarray(idx)[..., 0]
+    if str(getattr(mode, "name", mode)).upper() == "FILL_OR_DROP":
+        valid = (i >= 0) & (i < size)
+        return np.where(valid, i, 0), valid
+    return np.clip(i, 0, size - 1), None
+
+
+def _gather(eqn: Any) -> Callable:
+    """``gather`` indexing one axis (``np.take`` plus a transpose into XLA's output layout)."""
+    params = eqn.params
+    dn, shape = params["dimension_numbers"], tuple(eqn.invars[0].aval.shape)
+    axis = _one_axis(shape, tuple(eqn.invars[1].aval.shape), dn.collapsed_slice_dims, dn.start_index_map,
+                     (*dn.operand_batching_dims, *dn.start_indices_batching_dims))
+    if any(int(s) != (1 if d == axis else shape[d]) for d, s in enumerate(params["slice_sizes"])):
+        raise NotImplementedError("gather of partial slices")
+    batch = len(eqn.invars[1].aval.shape) - 1
+    perm = _layout(len(shape), axis, batch, dn.offset_dims)
+    dtype = np.dtype(eqn.invars[0].aval.dtype)
+    fill = params.get("fill_value")
+    if fill is None:
+        fill = np.nan if dtype.kind in "fc" else None
+    mode = params.get("mode")
+
+    def run(x, idx):
+        i, valid = _indices(idx, shape[axis], mode)
+        out = np.take(x, i, axis=axis)
+        if valid is not None:
+            if fill is None:
+                raise NotImplementedError("filled integer gather")
+            out = np.where(valid.reshape((1,) * axis + valid.shape + (1,) * (len(shape) - axis - 1)), out, fill)
+        return out if perm == tuple(range(len(perm))) else np.transpose(out, perm)
+
+    return run
+
+
+def _scatter_add(eqn: Any) -> Callable:
+    """``scatter-add`` indexing one axis (the transpose of :func:`_gather`): updates brought into
+    ``np.take``'s layout and added at their indices (``np.bincount`` for a vector)."""
+    params = eqn.params
+    dn, shape = params["dimension_numbers"], tuple(eqn.invars[0].aval.shape)
+    axis = _one_axis(shape, tuple(eqn.invars[1].aval.shape), dn.inserted_window_dims, dn.scatter_dims_to_operand_dims,
+                     (*dn.operand_batching_dims, *dn.scatter_indices_batching_dims))
+    updates = tuple(eqn.invars[2].aval.shape)
+    window = [int(p) for p in dn.update_window_dims]
+    if [updates[p] for p in window] != [shape[d] for d in range(len(shape)) if d != axis]:
+        raise NotImplementedError("scatter of partial windows")
+    batch = len(updates) - len(window)
+    perm = _layout(len(shape), axis, batch, window)
+    inverse = tuple(int(v) for v in np.argsort(perm))  # updates' axes into np.take's layout
+    mode, size = params.get("mode"), shape[axis]
+
+    def run(x, idx, upd):
+        i, valid = _indices(idx, size, mode)
+        u = np.transpose(upd, inverse)
+        if valid is not None:
+            u = np.where(valid.reshape((1,) * axis + valid.shape + (1,) * (len(shape) - axis - 1)), u, 0)
+        out = np.array(x)  # never the operand's register
+        if out.ndim == 1 and out.dtype.kind == "f":
+            return out + np.bincount(i.ravel(), weights=u.ravel(), minlength=size)
+        np.add.at(out, (slice(None),) * axis + (i,), u)
+        return out
+
+    return run
+
+
 def _special(name: str) -> Callable:
     return lambda *x: getattr(scipy.special, name)(*x)
 
@@ -142,7 +261,7 @@ _STRUCTURAL: dict[str, Callable] = {
 }
 _CALLS = ("pjit", "jit", "closed_call", "core_call", "custom_jvp_call", "custom_vjp_call", "remat", "checkpoint")
 
-_SHAPED = ("broadcast_in_dim", "dot_general", "convert_element_type", "pad")
+_SHAPED = ("broadcast_in_dim", "dot_general", "convert_element_type", "pad", "gather", "scatter-add")
 """Primitives bound with their operands' shapes and dtypes (:func:`_bound`)."""
 
 SUPPORTED = frozenset(_UNARY) | frozenset(_BINARY) | frozenset(_STRUCTURAL) | frozenset(_SHAPED) | frozenset(_CALLS)
@@ -346,11 +465,8 @@ def _bound(name: str, eqn: Any) -> Callable:
     if name in _UNARY:
         return _UNARY[name]
     if name == "pad":
-        config = params["padding_config"]
-        if any(interior or lo < 0 or hi < 0 for lo, hi, interior in config):
-            raise NotImplementedError("interior or negative padding")
-        widths = [(lo, hi) for lo, hi, _ in config]
-        return lambda x, value: np.pad(x, widths, constant_values=value)
+        config = tuple((int(lo), int(hi), int(interior)) for lo, hi, interior in params["padding_config"])
+        return lambda x, value: _pad(x, value, config)
     if name == "broadcast_in_dim":
         shape, dims = tuple(params["shape"]), params["broadcast_dimensions"]
         expanded = [1] * len(shape)
@@ -367,6 +483,10 @@ def _bound(name: str, eqn: Any) -> Callable:
     if name == "dot_general":
         return _dot_plan(tuple(eqn.invars[0].aval.shape), tuple(eqn.invars[1].aval.shape), params["dimension_numbers"],
                          params.get("preferred_element_type"))
+    if name == "gather":
+        return _gather(eqn)
+    if name == "scatter-add":
+        return _scatter_add(eqn)
     if name in _STRUCTURAL:
         fn = _STRUCTURAL[name]
         return lambda *xs: fn(*xs, **params)
