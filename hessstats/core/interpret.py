@@ -7,10 +7,11 @@ derivatives of the log-likelihood, traced once), one primitive at a time with nu
 shape until the time spent that way reaches the cost of one compile, then compiles (ski rental: a
 loop loses at most about one compile). A one-off small fit in a script compiles nothing.
 
-Only elementwise, broadcasting, reduction and contraction primitives, pads, and gathers and
-scatter-adds that index one axis by an integer array are evaluated (:data:`SUPPORTED`; another
-gather or scatter fails to bind and is compiled); a program with any other primitive, or with an
-intermediate over :data:`MAX_ELEMENTS` values, is compiled as before. Values agree with XLA's to
+Evaluated (:data:`SUPPORTED`): elementwise, broadcasting, reduction and contraction primitives,
+pads, gathers and scatter-adds of points (indexing by integer arrays), Cholesky factors and
+triangular solves, and ``cond`` on a constant index (``lax.platform_dependent``: the CPU's branch).
+Other gathers and scatters, and a ``cond`` on a computed index, fail to bind and are compiled, as is a
+program with any other primitive or with an intermediate over :data:`MAX_ELEMENTS` values. Values agree with XLA's to
 rounding (both float64; ``exp``, ``log`` and the special functions are each accurate to a few units
 in the last place).
 """
@@ -122,94 +123,128 @@ def _pad(x: Any, value: Any, config: Sequence[tuple[int, int, int]]) -> np.ndarr
     return x
 
 
-def _one_axis(operand_shape: tuple, indices_shape: tuple, indexed: Sequence[int], mapped: Sequence[int],
-              batching: Sequence[int]) -> int:
-    """The one operand axis that a gather or scatter indexes (``x[..., idx, ...]``, what indexing by an
-    integer array emits); other forms raise ``NotImplementedError`` (the kernel is compiled)."""
-    if batching or len(mapped) != 1 or tuple(int(d) for d in indexed) != tuple(int(d) for d in mapped) \
-            or not indices_shape or indices_shape[-1] != 1 or operand_shape[int(mapped[0])] == 0:
-        raise NotImplementedError("gather/scatter beyond indexing one axis")
-    return int(mapped[0])
+def _point_axes(operand_shape: tuple, indices_shape: tuple, indexed: Sequence[int], mapped: Sequence[int],
+                batching: Sequence[int]) -> tuple[int, ...]:
+    """The operand axes a gather or scatter indexes point by point (``x[..., i, ..., j, ...]`` with
+    integer arrays: what indexing emits, ``jnp.diagonal`` included); other forms raise
+    ``NotImplementedError`` (the kernel is compiled)."""
+    axes = tuple(int(d) for d in mapped)
+    if batching or not axes or tuple(int(d) for d in indexed) != axes or len(set(axes)) != len(axes) \
+            or not indices_shape or indices_shape[-1] != len(axes) or any(operand_shape[d] == 0 for d in axes):
+        raise NotImplementedError("gather/scatter beyond point indexing")
+    return axes
 
 
-def _layout(rank: int, axis: int, batch: int, window_positions: Sequence[int]) -> tuple[int, ...]:
-    """For each axis of a gather's output (or a scatter's updates), its axis in ``np.take``'s layout
-    ``operand.shape[:axis] + batch + operand.shape[axis + 1:]``: window axes (the operand's other
-    axes, in order) at ``window_positions``, batch axes in the remaining positions."""
-    others = [d for d in range(rank) if d != axis]
-    source: list[int | None] = [None] * (len(others) + batch)
-    for position, d in zip(window_positions, others):
-        source[int(position)] = d if d < axis else d + batch - 1
-    free = iter(range(axis, axis + batch))
+def _layout(batch: int, window_positions: Sequence[int]) -> tuple[int, ...]:
+    """For each axis of a gather's output (or a scatter's updates), its axis in the layout
+    ``batch + the operand's other axes in order`` (what numpy's indexing of the indexed axes, moved to
+    the front, gives): window axes at ``window_positions``, batch axes in the remaining positions."""
+    source: list[int | None] = [None] * (batch + len(window_positions))
+    for i, position in enumerate(window_positions):
+        source[int(position)] = batch + i
+    free = iter(range(batch))
     return tuple(next(free) if s is None else s for s in source)
 
 
-def _indices(idx: np.ndarray, size: int, mode: Any) -> tuple[np.ndarray, np.ndarray | None]:
-    """``(indices to use, mask of the in-range ones or None)`` under a gather/scatter ``mode``: clamped
-    (XLA's rule for ``clip`` and in-bounds promises), or out-of-range entries masked (``fill``/``drop``)."""
-    i = np.asarray(idx)[..., 0]
+def _indices(idx: np.ndarray, sizes: Sequence[int], mode: Any) -> tuple[tuple[np.ndarray, ...], np.ndarray | None]:
+    """``(index arrays, one per indexed axis; mask of the in-range points or None)`` under a
+    gather/scatter ``mode``: clamped (XLA's rule for ``clip`` and in-bounds promises), or out-of-range
+    points masked (``fill``/``drop``)."""
+    idx = np.asarray(idx)
+    columns = [idx[..., m] for m in range(len(sizes))]
     if str(getattr(mode, "name", mode)).upper() == "FILL_OR_DROP":
-        valid = (i >= 0) & (i < size)
-        return np.where(valid, i, 0), valid
-    return np.clip(i, 0, size - 1), None
+        valid = np.logical_and.reduce([(i >= 0) & (i < n) for i, n in zip(columns, sizes)])
+        return tuple(np.where(valid, i, 0) for i in columns), valid
+    return tuple(np.clip(i, 0, n - 1) for i, n in zip(columns, sizes)), None
 
 
 def _gather(eqn: Any) -> Callable:
-    """``gather`` indexing one axis (``np.take`` plus a transpose into XLA's output layout)."""
+    """``gather`` of points along some axes (numpy indexing, then a transpose into XLA's layout)."""
     params = eqn.params
     dn, shape = params["dimension_numbers"], tuple(eqn.invars[0].aval.shape)
-    axis = _one_axis(shape, tuple(eqn.invars[1].aval.shape), dn.collapsed_slice_dims, dn.start_index_map,
-                     (*dn.operand_batching_dims, *dn.start_indices_batching_dims))
-    if any(int(s) != (1 if d == axis else shape[d]) for d, s in enumerate(params["slice_sizes"])):
+    axes = _point_axes(shape, tuple(eqn.invars[1].aval.shape), dn.collapsed_slice_dims, dn.start_index_map,
+                       (*dn.operand_batching_dims, *dn.start_indices_batching_dims))
+    if any(int(s) != (1 if d in axes else shape[d]) for d, s in enumerate(params["slice_sizes"])):
         raise NotImplementedError("gather of partial slices")
     batch = len(eqn.invars[1].aval.shape) - 1
-    perm = _layout(len(shape), axis, batch, dn.offset_dims)
+    perm = _layout(batch, dn.offset_dims)
     dtype = np.dtype(eqn.invars[0].aval.dtype)
     fill = params.get("fill_value")
     if fill is None:
         fill = np.nan if dtype.kind in "fc" else None
-    mode = params.get("mode")
+    mode, sizes, front = params.get("mode"), [shape[d] for d in axes], tuple(range(len(axes)))
 
     def run(x, idx):
-        i, valid = _indices(idx, shape[axis], mode)
-        out = np.take(x, i, axis=axis)
+        index, valid = _indices(idx, sizes, mode)
+        out = np.moveaxis(np.asarray(x), axes, front)[index]  # batch + the other axes
         if valid is not None:
             if fill is None:
                 raise NotImplementedError("filled integer gather")
-            out = np.where(valid.reshape((1,) * axis + valid.shape + (1,) * (len(shape) - axis - 1)), out, fill)
+            out = np.where(valid.reshape(valid.shape + (1,) * (out.ndim - valid.ndim)), out, fill)
         return out if perm == tuple(range(len(perm))) else np.transpose(out, perm)
 
     return run
 
 
 def _scatter_add(eqn: Any) -> Callable:
-    """``scatter-add`` indexing one axis (the transpose of :func:`_gather`): updates brought into
-    ``np.take``'s layout and added at their indices (``np.bincount`` for a vector)."""
+    """``scatter-add`` of points along some axes (the transpose of :func:`_gather`): updates brought
+    into numpy's layout and added at their points (``np.bincount`` for a vector)."""
     params = eqn.params
     dn, shape = params["dimension_numbers"], tuple(eqn.invars[0].aval.shape)
-    axis = _one_axis(shape, tuple(eqn.invars[1].aval.shape), dn.inserted_window_dims, dn.scatter_dims_to_operand_dims,
-                     (*dn.operand_batching_dims, *dn.scatter_indices_batching_dims))
+    axes = _point_axes(shape, tuple(eqn.invars[1].aval.shape), dn.inserted_window_dims,
+                       dn.scatter_dims_to_operand_dims, (*dn.operand_batching_dims, *dn.scatter_indices_batching_dims))
     updates = tuple(eqn.invars[2].aval.shape)
     window = [int(p) for p in dn.update_window_dims]
-    if [updates[p] for p in window] != [shape[d] for d in range(len(shape)) if d != axis]:
+    if [updates[p] for p in window] != [shape[d] for d in range(len(shape)) if d not in axes]:
         raise NotImplementedError("scatter of partial windows")
-    batch = len(updates) - len(window)
-    perm = _layout(len(shape), axis, batch, window)
-    inverse = tuple(int(v) for v in np.argsort(perm))  # updates' axes into np.take's layout
-    mode, size = params.get("mode"), shape[axis]
+    perm = _layout(len(updates) - len(window), window)
+    inverse = tuple(int(v) for v in np.argsort(perm))  # the updates' axes into numpy's layout
+    mode, sizes, front = params.get("mode"), [shape[d] for d in axes], tuple(range(len(axes)))
 
     def run(x, idx, upd):
-        i, valid = _indices(idx, size, mode)
+        index, valid = _indices(idx, sizes, mode)
         u = np.transpose(upd, inverse)
         if valid is not None:
-            u = np.where(valid.reshape((1,) * axis + valid.shape + (1,) * (len(shape) - axis - 1)), u, 0)
+            u = np.where(valid.reshape(valid.shape + (1,) * (u.ndim - valid.ndim)), u, 0)
         out = np.array(x)  # never the operand's register
         if out.ndim == 1 and out.dtype.kind == "f":
-            return out + np.bincount(i.ravel(), weights=u.ravel(), minlength=size)
-        np.add.at(out, (slice(None),) * axis + (i,), u)
+            return out + np.bincount(index[0].ravel(), weights=u.ravel(), minlength=sizes[0])
+        np.add.at(np.moveaxis(out, axes, front), index, u)  # a view: adds into out
         return out
 
     return run
+
+
+def _platform_index(*, platforms: Sequence[Any], **_) -> np.ndarray:
+    """The branch a ``lax.platform_dependent`` takes on the CPU (numpy plans run for the CPU only)."""
+    for i, names in enumerate(platforms):
+        if names is not None and "cpu" in names:
+            return np.int32(i)
+    for i, names in enumerate(platforms):
+        if names is None:
+            return np.int32(i)
+    raise NotImplementedError("no branch for the CPU")
+
+
+def _cholesky(x: np.ndarray) -> np.ndarray:
+    """``lax.linalg.cholesky``: the lower factor of the lower triangle, NaN where not positive definite."""
+    try:
+        return np.linalg.cholesky(x)
+    except np.linalg.LinAlgError:
+        if np.ndim(x) != 2:  # a stack: XLA's NaNs only for the failing matrices
+            raise NotImplementedError("a stack with a matrix that is not positive definite") from None
+        return np.tril(np.full(np.shape(x), np.nan))  # as XLA: NaN on and below the diagonal, 0 above
+
+
+def _triangular_solve(a, b, *, left_side, lower, transpose_a, conjugate_a, unit_diagonal, **_):
+    """``lax.linalg.triangular_solve``: ``op(a) x = b`` (``left_side``) or ``x op(a) = b``."""
+    if np.ndim(a) != 2 or np.ndim(b) != 2 or conjugate_a and np.iscomplexobj(a):
+        raise NotImplementedError("batched or complex triangular solves")
+    if left_side:
+        return scipy.linalg.solve_triangular(a, b, trans=1 if transpose_a else 0, lower=lower,
+                                             unit_diagonal=unit_diagonal, check_finite=False)
+    return scipy.linalg.solve_triangular(a, np.transpose(b), trans=0 if transpose_a else 1, lower=lower,
+                                         unit_diagonal=unit_diagonal, check_finite=False).T
 
 
 def _special(name: str) -> Callable:
@@ -225,6 +260,7 @@ _UNARY: dict[str, Callable] = {
     "square": np.square, "logistic": _special("expit"), "lgamma": _special("gammaln"),
     "digamma": _special("digamma"), "erf": _special("erf"), "erfc": _special("erfc"), "erf_inv": _special("erfinv"),
     "real": np.real, "imag": np.imag, "stop_gradient": lambda x: x, "copy": np.copy, "copy_p": np.copy,
+    "cholesky": _cholesky,
 }
 _BINARY: dict[str, Callable] = {
     "add": np.add, "add_any": np.add, "sub": np.subtract, "mul": np.multiply, "div": _div, "max": np.maximum,
@@ -258,13 +294,16 @@ _STRUCTURAL: dict[str, Callable] = {
     "cumprod": _cumulative(np.multiply),
     "cummax": _cumulative(np.maximum),
     "cummin": _cumulative(np.minimum),
+    "platform_index": _platform_index,
+    "triangular_solve": _triangular_solve,
 }
 _CALLS = ("pjit", "jit", "closed_call", "core_call", "custom_jvp_call", "custom_vjp_call", "remat", "checkpoint")
 
-_SHAPED = ("broadcast_in_dim", "dot_general", "convert_element_type", "pad", "gather", "scatter-add")
+_SHAPED = ("broadcast_in_dim", "dot_general", "convert_element_type", "pad", "gather", "scatter-add", "empty2")
 """Primitives bound with their operands' shapes and dtypes (:func:`_bound`)."""
 
-SUPPORTED = frozenset(_UNARY) | frozenset(_BINARY) | frozenset(_STRUCTURAL) | frozenset(_SHAPED) | frozenset(_CALLS)
+SUPPORTED = frozenset(_UNARY) | frozenset(_BINARY) | frozenset(_STRUCTURAL) | frozenset(_SHAPED) | frozenset(_CALLS) \
+    | frozenset({"cond"})
 """The primitives :func:`evaluate` runs (others: the kernel is compiled)."""
 
 
@@ -379,6 +418,14 @@ class Plan:
                 inner, inner_consts = _jaxpr_and_consts(_inner(eqn.params))
                 env.update(zip(eqn.outvars, self._emit(inner, inner_consts, ins)))
                 continue
+            if name == "cond":  # only on a constant index (lax.platform_dependent): that branch inlined
+                if self._template[ins[0]] is None:
+                    raise NotImplementedError("cond on a computed index")
+                branches = eqn.params["branches"]
+                chosen = branches[int(np.clip(self._template[ins[0]], 0, len(branches) - 1))]
+                inner, inner_consts = _jaxpr_and_consts(chosen)
+                env.update(zip(eqn.outvars, self._emit(inner, inner_consts, ins[1:])))
+                continue
             key = _equation_key(eqn, ins)
             if key is not None and key in self._seen:  # the same equation on the same values: computed once
                 env.update(zip(eqn.outvars, self._seen[key]))
@@ -483,6 +530,9 @@ def _bound(name: str, eqn: Any) -> Callable:
     if name == "dot_general":
         return _dot_plan(tuple(eqn.invars[0].aval.shape), tuple(eqn.invars[1].aval.shape), params["dimension_numbers"],
                          params.get("preferred_element_type"))
+    if name == "empty2":  # uninitialised in XLA (a residual no one reads): zeros here
+        shape, dtype = tuple(eqn.outvars[0].aval.shape), np.dtype(eqn.outvars[0].aval.dtype)
+        return lambda: np.zeros(shape, dtype)
     if name == "gather":
         return _gather(eqn)
     if name == "scatter-add":

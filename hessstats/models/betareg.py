@@ -54,6 +54,7 @@ def betareg_loglike(params: BetaParams, data: dict) -> jnp.ndarray:
     Example
     -------
     >>> data = {"X": np.ones((1, 1)), "Z": np.ones((1, 1)), "y": np.array([0.5])}
+    >>> import jax
     >>> with jax.enable_x64(True):  # float64, as inside hs.fit
     ...     out = betareg_loglike(BetaParams(np.array([0.0]), np.array([np.log(2.0)])), data)
     >>> np.asarray(out).round(6).tolist()  # mu = 1/2, phi = 2: the uniform density
@@ -70,6 +71,7 @@ def betareg_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
 
     Example
     -------
+    >>> import jax
     >>> with jax.enable_x64(True):
     ...     out = betareg_obs({"beta": np.zeros(1), "precision": np.log(np.array([2.0]))}, {}, {"y": np.array([0.5])})
     >>> np.asarray(out).round(6).tolist()  # Beta(1, 1) density at 0.5
@@ -88,6 +90,7 @@ def betareg_predict(params: BetaParams, data: dict) -> jnp.ndarray:
 
     Example
     -------
+    >>> import jax
     >>> with jax.enable_x64(True):  # float64, as inside hs.fit
     ...     out = betareg_predict(BetaParams(np.array([0.0]), np.array([1.0])), {"X": np.ones((1, 1))})
     >>> np.asarray(out).round(6).tolist()

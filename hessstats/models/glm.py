@@ -144,6 +144,7 @@ def inverse_link(link: GLMLink, eta: Any) -> Any:
 
     Example
     -------
+    >>> import jax
     >>> with jax.enable_x64(True):  # float64, as inside hs.fit
     ...     out = inverse_link(GLMLink.INVERSE_SQUARED, np.array([4.0]))
     >>> np.asarray(out).round(6).tolist()
@@ -187,6 +188,7 @@ def glm_loglike(params: GLMParams, data: dict, family: GLMFamily = GLMFamily.GAU
     -------
     >>> data = {"X": np.ones((1, 1)), "y": np.array([1.0]), "trials": np.ones(1), "offset": np.zeros(1),
     ...         "scale": np.ones(1), "c": np.zeros(1)}
+    >>> import jax
     >>> with jax.enable_x64(True):  # float64, as inside hs.fit
     ...     out = glm_loglike(GLMParams(np.array([0.0])), data, GLMFamily.POISSON, GLMLink.LOG)
     >>> np.asarray(out).round(6).tolist()  # log Poisson(1 | mu = 1) = -1
@@ -235,6 +237,7 @@ def glm_predict(params: GLMParams, data: dict, link: GLMLink = GLMLink.IDENTITY)
 
     Example
     -------
+    >>> import jax
     >>> with jax.enable_x64(True):  # float64, as inside hs.fit
     ...     out = glm_predict(GLMParams(np.array([0.0])), {"X": np.ones((1, 1))}, GLMLink.LOG)
     >>> np.asarray(out).round(6).tolist()

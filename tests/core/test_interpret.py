@@ -140,7 +140,7 @@ def _count_equations(jaxpr) -> int:
 
 
 def test_indexing_by_integer_arrays_matches_xla():
-    """Gathers along one axis (``x[j]``, ``A[:, j]``, ``A[j]`` with a matrix of indices), their
+    """Gathers of points (``x[j]``, ``A[:, j]``, ``A[j]`` with a matrix of indices, ``A[i, j]``), their
     transposes (scatter-adds, from the gradients), XLA's index modes (clamped; ``fill`` and ``drop``
     for out-of-range indices) and pads with negative and interior widths: numpy = XLA on the same jaxpr."""
     x = RNG.normal(size=5)
@@ -150,9 +150,9 @@ def test_indexing_by_integer_arrays_matches_xla():
     wild = np.array([-2, 0, 5, 9, 3], dtype=np.int32)
 
     def f(x, A):
-        taken = x[j] * A[1, :5] + A[:, j].sum(axis=0) + A[J].sum(axis=(0, 1))[:5]
+        taken = x[j] * A[1, :5] + A[:, j].sum(axis=0) + A[J].sum(axis=(0, 1))[:5] + A[j % 4, j]
         value = jnp.sum(jnp.exp(taken)) + jnp.sum(A[:, J] ** 2)
-        return value, jax.grad(lambda x, A: jnp.sum(jnp.sin(x[j]) * A[2][j]) + jnp.sum(A[J] ** 3), argnums=(0, 1))(x, A)
+        return value, jax.grad(lambda x, A: jnp.sum(jnp.sin(x[j]) * A[2, j]) + jnp.sum(A[J] ** 3), argnums=(0, 1))(x, A)
 
     def modes(x, A):
         filled = x.at[wild].get(mode="fill", fill_value=jnp.nan)
@@ -172,14 +172,44 @@ def test_indexing_by_integer_arrays_matches_xla():
     _compare(modes, x, A)
 
 
+def test_factorisations_and_platform_branches_match_xla():
+    """Cholesky factors (NaN where not positive definite, as XLA), triangular solves from both sides,
+    transposed and with a unit diagonal, and the derivatives of a log-determinant by Cholesky, whose
+    program picks a branch per platform (``lax.platform_dependent``: the CPU's, with a gather and a
+    scatter-add over two axes) and reads uninitialised residuals: numpy = XLA on the same jaxpr."""
+    B = RNG.normal(size=(4, 4))
+    S = B @ B.T + 4.0 * np.eye(4)
+    C = RNG.normal(size=(4, 3))
+    T = jax.scipy.linalg.solve_triangular
+
+    def f(S, C):
+        L = jnp.linalg.cholesky(S)
+        logdet = lambda S: 2.0 * jnp.sum(jnp.log(jnp.diagonal(jnp.linalg.cholesky(S))))
+        solves = (T(L, C, lower=True), T(L, C, lower=True, trans=1), T(L.T, C, lower=False, unit_diagonal=True),
+                  jax.lax.linalg.triangular_solve(L, C.T, left_side=False, lower=True),
+                  jax.lax.linalg.triangular_solve(L, C.T, left_side=False, lower=True, transpose_a=True))
+        return L, jnp.linalg.cholesky(S - 10.0 * jnp.eye(4)), solves, logdet(S), jax.grad(logdet)(S), jax.hessian(logdet)(S)
+
+    _compare(f, S, C)
+    # the CPU's branch reads the diagonal by a gather: finite next to an infinite entry, where the
+    # other platform's branch (sum(eye * M)) gives NaN
+    M = np.array([[1.0, np.inf, 0.0], [2.0, 3.0, -np.inf], [0.5, 1.0, 4.0]])
+    _compare(lambda M: (jnp.diagonal(M), jax.grad(lambda M: jnp.sum(jnp.diagonal(M) ** 2))(M)), M)
+    with x64():
+        assert np.isfinite(interpret.evaluate(jax.make_jaxpr(jnp.diagonal)(M), M)[0]).all()
+
+
 def test_unsupported_programs_are_detected():
-    """Sorting and control flow are left to XLA; so are intermediates above the size limit, and
-    gathers that index several axes at once."""
+    """Sorting and data-dependent control flow are left to XLA; so are intermediates above the size
+    limit, and gathers of slices wider than a point."""
     with x64():
         assert not interpret.supported(jax.make_jaxpr(jnp.sort)(jnp.ones(3)))
-        assert not interpret.supported(jax.make_jaxpr(lambda x: jax.lax.cond(x > 0, jnp.sin, jnp.cos, x))(1.0))
-        with pytest.raises(NotImplementedError):  # two indexed axes: compiled
-            interpret.Plan(jax.make_jaxpr(lambda a, j: a[j, j])(jnp.ones((3, 3)), jnp.array([0, 2])))
+        with pytest.raises(NotImplementedError):  # a branch chosen by the data: compiled
+            interpret.Plan(jax.make_jaxpr(lambda x: jax.lax.cond(x > 0, jnp.sin, jnp.cos, x))(1.0))
+        window = jax.lax.GatherDimensionNumbers(offset_dims=(1,), collapsed_slice_dims=(), start_index_map=(0,))
+        with pytest.raises(NotImplementedError):  # slices of two entries: compiled
+            interpret.Plan(jax.make_jaxpr(lambda x, j: jax.lax.gather(x, j, window, slice_sizes=(2,)))(
+                jnp.ones(5), jnp.array([[0], [2]])))
         with pytest.raises(NotImplementedError):  # float -> integer conversions (nan, overflow) are XLA's
             interpret.Plan(jax.make_jaxpr(lambda x: x.astype(jnp.int32))(jnp.ones(3)))
         big = jax.make_jaxpr(lambda x: jnp.outer(x, x).sum())(jnp.ones(300))
