@@ -13,7 +13,7 @@ from hessstats._version import __version__
 from hessstats.core.compilation import compile_stats, enable_compilation_cache
 from hessstats.core.derivatives import gradient, hessian
 from hessstats.core.hvp import hessian_blocked, selected_se
-from hessstats.core.special import expit, log_expit, softplus
+from hessstats.core.special import expit, log_expit, log_ndtr, softplus
 from hessstats.fitting import fit
 from hessstats.formula import (
     betareg,
@@ -60,8 +60,8 @@ __all__ = [
     "classify_constrained", "classify_critical_point", "coefplot", "compare", "compile_stats", "datasets",
     "driftplot", "enable_compilation_cache", "errors", "expit", "find_critical_points", "firth_logit", "fit",
     "formula", "from_formula", "gamma", "genpoisson", "glm", "glmer", "gradient", "heckman", "hessian",
-    "hessian_blocked", "hurdle_negbin", "hurdle_poisson", "ic_table", "index_array", "log_expit", "logit",
-    "lr_test", "margins", "mnlogit", "nb1", "negbin", "ols", "ordered_logit", "ordered_probit",
+    "hessian_blocked", "hurdle_negbin", "hurdle_poisson", "ic_table", "index_array", "log_expit", "log_ndtr",
+    "logit", "lr_test", "margins", "mnlogit", "nb1", "negbin", "ols", "ordered_logit", "ordered_probit",
     "parse_expression", "poisson", "probit", "profile_ci", "profileplot", "score_test",
     "second_derivative_test", "selected_se", "softplus", "solve_lagrange", "table", "taylor2", "testing",
     "tobit", "truncated_negbin", "truncated_poisson", "validate", "vuong", "wald_test", "weibull", "zinb",

@@ -100,3 +100,58 @@ def log_expit(x: Any) -> Any:
     [-0.693147, -800.0]
     """
     return -softplus(-x)
+
+
+MILLS_SPLIT = -15.0
+"""At and below this ``x``, :func:`log_ndtr`'s derivatives come from the continued fraction of Mills'
+ratio (:data:`MILLS_TERMS` terms, converged to rounding there); above it from ``exp(log phi(x) -
+log Phi(x))``, whose ``x + lambda(x)`` loses about ``eps t^4 / 2`` relative (3e-12 at -15)."""
+MILLS_TERMS = 8
+
+
+@jax.custom_jvp
+def log_ndtr(x: Any) -> Any:
+    """``log Phi(x)``, the log of the standard normal CDF (JAX's ``log_ndtr`` values), with
+    derivatives accurate in both tails: the first is the inverse Mills ratio ``lambda(x) =
+    phi(x) / Phi(x)``, the second ``-lambda(x) (x + lambda(x))``, where ``x + lambda(x)`` cancels
+    for ``x << 0``; JAX's own rule loses 1e-9 (first) and 1e-6 (second derivative) relative at
+    ``x = -20``. Here ``x + lambda(x)`` is Laplace's continued fraction ``1/(t + 2/(t + 3/(t + ...)))``
+    (``t = -x``) at and below :data:`MILLS_SPLIT`, with no subtraction.
+
+    Example
+    -------
+    >>> import jax
+    >>> with jax.enable_x64(True):
+    ...     second = jax.grad(jax.grad(log_ndtr))(-20.0)
+    >>> round(float(second), 12)   # -lambda (x + lambda), lambda(-20) = 20.04975306852785
+    -0.997536738385
+    """
+    return jax.scipy.special.log_ndtr(x)
+
+
+@log_ndtr.defjvp
+def _log_ndtr_jvp(primals: tuple, tangents: tuple) -> tuple:
+    (x,), (t,) = primals, tangents
+    return log_ndtr(x), _mills(x)[0] * t
+
+
+@jax.custom_jvp
+def _mills(x: Any) -> tuple[Any, Any]:
+    """``(lambda(x), x + lambda(x))``: the inverse Mills ratio ``phi(x) / Phi(x)`` and its gap to
+    ``-x``, with derivatives ``-lambda gap`` and ``1 - lambda gap`` (one continued fraction for both)."""
+    t = jnp.maximum(-x, -MILLS_SPLIT)  # the fraction's range (the other branch is selected elsewhere)
+    d = t
+    for k in range(MILLS_TERMS, 0, -1):
+        d = t + (k + 1) / d
+    low = x <= MILLS_SPLIT
+    # log_ndtr(x) as in the value: computed once for both (XLA and numpy plans share equal equations)
+    direct = jnp.exp(-0.5 * x * x - 0.5 * jnp.log(2.0 * jnp.pi) - jax.scipy.special.log_ndtr(x))
+    return jnp.where(low, -x + 1.0 / d, direct), jnp.where(low, 1.0 / d, x + direct)
+
+
+@_mills.defjvp
+def _mills_jvp(primals: tuple, tangents: tuple) -> tuple:
+    (x,), (t,) = primals, tangents
+    lam, gap = _mills(x)
+    d = lam * gap * t
+    return (lam, gap), (-d, t - d)

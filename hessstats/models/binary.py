@@ -29,7 +29,7 @@ import scipy  # its submodules (linalg, special, stats, optimize, sparse) load o
 
 from hessstats.core.compilation import trusted
 from hessstats.core.linalg import gram
-from hessstats.core.special import expit, softplus
+from hessstats.core.special import expit, log_ndtr, softplus
 from hessstats.errors import PerfectSeparationError, SeparationWarning, message, warn
 from hessstats.model import Model
 from hessstats.models.design import (
@@ -107,7 +107,7 @@ def probit_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
     [-0.693147, -0.693147]
     """
     e = eta["beta"]
-    return data["y"] * jstats.norm.logcdf(e) + (1.0 - data["y"]) * jstats.norm.logcdf(-e)
+    return data["y"] * log_ndtr(e) + (1.0 - data["y"]) * log_ndtr(-e)
 
 
 @trusted

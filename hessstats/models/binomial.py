@@ -24,13 +24,12 @@ from typing import Any, NamedTuple
 
 import jax.numpy as jnp
 import jax.scipy.special as jsp
-import jax.scipy.stats as jst
 import numpy as np
 import scipy  # its submodules (linalg, special, stats, optimize, sparse) load on first use
 
 from hessstats.core.compilation import trusted
 from hessstats.core.covariance import Dispersion
-from hessstats.core.special import log_expit
+from hessstats.core.special import log_expit, log_ndtr
 from hessstats.errors import SpecificationError, message
 from hessstats.model import Model
 from hessstats.models.design import WithOptions, align_rows, build, design, index_defaults, outcome, require, vector_option, weighted
@@ -68,7 +67,7 @@ def _log_probabilities(link: BinomialLink, eta: jnp.ndarray) -> tuple[jnp.ndarra
     if link is BinomialLink.LOGIT:
         return log_expit(eta), log_expit(-eta)
     if link is BinomialLink.PROBIT:
-        return jst.norm.logcdf(eta), jst.norm.logcdf(-eta)
+        return log_ndtr(eta), log_ndtr(-eta)
     log_q = -jnp.exp(eta)  # log(1 - p)
     return jnp.where(log_q > -0.6931471805599453, jnp.log(-jnp.expm1(log_q)), jnp.log1p(-jnp.exp(log_q))), log_q
 

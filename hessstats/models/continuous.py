@@ -32,12 +32,12 @@ from typing import Any, NamedTuple
 
 import jax.numpy as jnp
 import jax.scipy.special as jsp
-import jax.scipy.stats as jstats
 import numpy as np
 import scipy  # its submodules (linalg, special, stats, optimize, sparse) load on first use
 
 from hessstats.core.compilation import trusted
 from hessstats.core.covariance import Dispersion
+from hessstats.core.special import log_ndtr
 from hessstats.errors import SpecificationError, message
 from hessstats.inference.defaults import Inference
 from hessstats.model import Model
@@ -141,8 +141,8 @@ def tobit_obs(eta: dict, extra: dict, data: dict) -> jnp.ndarray:
     sigma = extra["sigma"]
     z = (data["y"] - eta["beta"]) / sigma
     density = -0.5 * z * z - jnp.log(sigma) - LOG_SQRT_2PI
-    return jnp.where(data["left"] > 0, jstats.norm.logcdf(z),
-                     jnp.where(data["right"] > 0, jstats.norm.logcdf(-z), density))
+    return jnp.where(data["left"] > 0, log_ndtr(z),
+                     jnp.where(data["right"] > 0, log_ndtr(-z), density))
 
 
 @trusted

@@ -34,13 +34,12 @@ from typing import Any, NamedTuple
 
 import jax.numpy as jnp
 import jax.scipy.special as jsp
-import jax.scipy.stats as jst
 import numpy as np
 import scipy  # its submodules (linalg, special, stats, optimize, sparse) load on first use
 
 from hessstats.core.compilation import trusted
 from hessstats.core.covariance import Dispersion, MeanPart
-from hessstats.core.special import log_expit, softplus
+from hessstats.core.special import log_expit, log_ndtr, softplus
 from hessstats.errors import DataError, SeparationWarning, message, warn
 from hessstats.inference.defaults import PostEstimationDefaults
 from hessstats.model import Model
@@ -134,7 +133,7 @@ class ZINBParams(NamedTuple):
 def _log_inflation(g: jnp.ndarray, link: InflationLink) -> tuple[jnp.ndarray, jnp.ndarray]:
     """``(log w, log(1 - w))`` at the inflation index ``g``."""
     if link is InflationLink.PROBIT:
-        return jst.norm.logcdf(g), jst.norm.logcdf(-g)
+        return log_ndtr(g), log_ndtr(-g)
     return log_expit(g), log_expit(-g)
 
 

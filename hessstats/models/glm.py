@@ -51,7 +51,7 @@ import numpy as np
 import scipy  # its submodules (linalg, special, stats, optimize, sparse) load on first use
 
 from hessstats.core.compilation import trusted
-from hessstats.core.special import expit, log_expit
+from hessstats.core.special import expit, log_expit, log_ndtr
 from hessstats.errors import ConvergenceWarning, SpecificationError, message, warn
 from hessstats.model import Model
 from hessstats.models.design import WithOptions, align_rows, build, design, index_defaults, outcome, require, vector_option
@@ -172,7 +172,7 @@ def _binomial_logs(link: GLMLink, eta: jnp.ndarray) -> tuple[jnp.ndarray, jnp.nd
     if link is GLMLink.LOGIT:
         return log_expit(eta), log_expit(-eta)
     if link is GLMLink.PROBIT:
-        return jst.norm.logcdf(eta), jst.norm.logcdf(-eta)
+        return log_ndtr(eta), log_ndtr(-eta)
     if link is GLMLink.CLOGLOG:
         log_q = -jnp.exp(eta)
         return jnp.where(log_q > -0.6931471805599453, jnp.log(-jnp.expm1(log_q)), jnp.log1p(-jnp.exp(log_q))), log_q

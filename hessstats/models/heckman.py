@@ -27,11 +27,11 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import jax.numpy as jnp
-import jax.scipy.stats as jst
 import numpy as np
 import scipy  # its submodules (linalg, special, stats, optimize, sparse) load on first use
 
 from hessstats.core.compilation import trusted
+from hessstats.core.special import log_ndtr
 from hessstats.errors import DataError, message
 from hessstats.inference.defaults import PostEstimationDefaults
 from hessstats.model import Model
@@ -74,9 +74,9 @@ def heckman_loglike(params: HeckmanParams, data: dict) -> jnp.ndarray:
     z = data["Z"] @ params.gamma
     r = (data["y"] - data["X"] @ params.beta) / sigma
     # sqrt(1 - rho^2) = 1 / cosh(athrho), stable for large |athrho|
-    selected = (jst.norm.logcdf((z + rho * r) * jnp.cosh(params.athrho)) - 0.5 * r * r - LOG_SQRT_2PI
+    selected = (log_ndtr((z + rho * r) * jnp.cosh(params.athrho)) - 0.5 * r * r - LOG_SQRT_2PI
                 - params.lnsigma)
-    return jnp.where(data["s"] > 0, selected, jst.norm.logcdf(-z))
+    return jnp.where(data["s"] > 0, selected, log_ndtr(-z))
 
 
 def heckman_predict(params: HeckmanParams, data: dict) -> jnp.ndarray:

@@ -27,12 +27,11 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import jax.numpy as jnp
-import jax.scipy.stats as jst
 import numpy as np
 
 from hessstats.core.compilation import trusted
 from hessstats.core.covariance import MeanPart
-from hessstats.core.special import log_expit
+from hessstats.core.special import log_expit, log_ndtr
 from hessstats.errors import DataError, message
 from hessstats.inference.defaults import PostEstimationDefaults
 from hessstats.model import Model
@@ -95,7 +94,7 @@ def _log_positive(link: ZeroLink, g: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndar
     if link is ZeroLink.LOGIT:
         return log_expit(-g), log_expit(g)
     if link is ZeroLink.PROBIT:
-        return jst.norm.logcdf(-g), jst.norm.logcdf(g)
+        return log_ndtr(-g), log_ndtr(g)
     log_p0 = -jnp.exp(g)
     return log_p0, jnp.where(log_p0 > -0.6931471805599453, jnp.log(-jnp.expm1(log_p0)), jnp.log1p(-jnp.exp(log_p0)))
 
