@@ -1,4 +1,5 @@
-"""Special functions of the built-in likelihoods, with derivatives exact to rounding in both tails.
+"""Special functions of the built-in likelihoods, with derivatives exact to rounding in the tails:
+:func:`softplus`, :func:`expit` and :func:`log_expit` (the logit family), :func:`log_ndtr` (probit).
 
 ``softplus(x) = log(1 + exp(x))`` is the logit family's log-normaliser: a logit observation's
 log-likelihood is ``y x - softplus(x)``, ``log P(y=1) = -softplus(-x)``. Its derivatives are the
