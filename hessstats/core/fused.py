@@ -204,13 +204,13 @@ def _unpack(out: np.ndarray, k: int, squares: bool) -> FusedFit:
     -------
     >>> packed = np.concatenate([[1.0], [-2.0], [0.0], [-4.0], [3.0, 4.0, 1.0], [2.0], [1.0], [1.0]])
     >>> fit = _unpack(packed, 1, squares=False)
-    >>> fit.theta.tolist(), fit.llf, fit.hessian.tolist(), fit.iterations, fit.status.name
+    >>> fit.theta.tolist(), round(fit.llf, 12), fit.hessian.tolist(), fit.iterations, fit.status.name
     ([1.0], -2.0, [[-4.0]], 3, 'CONVERGED')
     """
     ends = np.cumsum([k, 1, k, k * k, 3, k, k, k * k])
     theta, value, grad, hess, counts, d, lam, vectors, rest = np.split(out, ends)
     iterations, evaluations, status = (int(c) for c in counts)
-    return FusedFit(theta.copy(), float(value[0]), grad, hess.reshape(k, k), iterations, evaluations,
+    return FusedFit(theta, float(value[0]), grad, hess.reshape(k, k), iterations, evaluations,
                     FusedStatus(status), rest if squares else None, InformationEigen(d, lam, vectors.reshape(k, k)))
 
 

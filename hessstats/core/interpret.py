@@ -10,10 +10,10 @@ loop loses at most about one compile). A one-off small fit in a script compiles 
 Evaluated (:data:`SUPPORTED`): elementwise, broadcasting, reduction and contraction primitives,
 pads, gathers and scatter-adds of points (indexing by integer arrays), Cholesky factors and
 triangular solves, and ``cond`` on a constant index (``lax.platform_dependent``: the CPU's branch).
-Other gathers and scatters, and a ``cond`` on a computed index, fail to bind and are compiled, as is a
-program with any other primitive or with an intermediate over :data:`MAX_ELEMENTS` values. Values agree with XLA's to
-rounding (both float64; ``exp``, ``log`` and the special functions are each accurate to a few units
-in the last place).
+Other gathers and scatters, and a ``cond`` on a computed index, fail to bind and are compiled, as
+is a program with any other primitive or with an intermediate over :data:`MAX_ELEMENTS` values.
+Values agree with XLA's to rounding (both float64; ``exp``, ``log`` and the special functions are
+each accurate to a few units in the last place).
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-import scipy  # its submodules (linalg, special, stats, optimize, sparse) load on first use
+import scipy
+from jax.lax import GatherScatterMode  # its submodules (linalg, special, stats, optimize, sparse) load on first use
 
 MAX_ELEMENTS = 1 << 18
 """The largest intermediate (values) a program may have to be evaluated with numpy (2 MB in float64):
@@ -152,7 +153,7 @@ def _indices(idx: np.ndarray, sizes: Sequence[int], mode: Any) -> tuple[tuple[np
     points masked (``fill``/``drop``)."""
     idx = np.asarray(idx)
     columns = [idx[..., m] for m in range(len(sizes))]
-    if str(getattr(mode, "name", mode)).upper() == "FILL_OR_DROP":
+    if mode is GatherScatterMode.FILL_OR_DROP:
         valid = np.logical_and.reduce([(i >= 0) & (i < n) for i, n in zip(columns, sizes)])
         return tuple(np.where(valid, i, 0) for i in columns), valid
     return tuple(np.clip(i, 0, n - 1) for i, n in zip(columns, sizes)), None
@@ -423,6 +424,8 @@ class Plan:
                     raise NotImplementedError("cond on a computed index")
                 branches = eqn.params["branches"]
                 chosen = branches[int(np.clip(self._template[ins[0]], 0, len(branches) - 1))]
+                if not supported(chosen):  # the size limit and primitives of the branch taken (others never run)
+                    raise NotImplementedError("a branch numpy does not evaluate")
                 inner, inner_consts = _jaxpr_and_consts(chosen)
                 env.update(zip(eqn.outvars, self._emit(inner, inner_consts, ins[1:])))
                 continue

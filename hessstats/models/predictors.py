@@ -52,15 +52,11 @@ def _xb(p: Any, d: Mapping[str, Any]) -> Any:
     return d["X"] @ p.beta
 
 
-def _sigmoid(eta: Any) -> Any:
-    return expit(eta)
-
-
 def _cloglog(eta: Any) -> Any:
     return -jnp.expm1(-jnp.exp(eta))
 
 
-_INVERSE: dict[str, Callable[[Any], Any]] = {"logit": _sigmoid, "probit": jstats.norm.cdf, "cloglog": _cloglog}
+_INVERSE: dict[str, Callable[[Any], Any]] = {"logit": expit, "probit": jstats.norm.cdf, "cloglog": _cloglog}
 
 
 @functools.cache  # one function per argument: kernels compile once
@@ -178,7 +174,7 @@ def quantities(kind: str, model: Model, design: FormulaDesign | None) -> tuple[d
         inverse = _INVERSE[kind]
         return {Which.MEAN: Quantity(_mean_of(inverse, _xb), inverse=inverse), Which.LINEAR: Quantity(_xb)}, Which.MEAN
     if kind == "binomial":
-        inverse = _INVERSE.get(link, _sigmoid)
+        inverse = _INVERSE.get(link, expit)
         return ({Which.MEAN: Quantity(_mean_of(inverse, _linear), inverse=inverse), Which.LINEAR: Quantity(_linear)},
                 Which.MEAN)
     if kind == "ols":
@@ -195,7 +191,7 @@ def quantities(kind: str, model: Model, design: FormulaDesign | None) -> tuple[d
         return ({Which.PROBS: Quantity(_mnlogit_probs, categories or None),
                  Which.LINEAR: Quantity(_mnlogit_linear, categories[1:] or None)}, Which.PROBS)
     if kind in ("ordered_logit", "ordered_probit"):
-        cdf = _sigmoid if kind == "ordered_logit" else jstats.norm.cdf
+        cdf = expit if kind == "ordered_logit" else jstats.norm.cdf
         return {Which.PROBS: Quantity(_ordered_probs(cdf), categories or None), Which.LINEAR: Quantity(_xb)}, Which.PROBS
     if kind == "tobit":
         return ({Which.MEAN: Quantity(_xb), Which.CENSORED_MEAN: Quantity(_tobit_censored_mean),
