@@ -18,6 +18,7 @@ from hessstats.core import engine, survey
 from hessstats.core.compilation import Program, cached_program, cached_trace, charge, compile_totals, first_trace, is_trusted
 from hessstats.core.covariance import covariance_for
 from hessstats.core.derivatives import FlatLoglike
+from hessstats.core.indices import check_indices
 from hessstats.core.linalg import DEFAULT_RTOL, invert_information
 from hessstats.core.optimize import NR_TOL, OptimizerMethod, certify, maximize
 from hessstats.core.params import ParamSpec
@@ -204,6 +205,8 @@ class Model:
         shape = _output_shape(first[1])
         per_obs = len(shape) == 1
         _check_float32(first[0].jaxpr, first[0].consts)
+        if not is_trusted(loglike):  # the built-ins make their own codes
+            check_indices(first[0], sample)
         given_nobs = nobs is not None
         if nobs is None:
             nobs = source_nobs or (shape[0] if per_obs else leading_length(data))

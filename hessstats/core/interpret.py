@@ -570,6 +570,50 @@ def _comparable(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not compared by value")
 
 
+CALL_PRIMITIVES = frozenset(_CALLS)
+"""Call-like primitives (their programs are inlined)."""
+
+
+def called_program(eqn: Any) -> tuple[Any, Sequence]:
+    """``(jaxpr, constants)`` a call-like equation runs (see :data:`CALL_PRIMITIVES`).
+
+    Example
+    -------
+    >>> import jax, jax.numpy as jnp
+    >>> eqn = jax.make_jaxpr(jax.jit(lambda x: x + 1.0))(jnp.ones(2)).jaxpr.eqns[0]
+    >>> [e.primitive.name for e in called_program(eqn)[0].eqns]
+    ['add']
+    """
+    return _jaxpr_and_consts(_inner(eqn.params))
+
+
+def program_and_consts(closed: Any) -> tuple[Any, Sequence]:
+    """``(jaxpr, constants)`` of a closed jaxpr (an open one: no constants).
+
+    Example
+    -------
+    >>> import jax, jax.numpy as jnp
+    >>> jaxpr, consts = program_and_consts(jax.make_jaxpr(lambda x: x * 2.0)(jnp.ones(2)))
+    >>> len(jaxpr.eqns), len(consts)
+    (1, 0)
+    """
+    return _jaxpr_and_consts(closed)
+
+
+def numpy_function(eqn: Any) -> Callable:
+    """The numpy function of one (non-call) equation, parameters bound; ``NotImplementedError`` for a
+    primitive numpy plans do not evaluate.
+
+    Example
+    -------
+    >>> import jax, jax.numpy as jnp
+    >>> eqn = jax.make_jaxpr(lambda x: jnp.exp(x))(jnp.ones(2)).jaxpr.eqns[0]
+    >>> numpy_function(eqn)(np.zeros(2)).tolist()
+    [1.0, 1.0]
+    """
+    return _bind(eqn.primitive.name, eqn)
+
+
 def evaluate(closed: Any, *args: Any) -> list[np.ndarray]:
     """The outputs of a (closed) jaxpr at ``args`` (its flat inputs), computed with numpy
     (a :class:`Plan` built and run once).

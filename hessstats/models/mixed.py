@@ -25,6 +25,7 @@ import pandas as pd
 
 from hessstats._config import float64, x64
 from hessstats.core import engine
+from hessstats.core.indices import check_indices
 from hessstats.core.laplace import Laplace, Structure, block_check, inner_report, marginal, mode, mode_jacobian, prediction_variance
 from hessstats.core.params import ParamSpec
 from hessstats.errors import ConvergenceWarning, SpecificationError, message, warn
@@ -222,6 +223,18 @@ def _structure(option: Any, random_start: Mapping[str, Any]) -> tuple[Structure 
     return (Structure.GROUPS if value == "groups" else None), block
 
 
+def _check_codes(loglike: Callable[..., Any], start: Mapping[str, Any], data: Any) -> None:
+    """Group codes in ``data`` that index past a parameter (a random effect's levels) are a
+    :class:`DataError` (:func:`~hessstats.core.indices.check_indices`); a function that fails to trace
+    is left to the model's construction, which says how."""
+    shapes = jax.tree_util.tree_map(lambda v: jax.ShapeDtypeStruct(np.shape(v), jnp.float64), dict(start))
+    try:  # in float64: called from laplace_model
+        closed = jax.make_jaxpr(lambda p, d: loglike(p, d))(shapes, data)
+    except Exception:  # noqa: BLE001
+        return
+    check_indices(closed, data)
+
+
 @float64
 def laplace_model(loglike: Callable[[Any, Any], Any], start: Mapping[str, Any], data: Any = None, *,
                   random: Sequence[str] | Mapping[str, str], names: Mapping[str, Any] | None = None,
@@ -271,6 +284,7 @@ def laplace_model(loglike: Callable[[Any, Any], Any], start: Mapping[str, Any], 
     prepared, _ = prepare_rows(data)
     prepared = jax.tree_util.tree_map(
         lambda a: index_array(a) if getattr(a, "dtype", np.float64).kind in "biu" else a, prepared)
+    _check_codes(loglike, start, prepared)
     if nobs is None:
         leaves = jax.tree_util.tree_leaves(prepared)
         nobs = max((int(np.shape(a)[0]) for a in leaves if np.ndim(a) >= 1), default=None)

@@ -1,0 +1,236 @@
+"""Integer data used as indices, checked against the axes they index.
+
+JAX does not check indices. In ``p["a"][d["g"]]`` a code past the end is clamped to the last entry,
+a negative code counts from the end (pandas' category codes and ``pd.factorize`` mark a missing
+value with -1), and ``jnp.zeros(G).at[d["g"]].add(v)`` drops the rows whose code is out of range.
+A model whose codes do that fits, silently, a different model. :func:`check_indices` finds in a
+traced log-likelihood every gather and scatter whose indices are computed from the data alone (not
+from the parameters), computes those indices from the data, and raises a :class:`DataError` naming
+the data when one falls outside ``0 .. n - 1`` *before* JAX's normalisation of negative indices.
+Gathers the user asked to clamp (``mode="clip"``) are left alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import numpy as np
+from jax.lax import GatherScatterMode
+
+from hessstats.core import interpret
+from hessstats.errors import DataError, message
+
+_SCATTERS = frozenset({"scatter", "scatter-add", "scatter-sub", "scatter-mul", "scatter-min", "scatter-max"})
+
+
+def _indexing(eqn: Any) -> tuple[int, ...] | None:
+    """The operand axes an equation indexes with its second operand (None: not a checked gather or
+    scatter)."""
+    name = eqn.primitive.name
+    if name != "gather" and name not in _SCATTERS:
+        return None
+    if eqn.params.get("mode") is GatherScatterMode.CLIP:  # clamping asked for
+        return None
+    dn = eqn.params["dimension_numbers"]
+    axes = dn.start_index_map if name == "gather" else dn.scatter_dims_to_operand_dims
+    return tuple(int(a) for a in axes)
+
+
+def _has_indexing(jaxpr: Any) -> bool:
+    for eqn in jaxpr.eqns:
+        if _indexing(eqn) is not None:
+            return True
+        if eqn.primitive.name in interpret.CALL_PRIMITIVES and _has_indexing(interpret.called_program(eqn)[0]):
+            return True
+    return False
+
+
+class _Flat:
+    """A jaxpr with its calls inlined: equations on integer value keys (a call's inner variables
+    take the keys of the values passed in, so a value keeps its key across calls)."""
+
+    def __init__(self, closed: Any):
+        jaxpr, consts = interpret.program_and_consts(closed)
+        self.values: dict[int, Any] = {}
+        self.records: list[tuple[Any, list[int], list[int]]] = []
+        self._next = 0
+        self.inputs = [self._key() for _ in jaxpr.invars]
+        self._inline(jaxpr, consts, self.inputs)
+
+    def _key(self, value: Any = None) -> int:
+        self._next += 1
+        if value is not None:
+            self.values[self._next] = value
+        return self._next
+
+    def _inline(self, jaxpr: Any, consts: Sequence, inputs: Sequence[int]) -> list[int]:
+        env: dict[Any, int] = dict(zip(jaxpr.invars, inputs))
+        env.update((v, self._key(np.asarray(c))) for v, c in zip(jaxpr.constvars, consts))
+
+        def key(atom: Any) -> int:
+            if interpret.is_literal(atom):
+                return self._key(np.asarray(atom.val, dtype=atom.aval.dtype))
+            return env[atom]
+
+        for eqn in jaxpr.eqns:
+            ins = [key(v) for v in eqn.invars]
+            if eqn.primitive.name in interpret.CALL_PRIMITIVES:
+                inner, inner_consts = interpret.called_program(eqn)
+                env.update(zip(eqn.outvars, self._inline(inner, inner_consts, ins)))
+                continue
+            outs = [self._key() for _ in eqn.outvars]
+            env.update(zip(eqn.outvars, outs))
+            self.records.append((eqn, ins, outs))
+        return [key(v) for v in jaxpr.outvars]
+
+
+def check_indices(closed: Any, data: Any) -> None:
+    """Raise :class:`DataError` when integer data indexes past an axis of the traced program.
+
+    ``closed`` is the (closed) jaxpr of a log-likelihood whose last inputs are the leaves of
+    ``data`` (the others, the parameters, are unknown here). Indices computed from
+    parameters, and indices JAX's ``mode="clip"`` clamps by request, are not checked; nor are
+    those inside loops.
+
+    Example
+    -------
+    >>> import jax, jax.numpy as jnp
+    >>> from hessstats._config import x64
+    >>> g = np.array([0, 1, 3])
+    >>> with x64():
+    ...     closed = jax.make_jaxpr(lambda a, g: a[g])(jnp.zeros(3), g)
+    >>> try:
+    ...     check_indices(closed, {"g": g})
+    ... except DataError as e:
+    ...     print(str(e).splitlines()[0])
+    integer data used as an index is out of range
+    >>> check_indices(closed, {"g": np.array([0, 2, 1])})  # in range: no error
+    """
+    jaxpr, _ = interpret.program_and_consts(closed)
+    if not _has_indexing(jaxpr):
+        return
+    paths, _ = jax.tree_util.tree_flatten_with_path(data)
+    data_leaves = [leaf for _, leaf in paths]
+    data_names = [_name(path) for path, _ in paths]
+    flat = _Flat(closed)
+    first_data = len(flat.inputs) - len(data_leaves)
+    sources: dict[int, frozenset[str]] = {k: frozenset({n}) for k, n in zip(flat.inputs[first_data:], data_names)}
+    by_parameters = set(flat.inputs[:first_data])
+    for _, ins, outs in flat.records:
+        if any(k in by_parameters for k in ins):
+            by_parameters.update(outs)
+        else:
+            found = frozenset().union(*(sources.get(k, frozenset()) for k in ins))
+            if found:
+                sources.update((k, found) for k in outs)
+    targets = [(eqn, ins[1], axes) for eqn, ins, _ in flat.records
+               if (axes := _indexing(eqn)) is not None and ins[1] in sources and ins[1] not in by_parameters]
+    if not targets:
+        return
+    needed = {key for _, key, _ in targets}
+    kept = []
+    for record in reversed(flat.records):
+        if any(k in needed for k in record[2]):
+            kept.append(record)
+            needed.update(record[1])
+    values = flat.values
+    for k, leaf in zip(flat.inputs[first_data:], data_leaves):
+        if k in needed:
+            values[k] = np.asarray(leaf)
+    _evaluate(kept[::-1], values, sources)
+    for eqn, key, axes in targets:
+        if values.get(key) is not None:
+            _check(values[key], [eqn.invars[0].aval.shape[a] for a in axes], sorted(sources[key]))
+
+
+def _name(path: Sequence[Any]) -> str:
+    """A data leaf's name as the user wrote it: ``g``, ``X[0]``, or ``data`` for a bare array."""
+    parts = [str(getattr(p, "key", getattr(p, "idx", getattr(p, "name", p)))) for p in path]
+    return ".".join(parts) if parts else "data"
+
+
+def _evaluate(records: Sequence[tuple[Any, list[int], list[int]]], values: dict[int, Any],
+              sources: dict[int, frozenset[str]]) -> None:
+    """Compute the records' outputs (numpy, else JAX's own rule); an output that cannot be computed
+    stays unknown. JAX's normalisation of negative indices (``where(g < 0, g + n, g)``) is read as
+    ``g`` itself, so that a negative code is reported rather than counted from the end."""
+    negative_test: dict[int, int] = {}
+    shifted: dict[int, int] = {}
+    for eqn, ins, outs in records:
+        if any(values.get(k) is None for k in ins):
+            continue
+        args = [values[k] for k in ins]
+        name = eqn.primitive.name
+        integer = all(np.asarray(a).dtype.kind in "iu" for a in args)
+        if name == "lt" and integer and np.ndim(args[1]) == 0 and args[1] == 0:
+            negative_test[outs[0]] = ins[0]
+        elif name == "add" and integer and np.ndim(args[1]) == 0:
+            shifted[outs[0]] = ins[0]
+        if name == "select_n" and len(ins) == 3 and negative_test.get(ins[0]) == ins[1] == shifted.get(ins[2]):
+            values[outs[0]] = args[1]
+            continue
+        if name == "convert_element_type" and integer and sources.get(outs[0]):
+            _check_narrowing(args[0], np.dtype(eqn.params["new_dtype"]), sorted(sources[outs[0]]))
+        try:
+            result = _run(eqn, args)
+        except Exception:  # noqa: BLE001  (a value this check cannot compute: its indices go unchecked)
+            continue
+        values.update(zip(outs, result))
+
+
+def _run(eqn: Any, args: Sequence[Any]) -> list[Any]:
+    try:
+        fn = interpret.numpy_function(eqn)
+    except NotImplementedError:
+        out = eqn.primitive.bind(*[jax.numpy.asarray(a) for a in args], **eqn.params)
+        return [np.asarray(o) for o in out] if eqn.primitive.multiple_results else [np.asarray(out)]
+    with np.errstate(all="ignore"):
+        out = fn(*args)
+    return [np.asarray(o) for o in out] if eqn.primitive.multiple_results else [np.asarray(out)]
+
+
+def _codes_error(names: Sequence[str], sizes: Sequence[int], got: str) -> DataError:
+    what = " and ".join(repr(n) for n in names) or "the data"
+    span = " x ".join(f"0..{n - 1}" for n in sizes)
+    return DataError(message(
+        "integer data used as an index is out of range",
+        expected=f"codes {span}: the {'axis it indexes has' if len(sizes) == 1 else 'axes it indexes have'} "
+                 f"{' x '.join(str(n) for n in sizes)} entries (JAX does not "
+                 "check indices: it would use the last entry for a larger code, count a negative code from the "
+                 "end, and drop the row from a scatter sum)",
+        got=f"data {what}: {got}",
+        fix=f"recode {what} to {span} and drop the rows without a valid code (pandas' category codes and "
+            "pd.factorize give -1 for a missing value), or give the indexed parameter one entry per code"))
+
+
+def _check(index: np.ndarray, sizes: Sequence[int], names: Sequence[str]) -> None:
+    index = np.asarray(index)
+    if index.ndim == 0 or index.shape[-1] != len(sizes) or index.size == 0:
+        return
+    columns = index.reshape(-1, len(sizes))
+    bad = np.zeros(len(columns), dtype=bool)
+    for m, n in enumerate(sizes):
+        bad |= (columns[:, m] < 0) | (columns[:, m] >= n)
+    if not bad.any():
+        return
+    rows = np.unique(np.nonzero(bad.reshape(index.shape[:-1]))[0]) if index.ndim > 1 else np.array([0])
+    wrong = columns[bad]
+    raise _codes_error(names, sizes, f"{int(bad.sum())} value(s) out of range (from {int(wrong.min())} to "
+                                     f"{int(wrong.max())}), at rows {rows[:5].tolist()}"
+                                     f"{' ...' if len(rows) > 5 else ''}")
+
+
+def _check_narrowing(values: Any, target: np.dtype, names: Sequence[str]) -> None:
+    """Integer codes cast to a narrower integer type (JAX indexes with int32) must keep their values."""
+    values = np.asarray(values)
+    if target.kind not in "iu" or values.dtype.itemsize <= target.itemsize or values.size == 0:
+        return
+    info = np.iinfo(target)
+    if values.min() < info.min or values.max() > info.max:
+        raise DataError(message(
+            "integer data used as an index does not fit the index type",
+            expected=f"codes between {info.min} and {info.max} ({target})",
+            got=f"data {' and '.join(repr(n) for n in names)}: values from {int(values.min())} to {int(values.max())}",
+            fix="recode to 0 .. number of levels - 1, e.g. with pd.factorize"))
