@@ -36,7 +36,9 @@ def _source_modules() -> list[str]:
 def test_every_subpackage_is_listed_for_the_wheel():
     listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     on_disk = {".".join(p.parent.relative_to(ROOT).parts) for p in SOURCE.rglob("__init__.py")}
-    assert on_disk | {"hessstats._data"} == listed
+    data = {"hessstats._data", "hessstats._data.nist", "hessstats._data.reference"}  # data/ and its folders
+    assert on_disk | data == listed
+    assert {p.name for p in (ROOT / "data").iterdir() if p.is_dir()} == {"nist", "reference"}
 
 
 @pytest.mark.parametrize("module", _source_modules())
