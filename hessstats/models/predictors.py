@@ -41,6 +41,7 @@ from hessstats.errors import DataError, message
 from hessstats.inference.prediction import Predictor, Quantity, Which
 from hessstats.model import Model
 from hessstats.models.categorical import cutpoints, ordered_probabilities
+from hessstats.models.glm import GLMLink, inverse_link
 from hessstats.models.terms import FormulaDesign
 
 
@@ -52,11 +53,9 @@ def _xb(p: Any, d: Mapping[str, Any]) -> Any:
     return d["X"] @ p.beta
 
 
-def _cloglog(eta: Any) -> Any:
-    return -jnp.expm1(-jnp.exp(eta))
-
-
-_INVERSE: dict[str, Callable[[Any], Any]] = {"logit": expit, "probit": jstats.norm.cdf, "cloglog": _cloglog}
+_INVERSE: dict[str, Callable[[Any], Any]] = {
+    link.value: functools.partial(inverse_link, link) for link in (GLMLink.LOGIT, GLMLink.PROBIT, GLMLink.CLOGLOG)}
+"""The binary and binomial models' inverse links (made once: kernels compile once per function)."""
 
 
 @functools.cache  # one function per argument: kernels compile once
@@ -174,7 +173,7 @@ def quantities(kind: str, model: Model, design: FormulaDesign | None) -> tuple[d
         inverse = _INVERSE[kind]
         return {Which.MEAN: Quantity(_mean_of(inverse, _xb), inverse=inverse), Which.LINEAR: Quantity(_xb)}, Which.MEAN
     if kind == "binomial":
-        inverse = _INVERSE.get(link, expit)
+        inverse = _INVERSE[link]
         return ({Which.MEAN: Quantity(_mean_of(inverse, _linear), inverse=inverse), Which.LINEAR: Quantity(_linear)},
                 Which.MEAN)
     if kind == "ols":
