@@ -314,8 +314,7 @@ class Model:
 
     def params_tree(self, theta: np.ndarray) -> Any:
         """The parameter pytree for a flat vector (numpy leaves)."""
-        with x64():
-            return jax.tree_util.tree_map(np.asarray, self.spec.unravel(jnp.asarray(theta)))
+        return self.spec.unravel_host(theta)
 
     def replace(self, **changes: Any) -> Model:
         """A copy with some fields changed (``dataclasses.replace`` without re-validation): what

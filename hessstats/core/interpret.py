@@ -8,8 +8,9 @@ shape until the time spent that way reaches the cost of one compile, then compil
 loop loses at most about one compile). A one-off small fit in a script compiles nothing.
 
 Evaluated (:data:`SUPPORTED`): elementwise, broadcasting, reduction and contraction primitives,
-pads, gathers and scatter-adds of points (indexing by integer arrays), Cholesky factors and
-triangular solves, and ``cond`` on a constant index (``lax.platform_dependent``: the CPU's branch).
+pads, gathers, scatter-adds and scatters of points (indexing by integer arrays: ``x[i]``,
+``x.at[i].add(v)``, ``x.at[i].set(v)``), Cholesky factors and triangular solves, and ``cond`` on a
+constant index (``lax.platform_dependent``: the CPU's branch).
 Other gathers and scatters, and a ``cond`` on a computed index, fail to bind and are compiled, as
 is a program with any other primitive or with an intermediate over :data:`MAX_ELEMENTS` values.
 Values agree with XLA's to rounding (both float64; ``exp``, ``log`` and the special functions are
@@ -22,6 +23,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import jax
 import numpy as np
 import scipy
 from jax.lax import GatherScatterMode  # its submodules (linalg, special, stats, optimize, sparse) load on first use
@@ -187,9 +189,11 @@ def _gather(eqn: Any) -> Callable:
     return run
 
 
-def _scatter_add(eqn: Any) -> Callable:
+def _scatter_add(eqn: Any, replace: bool = False) -> Callable:
     """``scatter-add`` of points along some axes (the transpose of :func:`_gather`): updates brought
-    into numpy's layout and added at their points (``np.bincount`` for a vector)."""
+    into numpy's layout and added at their points (``np.bincount`` for a vector); ``replace``:
+    ``scatter``, the updates written there (``x.at[i].set(v)``; a point given twice keeps one of its
+    updates, as XLA leaves the order open)."""
     params = eqn.params
     dn, shape = params["dimension_numbers"], tuple(eqn.invars[0].aval.shape)
     axes = _point_axes(shape, tuple(eqn.invars[1].aval.shape), dn.inserted_window_dims,
@@ -205,9 +209,14 @@ def _scatter_add(eqn: Any) -> Callable:
     def run(x, idx, upd):
         index, valid = _indices(idx, sizes, mode)
         u = np.transpose(upd, inverse)
+        out = np.array(x)  # never the operand's register
+        if replace:
+            if valid is not None:  # dropped updates leave their points alone
+                index, u = tuple(i[valid] for i in index), u[valid]
+            np.moveaxis(out, axes, front)[index] = u  # a view: writes into out
+            return out
         if valid is not None:
             u = np.where(valid.reshape(valid.shape + (1,) * (u.ndim - valid.ndim)), u, 0)
-        out = np.array(x)  # never the operand's register
         if out.ndim == 1 and out.dtype.kind == "f":
             return out + np.bincount(index[0].ravel(), weights=u.ravel(), minlength=sizes[0])
         np.add.at(np.moveaxis(out, axes, front), index, u)  # a view: adds into out
@@ -287,6 +296,8 @@ _STRUCTURAL: dict[str, Callable] = {
     "rev": lambda x, *, dimensions, **_: np.flip(x, axis=tuple(dimensions)),
     "expand_dims": lambda x, *, dimensions, **_: np.expand_dims(x, tuple(dimensions)),
     "concatenate": lambda *xs, dimension, **_: np.concatenate(xs, axis=dimension),
+    "stack": lambda *xs, axis, **_: np.stack(xs, axis=axis),
+    "unstack": lambda x, *, axis, **_: [np.take(x, i, axis=axis) for i in range(np.shape(x)[axis])],
     "slice": lambda x, *, start_indices, limit_indices, strides, **_: x[tuple(
         slice(s, e, st) for s, e, st in zip(start_indices, limit_indices, strides or (1,) * len(start_indices)))],
     "select_n": _select_n,
@@ -300,7 +311,8 @@ _STRUCTURAL: dict[str, Callable] = {
 }
 _CALLS = ("pjit", "jit", "closed_call", "core_call", "custom_jvp_call", "custom_vjp_call", "remat", "checkpoint")
 
-_SHAPED = ("broadcast_in_dim", "dot_general", "convert_element_type", "pad", "gather", "scatter-add", "empty2")
+_SHAPED = ("broadcast_in_dim", "dot_general", "convert_element_type", "pad", "gather", "scatter-add", "scatter",
+           "empty2")
 """Primitives bound with their operands' shapes and dtypes (:func:`_bound`)."""
 
 SUPPORTED = frozenset(_UNARY) | frozenset(_BINARY) | frozenset(_STRUCTURAL) | frozenset(_SHAPED) | frozenset(_CALLS) \
@@ -385,6 +397,11 @@ class Plan:
         self._drop_unused()
         self._free_after_last_use()
         del self._constants, self._seen  # needed while building only
+
+    @property
+    def steps(self) -> int:
+        """The number of numpy steps one :meth:`run` takes (what a compile's cost grows with)."""
+        return len(self._steps)
 
     def _register(self, value: Any = None) -> int:
         self._template.append(value)
@@ -538,8 +555,8 @@ def _bound(name: str, eqn: Any) -> Callable:
         return lambda: np.zeros(shape, dtype)
     if name == "gather":
         return _gather(eqn)
-    if name == "scatter-add":
-        return _scatter_add(eqn)
+    if name in ("scatter-add", "scatter"):
+        return _scatter_add(eqn, replace=name == "scatter")
     if name in _STRUCTURAL:
         fn = _STRUCTURAL[name]
         return lambda *xs: fn(*xs, **params)
@@ -627,4 +644,24 @@ def evaluate(closed: Any, *args: Any) -> list[np.ndarray]:
     [[1.0, 0.8]]
     """
     return Plan(closed).run(args)
+
+
+def call(fn: Callable, *args: Any) -> Any:
+    """``fn(*args)`` at concrete arguments without an XLA compile where numpy evaluates its traced
+    program (each eager JAX operation compiles once per shape in a process: tens of milliseconds);
+    otherwise ``fn`` itself. Outputs are numpy arrays in ``fn``'s output structure.
+
+    Example
+    -------
+    >>> import jax, jax.numpy as jnp
+    >>> with jax.enable_x64(True):
+    ...     out = call(lambda p: {"sd": jnp.exp(p["log_sd"])}, {"log_sd": np.array([0.0, 1.0])})
+    >>> np.round(out["sd"], 6).tolist()
+    [1.0, 2.718282]
+    """
+    closed, shapes = jax.make_jaxpr(fn, return_shape=True)(*args)
+    if not supported(closed):
+        return jax.tree_util.tree_map(np.asarray, fn(*args))
+    leaves = evaluate(closed, *jax.tree_util.tree_leaves(args))
+    return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(shapes), leaves)
 

@@ -38,6 +38,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from hessstats.core.compilation import call_kernel
+
 INNER_TOL = 1e-20
 """The inner Newton stops once the decrement ``g'(-H)^-1 g`` is below ``INNER_TOL * (1 + |l|)``
 (then takes one more step)."""
@@ -382,7 +384,19 @@ def marginal(lap: Laplace, theta: Any, data: Any, u0: jnp.ndarray, *, solved: bo
     return lap.value(theta, u, data) + 0.5 * lap.q * LOG_2PI - 0.5 * lap.logdet(chol)
 
 
+newton = jax.jit(_newton, static_argnums=(0,))
+"""``(u_hat, iterations)`` by the damped Newton ascent, compiled once per :class:`Laplace` and shapes:
+what fits use to find the mode at each outer point, and :func:`inner_report` at the estimate."""
+
+
 @partial(jax.jit, static_argnums=(0,))
+def _report_at(lap: Laplace, theta: Any, data: Any, u: jnp.ndarray) -> dict[str, jnp.ndarray]:
+    """:func:`inner_report`'s quantities at a given mode ``u`` (no Newton loop: a small program)."""
+    neg_h = lap.neg_hessian(theta, u, data)
+    return {"grad_norm": jnp.max(jnp.abs(lap.grad_u(theta, u, data))), "min_eigenvalue": lap.min_eigenvalue(neg_h),
+            "variance": lap.inverse_diagonal(lap.cholesky(neg_h))}
+
+
 def inner_report(lap: Laplace, theta: Any, data: Any, u0: jnp.ndarray) -> dict[str, jnp.ndarray]:
     """The inner problem's certificate at ``theta``: mode, gradient max-norm, smallest eigenvalue of
     ``-H_uu`` (positive: a maximum), Newton iterations, conditional variances ``diag((-H_uu)^-1)``.
@@ -397,12 +411,8 @@ def inner_report(lap: Laplace, theta: Any, data: Any, u0: jnp.ndarray) -> dict[s
     >>> r["mode"].round(12).tolist(), float(r["min_eigenvalue"]), r["variance"].tolist()
     ([1.0, 2.0], 4.0, [0.25, 0.25])
     """
-    u, it = _newton(lap, theta, data, u0)
-    neg_h = lap.neg_hessian(theta, u, data)
-    chol = lap.cholesky(neg_h)
-    return {"mode": u, "grad_norm": jnp.max(jnp.abs(lap.grad_u(theta, u, data))),
-            "min_eigenvalue": lap.min_eigenvalue(neg_h), "iterations": it,
-            "variance": lap.inverse_diagonal(chol)}
+    u, it = newton(lap, theta, data, u0)  # the fit's compiled solve, reused
+    return {"mode": u, "iterations": it, **call_kernel("laplace_report", _report_at, lap, theta, data, u)}
 
 
 @partial(jax.jit, static_argnums=(0,))

@@ -126,10 +126,25 @@ class ParamSpec:
 
     def unravel(self, flat: jnp.ndarray) -> Any:
         """Rebuild the pytree from a flat vector (works under ``jit``)."""
+        return self._unravel(flat, jnp.reshape)
+
+    def unravel_host(self, flat: Any) -> Any:
+        """The pytree of a flat vector on the host: float64 numpy leaves (fresh copies), no JAX
+        operation (outside ``jit``, each of :meth:`unravel`'s slices and reshapes compiles once per
+        shape).
+
+        Example
+        -------
+        >>> ParamSpec.from_start({"a": 0.0, "b": np.zeros(2)}).unravel_host(np.array([1.0, 2.0, 3.0]))["b"].tolist()
+        [2.0, 3.0]
+        """
+        return self._unravel(np.array(flat, dtype=np.float64), np.reshape)
+
+    def _unravel(self, flat: Any, reshape: Any) -> Any:
         leaves, i = [], 0
         for shape in self.shapes:
             size = int(np.prod(shape, dtype=int))
-            leaves.append(jnp.reshape(flat[i:i + size], shape))
+            leaves.append(reshape(flat[i:i + size], shape))
             i += size
         return jax.tree_util.tree_unflatten(self.treedef, leaves)
 

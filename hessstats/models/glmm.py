@@ -43,6 +43,7 @@ import scipy.special
 from formulaic import model_matrix
 
 from hessstats._config import float64, x64
+from hessstats.core import interpret
 from hessstats.core.laplace import LOG_2PI, Laplace, Structure, at_mode, mode
 from hessstats.core.special import softplus
 from hessstats.errors import BoundaryWarning, DataError, SpecificationError, message, warn
@@ -449,8 +450,8 @@ class GlmerModel(LaplaceModel):
 
     def transforms_at(self, theta: np.ndarray) -> dict[str, float]:
         params = self.params_tree(theta)
-        with x64():
-            return {k: float(f(jax.tree_util.tree_map(jnp.asarray, params))) for k, f in self.defaults.transforms.items()}
+        with x64():  # numpy evaluates the traced transforms: no compile per transform and shape
+            return {k: float(interpret.call(f, params)) for k, f in self.defaults.transforms.items()}
 
     @float64
     def fit(self, **options: Any) -> Any:

@@ -26,7 +26,7 @@ import pandas as pd
 from hessstats._config import float64, x64
 from hessstats.core import engine
 from hessstats.core.indices import check_indices
-from hessstats.core.laplace import Laplace, Structure, block_check, inner_report, marginal, mode, mode_jacobian, prediction_variance
+from hessstats.core.laplace import Laplace, Structure, block_check, inner_report, marginal, mode_jacobian, newton, prediction_variance
 from hessstats.core.params import ParamSpec
 from hessstats.errors import ConvergenceWarning, SpecificationError, message, warn
 from hessstats.model import Model
@@ -123,7 +123,7 @@ class LaplaceModel(Model):
             return super().evaluate(theta)
         with x64():
             start = jnp.asarray(self.warm.u)
-            u = np.asarray(_mode(self.laplace, self.spec.unravel(jnp.asarray(theta)), self.data["data"], start))
+            u = np.asarray(newton(self.laplace, self.spec.unravel_host(theta), self.data["data"], start)[0])
         if np.all(np.isfinite(u)):
             self.warm.u = u
             program, twin = self.solved_twin if self.solved_twin is not None else (None, None)
@@ -137,7 +137,7 @@ class LaplaceModel(Model):
         Newton iterations and conditional variances ``diag((-H_uu)^-1)``."""
         with x64():
             start = self.data["u0"] if self.warm is None else jnp.asarray(self.warm.u)
-            out = inner_report(self.laplace, self.spec.unravel(jnp.asarray(theta)), self.data["data"], start)
+            out = inner_report(self.laplace, self.spec.unravel_host(theta), self.data["data"], start)
             return {k: np.asarray(v) for k, v in out.items()}
 
     def check_inner(self, theta: np.ndarray) -> dict[str, Any]:
@@ -195,8 +195,6 @@ class _FlatJoint:
     def __call__(self, theta: Any, u: Any, data: Any) -> Any:
         return self.joint(self.spec.unravel(theta), u, data)
 
-
-_mode = jax.jit(mode, static_argnums=(0,))
 
 
 def _structure(option: Any, random_start: Mapping[str, Any]) -> tuple[Structure | None, int]:

@@ -68,7 +68,7 @@ def test_value_gradient_hessian_match_xla(fn, theta):
 
 
 def test_structural_primitives_match_xla():
-    """Batched dot_general, transposes, cumulative sums, pad, concatenate, slices, integer powers, clamps,
+    """Batched dot_general, transposes, cumulative sums, pad, concatenate, stack and unstack, slices, integer powers, clamps,
     integer division, select on an integer index and boolean reductions (closed form: the same jaxpr under XLA)."""
     a = RNG.normal(size=(2, 3, 4))
     b = RNG.normal(size=(2, 4, 5))
@@ -81,7 +81,10 @@ def test_structural_primitives_match_xla():
         f = jnp.concatenate([e, e ** 3, 1.0 / e ** 2], axis=0)
         g = jnp.clip(f[:, 1:3, ::2], -1.0, 1.0)
         h = lax_select(i)
-        return g.sum(axis=(1, 2)), i // 3, i % 3, h, jnp.max(f, axis=0), jnp.prod(a, axis=2), jnp.all(a > -1.0, axis=1), jnp.any(b > 1.0, axis=(0, 2))
+        stacked = jnp.stack([a[0], a[1] ** 2, -a[0]], axis=1)  # (3, 3, 4)
+        unstacked = jnp.unstack(stacked, axis=2)  # four (3, 3)
+        return (g.sum(axis=(1, 2)), i // 3, i % 3, h, jnp.max(f, axis=0), jnp.prod(a, axis=2), jnp.all(a > -1.0, axis=1),
+                jnp.any(b > 1.0, axis=(0, 2)), stacked, *unstacked)
 
     def lax_select(i):
         return jax.lax.select_n(jnp.clip(i, 0, 2), jnp.zeros(4), jnp.ones(4), jnp.full(4, 2.0))
@@ -141,8 +144,8 @@ def _count_equations(jaxpr) -> int:
 
 def test_indexing_by_integer_arrays_matches_xla():
     """Gathers of points (``x[j]``, ``A[:, j]``, ``A[j]`` with a matrix of indices, ``A[i, j]``), their
-    transposes (scatter-adds, from the gradients), XLA's index modes (clamped; ``fill`` and ``drop``
-    for out-of-range indices) and pads with negative and interior widths: numpy = XLA on the same jaxpr."""
+    transposes (scatter-adds, from the gradients), scatters that write (``x.at[i].set``), XLA's index
+    modes (clamped; ``fill`` and ``drop`` for out-of-range indices) and pads with negative and interior widths: numpy = XLA on the same jaxpr."""
     x = RNG.normal(size=5)
     A = RNG.normal(size=(4, 6))
     j = np.array([0, 4, 2, 2, 1], dtype=np.int32)
@@ -166,7 +169,11 @@ def test_indexing_by_integer_arrays_matches_xla():
         sdn = jax.lax.ScatterDimensionNumbers(update_window_dims=(1,), inserted_window_dims=(0,),
                                               scatter_dims_to_operand_dims=(0,))
         back = jax.lax.scatter_add(A, J[..., None], middle * 2.0, sdn, mode="promise_in_bounds")
-        return filled, clipped, dropped, clamped, padded, middle, back
+        # scatters that write (x.at[i].set): distinct points, along two axes, a window, dropped points
+        lower = jnp.zeros((3, 3)).at[np.tril_indices(3)].set(jnp.concatenate([x, x[:1] * 3.0]))
+        written = A.at[:, j[:3]].set(-x[:3]) + A.at[2].set(x[0])
+        kept = x.at[wild].set(7.0, mode="drop")
+        return filled, clipped, dropped, clamped, padded, middle, back, lower, written, kept
 
     _compare(f, x, A)
     _compare(modes, x, A)
@@ -273,7 +280,7 @@ def test_kernel_compiles_once_numpy_has_cost_a_compile(monkeypatch):
     y, x = _fresh_logit(1311, 5)
     first = hs.fit(_logit_loglike, {"beta": np.zeros(5)}, {"y": y, "X": x})
     compiles = sum(compilation._COMPILES.values())
-    monkeypatch.setattr(compilation, "compile_estimate", lambda name: 0.0)
+    monkeypatch.setattr(compilation, "compile_estimate", lambda name, **_: 0.0)
     again = hs.fit(_logit_loglike, {"beta": np.zeros(5)}, {"y": y, "X": x})
     assert sum(compilation._COMPILES.values()) >= compiles + 1
     np.testing.assert_allclose(again.params, first.params, rtol=1e-10)
