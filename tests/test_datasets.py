@@ -62,8 +62,12 @@ def test_packaging_maps_data_to_hessstats_data():
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     assert config["package-dir"]["hessstats._data"] == "data"
     assert "hessstats._data" in config["packages"] and "hessstats.models" in config["packages"]
-    patterns = config["package-data"]["hessstats._data"]
-    shipped = {p for pattern in patterns for p in (ROOT / "data").glob(pattern)}
+    shipped = set()  # hessstats._data and its folders (hessstats._data.nist: data/nist), each with its patterns
+    for package, patterns in config["package-data"].items():
+        if package.startswith("hessstats._data"):
+            assert package in config["packages"]
+            folder = ROOT.joinpath("data", *package.split(".")[2:])
+            shipped |= {p for pattern in patterns for p in folder.glob(pattern)}
     assert shipped == {p for p in (ROOT / "data").rglob("*") if p.is_file() and "__pycache__" not in p.parts}
 
 
