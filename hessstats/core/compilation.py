@@ -110,7 +110,7 @@ Kernels compile at once on other backends than the CPU and with the persistent c
 (:func:`enable_compilation_cache`), whose compiles later processes reuse."""
 
 INTERPRETED_KERNELS = frozenset({"value_grad_hess", "value_grad", "loglike_obs", "scores", "index_value_grad_hess",
-                                 "index_derivatives", "score_squares", "laplace_report"})
+                                 "index_derivatives", "score_squares", "laplace_report", "laplace_mode"})
 """The kernels :func:`call_kernel` may evaluate with numpy (pure functions of their arguments,
 static arguments ``loglike``, ``spec`` and ``lap``)."""
 

@@ -9,7 +9,8 @@ loop loses at most about one compile). A one-off small fit in a script compiles 
 
 Evaluated (:data:`SUPPORTED`): elementwise, broadcasting, reduction and contraction primitives,
 pads, gathers, scatter-adds and scatters of points (indexing by integer arrays: ``x[i]``,
-``x.at[i].add(v)``, ``x.at[i].set(v)``), Cholesky factors and triangular solves, and ``cond`` on a
+``x.at[i].add(v)``, ``x.at[i].set(v)``), Cholesky factors, triangular solves and symmetric
+eigen-decompositions, ``while`` loops (a Python loop over the body's plan), and ``cond`` on a
 constant index (``lax.platform_dependent``: the CPU's branch).
 Other gathers and scatters, and a ``cond`` on a computed index, fail to bind and are compiled, as
 is a program with any other primitive or with an intermediate over :data:`MAX_ELEMENTS` values.
@@ -20,6 +21,7 @@ each accurate to a few units in the last place).
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -225,6 +227,56 @@ def _scatter_add(eqn: Any, replace: bool = False) -> Callable:
     return run
 
 
+LOOP_SECONDS = 0.25
+"""A ``while`` loop evaluated with numpy that runs longer than this raises :class:`LoopTooLong` (the
+caller compiles the kernel): each iteration pays numpy's per-step overhead, 10-100x XLA's time for a
+small body, so a loop that needs many iterations is XLA's work."""
+
+
+class LoopTooLong(RuntimeError):
+    """A numpy ``while`` loop ran past :data:`LOOP_SECONDS`: an internal signal, never a user's error
+    (:func:`~hessstats.core.compilation.call_kernel` compiles the kernel instead).
+
+    Example
+    -------
+    >>> issubclass(LoopTooLong, RuntimeError)
+    True
+    """
+
+
+def _while(eqn: Any) -> Callable:
+    """``lax.while_loop``: the condition's and the body's programs as plans, run in a Python loop
+    (at most :data:`LOOP_SECONDS`)."""
+    params = eqn.params
+    cond, body = Plan(params["cond_jaxpr"]), Plan(params["body_jaxpr"])
+    nc, nb = params["cond_nconsts"], params["body_nconsts"]
+
+    def run(*args):
+        cond_consts, body_consts, carry = list(args[:nc]), list(args[nc:nc + nb]), list(args[nc + nb:])
+        deadline = time.perf_counter() + LOOP_SECONDS
+        while bool(cond.run(cond_consts + carry)[0]):
+            carry = body.run(body_consts + carry)
+            if time.perf_counter() > deadline:
+                raise LoopTooLong(f"a while loop ran past {LOOP_SECONDS} s in numpy")
+        return carry
+
+    run.steps = cond.steps + body.steps  # type: ignore[attr-defined]  (one pass, for the compile's price)
+    return run
+
+
+def _eigh(*, lower: bool, sort_eigenvalues: bool, subset_by_index: Any = None, **_: Any) -> Callable:
+    """``lax.linalg.eigh``: ``(vectors, values)``, values ascending (LAPACK's ``syevd``, as XLA's CPU
+    code; a vector's sign is LAPACK's choice in both)."""
+    if subset_by_index not in (None, (0, -1)) or not sort_eigenvalues:
+        raise NotImplementedError("eigh of a subset or unsorted")
+
+    def run(x):
+        values, vectors = np.linalg.eigh(x, UPLO="L" if lower else "U")
+        return [vectors, values]
+
+    return run
+
+
 def _platform_index(*, platforms: Sequence[Any], **_) -> np.ndarray:
     """The branch a ``lax.platform_dependent`` takes on the CPU (numpy plans run for the CPU only)."""
     for i, names in enumerate(platforms):
@@ -316,7 +368,7 @@ _SHAPED = ("broadcast_in_dim", "dot_general", "convert_element_type", "pad", "ga
 """Primitives bound with their operands' shapes and dtypes (:func:`_bound`)."""
 
 SUPPORTED = frozenset(_UNARY) | frozenset(_BINARY) | frozenset(_STRUCTURAL) | frozenset(_SHAPED) | frozenset(_CALLS) \
-    | frozenset({"cond"})
+    | frozenset({"cond", "while", "eigh"})
 """The primitives :func:`evaluate` runs (others: the kernel is compiled)."""
 
 
@@ -366,6 +418,8 @@ def supported(closed: Any, max_elements: int = MAX_ELEMENTS) -> bool:
             return False
         if name in _CALLS and not supported(_inner(eqn.params), max_elements):
             return False
+        if name == "while" and not all(supported(eqn.params[k], max_elements) for k in ("cond_jaxpr", "body_jaxpr")):
+            return False
     return True
 
 
@@ -400,8 +454,9 @@ class Plan:
 
     @property
     def steps(self) -> int:
-        """The number of numpy steps one :meth:`run` takes (what a compile's cost grows with)."""
-        return len(self._steps)
+        """The number of numpy steps of one :meth:`run`, a loop's body counted once (what a compile's
+        cost grows with)."""
+        return sum(getattr(fn, "steps", 1) for fn, *_ in self._steps)
 
     def _register(self, value: Any = None) -> int:
         self._template.append(value)
@@ -555,6 +610,10 @@ def _bound(name: str, eqn: Any) -> Callable:
         return lambda: np.zeros(shape, dtype)
     if name == "gather":
         return _gather(eqn)
+    if name == "while":
+        return _while(eqn)
+    if name == "eigh":
+        return _eigh(**params)
     if name in ("scatter-add", "scatter"):
         return _scatter_add(eqn, replace=name == "scatter")
     if name in _STRUCTURAL:

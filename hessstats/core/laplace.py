@@ -384,9 +384,26 @@ def marginal(lap: Laplace, theta: Any, data: Any, u0: jnp.ndarray, *, solved: bo
     return lap.value(theta, u, data) + 0.5 * lap.q * LOG_2PI - 0.5 * lap.logdet(chol)
 
 
-newton = jax.jit(_newton, static_argnums=(0,))
-"""``(u_hat, iterations)`` by the damped Newton ascent, compiled once per :class:`Laplace` and shapes:
-what fits use to find the mode at each outer point, and :func:`inner_report` at the estimate."""
+_newton_kernel = jax.jit(_newton, static_argnums=(0,))
+
+
+def newton(lap: Laplace, theta: Any, data: Any, u0: jnp.ndarray) -> tuple[Any, Any]:
+    """``(u_hat, iterations)`` by the damped Newton ascent from ``u0``: what fits use to find the mode
+    at each outer point, and :func:`inner_report` at the estimate. One kernel per :class:`Laplace`
+    and shapes, evaluated with numpy until that has cost a compile
+    (:func:`~hessstats.core.compilation.call_kernel`).
+
+    Example
+    -------
+    >>> import jax.numpy as jnp
+    >>> from hessstats._config import x64
+    >>> cosh = Laplace(lambda t, u, d: -jnp.sum(jnp.cosh(u - t * d)), q=3)   # mode u = t d
+    >>> with x64():
+    ...     u_hat, steps = newton(cosh, 2.0, jnp.array([0.5, -1.0, 0.0]), jnp.zeros(3))
+    >>> np.round(np.asarray(u_hat), 10).tolist(), int(steps) > 1
+    ([1.0, -2.0, 0.0], True)
+    """
+    return call_kernel("laplace_mode", _newton_kernel, lap, theta, data, u0)
 
 
 @partial(jax.jit, static_argnums=(0,))

@@ -206,6 +206,49 @@ def test_factorisations_and_platform_branches_match_xla():
         assert np.isfinite(interpret.evaluate(jax.make_jaxpr(jnp.diagonal)(M), M)[0]).all()
 
 
+def test_loops_and_eigen_decompositions_match_xla():
+    """``while`` loops (nested, with constants in the condition and the body: a damped Newton solve with
+    a halving line search, as the Laplace approximation's inner mode) and symmetric eigenvalues with
+    the derivative of the smallest (sign-free quantities: ``v v'`` and the values): numpy = XLA."""
+    B = RNG.normal(size=(4, 4))
+    S = B @ B.T + np.eye(4)
+    b = RNG.normal(size=4)
+
+    def newton(S, b):
+        f = lambda u: -jnp.sum(jnp.logaddexp(0.0, u)) - 0.5 * u @ S @ u + b @ u  # strictly concave
+
+        def body(state):
+            u, it = state
+            g, h = jax.grad(f)(u), jax.hessian(f)(u)
+            d = jax.scipy.linalg.cho_solve((jnp.linalg.cholesky(-h), True), g)
+            t = jax.lax.while_loop(lambda t: (f(u + t * d) < f(u)) & (t > 1e-8), lambda t: t / 2.0, 1.0)
+            return u + t * d, it + 1
+
+        return jax.lax.while_loop(lambda s: (s[1] < 50) & (jnp.max(jnp.abs(jax.grad(f)(s[0]))) > 1e-8), body,  # well above rounding
+                                  (jnp.zeros(4), 0))
+
+    def spectral(S):
+        w, v = jnp.linalg.eigh(S)
+        return w, v @ jnp.diag(w) @ v.T, jnp.outer(v[:, 0], v[:, 0]), jax.grad(lambda S: jnp.linalg.eigvalsh(S)[0])(S)
+
+    _compare(newton, S, b)
+    _compare(spectral, S)
+
+
+def test_a_long_numpy_loop_gives_way(monkeypatch):
+    """A ``while`` loop past its time in numpy raises (call_kernel then compiles the kernel, as for any
+    failed numpy evaluation); the loop's body counts in the plan's size, which prices its compile."""
+    loop = lambda x: jax.lax.while_loop(lambda s: s[1] < 1000, lambda s: (jnp.sin(s[0]) + 1.0, s[1] + 1), (x, 0))
+    with x64():
+        plan = interpret.Plan(jax.make_jaxpr(loop)(1.0))
+        xla = np.asarray(jax.jit(loop)(1.0)[0])
+    assert plan.steps >= 4  # the condition and the body, not one step
+    np.testing.assert_allclose(plan.run([np.float64(1.0)])[0], xla, rtol=1e-12)
+    monkeypatch.setattr(interpret, "LOOP_SECONDS", 0.0)
+    with pytest.raises(interpret.LoopTooLong):
+        plan.run([np.float64(1.0)])
+
+
 def test_unsupported_programs_are_detected():
     """Sorting and data-dependent control flow are left to XLA; so are intermediates above the size
     limit, and gathers of slices wider than a point."""
