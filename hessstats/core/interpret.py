@@ -708,7 +708,7 @@ def evaluate(closed: Any, *args: Any) -> list[np.ndarray]:
 def call(fn: Callable, *args: Any) -> Any:
     """``fn(*args)`` at concrete arguments without an XLA compile where numpy evaluates its traced
     program (each eager JAX operation compiles once per shape in a process: tens of milliseconds);
-    otherwise ``fn`` itself. Outputs are numpy arrays in ``fn``'s output structure.
+    otherwise ``fn`` compiled as one program. Outputs are numpy arrays in ``fn``'s output structure.
 
     Example
     -------
@@ -719,8 +719,12 @@ def call(fn: Callable, *args: Any) -> Any:
     [1.0, 2.718282]
     """
     closed, shapes = jax.make_jaxpr(fn, return_shape=True)(*args)
-    if not supported(closed):
-        return jax.tree_util.tree_map(np.asarray, fn(*args))
-    leaves = evaluate(closed, *jax.tree_util.tree_leaves(args))
-    return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(shapes), leaves)
+    if supported(closed):
+        try:
+            leaves = evaluate(closed, *jax.tree_util.tree_leaves(args))
+        except (NotImplementedError, LoopTooLong):  # a case numpy does not cover: compiled below
+            pass
+        else:
+            return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(shapes), leaves)
+    return jax.tree_util.tree_map(np.asarray, jax.jit(fn)(*args))
 

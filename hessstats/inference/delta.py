@@ -26,6 +26,7 @@ import scipy  # its submodules (linalg, special, stats, optimize, sparse) load o
 
 from hessstats._checks import check_alpha
 from hessstats._config import float64
+from hessstats.core import interpret
 from hessstats.errors import SpecificationError, message
 
 if TYPE_CHECKING:
@@ -182,9 +183,11 @@ def delta_values(res: FitResult, fn: Callable, what: str = "fn") -> tuple[np.nda
     ([4.0], [[4.0]], [[8.0]], True)
     """
     flat, scalar = _flat(fn, res, what)
-    theta = jnp.asarray(res.theta)
-    value = np.asarray(flat(theta))
-    jac = np.asarray(jax.jacfwd(flat)(theta)).reshape(value.size, theta.size)
+    theta = np.asarray(res.theta, dtype=np.float64)
+    # one traced program (value and Jacobian), evaluated by numpy or compiled once: op by op, each
+    # operation would compile for itself on its first use in a process
+    value, jac = interpret.call(lambda t: (flat(t), jax.jacfwd(flat)(t)), theta)
+    jac = np.asarray(jac).reshape(value.size, theta.size)
     return value, jac, sandwich(jac, res.cov_array), scalar
 
 

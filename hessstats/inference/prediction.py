@@ -30,6 +30,7 @@ import scipy  # its submodules (linalg, special, stats, optimize, sparse) load o
 
 from hessstats._checks import check_alpha
 from hessstats._config import float64, x64
+from hessstats.core import interpret
 from hessstats.errors import DataError, SpecificationError, message
 from hessstats.inference.delta import sandwich, standard_errors
 
@@ -198,9 +199,9 @@ def _evaluate(res: FitResult, fn: Callable, data: Any, jacobian: bool) -> tuple[
     def flat(theta):
         return jnp.asarray(fn(spec.unravel(theta), data), dtype=jnp.float64)
 
-    theta = jnp.asarray(res.theta)
-    try:
-        value = np.asarray(flat(theta))
+    theta = np.asarray(res.theta, dtype=np.float64)
+    try:  # one traced program, evaluated by numpy or compiled once (not op by op)
+        value, jac = interpret.call(lambda t: (flat(t), jax.jacfwd(flat)(t) if jacobian else None), theta)
     except (SpecificationError, DataError):
         raise
     except Exception as exc:
@@ -211,7 +212,6 @@ def _evaluate(res: FitResult, fn: Callable, data: Any, jacobian: bool) -> tuple[
         raise SpecificationError(message(
             "the prediction has the wrong shape", expected="one prediction per row, shape (n,) or (n, J)",
             got=f"shape {value.shape}", fix="return one value (or one row of values) per observation"))
-    jac = np.asarray(jax.jacfwd(flat)(theta)) if jacobian else None
     return value, jac
 
 
