@@ -110,9 +110,10 @@ Kernels compile at once on other backends than the CPU and with the persistent c
 (:func:`enable_compilation_cache`), whose compiles later processes reuse."""
 
 INTERPRETED_KERNELS = frozenset({"value_grad_hess", "value_grad", "loglike_obs", "scores", "index_value_grad_hess",
-                                 "index_derivatives", "score_squares", "laplace_report", "laplace_mode"})
+                                 "index_derivatives", "score_squares", "laplace_report", "laplace_mode", "margins",
+                                 "observation_curvature"})
 """The kernels :func:`call_kernel` may evaluate with numpy (pure functions of their arguments,
-static arguments ``loglike``, ``spec`` and ``lap``)."""
+static arguments ``loglike``, ``spec``, ``lap`` and ``predict``)."""
 
 COMPILE_GUESS = 0.2
 """Seconds one compile of a kernel is taken to cost before any has been measured (the smallest
@@ -127,7 +128,7 @@ per call (a logit's value, gradient and Hessian through ``Model.evaluate``, n = 
 numpy 0.8-1.2x the compiled call), so compiling such a kernel gains little; a one-off fit and a
 loop of a hundred small fits compile nothing."""
 
-_STATIC = ("loglike", "spec", "lap")
+_STATIC = ("loglike", "spec", "lap", "predict")
 _COMPILES: collections.Counter[str] = collections.Counter()
 _COMPILE_TIME: collections.Counter[str] = collections.Counter()
 

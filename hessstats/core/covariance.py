@@ -19,12 +19,12 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 import scipy  # its submodules (linalg, special, stats, optimize, sparse) load on first use
 
 from hessstats.core import derivatives
+from hessstats.core.compilation import call_kernel
 from hessstats.core.engine import case_weights
 from hessstats.core.linalg import InverseInformation, invert_information
 from hessstats.core.scores import accumulate_meat, cluster_sums, model_scores, resolve_groups, score_meat
@@ -856,7 +856,7 @@ def observation_curvature(theta, data, directions, loglike, spec, consts=()):
 
     Example
     -------
-    >>> import hessstats as hs
+    >>> import hessstats as hs, jax.numpy as jnp
     >>> m = hs.Model(lambda p, d: -0.5 * (d * p["b"]) ** 2, {"b": 1.0}, np.array([1.0, 2.0]))
     >>> with jax.enable_x64(True):
     ...     out = observation_curvature(jnp.ones(1), m.data, jnp.ones((1, 1)), m.program, m.spec, m.consts)
@@ -911,11 +911,11 @@ def index_weights(model: Any, theta: np.ndarray, positions: tuple[int, ...], des
     rows = n if model.weights is not None else max(256, (2 ** 22) // max(len(needed), 1))
     curvature = np.empty(n)
     with jax.enable_x64(True):
-        t, v = jnp.asarray(theta), jnp.asarray(directions)
+        t, v = np.asarray(theta, dtype=np.float64), directions  # host arrays: no conversion kernels
         for start in range(0, n, rows):
             stop = min(start + rows, n)
             block = data if (start, stop) == (0, n) and rows >= n else row_block(data, n, start, rows)
-            out = np.asarray(observation_curvature(t, block, v, **kernel))
+            out = np.asarray(call_kernel("observation_curvature", observation_curvature, t, block, v, **kernel))
             curvature[start:stop] = out[column[start:stop], np.arange(stop - start)]
     nonzero = x_pick != 0
     return X, np.where(nonzero, -curvature / np.where(nonzero, x_pick, 1.0) ** 2, 0.0)

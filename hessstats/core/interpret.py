@@ -228,20 +228,10 @@ def _scatter_add(eqn: Any, replace: bool = False) -> Callable:
 
 
 LOOP_SECONDS = 0.25
-"""A ``while`` loop evaluated with numpy that runs longer than this raises :class:`LoopTooLong` (the
-caller compiles the kernel): each iteration pays numpy's per-step overhead, 10-100x XLA's time for a
-small body, so a loop that needs many iterations is XLA's work."""
-
-
-class LoopTooLong(RuntimeError):
-    """A numpy ``while`` loop ran past :data:`LOOP_SECONDS`: an internal signal, never a user's error
-    (:func:`~hessstats.core.compilation.call_kernel` compiles the kernel instead).
-
-    Example
-    -------
-    >>> issubclass(LoopTooLong, RuntimeError)
-    True
-    """
+"""A ``while`` loop evaluated with numpy that runs longer than this raises ``NotImplementedError``
+(the caller compiles the kernel, as for any case numpy does not cover): each iteration pays
+numpy's per-step overhead, 10-100x XLA's time for a small body, so a loop that needs many
+iterations is XLA's work."""
 
 
 def _while(eqn: Any) -> Callable:
@@ -257,7 +247,7 @@ def _while(eqn: Any) -> Callable:
         while bool(cond.run(cond_consts + carry)[0]):
             carry = body.run(body_consts + carry)
             if time.perf_counter() > deadline:
-                raise LoopTooLong(f"a while loop ran past {LOOP_SECONDS} s in numpy")
+                raise NotImplementedError(f"a while loop ran past {LOOP_SECONDS} s in numpy")
         return carry
 
     run.steps = cond.steps + body.steps  # type: ignore[attr-defined]  (one pass, for the compile's price)
@@ -722,7 +712,7 @@ def call(fn: Callable, *args: Any) -> Any:
     if supported(closed):
         try:
             leaves = evaluate(closed, *jax.tree_util.tree_leaves(args))
-        except (NotImplementedError, LoopTooLong):  # a case numpy does not cover: compiled below
+        except NotImplementedError:  # a case numpy does not cover (a long loop, too): compiled below
             pass
         else:
             return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(shapes), leaves)

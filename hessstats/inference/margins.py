@@ -60,7 +60,7 @@ import pandas as pd
 
 from hessstats._checks import check_alpha
 from hessstats._config import float64
-from hessstats.core.compilation import TRACES, Program
+from hessstats.core.compilation import TRACES, Program, call_kernel
 from hessstats.core.engine import case_weights
 from hessstats.errors import SpecificationError, message
 from hessstats.inference.delta import inference_df, sandwich, wald_frame
@@ -451,8 +451,8 @@ def margins(res: FitResult, predict: Any = None, variables: Any = None, *, at: A
     packed = tuple((s.data, None if s.tangent is None else dict(s.tangent)) for s in all_scenarios)
     theta = jnp.asarray(res.theta)
     program, consts, _ = Program.trace(fn, res.model.spec.unravel(theta), all_scenarios[0].data)
-    value, jac = _averages_and_jacobian(theta, packed, program, res.model.spec, consts,
-                                        None if row_weights is None or at == "mean" else row_weights)
+    value, jac = call_kernel("margins", _averages_and_jacobian, theta, packed, program, res.model.spec, consts,
+                             None if row_weights is None or at == "mean" else row_weights)
     value, jac = np.asarray(value), np.asarray(jac)
     W = np.zeros((len(weights), len(all_scenarios)))
     for r, w in enumerate(weights):

@@ -333,9 +333,9 @@ def get_prediction(res: FitResult, new_data: Any = None, which: Any = None, *, a
         with x64():
             lin, lin_jac = _evaluate(res, predictor.quantities[Which.LINEAR].fn, data, jacobian=True)
             lin_se = standard_errors(sandwich(lin_jac.reshape(lin.size, -1), res.cov_array))
-            inverse = quantity.inverse
-            lo = np.asarray(inverse(jnp.asarray(lin - q * lin_se)))
-            hi = np.asarray(inverse(jnp.asarray(lin + q * lin_se)))
+            # both ends through the inverse link as one traced program (numpy; no compile per operation)
+            lo, hi = interpret.call(lambda a, b: (quantity.inverse(a), quantity.inverse(b)), lin - q * lin_se,
+                                    lin + q * lin_se)
         lower, upper = np.minimum(lo, hi), np.maximum(lo, hi)
     else:
         lower, upper = flat_value - q * se, flat_value + q * se

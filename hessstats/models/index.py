@@ -532,8 +532,8 @@ def _traced_index(model: Model, loglike: IndexLoglike) -> IndexHessian:
     with x64():
         # in memory: the rows the kernels run on (padded to their bucket size, see Model.padding)
         data = prepare_data(model.data.sample()) if isinstance(model.data, RowSource) else engine.kernel_rows(model)[0]
-        # device_put, not jnp.asarray (which compiles a conversion kernel for every new shape)
-        betas, extra = loglike.split(model.spec.unravel(jax.device_put(np.asarray(model.start, dtype=np.float64))))
+        # on the host: jnp slices and reshapes would compile once per shape
+        betas, extra = loglike.split(model.spec.unravel_host(model.start))
         # the linear predictors by BLAS on the host (XLA's product would copy the design)
         eta = jax.device_put(np.column_stack([np.asarray(data[col]) @ np.asarray(betas[name]).T
                                               for name, col in loglike.design]))

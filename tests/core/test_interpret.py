@@ -245,7 +245,7 @@ def test_a_long_numpy_loop_gives_way(monkeypatch):
     assert plan.steps >= 4  # the condition and the body, not one step
     np.testing.assert_allclose(plan.run([np.float64(1.0)])[0], xla, rtol=1e-12)
     monkeypatch.setattr(interpret, "LOOP_SECONDS", 0.0)
-    with pytest.raises(interpret.LoopTooLong):
+    with pytest.raises(NotImplementedError, match="while loop ran past"):
         plan.run([np.float64(1.0)])
 
 
