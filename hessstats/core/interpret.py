@@ -440,13 +440,14 @@ class Plan:
         self._outputs = self._emit(jaxpr, consts, self._inputs)
         self._drop_unused()
         self._free_after_last_use()
+        self._size = sum(getattr(fn, "steps", 1) for fn, *_ in self._steps)
         del self._constants, self._seen  # needed while building only
 
     @property
     def steps(self) -> int:
         """The number of numpy steps of one :meth:`run`, a loop's body counted once (what a compile's
         cost grows with)."""
-        return sum(getattr(fn, "steps", 1) for fn, *_ in self._steps)
+        return self._size
 
     def _register(self, value: Any = None) -> int:
         self._template.append(value)
