@@ -428,7 +428,7 @@ def inner_report(lap: Laplace, theta: Any, data: Any, u0: jnp.ndarray) -> dict[s
     >>> r["mode"].round(12).tolist(), float(r["min_eigenvalue"]), r["variance"].tolist()
     ([1.0, 2.0], 4.0, [0.25, 0.25])
     """
-    u, it = newton(lap, theta, data, u0)  # the fit's compiled solve, reused
+    u, it = newton(lap, theta, data, u0)  # the fit's solve kernel (numpy until compiled), reused
     return {"mode": u, "iterations": it, **call_kernel("laplace_report", _report_at, lap, theta, data, u)}
 
 

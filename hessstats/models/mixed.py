@@ -196,7 +196,6 @@ class _FlatJoint:
         return self.joint(self.spec.unravel(theta), u, data)
 
 
-
 def _structure(option: Any, random_start: Mapping[str, Any]) -> tuple[Structure | None, int]:
     """``(structure or None for "auto", block size)`` from the ``random=`` mapping's values."""
     values = {str(v) for v in option.values()} if isinstance(option, Mapping) else {"auto"}

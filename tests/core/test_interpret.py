@@ -352,3 +352,20 @@ def test_captured_data_is_an_argument_not_a_stale_constant():
     b = hs.fit(_logit_loglike, {"beta": np.zeros(6)}, {"y": y2, "X": x2})
     np.testing.assert_allclose(a.params, sm.Logit(y1, x1).fit(disp=0, tol=1e-12).params, rtol=1e-8)
     np.testing.assert_allclose(b.params, sm.Logit(y2, x2).fit(disp=0, tol=1e-12).params, rtol=1e-8)
+
+
+def test_call_evaluates_without_jit_and_falls_back_to_one_compiled_program(monkeypatch):
+    """interpret.call: a covered program is evaluated by numpy (jax.jit never called); an uncovered one
+    (a sort) is compiled as a whole; both give fn's values (closed form: exp and sort)."""
+    def no_jit(*args, **kwargs):
+        raise AssertionError("compiled although numpy covers the program")
+
+    params = {"log_sd": np.array([0.0, 1.0])}
+    with x64():
+        with monkeypatch.context() as patch:
+            patch.setattr(interpret.jax, "jit", no_jit)
+            out = interpret.call(lambda p: {"sd": jnp.exp(p["log_sd"]), "jac": jax.jacfwd(jnp.exp)(p["log_sd"])}, params)
+        sorted_ = interpret.call(lambda x: jnp.sort(x) * 2.0, np.array([3.0, 1.0, 2.0]))
+    np.testing.assert_allclose(out["sd"], np.exp([0.0, 1.0]), rtol=1e-15)
+    np.testing.assert_allclose(out["jac"], np.diag(np.exp([0.0, 1.0])), rtol=1e-15)
+    np.testing.assert_allclose(sorted_, [2.0, 4.0, 6.0], rtol=1e-15)
