@@ -187,7 +187,8 @@ def delta_values(res: FitResult, fn: Callable, what: str = "fn") -> tuple[np.nda
     # one traced program (value and Jacobian), evaluated by numpy or compiled once: op by op, each
     # operation would compile for itself on its first use in a process
     value, jac = interpret.call(lambda t: (flat(t), jax.jacfwd(flat)(t)), theta)
-    jac = np.asarray(jac).reshape(value.size, theta.size)
+    jac = np.array(jac, dtype=np.float64).reshape(value.size, theta.size)
+    jac[~np.isfinite(value)] = np.nan  # no value, no standard error (a finite SE beside NaN would read as a result)
     return value, jac, sandwich(jac, res.cov_array), scalar
 
 

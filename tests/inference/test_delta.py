@@ -131,3 +131,12 @@ def test_inference_df_rules(ols):
     assert inference_df(res.with_cov("cluster", groups=[np.arange(16) % 4, np.arange(16) % 3])) == 2.0
     assert inference_df(res.with_cov("nonrobust", cov_options={"dispersion": "ml"})) is None
     assert inference_df(LOGIT.model().fit()) is None
+
+
+def test_a_quantity_without_a_value_has_no_standard_error(res):
+    """log of a negative number is NaN; its Jacobian (1/x) exists, but a finite SE beside a NaN value
+    would read as a result. Reference: closed form (the other entry, exp(b_GPA), keeps its SE)."""
+    out = res.delta(lambda p: jnp.stack([jnp.log(-1.0 - p["beta"][0] ** 2), jnp.exp(p["beta"][0])]))
+    assert np.isnan(out["coef"].iloc[0]) and np.isnan(out["std_err"].iloc[0])
+    b, v = res.params.iloc[0], res.cov_params().iloc[0, 0]
+    np.testing.assert_allclose(out["std_err"].iloc[1], np.exp(b) * np.sqrt(v), rtol=1e-12)
