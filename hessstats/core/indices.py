@@ -7,7 +7,10 @@ A model whose codes do that fits, silently, a different model. :func:`check_indi
 traced log-likelihood every gather and scatter whose indices are computed from the data alone (not
 from the parameters), computes those indices from the data, and raises a :class:`DataError` naming
 the data when one falls outside ``0 .. n - 1`` *before* JAX's normalisation of negative indices.
-Gathers the user asked to clamp (``mode="clip"``) are left alone.
+Gathers that say what an out-of-range code reads (``mode="clip"``, ``mode="fill"``: e.g. codes
+masked later, ``jnp.where(g >= 0, a.at[g].get(mode="fill", fill_value=0.0), 0.0)``; ``jnp.take``'s
+default fills NaN, which no fit accepts) and scatters asked to clamp are left alone. A scatter's
+default drops out-of-range rows without a word, so scatters are checked in every other mode.
 """
 
 from __future__ import annotations
@@ -31,8 +34,9 @@ def _indexing(eqn: Any) -> tuple[int, ...] | None:
     name = eqn.primitive.name
     if name != "gather" and name not in _SCATTERS:
         return None
-    if eqn.params.get("mode") is GatherScatterMode.CLIP:  # clamping asked for
-        return None
+    mode = eqn.params.get("mode")
+    if mode is GatherScatterMode.CLIP or (name == "gather" and mode is GatherScatterMode.FILL_OR_DROP):
+        return None  # the program says what an out-of-range code reads
     dn = eqn.params["dimension_numbers"]
     axes = dn.start_index_map if name == "gather" else dn.scatter_dims_to_operand_dims
     return tuple(int(a) for a in axes)
@@ -91,7 +95,8 @@ def check_indices(closed: Any, data: Any) -> None:
 
     ``closed`` is the (closed) jaxpr of a log-likelihood whose last inputs are the leaves of
     ``data`` (the others, the parameters, are unknown here). Indices computed from
-    parameters, and indices JAX's ``mode="clip"`` clamps by request, are not checked; nor are
+    parameters, gathers with ``mode="clip"`` or ``mode="fill"`` and scatters with ``mode="clip"`` (the
+    program says what an out-of-range code does), are not checked; nor are
     those inside loops.
 
     Example
@@ -202,7 +207,9 @@ def _codes_error(names: Sequence[str], sizes: Sequence[int], got: str) -> DataEr
                  "end, and drop the row from a scatter sum)",
         got=f"data {what}: {got}",
         fix=f"recode {what} to {span} and drop the rows without a valid code (pandas' category codes and "
-            "pd.factorize give -1 for a missing value), or give the indexed parameter one entry per code"))
+            "pd.factorize give -1 for a missing value), or give the indexed parameter one entry per code; "
+            "if such codes are meant (masked later), say what they read: a.at[g].get(mode='fill', "
+            "fill_value=0.0) or jnp.take(a, g, mode='clip')"))
 
 
 def _check(index: np.ndarray, sizes: Sequence[int], names: Sequence[str]) -> None:

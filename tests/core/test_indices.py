@@ -107,6 +107,26 @@ def test_clamping_asked_for_is_allowed():
     assert _fit(codes, clipped).converged
 
 
+def test_codes_masked_by_a_fill_gather_are_allowed():
+    """Codes of -1 that the function masks, reading them with mode="fill": no error, and the fit is the
+    one without a group effect for those rows. Reference: statsmodels' Logit on dummy columns whose
+    masked rows are all zero (live)."""
+    def masked(p, d):
+        effect = p["a"].at[d["g"]].get(mode="fill", fill_value=0.0)
+        eta = d["x"] * p["b"] + jnp.where(d["g"] >= 0, effect, 0.0)
+        return d["y"] * eta - hs.softplus(eta)
+
+    codes = CODES.copy()
+    codes[:20] = -1
+    res = _fit(codes, masked)
+    dummies = np.eye(G)[CODES]
+    dummies[:20] = 0.0
+    ref = sm.Logit(Y, np.column_stack([X, dummies])).fit(disp=0)
+    order = [G, *range(G)]
+    np.testing.assert_allclose(res.params.to_numpy()[order], ref.params, rtol=1e-8)
+    np.testing.assert_allclose(res.bse.to_numpy()[order], ref.bse, rtol=1e-8)
+
+
 def test_two_axes_and_codes_too_wide_for_int32():
     h = RNG.integers(0, 2, N)
 
