@@ -216,7 +216,8 @@ def _unpack(out: np.ndarray, k: int, squares: bool) -> FusedFit:
 
 def kernel_for(model: Any, data: Any = None) -> tuple[Any, Any, tuple] | None:
     """``(vgh kernel, its static log-likelihood, its constants)`` when ``model`` can fit in one call:
-    in memory (not sharded, chunked or a row source), one XLA call per evaluation, and small
+    in memory (not sharded, chunked or a row source), one XLA call per evaluation, no loop of its own
+    (:func:`_loops`), and small
     (:data:`FUSED_MAX_CELLS`, :data:`FUSED_MAX_PARAMS`); else None. ``data``: the model's kernel rows
     (:func:`~hessstats.core.engine.kernel_rows`), when the caller has them.
 
@@ -238,9 +239,46 @@ def kernel_for(model: Any, data: Any = None) -> tuple[Any, Any, tuple] | None:
         return None
     index = getattr(model, "index", None)
     if index is None:
+        if model.program is not None and _loops(model.program):
+            return None
         return derivatives.value_grad_hess_traced, model.program, model.consts
     one_call = getattr(index, "one_call", None)
     return one_call(data) if one_call is not None else None
+
+
+_LOOPS: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+
+
+def _loops(program: Any) -> bool:
+    """Whether a log-likelihood program runs a loop of its own (``while``, ``scan``: an inner solve such
+    as a Laplace approximation's Newton iteration). Its one-call kernel, a loop around that loop
+    differentiated twice, takes seconds to compile (5.5 s for a GLMM's profile refits) for little gain
+    per call, so such models keep the host iteration.
+
+    Example
+    -------
+    >>> import hessstats as hs, jax
+    >>> def loop(p, d):
+    ...     return jax.lax.fori_loop(0, 3, lambda i, s: s * 0.5, d * p["mu"])
+    >>> m = hs.Model(loop, {"mu": 1.0}, np.arange(1.0, 4.0))
+    >>> _loops(m.program), kernel_for(m) is None
+    (True, True)
+    """
+    found = _LOOPS.get(program)
+    if found is None:
+        found = _LOOPS[program] = _has_loop(program.jaxpr)
+    return found
+
+
+def _has_loop(jaxpr: Any) -> bool:
+    for eqn in jaxpr.eqns:
+        if eqn.primitive.name in ("while", "scan"):
+            return True
+        for value in eqn.params.values():
+            inner = getattr(value, "jaxpr", value)
+            if hasattr(inner, "eqns") and _has_loop(inner):
+                return True
+    return False
 
 
 def break_even() -> float:

@@ -664,8 +664,13 @@ def _profile_sd(res: Any, name: str, alpha: float, at_boundary: bool) -> tuple[f
     crit = scipy.stats.chi2.ppf(1 - alpha, 1) / 2.0
     hat = float(np.log(max(model.transforms_at(res.theta)[name], 1e-8)))
 
+    template = model.fix({pname: hat})  # built (traced) once; refits read the fixed value from its data
+    position = list(model.names).index(pname)
+
     def drop(log_sd: float) -> float:
-        sub = model.fix({pname: log_sd}).fit()
+        base = np.array(template.data["base"], dtype=np.float64)
+        base[position] = log_sd
+        sub = template.replace(data=dict(template.data, base=base)).fit()
         return res.llf - sub.llf - crit
 
     def solve(a: float, b: float) -> float:
