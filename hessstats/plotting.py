@@ -235,10 +235,14 @@ def _profile_curve(res: FitResult, name: str, hat: float, lo: float, hi: float, 
         grid = np.concatenate([np.linspace(lo, hat, points + 1)[:-1], [hat], np.linspace(hat, hi, points + 1)[1:]])
         return grid, np.array([float(res.model.evaluate(np.array([v]))[0]) for v in grid])
     free = [i for i in range(res.k_params) if res.names[i] != name]
+    template = res.model.fix({name: float(hat)})  # built (traced) once; refits read the value from its data
+    position = list(res.names).index(name)
     for side in (np.linspace(hat, lo, points + 1)[1:], np.linspace(hat, hi, points + 1)[1:]):
         start = np.asarray(res.theta)[free]
         for value in side:
-            fit = res.model.fix({name: float(value)}).fit(start=start)
+            base = np.array(template.data["base"], dtype=np.float64)
+            base[position] = float(value)
+            fit = template.replace(data=dict(template.data, base=base)).fit(start=start)
             start = np.asarray(fit.theta)
             values.append(float(value))
             llfs.append(float(fit.llf))
