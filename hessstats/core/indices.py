@@ -116,6 +116,15 @@ def check_indices(closed: Any, data: Any) -> None:
     jaxpr, _ = interpret.program_and_consts(closed)
     if not _has_indexing(jaxpr):
         return
+    try:
+        _check_program(closed, data)
+    except DataError:
+        raise
+    except Exception:  # noqa: BLE001  (a program this check cannot read is left unchecked, never refused)
+        return
+
+
+def _check_program(closed: Any, data: Any) -> None:
     paths, _ = jax.tree_util.tree_flatten_with_path(data)
     data_leaves = [leaf for _, leaf in paths]
     data_names = [_name(path) for path, _ in paths]

@@ -176,3 +176,14 @@ def test_user_data_not_modified():
     with pytest.raises(DataError):
         _fit(codes)
     np.testing.assert_array_equal(codes, before)
+
+
+def test_a_program_the_check_cannot_read_is_not_refused(monkeypatch):
+    """The check guards; it never blocks a model on its own failure (here: reading the program fails)."""
+    from hessstats.core import indices
+
+    def unreadable(closed):
+        raise RuntimeError("simulated")
+
+    monkeypatch.setattr(indices, "_Flat", unreadable)
+    assert _fit(CODES).converged
