@@ -17,6 +17,7 @@ import statsmodels.api as sm
 
 import hessstats as hs
 from hessstats._config import x64
+from hessstats.core import indices
 from hessstats.core.indices import check_indices
 from hessstats.errors import DataError
 
@@ -180,8 +181,6 @@ def test_user_data_not_modified():
 
 def test_a_program_the_check_cannot_read_is_not_refused(monkeypatch):
     """The check guards; it never blocks a model on its own failure (here: reading the program fails)."""
-    from hessstats.core import indices
-
     def unreadable(closed):
         raise RuntimeError("simulated")
 
