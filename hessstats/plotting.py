@@ -35,7 +35,7 @@ import pandas as pd
 import scipy.special
 
 from hessstats.errors import OptionalDependencyError, SpecificationError, message
-from hessstats.inference.profile import profile_ci
+from hessstats.inference.profile import fixed_at, profile_ci
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -240,9 +240,7 @@ def _profile_curve(res: FitResult, name: str, hat: float, lo: float, hi: float, 
     for side in (np.linspace(hat, lo, points + 1)[1:], np.linspace(hat, hi, points + 1)[1:]):
         start = np.asarray(res.theta)[free]
         for value in side:
-            base = np.array(template.data["base"], dtype=np.float64)
-            base[position] = float(value)
-            fit = template.replace(data=dict(template.data, base=base)).fit(start=start)
+            fit = fixed_at(template, res.theta, position, float(value)).fit(start=start)
             start = np.asarray(fit.theta)
             values.append(float(value))
             llfs.append(float(fit.llf))

@@ -399,9 +399,9 @@ def newton(lap: Laplace, theta: Any, data: Any, u0: jnp.ndarray) -> tuple[Any, A
     >>> from hessstats._config import x64
     >>> cosh = Laplace(lambda t, u, d: -jnp.sum(jnp.cosh(u - t * d)), q=3)   # mode u = t d
     >>> with x64():
-    ...     u_hat, steps = newton(cosh, 2.0, jnp.array([0.5, -1.0, 0.0]), jnp.zeros(3))
+    ...     u_hat, steps = newton(cosh, 2.0, jnp.array([0.5, -1.0, 0.25]), jnp.zeros(3))
     >>> np.round(np.asarray(u_hat), 10).tolist(), int(steps) > 1
-    ([1.0, -2.0, 0.0], True)
+    ([1.0, -2.0, 0.5], True)
     """
     return call_kernel("laplace_mode", _newton_kernel, lap, theta, data, u0)
 

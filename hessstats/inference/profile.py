@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 import scipy  # its submodules (linalg, special, stats, optimize, sparse) load on first use
@@ -51,6 +50,27 @@ def fit_restricted(res: FitResult, fixed: Mapping[str, float], **fit_options: An
     return model.fit(start=np.asarray(res.theta)[free], **fit_options)
 
 
+def fixed_at(template: Model, theta: Any, j: int, value: float) -> Model:
+    """``template`` (a model :meth:`Model.fix <hessstats.Model.fix>` made with one parameter fixed) as the
+    model with parameter ``j`` held at ``value`` and the others free: no new model and no new trace, as
+    the fixed values (``theta`` with ``value`` at ``j``) and the free positions are its data. What
+    profiles refit at each value.
+
+    Example
+    -------
+    >>> import numpy as np, hessstats as hs
+    >>> res = hs.fit(lambda p, d: -0.5 * ((d - p["a"]) ** 2 + (d - p["b"]) ** 2), {"a": 0.0, "b": 0.0},
+    ...              np.array([1.0, 3.0]))
+    >>> template = res.model.fix({"a": 0.0})
+    >>> fixed_at(template, res.theta, 0, 5.0).fit().params.round(6).to_dict()   # b free, a held at 5
+    {'b': 2.0}
+    """
+    base = np.array(theta, dtype=np.float64)
+    base[j] = value
+    free = np.array([i for i in range(base.size) if i != j], dtype=np.int64)
+    return template.replace(data=dict(template.data, base=base, free=free))
+
+
 class _Profiler:
     """Evaluate the profile log-likelihood of parameter ``j`` at values ``v`` with warm starts."""
 
@@ -60,9 +80,7 @@ class _Profiler:
         self.warm = {float(res.theta[j]): np.asarray(res.theta)[self.free]}
 
     def __call__(self, value: float) -> float:
-        base = np.array(self.res.theta, dtype=np.float64)
-        base[self.j] = value
-        model = self.template.replace(data=dict(self.template.data, base=jnp.asarray(base), free=jnp.asarray(self.free)))
+        model = fixed_at(self.template, self.res.theta, self.j, value)
         start = self.warm[min(self.warm, key=lambda v: abs(v - value))]
         try:
             opt = maximize(model, start)

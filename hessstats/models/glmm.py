@@ -47,6 +47,7 @@ from hessstats.core import interpret
 from hessstats.core.laplace import LOG_2PI, Laplace, Structure, at_mode, mode
 from hessstats.core.special import softplus
 from hessstats.errors import BoundaryWarning, DataError, SpecificationError, message, warn
+from hessstats.inference.profile import fixed_at
 from hessstats.model import Model
 from hessstats.models.mixed import LaplaceMarginal, LaplaceModel, _Warm
 from hessstats.rows.prepare import index_array
@@ -668,9 +669,7 @@ def _profile_sd(res: Any, name: str, alpha: float, at_boundary: bool) -> tuple[f
     position = list(model.names).index(pname)
 
     def drop(log_sd: float) -> float:
-        base = np.array(template.data["base"], dtype=np.float64)
-        base[position] = log_sd
-        sub = template.replace(data=dict(template.data, base=base)).fit()
+        sub = fixed_at(template, res.theta, position, log_sd).fit()
         return res.llf - sub.llf - crit
 
     def solve(a: float, b: float) -> float:
