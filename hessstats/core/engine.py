@@ -28,9 +28,10 @@ from hessstats.core.compilation import (
     same_constants,
 )
 from hessstats.core.hvp import columns_in_blocks
+from hessstats.core.indices import with_block_codes
 from hessstats.errors import DataError, SpecificationError, message
 from hessstats.rows.leaves import has_row_leaves, is_row_leaf
-from hessstats.rows.prepare import prepare_data, prepare_rows
+from hessstats.rows.prepare import adopt, prepare_data, prepare_rows
 from hessstats.rows.sharding import shard_rows
 from hessstats.rows.source import ArraySource, RowSource, check_chunk_size
 from hessstats.rows.weights import WeightType, memory_weights, model_source, weighted_blocks
@@ -144,7 +145,12 @@ def _block_score_squares(theta: np.ndarray, data: Any, weights: Any, *, loglike:
 
 
 _source = model_source
-_block_fn = weighted_blocks
+
+
+def _block_fn(model: Any, fn: Any) -> Any:
+    """``fn(data, weights)`` for the model's row blocks: case weights folded in, codes checked."""
+    return with_block_codes(model, weighted_blocks(model, fn))
+
 _row_weights = memory_weights
 
 
@@ -328,7 +334,7 @@ def pad_rows(data: Any, nobs: int, rows: int, case_weights: Any = None, *, cycle
         # new shape); no rows to add: the (immutable) device arrays are used as they are
         moved = [a if rows == nobs and isinstance(a, jax.Array) else np.asarray(a)[index]
                  for a, row in zip(leaves, row_leaves) if row]
-        *moved, weights = jax.device_put([*moved, weights])
+        *moved, weights = adopt([*moved, weights])
         moved.reverse()
         padded = [moved.pop() if row else a for a, row in zip(leaves, row_leaves)]
         return RowPadding(jax.tree_util.tree_unflatten(structure, padded), weights, int(nobs),

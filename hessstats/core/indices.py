@@ -15,15 +15,20 @@ default drops out-of-range rows without a word, so scatters are checked in every
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import jax
 import numpy as np
 from jax.lax import GatherScatterMode
 
+from hessstats._config import x64
 from hessstats.core import interpret
+from hessstats.core.compilation import is_trusted
 from hessstats.errors import DataError, message
+from hessstats.rows.source import RowSource
 
 _SCATTERS = frozenset({"scatter", "scatter-add", "scatter-sub", "scatter-mul", "scatter-min", "scatter-max"})
 
@@ -126,10 +131,34 @@ def check_indices(closed: Any, data: Any) -> None:
 
 def _check_program(closed: Any, data: Any) -> None:
     paths, _ = jax.tree_util.tree_flatten_with_path(data)
-    data_leaves = [leaf for _, leaf in paths]
-    data_names = [_name(path) for path, _ in paths]
+    prepared = _prepare(closed, [_name(path) for path, _ in paths])
+    if prepared is not None:
+        prepared.run([leaf for _, leaf in paths])
+
+
+class _Prepared:
+    """The part of a program that computes indices from the data, ready to run on data leaves."""
+
+    def __init__(self, records: list, values: dict[int, Any], inputs: list[int], sources: dict[int, frozenset[str]],
+                 targets: list[tuple[Any, int, tuple[int, ...]]]):
+        self.records, self.values, self.inputs, self.sources, self.targets = records, values, inputs, sources, targets
+
+    def run(self, leaves: Sequence[Any], where: str = "") -> None:
+        """Compute the indices from the data ``leaves`` and check them (:class:`DataError`)."""
+        values = dict(self.values)
+        for k, leaf in zip(self.inputs, leaves):
+            if k is not None:
+                values[k] = np.asarray(leaf)
+        _evaluate(self.records, values, self.sources)
+        for eqn, key, axes in self.targets:
+            if values.get(key) is not None:
+                _check(values[key], [eqn.invars[0].aval.shape[a] for a in axes], sorted(self.sources[key]), where)
+
+
+def _prepare(closed: Any, data_names: Sequence[str]) -> _Prepared | None:
+    """The equations of ``closed`` that compute its data-derived indices (None: there are none)."""
     flat = _Flat(closed)
-    first_data = len(flat.inputs) - len(data_leaves)
+    first_data = len(flat.inputs) - len(data_names)
     sources: dict[int, frozenset[str]] = {k: frozenset({n}) for k, n in zip(flat.inputs[first_data:], data_names)}
     by_parameters = set(flat.inputs[:first_data])
     for _, ins, outs in flat.records:
@@ -142,21 +171,115 @@ def _check_program(closed: Any, data: Any) -> None:
     targets = [(eqn, ins[1], axes) for eqn, ins, _ in flat.records
                if (axes := _indexing(eqn)) is not None and ins[1] in sources and ins[1] not in by_parameters]
     if not targets:
-        return
+        return None
     needed = {key for _, key, _ in targets}
     kept = []
     for record in reversed(flat.records):
         if any(k in needed for k in record[2]):
             kept.append(record)
             needed.update(record[1])
-    values = flat.values
-    for k, leaf in zip(flat.inputs[first_data:], data_leaves):
-        if k in needed:
-            values[k] = np.asarray(leaf)
-    _evaluate(kept[::-1], values, sources)
-    for eqn, key, axes in targets:
-        if values.get(key) is not None:
-            _check(values[key], [eqn.invars[0].aval.shape[a] for a in axes], sorted(sources[key]))
+    inputs = [k if k in needed else None for k in flat.inputs[first_data:]]
+    return _Prepared(kept[::-1], flat.values, inputs, sources, targets)
+
+
+class BlockCodes:
+    """The index check of :func:`check_indices` for every row block a row source delivers.
+
+    A model on a row source (Parquet, Dask) is built and checked on the source's first rows; the
+    other rows arrive block by block while it fits. Called on each block's data, this checks the
+    integer codes in it against the axes they index (the model's program traced once per block
+    shape), so that a code out of range in row 300 of a file is refused as in memory. A program
+    this check cannot read is left unchecked, as at construction.
+
+    Example
+    -------
+    >>> import jax.numpy as jnp
+    >>> from hessstats.core.compilation import Program
+    >>> from hessstats._config import x64
+    >>> ll = lambda theta, d: -(d["y"] - theta[d["g"].astype(jnp.int32)]) ** 2
+    >>> with x64():
+    ...     program, consts, _ = Program.trace(ll, jnp.zeros(2), {"y": jnp.zeros(3), "g": jnp.zeros(3)})
+    >>> check = BlockCodes(program, consts, 2)
+    >>> check({"y": np.zeros(4), "g": np.array([0.0, 1.0, 1.0, 0.0])})   # codes in range: no error
+    >>> try:
+    ...     check({"y": np.zeros(4), "g": np.array([0.0, 1.0, 5.0, 0.0])})
+    ... except DataError as e:
+    ...     print(str(e).splitlines()[0])
+    integer data used as an index is out of range
+    """
+
+    def __init__(self, program: Any, consts: tuple, k: int):
+        self.program, self.consts, self.k = program, consts, int(k)
+        self._prepared: dict[Any, _Prepared | None] = {}
+
+    def __getstate__(self) -> dict:  # sent to a cluster's workers without the traced checks
+        return {"program": self.program, "consts": self.consts, "k": self.k, "_prepared": {}}
+
+    def __call__(self, data: Any) -> None:
+        paths, tree = jax.tree_util.tree_flatten_with_path(data)
+        leaves = [np.asarray(leaf) for _, leaf in paths]
+        key = (jax.tree_util.tree_structure(data), tuple((a.shape, a.dtype.str) for a in leaves))
+        if key not in self._prepared:
+            self._prepared[key] = self._trace(data, [_name(path) for path, _ in paths])
+        prepared = self._prepared[key]
+        if prepared is None:
+            return
+        try:
+            prepared.run(leaves, where=f" of a block of {_rows(leaves)} rows read from the row source "
+                                       "(rows counted within the block)")
+        except DataError:
+            raise
+        except Exception:  # noqa: BLE001  (as check_indices: unreadable means unchecked, never refused)
+            return
+
+    def _trace(self, data: Any, names: list[str]) -> _Prepared | None:
+        try:
+            with x64():
+                closed = jax.make_jaxpr(lambda theta, d: self.program(self.consts, theta, d))(
+                    jax.ShapeDtypeStruct((self.k,), np.float64), data)
+            if not _has_indexing(interpret.program_and_consts(closed)[0]):
+                return None
+            return _prepare(closed, names)
+        except Exception:  # noqa: BLE001
+            return None
+
+
+_BLOCK_CODES: weakref.WeakKeyDictionary[Any, BlockCodes | None] = weakref.WeakKeyDictionary()
+
+
+def with_block_codes(model: Any, fn: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """``fn(data, weights)`` for the row blocks of ``model``'s source, each block's codes checked
+    first (:class:`BlockCodes`) when the model reads a row source with a log-likelihood of the user's
+    that indexes with its data; ``fn`` itself otherwise (in-memory data were checked whole when the
+    model was built; the built-ins make their own codes).
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> m = hs.Model(lambda p, d: -(d - p["mu"]) ** 2, {"mu": 0.0}, np.arange(3.0))
+    >>> fn = lambda data, weights: 1.0
+    >>> with_block_codes(m, fn) is fn
+    True
+    """
+    try:
+        check = _BLOCK_CODES[model]
+    except KeyError:
+        check = None
+        program = getattr(model, "program", None)
+        if isinstance(getattr(model, "data", None), RowSource) and program is not None \
+                and not is_trusted(model.loglike) and _has_indexing(program.jaxpr):
+            check = BlockCodes(program, model.consts, model.k_params)
+        _BLOCK_CODES[model] = check
+    return fn if check is None else partial(_checked_block, check, fn)
+
+
+def _checked_block(check: BlockCodes, fn: Callable[[Any, Any], Any], data: Any, weights: Any) -> Any:
+    check(data)
+    return fn(data, weights)
+
+
+def _rows(leaves: Sequence[np.ndarray]) -> int:
+    return max((a.shape[0] for a in leaves if a.ndim >= 1), default=1)
 
 
 def _name(path: Sequence[Any]) -> str:
@@ -221,7 +344,7 @@ def _codes_error(names: Sequence[str], sizes: Sequence[int], got: str) -> DataEr
             "fill_value=0.0) or jnp.take(a, g, mode='clip')"))
 
 
-def _check(index: np.ndarray, sizes: Sequence[int], names: Sequence[str]) -> None:
+def _check(index: np.ndarray, sizes: Sequence[int], names: Sequence[str], where: str = "") -> None:
     index = np.asarray(index)
     if index.ndim == 0 or index.shape[-1] != len(sizes) or index.size == 0:
         return
@@ -235,7 +358,7 @@ def _check(index: np.ndarray, sizes: Sequence[int], names: Sequence[str]) -> Non
     wrong = columns[bad]
     raise _codes_error(names, sizes, f"{int(bad.sum())} value(s) out of range (from {int(wrong.min())} to "
                                      f"{int(wrong.max())}), at rows {rows[:5].tolist()}"
-                                     f"{' ...' if len(rows) > 5 else ''}")
+                                     f"{' ...' if len(rows) > 5 else ''}{where}")
 
 
 def _check_narrowing(values: Any, target: np.dtype, names: Sequence[str]) -> None:

@@ -266,8 +266,24 @@ def prepare_data(data: Any) -> Any:
     leaves, treedef = jax.tree_util.tree_flatten_with_path(data, is_leaf=_is_array_like)
     # host copies placed with one batched device_put: jnp.array/asarray compile a conversion kernel per new shape
     # (an OwnedArray, hessstats' own private copy, is adopted as it is: one copy of the data in all)
-    return jax.tree_util.tree_unflatten(treedef, jax.device_put([
+    return jax.tree_util.tree_unflatten(treedef, adopt([
         leaf.view(np.ndarray) if _adoptable(leaf) else _host_copy(host_leaf(path, leaf)) for path, leaf in leaves]))
+
+
+def adopt(arrays: list[np.ndarray]) -> list[Any]:
+    """JAX arrays of hessstats' own private host ``arrays`` (copies nothing else refers to), in one
+    batched ``device_put`` that may alias them (``may_alias=True``: the CPU backend adopts an aligned
+    buffer instead of copying it; the call also takes about two thirds of the time of a plain one).
+
+    Example
+    -------
+    >>> from hessstats._config import x64
+    >>> with x64():
+    ...     a, b = adopt([np.arange(3.0), np.ones(2)])
+    >>> a.tolist(), str(b.dtype)
+    ([0.0, 1.0, 2.0], 'float64')
+    """
+    return jax.device_put(arrays, may_alias=True)
 
 
 HOST_ALIGNMENT = 64

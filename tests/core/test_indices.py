@@ -186,3 +186,48 @@ def test_a_program_the_check_cannot_read_is_not_refused(monkeypatch):
 
     monkeypatch.setattr(indices, "_Flat", unreadable)
     assert _fit(CODES).converged
+
+
+# --------------------------------------------------------------------------- row sources: every block
+# A model on a row source is built on the source's first rows; the other rows arrive block by block
+# while it fits. Reference: the group means of a normal model (closed form: the MLE of a[g] is the
+# mean of y in group g) and the codes themselves (constructed).
+
+def _normal_by_group(p, d):
+    return -0.5 * (d["y"] - p["a"][d["g"].astype(jnp.int32)]) ** 2
+
+
+def _parquet(tmp_path, codes, y):
+    path = tmp_path / "codes.parquet"
+    pd.DataFrame({"y": y, "g": codes}).to_parquet(path, row_group_size=100)
+    return hs.ParquetSource(str(path), {"y": "y", "g": "g"})
+
+
+def test_row_source_codes_in_range_fit_the_group_means(tmp_path):
+    y = RNG.normal(size=N) + CODES
+    res = hs.fit(_normal_by_group, {"a": np.zeros(G)}, _parquet(tmp_path, CODES, y), chunk_size=128)
+    means = [y[CODES == g].mean() for g in range(G)]
+    np.testing.assert_allclose(res.params.to_numpy(), means, rtol=1e-10)
+
+
+@pytest.mark.parametrize("bad", [7, -1])
+def test_row_source_code_out_of_range_past_the_first_block_is_refused(tmp_path, bad):
+    codes = CODES.copy()
+    codes[300 - 1] = bad  # row 299: the third block of 128 rows, far past the 64 rows the model is built on
+    y = RNG.normal(size=N)
+    model = hs.Model(_normal_by_group, {"a": np.zeros(G)}, _parquet(tmp_path, codes, y), chunk_size=128)
+    with pytest.raises(DataError, match="out of range") as info:
+        model.fit()
+    text = str(info.value)
+    assert "data 'g'" in text and f"from {bad} to {bad}" in text and "rows [43]" in text and "row source" in text
+
+
+def test_row_source_check_reads_only_user_programs(tmp_path):
+    # a log-likelihood without data-derived indices gets no per-block check at all
+    y = RNG.normal(size=N)
+    model = hs.Model(lambda p, d: -0.5 * (d["y"] - p["mu"]) ** 2, {"mu": 0.0}, _parquet(tmp_path, CODES, y),
+                     chunk_size=128)
+    fn = lambda data, weights: 0.0
+    assert indices.with_block_codes(model, fn) is fn
+    coded = hs.Model(_normal_by_group, {"a": np.zeros(G)}, _parquet(tmp_path, CODES, y), chunk_size=128)
+    assert indices.with_block_codes(coded, fn) is not fn

@@ -13,7 +13,7 @@ import pytest
 import statsmodels.api as sm
 
 import hessstats as hs
-from hessstats.errors import SpecificationError
+from hessstats.errors import DataError, SpecificationError
 
 dd = pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("distributed")
@@ -87,8 +87,6 @@ def test_recomputed_partitions_with_other_rows_are_refused(client, frame, tmp_pa
     """persist=False re-reads the Parquet files every pass: a rewritten partition changed with_cov
     silently; now a DataError naming the partition, and a deleted file a DataError too. Reference:
     the in-memory HC0 before the change (1e-10)."""
-    from hessstats.errors import DataError
-
     directory = tmp_path / "parts"
     directory.mkdir()
     for i in range(3):
@@ -106,3 +104,20 @@ def test_recomputed_partitions_with_other_rows_are_refused(client, frame, tmp_pa
     (directory / "part1.parquet").unlink()
     with pytest.raises(DataError, match="cannot be read"):
         res.with_cov("HC0")
+
+
+def test_code_out_of_range_in_a_later_partition_is_refused(client):
+    """The model is built on the source's first 64 rows; a code past the end in the last partition is
+    found in the block that carries it, on the worker (in memory it is refused at construction:
+    tests/core/test_indices.py). Reference: the codes themselves (constructed)."""
+    rng = np.random.default_rng(5)
+    df = pd.DataFrame({"y": rng.normal(size=400), "g": rng.integers(0, 3, 400).astype(float)})
+    df.loc[390, "g"] = 3.0
+
+    def by_group(p, d):
+        return -0.5 * (d["y"] - p["a"][d["g"].astype(jnp.int32)]) ** 2
+
+    source = hs.DaskSource(dd.from_pandas(df, npartitions=4), {"y": "y", "g": "g"}, client=client)
+    model = hs.Model(by_group, {"a": np.zeros(3)}, source, chunk_size=50)
+    with pytest.raises(DataError, match="out of range"):
+        model.fit()
