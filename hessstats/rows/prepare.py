@@ -283,7 +283,10 @@ def adopt(arrays: list[np.ndarray]) -> list[Any]:
     >>> a.tolist(), str(b.dtype)
     ([0.0, 1.0, 2.0], 'float64')
     """
-    return jax.device_put(arrays, may_alias=True)
+    try:
+        return jax.device_put(arrays, may_alias=True)
+    except TypeError:  # a JAX without may_alias (before 0.5): a plain device_put
+        return jax.device_put(arrays)
 
 
 HOST_ALIGNMENT = 64
