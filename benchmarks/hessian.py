@@ -17,6 +17,11 @@ with the array interfaces (``logit_model`` ...), at the start values plus a smal
 Ratios are seconds / syrk seconds (same run). The last column is the largest relative difference
 between the index and generic Hessians.
 
+``--floor`` prints only the logit row in its parts (linear predictor, derivatives kernel, Gram
+products) and the floor of any exact Newton Hessian measured in the same run: the copy-free syrk
+plus one pass ``X @ theta`` (the weights depend on it, so it cannot overlap the Gram product on one
+thread) plus the logistic weights in numpy.
+
 ``--fit`` adds the issue-17 row "MNLogit / ordered / gamma / NB2 at 1e5 x 20, fit": for each, the
 hessstats model is built (timed), fitted once (compile + fit), then fitted again (steady state,
 best of ``--repeat``; the fit includes the standard errors), the same with the generic Hessian
@@ -47,6 +52,7 @@ def main(argv=None) -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--fit", action="store_true", help="also time the fits against statsmodels")
     parser.add_argument("--only-fit", action="store_true", help="only the fits")
+    parser.add_argument("--floor", action="store_true", help="only the logit Hessian's parts and its floor")
     parser.add_argument("--repo")
     args = parser.parse_args(argv)
     _common.use_repo(args.repo)
@@ -55,6 +61,9 @@ def main(argv=None) -> None:
     print(_common.environment())
     n, k = args.n, args.k
     data = simulate(n, k)
+    if args.floor:
+        floor(data, args.repeat)
+        return
     if not args.only_fit:
         hessians(data, args.repeat)
     if args.fit or args.only_fit:
@@ -131,6 +140,46 @@ def row(name, model, twin, th, weight, X, repeat: int) -> None:
         sm_cols = f"{'-':>9}{'-':>8}"
     print(f"{name:<10}{t_syrk:>9.3f}{t_index:>9.3f}{t_index / t_syrk:>7.2f}x{t_generic:>9.3f}{t_generic / t_syrk:>7.2f}x"
           f"{sm_cols}{t_index / t_generic:>14.2f}x{diff:>14.1e}")
+
+
+def floor(d: dict, repeat: int) -> None:
+    """The logit index Hessian (``model.evaluate``) in its parts, against the floor of any exact
+    Newton Hessian on this machine: one pass over ``X`` for the linear predictor (no weight is known
+    before it), the logistic weights, and the copy-free syrk of ``sqrt(w) X`` formed beforehand."""
+    import scipy.special
+
+    from hessstats._config import x64
+    from hessstats.core.compilation import call_kernel
+    from hessstats.models import index
+    from hessstats.models.binary import logit_model
+
+    X, y, th = d["X"], d["y"], d["theta"]
+    n, k = X.shape
+    model = logit_model(y, X)
+    model.evaluate(th)
+    hess = model.index
+    data, weights = (model.padding.data, model.padding.weights) if model.padding is not None else (model.data, None)
+    xs, rows_b, _ = index._layout(data, hess.loglike, model.spec)
+    host = np.asarray(xs[0])
+    t_eval = _common.best_of(lambda: model.evaluate(th), repeat)
+    t_eta = _common.best_of(lambda: index._host_eta([host], rows_b, th), repeat)
+    eta = index._host_eta([host], rows_b, th)
+    with x64():  # as the engine calls it
+        t_deriv = _common.best_of(lambda: call_kernel("index_derivatives", index.derivatives_at, th, eta, data, hess.loglike,
+                                                      model.spec, weights, hess.consts), repeat)
+    w = scipy.special.expit(eta[:n, 0]) * scipy.special.expit(-eta[:n, 0])
+    t_w = _common.best_of(lambda: scipy.special.expit(eta[:n, 0]) * scipy.special.expit(-eta[:n, 0]), repeat)
+    g = np.random.default_rng(2).normal(size=(n, 1))
+    t_products = _common.best_of(lambda: index._blas_products([(X, w, X, True)], [(X, g)]), repeat)
+    A = np.asfortranarray(X * np.sqrt(w)[:, None])
+    t_syrk = _common.best_of(lambda: _common.syrk(A), repeat)
+    t_pass = _common.best_of(lambda: X @ th, repeat)
+    bound = t_syrk + t_pass + t_w
+    print(f"\nlogit Hessian at n={n:,} k={k} (seconds, best of {repeat}; ratios to the copy-free syrk)")
+    print(f"  model.evaluate {t_eval:.4f} ({t_eval / t_syrk:.2f}x): linear predictor {t_eta:.4f}, derivatives kernel "
+          f"{t_deriv:.4f}, Gram and X'g products {t_products:.4f} ({t_products / t_syrk:.2f}x)")
+    print(f"  floor {bound:.4f} ({bound / t_syrk:.2f}x) = syrk {t_syrk:.4f} + one pass X @ theta {t_pass:.4f} "
+          f"+ logistic weights {t_w:.4f}; model.evaluate / floor = {t_eval / bound:.2f}x")
 
 
 def fits(d: dict, repeat: int) -> None:
