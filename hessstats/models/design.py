@@ -114,11 +114,33 @@ def design(X: Any, names: Sequence[str] | None = None, *, what: str = "X") -> tu
     if len(names) != arr.shape[1]:
         raise DataError(message(f"names do not match the columns of {what}", expected=f"{arr.shape[1]} names",
                                 got=f"{len(names)}: {list(names)}", fix="give one name per column"))
-    G = gram_matrix(arr)  # one pass over the data: the finiteness and the rank checks both read it
-    if not np.all(np.isfinite(np.diag(G))):  # NaN/inf (or squares overflowing): count them exactly
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):  # what overflows is named below
+        G = gram_matrix(arr)  # one pass over the data: the finiteness, scale and rank checks all read it
+    squares = np.diag(G)
+    if not np.all(np.isfinite(squares)):  # NaN/inf (or squares overflowing): count them exactly
         _check_finite(arr, names, what)
+    if not np.all(np.isfinite(squares) & (squares >= np.finfo(np.float64).tiny)):  # 0: all-zero, or underflow
+        _check_scale(arr, names, what, squares)
     check_rank(arr, names, what=what, gram=G)
     return arr, names
+
+
+def _check_scale(arr: np.ndarray, names: Sequence[str], what: str, squares: np.ndarray) -> None:
+    """Finite columns whose sums of squares overflow or underflow float64: every likelihood's
+    Hessian (a sum of ``w x_j x_l``) would too, and the rank check's column norms with them."""
+    suspect = np.flatnonzero(~np.isfinite(squares) | (squares < np.finfo(np.float64).tiny))
+    largest = np.max(np.abs(arr[:, suspect]), axis=0)
+    big = [(names[j], m) for j, m, q in zip(suspect, largest, squares[suspect]) if not np.isfinite(q)]
+    small = [(names[j], m) for j, m, q in zip(suspect, largest, squares[suspect]) if np.isfinite(q) and m > 0]
+    for found, size, bound in ((big, "large", "below about 1e150"), (small, "small", "above about 1e-150")):
+        if found:
+            raise DataError(message(
+                f"{what} has columns too {size} for float64 arithmetic: {[n for n, _ in found]}",
+                expected=f"columns whose squares sum to a normal float64 (largest |value| {bound} for thousands of rows)",
+                got="largest |value| " + ", ".join(f"{n}: {m:.3g}" for n, m in found)
+                    + f" (the sums of squares {'overflow to inf' if size == 'large' else 'underflow to zero'})",
+                fix="rescale those columns (e.g. divide or multiply by a power of ten); the estimates and standard "
+                    "errors of a rescaled column scale by the same factor"))
 
 
 def _check_finite(arr: np.ndarray, names: Sequence[str], what: str) -> None:

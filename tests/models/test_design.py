@@ -132,3 +132,30 @@ def test_design_names_non_finite_columns_after_the_gram_pass():
     X[[2, 3], 2] = np.inf
     with pytest.raises(DataError, match=r"\{'b': 1, 'c': 2\}"):
         design(X, ["a", "b", "c"])
+
+
+@pytest.mark.parametrize("scale, size", [(1e200, "large"), (1e160, "large"), (1e-170, "small"), (1e-160, "small")])
+def test_columns_whose_squares_leave_float64_are_named_not_called_collinear(scale, size):
+    """A finite column at 1e160 has squares beyond float64 (1e320 > 1.8e308), one at 1e-160 squares
+    below the smallest normal (2.2e-308): every Hessian entry on it over- or underflows, and the
+    column norms of the rank check did too, which called such a column collinear or all-zero. The
+    error names it and its size (reference: the float64 limits, numpy.finfo)."""
+    rng = np.random.default_rng(2)
+    X = np.column_stack([np.ones(200), rng.normal(size=200) * scale, rng.normal(size=200)])
+    y = (rng.random(200) < 0.5).astype(float)
+    with pytest.raises(DataError, match=rf"columns too {size} for float64 arithmetic: \['x'\]") as info:
+        hs.models.logit_model(y, X, names=["const", "x", "z"])
+    assert f"x: {np.max(np.abs(X[:, 1])):.3g}" in str(info.value)
+
+
+def test_extreme_but_representable_scales_fit_as_rescaled():
+    """At 1e100 and 1e-100 the squares stay normal floats: the fit is the rescaled one (estimate and
+    SE divided by the scale; reference: statsmodels Logit on the unscaled column, live)."""
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=200)
+    y = (0.5 * x + rng.logistic(size=200) > 0).astype(float)
+    ref = sm.Logit(y, np.column_stack([np.ones(200), x])).fit(disp=0, method="newton", tol=1e-12)
+    for scale in (1e100, 1e-100):
+        res = hs.models.logit_model(y, np.column_stack([np.ones(200), x * scale]), names=["const", "x"]).fit()
+        np.testing.assert_allclose(res.params.to_numpy() * [1.0, scale], ref.params, rtol=1e-8)
+        np.testing.assert_allclose(res.bse.to_numpy() * [1.0, scale], ref.bse, rtol=1e-8)
