@@ -390,7 +390,10 @@ def count_data(y: Any, X: Any, names: Sequence[str] | None, offset: Any, exposur
     X, names = design(X, names)
     y = outcome(y, X.shape[0])
     require((y >= 0) & (y == np.round(y)), y, what=f"{kind} outcome y", expected="non-negative integer counts",
-            fix="counts must be 0, 1, 2, ...; for continuous positive outcomes use hs.gamma")
+            fix="counts must be 0, 1, 2, ...; for a non-negative outcome with a log-linear mean that is not a count "
+                "(Poisson pseudo-likelihood, PPML: trade flows, rates) use hs.glm(formula, data, family='poisson') "
+                "with cov_type='HC0' (statsmodels GLM, R glm(family=quasipoisson), Stata ppml); for positive "
+                "continuous outcomes hs.gamma")
     off = vector_option(offset, X.shape[0], what="offset", default=0.0)
     expo = vector_option(exposure, X.shape[0], what="exposure", default=1.0)
     require(expo > 0, expo, what="exposure", expected="positive values",

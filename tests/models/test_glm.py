@@ -126,3 +126,18 @@ def test_glm_rejects_bad_specifications():
         hs.glm(SCOTLAND, df, family="tweedie", power=1.0)
     with pytest.raises(SpecificationError, match="non-binomial"):
         hs.glm(SCOTLAND, df, trials="AGE")
+
+
+def test_poisson_pseudo_likelihood_on_a_non_count_outcome():
+    """PPML (Santos Silva & Tenreyro): a Poisson GLM of a non-negative, non-integer outcome with HC0
+    standard errors, which ``hs.poisson`` refuses (its error names this route). Reference: statsmodels
+    GLM(Poisson).fit(cov_type="HC0"), live."""
+    rng = np.random.default_rng(17)
+    df = pd.DataFrame({"x": rng.normal(size=300)})
+    df["y"] = np.exp(0.3 * df["x"]) * rng.gamma(2.0, 0.5, size=300)  # continuous, zeros impossible
+    with pytest.raises(hs.errors.DataError, match="family='poisson'"):
+        hs.poisson("y ~ x", df)
+    ours = hs.glm("y ~ x", df, family="poisson").fit(cov_type="HC0")
+    ref = sm.GLM(df["y"], sm.add_constant(df["x"]), family=sm.families.Poisson()).fit(cov_type="HC0")
+    np.testing.assert_allclose(ours.params.to_numpy(), ref.params.to_numpy(), rtol=1e-8)
+    np.testing.assert_allclose(ours.bse.to_numpy(), ref.bse.to_numpy(), rtol=1e-8)
