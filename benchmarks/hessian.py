@@ -149,6 +149,7 @@ def floor(d: dict, repeat: int) -> None:
     import scipy.special
 
     from hessstats._config import x64
+    from hessstats.core import linalg
     from hessstats.core.compilation import call_kernel
     from hessstats.models import index
     from hessstats.models.binary import logit_model
@@ -170,7 +171,7 @@ def floor(d: dict, repeat: int) -> None:
     w = scipy.special.expit(eta[:n, 0]) * scipy.special.expit(-eta[:n, 0])
     t_w = _common.best_of(lambda: scipy.special.expit(eta[:n, 0]) * scipy.special.expit(-eta[:n, 0]), repeat)
     g = np.random.default_rng(2).normal(size=(n, 1))
-    t_products = _common.best_of(lambda: index._blas_products([(X, w, X, True)], [(X, g)]), repeat)
+    t_products = _common.best_of(lambda: linalg.gram_products([(X, w, X, True)], [(X, g)]), repeat)
     A = np.asfortranarray(X * np.sqrt(w)[:, None])
     t_syrk = _common.best_of(lambda: _common.syrk(A), repeat)
     t_pass = _common.best_of(lambda: X @ th, repeat)

@@ -299,3 +299,116 @@ def gram(X: np.ndarray) -> np.ndarray:
         upper = scipy.linalg.blas.dsyrk(1.0, np.ascontiguousarray(X).T, trans=0, lower=0)
     upper = np.triu(upper)
     return upper + np.triu(upper, 1).T
+
+
+GRAM_BLOCK_BYTES = 1 << 20
+"""Bytes of design per block of the host Gram products, so that a block and its scaled copy stay in
+a core's cache (4,096 rows at 32 columns; at 1e6 x 50, 2,621 rows through one scaled buffer: 143 ms
+against 155 ms for 8,192-row blocks with a fresh scaled copy each, medians of 7 interleaved runs)."""
+
+
+def gram_products(grams: list, vectors: list) -> tuple[list, list]:
+    """The Gram products ``x_j' diag(w) x_l`` (``grams``: ``(x_j, w, x_l, same)`` tuples) and the
+    products ``x' V`` (``vectors``: ``(x, V)`` with ``V`` of shape ``(n, c)``) with BLAS, reading each
+    design once and copying none (the index models' Hessians, :func:`weighted_gram`).
+
+    A Gram product ``x_j' diag(w) x_l`` with ``x_j is x_l`` and ``w`` of one sign is a symmetric
+    rank-k update (dsyrk) of ``sqrt(|w|) x``. All those on one design, and its products with
+    vectors, run in one pass over its rows in cache-sized blocks (a multi-index model reads its
+    design once per evaluation, not once per pair). Other Gram products are general ones.
+
+    Example
+    -------
+    >>> x = np.array([[1.0, 0.0], [1.0, 2.0]])
+    >>> grams, xv = gram_products([(x, np.array([1.0, 4.0]), x, True), (x, np.array([-1.0, 0.0]), x, True)],
+    ...                            [(x, np.array([[1.0], [1.0]]))])
+    >>> [b.tolist() for b in grams], xv[0].tolist()
+    ([[[5.0, 8.0], [8.0, 16.0]], [[-1.0, 0.0], [0.0, 0.0]]], [[2.0], [2.0]])
+    """
+    out: list = [None] * len(grams)
+    designs: dict[int, tuple[np.ndarray, list[int], list[int]]] = {}
+    for i, (xj, w, xl, same) in enumerate(grams):
+        if same and (np.all(w <= 0) or np.all(w >= 0)):
+            designs.setdefault(id(xj), (xj, [], []))[1].append(i)
+        else:
+            out[i] = (xj * w[:, None]).T @ xl
+    for i, (x, _) in enumerate(vectors):
+        designs.setdefault(id(x), (x, [], []))[2].append(i)
+    crossed: list = [None] * len(vectors)
+    for x, members, uses in designs.values():
+        k = x.shape[1]
+        signs = [-1.0 if np.any(grams[i][1] < 0) else 1.0 for i in members]
+        roots = [np.sqrt(np.abs(grams[i][1])) for i in members]
+        sums = [np.zeros((k, k), order="F") for _ in members]
+        stacked = np.concatenate([vectors[i][1] for i in uses], axis=1) if uses else None
+        xv = np.zeros((k, 0 if stacked is None else stacked.shape[1]))
+        block = max(256, GRAM_BLOCK_BYTES // (8 * k))
+        scaled = np.empty((min(block, x.shape[0]), k))  # one buffer for every block's sqrt(|w|) x
+        for lo in range(0, x.shape[0], block):
+            rows = x[lo:lo + block]
+            if stacked is not None:
+                xv += rows.T @ stacked[lo:lo + block]
+            for q, (sign, root) in enumerate(zip(signs, roots)):
+                a = scaled[:rows.shape[0]]  # C order (c, k): a.T is Fortran
+                np.multiply(rows, root[lo:lo + block, None], out=a)
+                sums[q] = scipy.linalg.blas.dsyrk(sign, a.T, beta=1.0, c=sums[q], trans=0, lower=0, overwrite_c=1)
+        for i, total in zip(members, sums):
+            upper = np.triu(total)
+            out[i] = upper + np.triu(upper, 1).T
+        start = 0
+        for i in uses:
+            width = vectors[i][1].shape[1]
+            crossed[i] = xv[:, start:start + width]
+            start += width
+    return out, crossed
+
+
+def weighted_gram(X: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``X' diag(w) X`` for weights of one sign, in cache-sized row blocks (no copy of ``X``).
+
+    Example
+    -------
+    >>> X = np.array([[1.0, 0.0], [1.0, 2.0]])
+    >>> weighted_gram(X, np.array([1.0, 4.0])).tolist()
+    [[5.0, 8.0], [8.0, 16.0]]
+    """
+    X = np.asarray(X, dtype=np.float64)
+    return gram_products([(X, np.asarray(w, dtype=np.float64), X, True)], [])[0][0]
+
+LEAST_SQUARES_PIVOT = 1e-10
+"""The smallest Cholesky pivot of the column-equilibrated Gram matrix (unit diagonal) that
+:func:`least_squares` solves the normal equations with; below it numpy's ``lstsq`` decides."""
+
+
+def least_squares(X: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """Least-squares coefficients of ``z`` on the columns of ``X``, for start values.
+
+    The normal equations of the column-equilibrated Gram matrix: one symmetric rank-k pass over
+    ``X`` (:func:`gram`, no copy), one over it for ``X'z``, and a Cholesky factor, where every pivot
+    of that factor is above :data:`LEAST_SQUARES_PIVOT` (the squared conditioning is harmless in a
+    start value that the fit refines); numpy's SVD-based ``lstsq`` otherwise (a rank-deficient or
+    nearly collinear design). At 1e6 x 50 on one thread: 0.23 s against 2.0 s for ``lstsq``.
+
+    Example
+    -------
+    >>> X = np.column_stack([np.ones(4), [0.0, 1.0, 2.0, 3.0]])
+    >>> least_squares(X, np.array([1.0, 3.0, 5.0, 7.0])).round(12).tolist()   # z = 1 + 2 x
+    [1.0, 2.0]
+    """
+    X = np.asarray(X, dtype=np.float64)
+    z = np.asarray(z, dtype=np.float64)
+    if X.ndim == 2 and X.shape[0] >= X.shape[1] > 0:
+        G = gram(X)
+        d = np.sqrt(np.diag(G))
+        if np.all(np.isfinite(G)) and np.all(d > 0):
+            try:
+                factor = np.linalg.cholesky(G / d[:, None] / d[None, :])
+            except np.linalg.LinAlgError:
+                factor = None
+            if factor is not None and np.min(np.diag(factor)) ** 2 > LEAST_SQUARES_PIVOT:
+                rhs = (X.T @ z) / (d if z.ndim == 1 else d[:, None])
+                beta = scipy.linalg.cho_solve((factor, True), rhs)
+                beta = beta / (d if z.ndim == 1 else d[:, None])
+                if np.all(np.isfinite(beta)):
+                    return beta
+    return np.linalg.lstsq(X, z, rcond=None)[0]

@@ -26,6 +26,7 @@ import numpy as np
 
 from hessstats.core.compilation import trusted
 from hessstats.core.covariance import MeanPart
+from hessstats.core.linalg import least_squares
 from hessstats.core.special import expit
 from hessstats.errors import DataError, message
 from hessstats.inference.defaults import PostEstimationDefaults
@@ -129,10 +130,10 @@ def betareg_model(y: Any, X: Any, Z: Any = None, *, names: Sequence[str] | None 
                                     got=f"{Zm.shape[0]} rows", fix="build Z from the same observations as X"))
         precision_labels = [f"precision-{n}" for n in zero_names]
     # starts: least squares of logit(y) on X; constant precision by the method of moments
-    beta0 = np.linalg.lstsq(X, np.log(y / (1 - y)), rcond=None)[0]
+    beta0 = least_squares(X, np.log(y / (1 - y)))
     mu0 = 1 / (1 + np.exp(-X @ beta0))
     phi0 = max(np.mean(mu0 * (1 - mu0)) / max(np.var(y - mu0), 1e-12) - 1.0, 1.0)
-    gamma0 = np.linalg.lstsq(Zm, np.full(X.shape[0], np.log(phi0)), rcond=None)[0]
+    gamma0 = least_squares(Zm, np.full(X.shape[0], np.log(phi0)))
     null = index_defaults(X, names, betareg_predict)
     if constant_columns(Zm).any() and null.null:
         null = PostEstimationDefaults(null={**null.null, **null_fixed(Zm, precision_labels)}, predict=null.predict,

@@ -29,6 +29,7 @@ import scipy  # its submodules (linalg, special, stats, optimize, sparse) load o
 
 from hessstats.core.compilation import trusted
 from hessstats.core.covariance import Dispersion
+from hessstats.core.linalg import least_squares
 from hessstats.core.special import log_expit, log_ndtr
 from hessstats.errors import SpecificationError, message
 from hessstats.model import Model
@@ -176,7 +177,7 @@ def binomial_model(y: Any, X: Any, *, trials: Any = None, failures: Any = None,
     share = (y + 0.5) / (n + 1.0)
     target = {BinomialLink.LOGIT: np.log(share / (1 - share)), BinomialLink.PROBIT: 0.6 * np.log(share / (1 - share)),
               BinomialLink.CLOGLOG: np.log(-np.log1p(-share))}[link]
-    start = np.linalg.lstsq(X, target - off, rcond=None)[0]
+    start = least_squares(X, target - off)
 
     def expected_information(theta: np.ndarray) -> np.ndarray:
         eta = X @ theta + off

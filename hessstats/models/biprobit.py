@@ -32,6 +32,7 @@ import numpy as np
 import scipy  # its submodules (linalg, special, stats, optimize, sparse) load on first use
 
 from hessstats.core.compilation import trusted
+from hessstats.core.linalg import least_squares
 from hessstats.errors import DataError, message
 from hessstats.inference.defaults import PostEstimationDefaults
 from hessstats.model import Model
@@ -172,13 +173,13 @@ def probit_start(y: np.ndarray, X: np.ndarray) -> np.ndarray:
     """
     p = np.clip(y.mean(), 0.01, 0.99)
     z = scipy.stats.norm.ppf(p)
-    beta = np.linalg.lstsq(X, z + (y - p) / scipy.stats.norm.pdf(z), rcond=None)[0]
+    beta = least_squares(X, z + (y - p) / scipy.stats.norm.pdf(z))
     for _ in range(25):
         eta = np.clip(X @ beta, -8, 8)
         cdf, pdf = scipy.stats.norm.cdf(eta), scipy.stats.norm.pdf(eta)
         lam = pdf * (y / np.maximum(cdf, 1e-300) - (1 - y) / np.maximum(1 - cdf, 1e-300))
         w = pdf ** 2 / np.maximum(cdf * (1 - cdf), 1e-300)
-        step = np.linalg.lstsq((X * w[:, None]).T @ X, X.T @ lam, rcond=None)[0]
+        step = least_squares((X * w[:, None]).T @ X, X.T @ lam)
         beta = beta + step
         if np.max(np.abs(step)) < 1e-10:
             break

@@ -37,6 +37,7 @@ import scipy  # its submodules (linalg, special, stats, optimize, sparse) load o
 
 from hessstats.core.compilation import trusted
 from hessstats.core.covariance import Dispersion
+from hessstats.core.linalg import least_squares
 from hessstats.core.special import log_ndtr
 from hessstats.errors import SpecificationError, message
 from hessstats.inference.defaults import Inference
@@ -238,7 +239,7 @@ def normal_model(y: Any, X: Any, *, names: Sequence[str] | None = None, descript
     y = align_rows(X, y=y)["y"]
     X, names = design(X, names)
     y = outcome(y, X.shape[0])
-    beta = np.linalg.lstsq(X, y, rcond=None)[0]
+    beta = least_squares(X, y)
     sigma = float(np.sqrt(np.mean((y - X @ beta) ** 2)))
     if sigma == 0.0:
         sigma = 1.0  # perfect fit: the likelihood is unbounded; let the certificate report it
@@ -294,7 +295,7 @@ def tobit_model(y: Any, X: Any, *, left: Any = 0.0, right: Any = None, names: Se
     is_right = np.zeros(n) if hi is None else (y >= hi).astype(float)
     y = y if lo is None else np.where(is_left > 0, lo, y)
     y = y if hi is None else np.where(is_right > 0, hi, y)
-    beta = np.linalg.lstsq(X, y, rcond=None)[0]
+    beta = least_squares(X, y)
     sigma = float(np.sqrt(np.mean((y - X @ beta) ** 2))) or 1.0
     desc = {"model": "tobit", "formula": None, **(description or {})}
     model = build(tobit_loglike, NormalParams(beta, sigma), {"y": y, "X": X, "left": is_left, "right": is_right},
@@ -321,7 +322,7 @@ def gamma_model(y: Any, X: Any, *, names: Sequence[str] | None = None, descripti
     y = outcome(y, X.shape[0])
     require(y > 0, y, what="gamma outcome y", expected="positive values",
             fix="the Gamma model needs y > 0; for counts use hs.poisson, for zeros a two-part model")
-    beta = np.linalg.lstsq(X, np.log(y), rcond=None)[0]
+    beta = least_squares(X, np.log(y))
     scale = float(np.mean((y / np.exp(X @ beta) - 1.0) ** 2)) or 1.0
 
     def expected_information(theta: np.ndarray) -> np.ndarray:

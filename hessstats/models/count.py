@@ -39,6 +39,7 @@ import scipy  # its submodules (linalg, special, stats, optimize, sparse) load o
 
 from hessstats.core.compilation import trusted
 from hessstats.core.covariance import Dispersion, MeanPart
+from hessstats.core.linalg import least_squares
 from hessstats.core.special import log_expit, log_ndtr, softplus
 from hessstats.errors import DataError, SeparationWarning, message, warn
 from hessstats.inference.defaults import PostEstimationDefaults
@@ -402,7 +403,7 @@ def count_data(y: Any, X: Any, names: Sequence[str] | None, offset: Any, exposur
     if kind not in ("zip", "zinb"):
         check_existence(y, X, names)
     # start: least squares of log(y + 0.5) - offset on X
-    start = np.linalg.lstsq(X, np.log(y + 0.5) - off, rcond=None)[0]
+    start = least_squares(X, np.log(y + 0.5) - off)
     return y, X, names, off, start
 
 

@@ -51,6 +51,7 @@ import numpy as np
 import scipy  # its submodules (linalg, special, stats, optimize, sparse) load on first use
 
 from hessstats.core.compilation import trusted
+from hessstats.core.linalg import least_squares
 from hessstats.core.special import expit, log_expit, log_ndtr
 from hessstats.errors import ConvergenceWarning, SpecificationError, message, warn
 from hessstats.model import Model
@@ -310,7 +311,7 @@ def _irls(family: GLMFamily, link: GLMLink, y: np.ndarray, trials: np.ndarray, X
         z = eta - offset + (share - mu) / d
         w = trials * d * d / _variance(family, mu, power)
         sw = np.sqrt(w)
-        beta = np.linalg.lstsq(X * sw[:, None], z * sw, rcond=None)[0]
+        beta = least_squares(X * sw[:, None], z * sw)
         eta = X @ beta + offset
         dev = float(np.sum((share - _np_inverse(link, eta)) ** 2 * w))
         if not np.isfinite(dev):

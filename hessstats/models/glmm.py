@@ -45,6 +45,7 @@ from formulaic import model_matrix
 from hessstats._config import float64, x64
 from hessstats.core import interpret
 from hessstats.core.laplace import LOG_2PI, Laplace, Structure, at_mode, mode
+from hessstats.core.linalg import least_squares
 from hessstats.core.special import softplus
 from hessstats.errors import BoundaryWarning, DataError, SpecificationError, message, warn
 from hessstats.inference.profile import fixed_at
@@ -562,7 +563,7 @@ def glmer(formula: str, data: pd.DataFrame, family: str | Family = "binomial", *
     # start values: least squares on the link scale, unit-ish SDs (Gaussian: scaled by the residual SD)
     link = {Family.BINOMIAL: lambda m: np.log((m + 0.5) / (1.5 - m)), Family.POISSON: lambda m: np.log(m + 0.1),
             Family.NEGBIN: lambda m: np.log(m + 0.1), Family.GAUSSIAN: lambda m: m}[family]
-    beta0 = np.linalg.lstsq(x, link(y / trials) - off, rcond=None)[0]
+    beta0 = least_squares(x, link(y / trials) - off)
     resid_sd = float(np.std(y - x @ beta0)) if family is Family.GAUSSIAN else 1.0
     cov0 = []
     for t in terms:

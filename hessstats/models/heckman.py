@@ -31,6 +31,7 @@ import numpy as np
 import scipy  # its submodules (linalg, special, stats, optimize, sparse) load on first use
 
 from hessstats.core.compilation import trusted
+from hessstats.core.linalg import least_squares
 from hessstats.core.special import log_ndtr
 from hessstats.errors import DataError, message
 from hessstats.inference.defaults import PostEstimationDefaults
@@ -106,7 +107,7 @@ def two_step(y: np.ndarray, X: np.ndarray, s: np.ndarray, Z: np.ndarray) -> Heck
     zg = Z @ gamma
     sel = s > 0
     imr = scipy.stats.norm.pdf(zg[sel]) / scipy.stats.norm.cdf(zg[sel])
-    coef = np.linalg.lstsq(np.column_stack([X[sel], imr]), y[sel], rcond=None)[0]
+    coef = least_squares(np.column_stack([X[sel], imr]), y[sel])
     beta, beta_lambda = coef[:-1], coef[-1]
     resid = y[sel] - X[sel] @ beta - beta_lambda * imr
     delta = imr * (imr + zg[sel])

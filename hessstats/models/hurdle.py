@@ -31,6 +31,7 @@ import numpy as np
 
 from hessstats.core.compilation import trusted
 from hessstats.core.covariance import MeanPart
+from hessstats.core.linalg import least_squares
 from hessstats.core.special import log_expit, log_ndtr
 from hessstats.errors import DataError, message
 from hessstats.inference.defaults import PostEstimationDefaults
@@ -190,12 +191,12 @@ def _hurdle(y: Any, X: Any, Z: Any, names: Sequence[str] | None, zero_names: Seq
         data["Z"] = Zm
     check_separation(positive.astype(float), Zm, [f"zm_{n}" for n in zero_names])  # the binary part's MLE
     # count start: least squares of log(y) on X over the positive counts
-    start = np.linalg.lstsq(X[positive], np.log(y[positive]), rcond=None)[0]
+    start = least_squares(X[positive], np.log(y[positive]))
     # zero start: every row at the sample share of positive counts
     share = positive.mean()
     g0 = {ZeroLink.LOGIT: np.log(share / (1 - share)), ZeroLink.PROBIT: 0.0,
           ZeroLink.CLOGLOG: np.log(-np.log1p(-share))}[link]
-    zero_start = np.linalg.lstsq(Zm, np.full(y.size, g0), rcond=None)[0]
+    zero_start = least_squares(Zm, np.full(y.size, g0))
     zm_names = [f"zm_{n}" for n in zero_names]
     param_names: dict[str, Any] = {"zero": zm_names, "beta": list(names)}
     start_params: HurdleParams | HurdleNBParams = HurdleParams(zero_start, start)

@@ -30,12 +30,12 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-import scipy  # its submodules (linalg, special, stats, optimize, sparse) load on first use
 from jax.flatten_util import ravel_pytree
 
 from hessstats._config import float64, x64
 from hessstats.core import engine
 from hessstats.core.compilation import TRACES, Program, cached_program, call_kernel
+from hessstats.core.linalg import gram_products
 from hessstats.core.params import ParamSpec
 from hessstats.errors import SpecificationError, message
 from hessstats.model import Model
@@ -217,7 +217,7 @@ def _assemble(xp, products, theta_size, xs, rows_b, rows_e, g_eta, g_e, d_eta, d
 
     ``products(grams, vectors)`` computes, in one go, the weighted Gram products ``x_j' diag(w) x_l``
     of ``grams`` (``(x_j, w, x_l, same)``) and the products ``x_j' V`` of ``vectors`` (``(x_j, V)``,
-    ``V`` with ``n`` rows): :func:`_jax_products` or :func:`_blas_products`."""
+    ``V`` with ``n`` rows): :func:`_jax_products` or :func:`gram_products`."""
     m, p = len(xs), len(rows_e)
     grad = xp.zeros(theta_size)
     hess = xp.zeros((theta_size, theta_size))
@@ -250,66 +250,6 @@ def _assemble(xp, products, theta_size, xs, rows_b, rows_e, g_eta, g_e, d_eta, d
 
 def _jax_products(grams, vectors):
     return [(xj * w[:, None]).T @ xl for xj, w, xl, _ in grams], [x.T @ v for x, v in vectors]
-
-
-GRAM_BLOCK_BYTES = 1 << 20
-"""Bytes of design per block of the host Gram products, so that a block and its scaled copy stay in
-a core's cache (4,096 rows at 32 columns; at 1e6 x 50, 2,621 rows through one scaled buffer: 143 ms
-against 155 ms for 8,192-row blocks with a fresh scaled copy each, medians of 7 interleaved runs)."""
-
-
-def _blas_products(grams, vectors):
-    """:func:`_assemble`'s products with BLAS, reading each design once.
-
-    A Gram product ``x_j' diag(w) x_l`` with ``x_j is x_l`` and ``w`` of one sign is a symmetric
-    rank-k update (dsyrk) of ``sqrt(|w|) x``. All those on one design, and its products with
-    vectors, run in one pass over its rows in cache-sized blocks (a multi-index model reads its
-    design once per evaluation, not once per pair). Other Gram products are general ones.
-
-    Example
-    -------
-    >>> x = np.array([[1.0, 0.0], [1.0, 2.0]])
-    >>> grams, xv = _blas_products([(x, np.array([1.0, 4.0]), x, True), (x, np.array([-1.0, 0.0]), x, True)],
-    ...                            [(x, np.array([[1.0], [1.0]]))])
-    >>> [b.tolist() for b in grams], xv[0].tolist()
-    ([[[5.0, 8.0], [8.0, 16.0]], [[-1.0, 0.0], [0.0, 0.0]]], [[2.0], [2.0]])
-    """
-    out: list = [None] * len(grams)
-    designs: dict[int, tuple[np.ndarray, list[int], list[int]]] = {}
-    for i, (xj, w, xl, same) in enumerate(grams):
-        if same and (np.all(w <= 0) or np.all(w >= 0)):
-            designs.setdefault(id(xj), (xj, [], []))[1].append(i)
-        else:
-            out[i] = (xj * w[:, None]).T @ xl
-    for i, (x, _) in enumerate(vectors):
-        designs.setdefault(id(x), (x, [], []))[2].append(i)
-    crossed: list = [None] * len(vectors)
-    for x, members, uses in designs.values():
-        k = x.shape[1]
-        signs = [-1.0 if np.any(grams[i][1] < 0) else 1.0 for i in members]
-        roots = [np.sqrt(np.abs(grams[i][1])) for i in members]
-        sums = [np.zeros((k, k), order="F") for _ in members]
-        stacked = np.concatenate([vectors[i][1] for i in uses], axis=1) if uses else None
-        xv = np.zeros((k, 0 if stacked is None else stacked.shape[1]))
-        block = max(256, GRAM_BLOCK_BYTES // (8 * k))
-        scaled = np.empty((min(block, x.shape[0]), k))  # one buffer for every block's sqrt(|w|) x
-        for lo in range(0, x.shape[0], block):
-            rows = x[lo:lo + block]
-            if stacked is not None:
-                xv += rows.T @ stacked[lo:lo + block]
-            for q, (sign, root) in enumerate(zip(signs, roots)):
-                a = scaled[:rows.shape[0]]  # C order (c, k): a.T is Fortran
-                np.multiply(rows, root[lo:lo + block, None], out=a)
-                sums[q] = scipy.linalg.blas.dsyrk(sign, a.T, beta=1.0, c=sums[q], trans=0, lower=0, overwrite_c=1)
-        for i, total in zip(members, sums):
-            upper = np.triu(total)
-            out[i] = upper + np.triu(upper, 1).T
-        start = 0
-        for i in uses:
-            width = vectors[i][1].shape[1]
-            crossed[i] = xv[:, start:start + width]
-            start += width
-    return out, crossed
 
 
 @partial(jax.jit, static_argnames=("loglike", "spec"))
@@ -372,7 +312,7 @@ def value_grad_hess(theta, data, loglike: IndexLoglike, spec: ParamSpec, weights
     used = _weighted_rows(weights, eta.shape[0])  # trailing zero-weight rows (bucket padding) add exact zeros
     trimmed: dict[int, np.ndarray] = {}
     xs = [trimmed.setdefault(id(x), x[:used]) for x in xs]  # `is` kept for a shared design
-    grad, hess = _assemble(np, _blas_products, theta.shape[0], xs, rows_b, rows_e,
+    grad, hess = _assemble(np, gram_products, theta.shape[0], xs, rows_b, rows_e,
                            np.asarray(g_eta)[:used], np.asarray(g_e), np.asarray(d_eta)[:, :used], np.asarray(d_e))
     return np.asarray(value), grad, hess
 

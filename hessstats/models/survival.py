@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from hessstats.core.compilation import trusted
+from hessstats.core.linalg import least_squares
 from hessstats.model import Model
 from hessstats.models.design import align_rows, build, design, index_defaults, outcome, require, vector_option, weighted
 from hessstats.models.index import with_index_hessian
@@ -138,7 +139,7 @@ def weibull_model(time: Any, X: Any, *, event: Any = None, shape: float | None =
     d = vector_option(event, X.shape[0], what="event", default=1.0)
     require((d == 0) | (d == 1), d, what="event", expected="1 (event observed) or 0 (censored)",
             fix="recode the event indicator to 0/1")
-    beta = np.linalg.lstsq(X, np.log(t), rcond=None)[0]
+    beta = least_squares(X, np.log(t))
     data = {"logt": np.log(t), "X": X, "event": d}
     desc = {"model": "weibull", "formula": None, "shape": shape, **(description or {})}
     if shape is None:
