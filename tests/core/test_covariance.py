@@ -600,3 +600,22 @@ def test_quasi_poisson_and_quasi_binomial_match_r_and_statsmodels():
     np.testing.assert_allclose(binomial.bse.to_numpy(), list(r["se"].values()), rtol=1e-8)
     np.testing.assert_allclose(binomial.pvalues.to_numpy(), list(r["p"].values()), rtol=1e-6)
     assert binomial.df_inference == r["df_residual"]
+
+
+def test_gram_inverse_where_well_conditioned_and_qr_elsewhere():
+    """(X'WX)^-1 from the equilibrated Gram matrix where its condition number is below
+    GRAM_CONDITION; None (the QR path) for NIST's Longley design, whose scaled condition number is
+    far above it. References: numpy.linalg.inv of X'WX (closed form, well conditioned) and
+    statsmodels OLS cov_params on Longley (live, the QR path) at 1e-8."""
+    rng = np.random.default_rng(5)
+    X = np.column_stack([np.ones(400), rng.normal(size=(400, 3))])
+    w = rng.uniform(0.5, 2.0, 400)
+    np.testing.assert_allclose(covariance.gram_inverse(X, w), np.linalg.inv((X * w[:, None]).T @ X), rtol=1e-11)
+    assert covariance.gram_inverse(X, -w) is None and covariance.gram_inverse(X, np.r_[w[:-1], np.nan]) is None
+    longley = hs.datasets.load("longley")
+    names = ["GNPDEFL", "GNP", "UNEMP", "ARMED", "POP", "YEAR"]
+    L = sm.add_constant(longley[names]).to_numpy()
+    assert covariance.gram_inverse(L, np.ones(len(L))) is None
+    res = hs.ols("TOTEMP ~ " + " + ".join(names), longley).fit()
+    ref = sm.OLS(longley["TOTEMP"], sm.add_constant(longley[names])).fit()
+    np.testing.assert_allclose(res.bse.to_numpy()[:-1], ref.bse.to_numpy(), rtol=1e-8)

@@ -63,3 +63,33 @@ def test_gram_without_copies_matches_numpy_for_both_layouts():
         ref = arr.T @ arr if arr is not X else expected
         np.testing.assert_allclose(gram(arr), ref, rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(gram(arr), gram(arr).T, rtol=0, atol=0)
+
+
+def test_least_squares_by_normal_equations_and_its_fallback():
+    """Start values: the normal equations where the equilibrated Gram matrix is well conditioned,
+    numpy's lstsq otherwise. Reference: numpy.linalg.lstsq (SVD), and z built exactly from the
+    coefficients (closed form)."""
+    rng = np.random.default_rng(3)
+    X = np.column_stack([np.ones(500), rng.normal(size=(500, 3)) * [1.0, 1e3, 1e-3]])
+    beta = np.array([1.0, -2.0, 0.5, 3.0])
+    np.testing.assert_allclose(linalg.least_squares(X, X @ beta), beta, rtol=1e-10)
+    z = rng.normal(size=500)
+    np.testing.assert_allclose(linalg.least_squares(X, z), np.linalg.lstsq(X, z, rcond=None)[0], rtol=1e-10)
+    near = np.column_stack([X, X[:, 1] + 1e-7 * rng.normal(size=500)])  # pivot about 1e-14: lstsq decides
+    np.testing.assert_array_equal(linalg.least_squares(near, z), np.linalg.lstsq(near, z, rcond=None)[0])
+    wide = rng.normal(size=(3, 5))  # more columns than rows: lstsq's minimum-norm solution
+    np.testing.assert_array_equal(linalg.least_squares(wide, z[:3]), np.linalg.lstsq(wide, z[:3], rcond=None)[0])
+
+
+def test_gram_products_match_numpy():
+    """Blocked BLAS products (rows past one block, weights of both signs) against numpy's."""
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(9000, 5))  # 9,000 rows: several blocks of GRAM_BLOCK_BYTES
+    w, v = rng.uniform(0.1, 2.0, 9000), rng.normal(size=(9000, 2))
+    (positive, negative, mixed), (xv,) = linalg.gram_products(
+        [(X, w, X, True), (X, -w, X, True), (X, w - 1.0, X, True)], [(X, v)])
+    np.testing.assert_allclose(positive, (X * w[:, None]).T @ X, rtol=1e-12)
+    np.testing.assert_allclose(negative, -(X * w[:, None]).T @ X, rtol=1e-12)
+    np.testing.assert_allclose(mixed, (X * (w - 1.0)[:, None]).T @ X, rtol=1e-11, atol=1e-9)
+    np.testing.assert_allclose(xv, X.T @ v, rtol=1e-12)
+    np.testing.assert_allclose(linalg.weighted_gram(X, w), positive, rtol=1e-15)
