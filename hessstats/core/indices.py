@@ -218,7 +218,7 @@ class BlockCodes:
     def __call__(self, data: Any) -> None:
         paths, tree = jax.tree_util.tree_flatten_with_path(data)
         leaves = [np.asarray(leaf) for _, leaf in paths]
-        key = (jax.tree_util.tree_structure(data), tuple((a.shape, a.dtype.str) for a in leaves))
+        key = (tree, tuple((a.shape, a.dtype.str) for a in leaves))
         if key not in self._prepared:
             self._prepared[key] = self._trace(data, [_name(path) for path, _ in paths])
         prepared = self._prepared[key]
