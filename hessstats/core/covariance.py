@@ -26,7 +26,7 @@ import scipy  # its submodules (linalg, special, stats, optimize, sparse) load o
 from hessstats.core import derivatives
 from hessstats.core.compilation import call_kernel
 from hessstats.core.engine import case_weights
-from hessstats.core.linalg import InverseInformation, invert_information, weighted_gram
+from hessstats.core.linalg import InverseInformation, gram_inverse, invert_information
 from hessstats.core.scores import accumulate_meat, cluster_sums, model_scores, resolve_groups, score_meat
 from hessstats.errors import CovarianceError, CovarianceWarning, message, warn
 from hessstats.rows.leaves import row_block
@@ -852,39 +852,6 @@ def _unit_mean_covariance(model: Any, theta: np.ndarray, dispersion: Dispersion,
     r = np.linalg.qr(np.sqrt(w)[:, None] * X, mode="r")
     rinv = scipy.linalg.solve_triangular(r, np.eye(r.shape[0]))
     return rinv @ rinv.T
-
-
-GRAM_CONDITION = 1e4
-"""The largest condition number of the column-equilibrated ``X'WX`` that :func:`gram_inverse`
-inverts (its entries then carry relative errors of about ``1e4 * eps``, 2e-12); above it the QR
-decomposition of ``sqrt(w) X`` does."""
-
-
-def gram_inverse(X: np.ndarray, w: np.ndarray) -> np.ndarray | None:
-    """``(X' diag(w) X)^-1`` from the eigen-decomposition of the equilibrated Gram matrix (one
-    blocked pass over ``X``, no copy: at 1e6 x 50 about 0.15 s where the QR of ``sqrt(w) X`` took
-    2.9 s with its two copies), or None where that matrix's condition number exceeds
-    :data:`GRAM_CONDITION` or a weight is negative or not finite.
-
-    Example
-    -------
-    >>> X = np.column_stack([np.ones(4), [0.0, 1.0, 2.0, 3.0]])
-    >>> bool(np.allclose(gram_inverse(X, np.ones(4)), np.linalg.inv(X.T @ X), rtol=1e-12))
-    True
-    >>> gram_inverse(np.column_stack([X, X[:, 1] + 1e-6]), np.ones(4)) is None   # nearly collinear: QR
-    True
-    """
-    w = np.asarray(w, dtype=np.float64)
-    if not np.all(np.isfinite(w)) or np.any(w < 0):
-        return None
-    G = weighted_gram(X, w)
-    d = np.sqrt(np.diag(G))
-    if not (np.all(np.isfinite(G)) and np.all(d > 0)):
-        return None
-    eigenvalues, vectors = np.linalg.eigh(G / d[:, None] / d[None, :])
-    if not eigenvalues[0] * GRAM_CONDITION > eigenvalues[-1]:
-        return None
-    return ((vectors / eigenvalues) @ vectors.T) / d[:, None] / d[None, :]
 
 
 @partial(jax.jit, static_argnames=("loglike", "spec"))

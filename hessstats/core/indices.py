@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -136,12 +137,20 @@ def _check_program(closed: Any, data: Any) -> None:
         prepared.run([leaf for _, leaf in paths])
 
 
+@dataclass(frozen=True)
 class _Prepared:
     """The part of a program that computes indices from the data, ready to run on data leaves."""
 
-    def __init__(self, records: list, values: dict[int, Any], inputs: list[int], sources: dict[int, frozenset[str]],
-                 targets: list[tuple[Any, int, tuple[int, ...]]]):
-        self.records, self.values, self.inputs, self.sources, self.targets = records, values, inputs, sources, targets
+    records: list
+    """The equations the indices need, in order."""
+    values: dict[int, Any]
+    """Constants and literals by value key."""
+    inputs: list[int | None]
+    """Per data leaf, its value key where the indices need it."""
+    sources: dict[int, frozenset[str]]
+    """The data leaves each value derives from."""
+    targets: list[tuple[Any, int, tuple[int, ...]]]
+    """``(gather or scatter, key of its indices, the operand axes they index)``."""
 
     def run(self, leaves: Sequence[Any], where: str = "") -> None:
         """Compute the indices from the data ``leaves`` and check them (:class:`DataError`)."""

@@ -179,7 +179,7 @@ def probit_start(y: np.ndarray, X: np.ndarray) -> np.ndarray:
         cdf, pdf = scipy.stats.norm.cdf(eta), scipy.stats.norm.pdf(eta)
         lam = pdf * (y / np.maximum(cdf, 1e-300) - (1 - y) / np.maximum(1 - cdf, 1e-300))
         w = pdf ** 2 / np.maximum(cdf * (1 - cdf), 1e-300)
-        step = least_squares((X * w[:, None]).T @ X, X.T @ lam)
+        step = np.linalg.lstsq((X * w[:, None]).T @ X, X.T @ lam, rcond=None)[0]  # a k x k system
         beta = beta + step
         if np.max(np.abs(step)) < 1e-10:
             break

@@ -21,6 +21,7 @@ import scipy  # its submodules (linalg, special, stats, optimize, sparse) load o
 
 from hessstats.core.compilation import trusted
 from hessstats.core.covariance import MeanPart
+from hessstats.core.linalg import conditioned_gram
 from hessstats.core.linalg import gram as gram_matrix
 from hessstats.errors import CollinearityError, DataError, message
 from hessstats.inference.defaults import PostEstimationDefaults
@@ -194,13 +195,8 @@ def check_rank(X: np.ndarray, names: Sequence[str], *, what: str = "X", gram: np
     """
     n, k = X.shape
     if k <= n:
-        G = gram_matrix(X) if gram is None else gram
-        diag = np.diag(G)
-        if np.all(np.isfinite(G)) and np.all(diag > 0):
-            d = np.sqrt(diag)
-            eigenvalues = np.linalg.eigvalsh(G / d[:, None] / d[None, :])
-            if eigenvalues[0] > RANK_SCREEN * eigenvalues[-1]:
-                return
+        if conditioned_gram(gram_matrix(X) if gram is None else gram, RANK_SCREEN) is not None:
+            return
     _check_rank_svd(X, names, what)
 
 

@@ -310,8 +310,7 @@ def _irls(family: GLMFamily, link: GLMLink, y: np.ndarray, trials: np.ndarray, X
         d = _np_dmu_deta(link, eta)
         z = eta - offset + (share - mu) / d
         w = trials * d * d / _variance(family, mu, power)
-        sw = np.sqrt(w)
-        beta = least_squares(X * sw[:, None], z * sw)
+        beta = least_squares(X, z, w)
         eta = X @ beta + offset
         dev = float(np.sum((share - _np_inverse(link, eta)) ** 2 * w))
         if not np.isfinite(dev):
