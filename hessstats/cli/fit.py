@@ -24,6 +24,7 @@ import json
 import math
 import os
 import re
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,7 +72,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
          'data.csv --model poisson --formula "y ~ x1 + x2" --cov-type robust',
          'data.parquet --model logit --formula "y ~ x" --cov-type cluster --groups firm',
          'spector --model probit --formula "GRADE ~ GPA" --output table.tex --alpha 0.1'],
-        note="\n--output writes by extension: .csv, .json, .md (Markdown) or .tex (LaTeX tabular).\n")
+        note="\n--output writes by extension: .csv, .json, .md (Markdown) or .tex (LaTeX tabular).\n" + cov_types_help())
     _model_arguments(fit)
     fit.add_argument("--output", "-o", metavar="FILE", help="also write the table to FILE (.csv .json .md .tex)")
     fit.add_argument("--alpha", type=alpha_level, default=0.05,
@@ -83,7 +84,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "nobs, a sha256 fingerprint of the data, versions, and everything `hessstats check` needs to refit. "
         "The file is written atomically.",
         ['spector --model logit --formula "GRADE ~ GPA + TUCE + PSI" logit.json',
-         'data.csv --model poisson --formula "y ~ x" --cov-type robust snaps/pois.json'])
+         'data.csv --model poisson --formula "y ~ x" --cov-type robust snaps/pois.json'], note=cov_types_help())
     _model_arguments(snap)
     snap.add_argument("path", metavar="PATH", help="snapshot file to write (JSON)")
 
@@ -103,6 +104,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("--data", metavar="DATA", help="refit on this data instead of the snapshot's")
     check.add_argument("--model", "-m", choices=sorted(MODELS), help="refit this model instead of the snapshot's")
     check.add_argument("--formula", "-f", help="refit this formula instead of the snapshot's")
+
+
+def cov_types_help(width: int = 100) -> str:
+    """The ``--cov-type`` values with the first sentence of each description, for a help epilog.
+
+    Example
+    -------
+    >>> cov_types_help().splitlines()[2].split()[:4]
+    ['HC0', 'Sandwich', 'H^-1', "(S'S)"]
+    """
+    lines = ["\ncovariance types (--cov-type):"]
+    for name, text in covariance.available().items():
+        lines += textwrap.wrap(text, width, initial_indent=f"  {name:<11}", subsequent_indent=" " * 13)
+    return "\n".join(lines) + "\n"
 
 
 def _subcommand(subparsers: argparse._SubParsersAction, name: str, func, help: str, description: str,
@@ -624,9 +639,9 @@ def _model_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("data", metavar="DATA", help="CSV or Parquet file, or a bundled dataset name (e.g. spector)")
     p.add_argument("--model", "-m", required=True, choices=sorted(MODELS), help="the model")
     p.add_argument("--formula", "-f", required=True, help='Wilkinson formula, e.g. "y ~ x1 + x2 + C(group)"')
-    p.add_argument("--cov-type", default="nonrobust", choices=sorted(covariance.REGISTRY),
-                   help="covariance type (default nonrobust, the inverse observed information): "
-                        + "; ".join(f"{name}: {text}" for name, text in covariance.available().items()))
+    p.add_argument("--cov-type", default="nonrobust", choices=sorted(covariance.REGISTRY), metavar="TYPE",
+                   help="covariance type (default nonrobust, the inverse observed information); "
+                        "the types are listed below")
     p.add_argument("--groups", metavar="COLUMN", help="cluster column for --cov-type cluster")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="model option, repeatable, e.g. --option missing=drop (VALUE read as JSON if it parses)")

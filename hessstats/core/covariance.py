@@ -13,6 +13,7 @@ table (hessstats name -> statsmodels / Stata / R ``sandwich``) is in ``docs/cova
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -641,14 +642,36 @@ def compute(cov_type: str, inputs: CovarianceInputs) -> np.ndarray:
 
 
 def available() -> dict[str, str]:
-    """Every registered covariance type with the first line of its description (for help texts).
+    """Every registered covariance type with the first sentence of its description, as plain text
+    (reStructuredText markup removed: what command-line help shows).
 
     Example
     -------
     >>> {"HC0", "HC1", "HC3", "cluster", "hac", "nonrobust"} <= set(available())
     True
+    >>> available()["opg"]
+    "Inverse outer product of the per-observation scores, inv(S'S) (BHHH; Stata vce(opg))."
     """
-    return {name: ((fn.__doc__ or "").strip().splitlines() or [""])[0] for name, fn in sorted(REGISTRY.items())}
+    return {name: first_sentence(fn.__doc__ or "") for name, fn in sorted(REGISTRY.items())}
+
+
+_ROLE = re.compile(r":[a-z]+:`~?([^`]+)`")
+_SENTENCE_END = re.compile(r"(?<!e\.g)(?<!i\.e)(?<!\bcf)\.(?=\s+[A-Z]|$)")
+
+
+def first_sentence(doc: str) -> str:
+    r"""The first sentence of a docstring's first paragraph as plain text: lines joined, roles
+    (``:class:`X``` -> ``X``) and literal markup (double backquotes) removed.
+
+    Example
+    -------
+    >>> first_sentence("Sandwich ``H^-1 M H^-1`` (see :func:`hc2`;\n  i.e. HC1). More text.\n\nDetails.")
+    'Sandwich H^-1 M H^-1 (see hc2; i.e. HC1).'
+    """
+    paragraph = " ".join(doc.strip().split("\n\n")[0].split())
+    text = _ROLE.sub(lambda m: m.group(1).rsplit(".", 1)[-1], paragraph).replace("``", "")
+    end = _SENTENCE_END.search(text)
+    return text[: end.end()] if end else text
 
 
 def _check_known(cov_type: str) -> None:

@@ -19,6 +19,7 @@ import statsmodels.formula.api as smf
 
 from hessstats import datasets, formula
 from hessstats.cli import main
+from hessstats.core import covariance
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = "GRADE ~ GPA + TUCE + PSI"
@@ -156,6 +157,19 @@ def test_usage_errors_on_fit(capsys):
 def test_help_reads_like_a_tool(argv, capsys):
     code, out, _ = run(argv, capsys)
     assert code == 0 and out.startswith("usage: hessstats") and "examples:" in out and "exit status:" in out
+
+
+@pytest.mark.parametrize("command", ["fit", "snapshot"])
+def test_help_lists_covariance_types_as_plain_sentences(command, capsys):
+    """Every --cov-type value is listed once with a whole sentence of plain text (it was a run-on line
+    of docstring fragments cut mid-sentence, with reStructuredText markup)."""
+    out = run([command, "--help"], capsys)[1]
+    listing = out.split("covariance types (--cov-type):\n", 1)[1].split("\n\n", 1)[0]
+    names = [line.split()[0] for line in listing.splitlines() if not line.startswith(" " * 13)]
+    assert names == sorted(covariance.REGISTRY)
+    for text in covariance.available().values():
+        assert text.endswith((".", ")")) and "``" not in text and ":class:" not in text and ":func:" not in text
+    assert "``" not in out and ":class:" not in out
 
 
 def test_help_lists_every_subcommand(capsys):
