@@ -28,13 +28,13 @@ from hessstats.core.compilation import (
     same_constants,
 )
 from hessstats.core.hvp import columns_in_blocks
-from hessstats.core.indices import with_block_codes
+from hessstats.core.indices import source_blocks
 from hessstats.errors import DataError, SpecificationError, message
 from hessstats.rows.leaves import has_row_leaves, is_row_leaf
 from hessstats.rows.prepare import adopt, prepare_data, prepare_rows
 from hessstats.rows.sharding import shard_rows
 from hessstats.rows.source import ArraySource, RowSource, check_chunk_size
-from hessstats.rows.weights import WeightType, memory_weights, model_source, weighted_blocks
+from hessstats.rows.weights import WeightType, memory_weights, model_source
 
 AUTO_BLOCK_K = 512
 """Above this many parameters the generic Hessian is built in blocks of directions (JAX #787)."""
@@ -147,10 +147,6 @@ def _block_score_squares(theta: np.ndarray, data: Any, weights: Any, *, loglike:
 _source = model_source
 
 
-def _block_fn(model: Any, fn: Any) -> Any:
-    """``fn(data, weights)`` for the model's row blocks: case weights folded in, codes checked."""
-    return with_block_codes(model, weighted_blocks(model, fn))
-
 _row_weights = memory_weights
 
 
@@ -182,7 +178,7 @@ def evaluate(model, theta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     if source is None:
         value, grad, hess = fn(*_memory(model))
     else:
-        value, grad, hess = source.reduce(_block_fn(model, fn), model.chunk_size, model.progress)
+        value, grad, hess = source.reduce(source_blocks(model, fn), model.chunk_size, model.progress)
     return float(value), grad, hess
 
 
@@ -192,7 +188,7 @@ def rows(model, theta: np.ndarray, what: str) -> np.ndarray:
     fn = partial(_block_rows, theta, what=what, weighted=_weighted(model), **_kernel_args(model))
     source = _source(model)
     if source is not None:
-        return source.rows(_block_fn(model, fn), model.chunk_size, model.progress)
+        return source.rows(source_blocks(model, fn), model.chunk_size, model.progress)
     out = fn(*_memory(model))
     padded = model.weights is not None or getattr(model, "padding", None) is not None
     return out[: model.nobs] if padded else out
@@ -220,7 +216,7 @@ def opg_diagonal(model, theta: np.ndarray, positions: np.ndarray) -> np.ndarray:
     if source is None:
         (out,) = fn(*_memory(model))
     else:
-        (out,) = source.reduce(_block_fn(model, fn), model.chunk_size, model.progress)
+        (out,) = source.reduce(source_blocks(model, fn), model.chunk_size, model.progress)
     return out
 
 

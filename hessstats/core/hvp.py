@@ -27,9 +27,9 @@ from hessstats._config import float64, x64
 from hessstats._progress import progress as progress_bar
 from hessstats.core import derivatives
 from hessstats.core.compilation import call_kernel
-from hessstats.core.indices import with_block_codes
+from hessstats.core.indices import source_blocks
 from hessstats.errors import ConvergenceWarning, warn
-from hessstats.rows.weights import memory_weights, model_source, weighted_blocks
+from hessstats.rows.weights import memory_weights, model_source
 
 if TYPE_CHECKING:
     from hessstats.model import Model
@@ -116,7 +116,7 @@ def hvp(model: Model, theta: np.ndarray, directions: np.ndarray) -> np.ndarray:
     fn = partial(_block_hvp, np.asarray(theta, dtype=np.float64), directions=block, model=model)
     source = model_source(model)  # the model's row blocks, with its observation weights
     if source is not None:
-        (out,) = source.reduce(with_block_codes(model, weighted_blocks(model, fn)), model.chunk_size, model.progress)
+        (out,) = source.reduce(source_blocks(model, fn), model.chunk_size, model.progress)
     else:
         (out,) = fn(model.data, memory_weights(model))
     return out[:, 0] if flat else out

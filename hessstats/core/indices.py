@@ -30,6 +30,7 @@ from hessstats.core import interpret
 from hessstats.core.compilation import is_trusted
 from hessstats.errors import DataError, message
 from hessstats.rows.source import RowSource
+from hessstats.rows.weights import weighted_blocks
 
 _SCATTERS = frozenset({"scatter", "scatter-add", "scatter-sub", "scatter-mul", "scatter-min", "scatter-max"})
 
@@ -280,6 +281,22 @@ def with_block_codes(model: Any, fn: Callable[[Any, Any], Any]) -> Callable[[Any
             check = BlockCodes(program, model.consts, model.k_params)
         _BLOCK_CODES[model] = check
     return fn if check is None else partial(_checked_block, check, fn)
+
+
+def source_blocks(model: Any, fn: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """``fn(data, weights)`` as every pass over ``model``'s row blocks calls it (evaluations, rows,
+    score squares, Hessian-vector products): the case weights folded in
+    (:func:`~hessstats.rows.weights.weighted_blocks`), then each block's codes checked
+    (:func:`with_block_codes`).
+
+    Example
+    -------
+    >>> import hessstats as hs
+    >>> m = hs.Model(lambda p, d: -(d - p["mu"]) ** 2, {"mu": 0.0}, np.arange(3.0))
+    >>> source_blocks(m, lambda data, weights: float(np.sum(data)))(np.arange(3.0), None)
+    3.0
+    """
+    return with_block_codes(model, weighted_blocks(model, fn))
 
 
 def _checked_block(check: BlockCodes, fn: Callable[[Any, Any], Any], data: Any, weights: Any) -> Any:
