@@ -86,7 +86,8 @@ class CovarianceError(HessstatsError, ValueError):
 
 
 class ExpressionError(HessstatsError, ValueError):
-    """An expression given on the command line is not valid or not allowed.
+    """A typed expression (on the command line, or a function of the parameters such as
+    ``res.delta("GPA / PSI")``) is not valid or not allowed.
 
     Example
     -------

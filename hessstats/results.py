@@ -419,10 +419,12 @@ class FitResult:
 
         Parameters
         ----------
-        fn : callable
-            ``fn(params)`` in ``jax.numpy``, a scalar or a vector; its Jacobian is exact.
+        fn : callable, str or list of str
+            ``fn(params)`` in ``jax.numpy``, a scalar or a vector; or text over the parameter names
+            as ``res.params.index`` shows them, e.g. ``"GPA / PSI"`` or ``["exp(PSI)", "GPA / PSI"]``
+            (R ``car::deltaMethod``, Stata ``nlcom``). Its Jacobian is exact.
         names : str or list of str, optional
-            Row labels of the result (default ``"fn"`` or ``"fn[i]"``).
+            Row labels of the result (default ``"fn"`` or ``"fn[i]"``; the text for text).
         alpha : float
             Level of the Wald intervals.
 
@@ -436,6 +438,8 @@ class FitResult:
         >>> import numpy as np, jax.numpy as jnp, hessstats as hs
         >>> res = hs.fit(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, np.array([1.0, 3.0]))
         >>> float(res.delta(lambda p: 2 * p["mu"]).loc["fn", "std_err"]).__round__(6)
+        1.414214
+        >>> float(res.delta("2 * mu").loc["2 * mu", "std_err"]).__round__(6)
         1.414214
         """
         return delta(self, fn, names, alpha)

@@ -1,6 +1,6 @@
 """``hessstats hessian``: Hessian, eigenvalues and classification of an expression at a point, or
 the critical points of an expression in a box. Expressions go through the safe parser
-:mod:`hessstats.toolkit.expression` (never ``eval``)."""
+:mod:`hessstats.core.expression` (never ``eval``)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from hessstats.core.expression import parse_expression
 from hessstats.errors import ExpressionError, HessstatsError, message
 from hessstats.toolkit.critical import classify_critical_point, find_critical_points
-from hessstats.toolkit.expression import parse_expression
 
 EPILOG = """\
 examples:

@@ -15,7 +15,7 @@ and Stata ``regress`` report.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import jax
@@ -27,6 +27,7 @@ import scipy  # its submodules (linalg, special, stats, optimize, sparse) load o
 from hessstats._checks import check_alpha
 from hessstats._config import float64
 from hessstats.core import interpret
+from hessstats.core.expression import parse_over_names
 from hessstats.errors import SpecificationError, message
 
 if TYPE_CHECKING:
@@ -143,9 +144,15 @@ def sandwich(jac: np.ndarray, cov: np.ndarray) -> np.ndarray:
     return out
 
 
-def _flat(fn: Callable, res: FitResult, what: str) -> tuple[Callable, bool]:
+def _flat(fn: Callable | str | Sequence[str], res: FitResult, what: str) -> tuple[Callable, bool]:
     """``fn`` of the params pytree as a function of the flat vector (output raveled), and whether
-    its output is a scalar. The output is checked: float, 0-d or 1-d."""
+    its output is a scalar. The output is checked: float, 0-d or 1-d. Text (one expression, or a
+    list of them: a vector) is read over the parameter names (:func:`parse_over_names`)."""
+    texts = _texts(fn)
+    if texts is not None:
+        parsed = [parse_over_names(text, res.model.names) for text in texts]
+        return (lambda theta: jnp.stack([jnp.asarray(ex(theta), dtype=jnp.float64) for ex in parsed])), \
+            isinstance(fn, str)
     if not callable(fn):
         raise SpecificationError(message(
             f"{what} is not callable", expected="a function fn(params) of the parameter pytree",
@@ -192,7 +199,18 @@ def delta_values(res: FitResult, fn: Callable, what: str = "fn") -> tuple[np.nda
     return value, jac, sandwich(jac, res.cov_array), scalar
 
 
+def _texts(fn: Any) -> list[str] | None:
+    """The expressions of ``fn`` given as text (a str, or a non-empty list/tuple of str), else None."""
+    if isinstance(fn, str):
+        return [fn]
+    if isinstance(fn, (list, tuple)) and fn and all(isinstance(f, str) for f in fn):
+        return list(fn)
+    return None
+
+
 def _names(names: Any, fn: Callable, size: int, scalar: bool) -> list[str]:
+    if names is None and _texts(fn) is not None:
+        return [" ".join(text.split()) for text in _texts(fn)]
     if names is None:
         base = getattr(fn, "__name__", "fn")
         base = "fn" if base == "<lambda>" else base
@@ -209,6 +227,10 @@ def delta(res: FitResult, fn: Callable, names: Any = None, alpha: float = 0.05) 
     """Delta-method table for ``fn(params)`` (scalar or vector) under the result's covariance
     (t inference where the result uses it, :func:`inference_df`).
 
+    ``fn`` is a ``jax.numpy`` function of the parameter pytree, or text over the parameter names as
+    ``res.params.index`` shows them (R ``car::deltaMethod(m, "GPA/PSI")``, Stata ``nlcom
+    _b[GPA]/_b[PSI]``): one expression, or a list of them for a vector (rows named by the text).
+
     Example
     -------
     >>> import numpy as np, jax.numpy as jnp, hessstats as hs
@@ -217,6 +239,10 @@ def delta(res: FitResult, fn: Callable, names: Any = None, alpha: float = 0.05) 
                  coef  std_err
     parameter                 
     exp_mu     7.3891   5.2249
+    >>> delta(res, "exp(mu)")[["coef", "std_err"]].round(4)
+                 coef  std_err
+    parameter                 
+    exp(mu)    7.3891   5.2249
     """
     check_alpha(alpha)
     value, _, cov, scalar = delta_values(res, fn)

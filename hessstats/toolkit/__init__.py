@@ -1,3 +1,3 @@
 """The general Hessian toolkit: critical points and the second-derivative test, convexity,
-second-order Taylor models, bordered Hessians and Lagrange conditions, and a safe expression
-parser for the command line."""
+second-order Taylor models, bordered Hessians and Lagrange conditions (expressions typed at the
+command line are parsed by :mod:`hessstats.core.expression`)."""

@@ -1,7 +1,8 @@
 """The coefficient table and the delta method (hessstats.inference.delta), through ``res.delta``,
 ``res.transformed`` and ``res.summary_frame``.
 
-References: the fitted result's own coefficient table (the delta method of the identity is the
+References: statsmodels' Logit covariance (live) with closed-form gradients for text expressions
+(``res.delta("GPA / PSI")``); the fitted result's own coefficient table (the delta method of the identity is the
 identity), closed-form delta-method variances ``a' V a`` of linear functions computed in numpy
 from ``res.cov_params()``, and ``scipy.stats.norm`` quantiles and tail probabilities. Covered
 elsewhere (inference/test_hypothesis): exp and ratio closed forms, statsmodels
@@ -10,13 +11,18 @@ elsewhere (inference/test_hypothesis): exp and ratio closed forms, statsmodels
 
 from __future__ import annotations
 
+import re
+
 import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.stats
+import statsmodels.formula.api as smf
 from catalogue import BY_NAME
 
-from hessstats.errors import SpecificationError
+import hessstats as hs
+from hessstats import datasets
+from hessstats.errors import ExpressionError, SpecificationError
 
 LOGIT = BY_NAME["logit_spector"]
 
@@ -140,3 +146,66 @@ def test_a_quantity_without_a_value_has_no_standard_error(res):
     assert np.isnan(out["coef"].iloc[0]) and np.isnan(out["std_err"].iloc[0])
     b, v = res.params.iloc[0], res.cov_params().iloc[0, 0]
     np.testing.assert_allclose(out["std_err"].iloc[1], np.exp(b) * np.sqrt(v), rtol=1e-12)
+
+
+# ----------------------------------------------------------------------------- text over parameter names
+
+
+@pytest.fixture(scope="module")
+def formula_fit():
+    df = datasets.load("spector")
+    return hs.logit("GRADE ~ GPA + TUCE + PSI", df).fit(), smf.logit("GRADE ~ GPA + TUCE + PSI", df).fit(disp=0)
+
+
+def test_text_ratio_equals_statsmodels_delta_method(formula_fit):
+    """``res.delta("GPA / PSI")`` (R car::deltaMethod, Stata nlcom) against the closed-form gradient
+    (0, 1/PSI, 0, -GPA/PSI^2) applied to statsmodels' Logit covariance (live), and against the same
+    function written as a callable on the parameter pytree."""
+    res, sm = formula_fit
+    b, V = sm.params, sm.cov_params().to_numpy()
+    grad = np.array([0.0, 1.0 / b["PSI"], 0.0, -b["GPA"] / b["PSI"] ** 2])
+    table = res.delta("GPA / PSI")
+    assert list(table.index) == ["GPA / PSI"]
+    np.testing.assert_allclose(table.loc["GPA / PSI", "coef"], b["GPA"] / b["PSI"], rtol=1e-8)
+    np.testing.assert_allclose(table.loc["GPA / PSI", "std_err"], np.sqrt(grad @ V @ grad), rtol=1e-8)
+    by_fn = res.delta(lambda p: p.beta[1] / p.beta[3], names="GPA / PSI")
+    np.testing.assert_allclose(table.to_numpy(), by_fn.to_numpy(), rtol=1e-13)
+
+
+def test_text_list_is_a_vector_with_rows_named_by_the_text(formula_fit):
+    """Two expressions: rows in order, named by their text (whitespace collapsed); the odds ratio's SE
+    is exp(b) * se(b) (closed form)."""
+    res, _ = formula_fit
+    table = res.delta(["exp(PSI)", "GPA  -  TUCE"])
+    assert list(table.index) == ["exp(PSI)", "GPA - TUCE"]
+    b, se = res.params, res.bse
+    np.testing.assert_allclose(table["coef"], [np.exp(b["PSI"]), b["GPA"] - b["TUCE"]], rtol=1e-12)
+    np.testing.assert_allclose(table.loc["exp(PSI)", "std_err"], np.exp(b["PSI"]) * se["PSI"], rtol=1e-12)
+
+
+def test_text_reads_names_that_are_not_identifiers():
+    """Names as formulaic writes them (``C(g)[T.b]``) are matched literally: exp of a dummy's
+    coefficient has SE exp(b) * se(b) (closed form)."""
+    df = datasets.load("spector").assign(g=lambda d: np.where(d["TUCE"] > 21, "b", "a"))
+    res = hs.logit("GRADE ~ GPA + C(g)", df).fit()
+    name = "C(g)[T.b]"
+    assert name in res.params.index
+    table = res.delta(f"exp({name})")
+    np.testing.assert_allclose(table["coef"].iloc[0], np.exp(res.params[name]), rtol=1e-12)
+    np.testing.assert_allclose(table["std_err"].iloc[0], np.exp(res.params[name]) * res.bse[name], rtol=1e-12)
+
+
+@pytest.mark.parametrize(("text", "needle"), [
+    ("GPA / PSII", "unknown parameter name 'PSII'"),
+    ("GPA + p0", "unknown parameter name 'p0'"),  # never taken for an internal placeholder
+    ("__import__('os').system('echo x')", "cannot read the expression"),
+    ("GPA.real", "cannot read the expression"),
+    ("2 + 3", "uses no parameter"),
+    ("GPA ^ 2", "cannot read the expression"),
+])
+def test_text_errors_name_the_problem(formula_fit, text, needle):
+    """Unknown names, code, attribute access, constants and '^' are refused with a typed error;
+    nothing is evaluated."""
+    res, _ = formula_fit
+    with pytest.raises(ExpressionError, match=re.escape(needle)):
+        res.delta(text)

@@ -1,4 +1,6 @@
-"""A safe parser for command-line expressions such as ``"y**4 + x**3 - 4*x*y"``.
+"""A safe parser for typed expressions: command-line functions such as ``"y**4 + x**3 - 4*x*y"``
+(:func:`parse_expression`) and functions of a fit's parameters written with their names, such as
+``"GPA / PSI"`` or ``"exp(C(g)[T.b])"`` (:func:`parse_over_names`, what ``res.delta("...")`` reads).
 
 The text is parsed with :mod:`ast` and checked against a whitelist: numbers, variable names,
 ``+ - * / **``, unary ``-``/``+``, parentheses, the functions in :data:`FUNCTIONS` and the constants
@@ -12,8 +14,10 @@ from __future__ import annotations
 import ast
 import keyword
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import jax.numpy as jnp
 import jax.scipy.special as jsp
@@ -208,3 +212,87 @@ def _reject(text: str, node: ast.AST, problem: str, expected: str, fix: str):
     elif isinstance(node, ast.Attribute):
         col = node.value.end_col_offset
     raise _fail(text, problem, col, end, expected=expected, got=text[col:end], fix=fix)
+
+
+@dataclass(frozen=True, eq=False)
+class NamedExpression:
+    """An expression over named entries of a flat vector (:func:`parse_over_names`): call it with
+    the whole vector.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> ex = parse_over_names("GPA / PSI", ["Intercept", "GPA", "PSI"])
+    >>> ex.positions, round(float(ex(np.array([9.0, 3.0, 2.0]))), 12)
+    ((1, 2), 1.5)
+    """
+
+    text: str
+    positions: tuple[int, ...]
+    expression: Expression
+
+    def __call__(self, theta: Any) -> jnp.ndarray:
+        """Value at the flat vector ``theta`` (a JAX function of it)."""
+        return self.expression([theta[i] for i in self.positions])
+
+
+def parse_over_names(text: str, names: Sequence[str]) -> NamedExpression:
+    """Parse ``text``, an expression (the grammar of :func:`parse_expression`) whose variables are
+    entries of a flat vector named ``names`` (a fit's parameter names, e.g. ``res.params.index``).
+
+    Names are matched literally, longest first and in one pass, so names that are not Python
+    identifiers work as written (``C(g)[T.b]``, ``beta[0]``, ``x:z``, ``Intercept``); a name is
+    not matched where a function call (``exp(``) or a longer name contains it. Nothing is evaluated.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> names = ["Intercept", "x", "C(g)[T.b]"]
+    >>> ex = parse_over_names("exp(C(g)[T.b]) * x", names)
+    >>> ex.positions, round(float(ex(np.array([0.0, 2.0, 0.0]))), 12)
+    ((1, 2), 2.0)
+    >>> parse_over_names("x / z", names)
+    Traceback (most recent call last):
+    ...
+    hessstats.errors.ExpressionError: unknown parameter name 'z' in 'x / z'
+      expected: parameter names among ['Intercept', 'x', 'C(g)[T.b]'] (as in res.params.index)
+      got:      z
+      fix:      write the names exactly as res.params.index shows them
+    """
+    if not isinstance(text, str):
+        raise ExpressionError(message("the expression is not a string", expected="text such as 'GPA / PSI'",
+                                      got=type(text).__name__, fix="pass the expression as a str"))
+    names = [str(n) for n in names]
+    order = sorted(range(len(names)), key=lambda i: -len(names[i]))
+    pattern = re.compile("|".join(r"(?<![\w.\[\]])" + re.escape(names[i]) + r"(?![\w.\[\]])(?!\s*\()"
+                                  for i in order)) if names else None
+    used: dict[int, str] = {}
+    prefix = "p"
+    while re.search(rf"(?<!\w){prefix}\d", text):  # placeholders that no word of the text can be
+        prefix += "p"
+
+    def placeholder(match: re.Match) -> str:
+        i = names.index(match.group(0))
+        return used.setdefault(i, f"{prefix}{len(used)}")
+
+    coded = pattern.sub(placeholder, text) if pattern is not None else text
+    try:
+        found = parse_expression(coded).variables
+    except ExpressionError as exc:  # the problem as the parser states it, on the text the user wrote
+        first = re.sub(r" \(column \d+\)$", "", str(exc).splitlines()[0])  # columns of the coded text
+        raise ExpressionError(message(
+            f"cannot read the expression {text!r}: {first}", expected="numbers, parameter names, + - * / **, "
+            "parentheses and the functions " + ", ".join(sorted(FUNCTIONS)), got=text[:200],
+            fix="write parameter names exactly as res.params.index shows them")) from None
+    unknown = [v for v in found if v not in used.values()]
+    if unknown:
+        raise ExpressionError(message(
+            f"unknown parameter name {unknown[0]!r} in {text!r}",
+            expected=f"parameter names among {names[:30]}{' ...' if len(names) > 30 else ''} (as in res.params.index)",
+            got=", ".join(unknown), fix="write the names exactly as res.params.index shows them"))
+    if not used:
+        raise ExpressionError(message(
+            f"the expression {text!r} uses no parameter", expected="a function of the parameters, e.g. 'GPA / PSI'",
+            got=text[:200], fix="name at least one parameter (as in res.params.index)"))
+    positions = tuple(sorted(used))
+    return NamedExpression(text, positions, parse_expression(coded, [used[i] for i in positions]))

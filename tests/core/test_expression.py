@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import hessstats as hs
+from hessstats.core.expression import FUNCTIONS, parse_expression
 from hessstats.errors import ExpressionError
-from hessstats.toolkit.expression import FUNCTIONS, parse_expression
 
 
 @pytest.mark.parametrize("text, at, expected", [
