@@ -312,6 +312,19 @@ class Model:
                 fix="return the per-observation terms (do not sum them) to use OPG, robust or cluster covariances"))
         return engine.rows(self, np.asarray(theta, dtype=np.float64), "scores")
 
+    def reports_boundary(self, theta: np.ndarray) -> bool:
+        """Whether the model itself reports estimates at ``theta`` at the edge of their space (with
+        its own warning, e.g. a GLMM's random-effect SD at 0); then ``fit`` does not also probe
+        whether the maximum is attained (:func:`~hessstats.core.optimize.unattained`). False here.
+
+        Example
+        -------
+        >>> import numpy as np
+        >>> Model(lambda p, d: -(d - p["mu"]) ** 2, {"mu": 0.0}, np.ones(2)).reports_boundary(np.zeros(1))
+        False
+        """
+        return False
+
     def params_tree(self, theta: np.ndarray) -> Any:
         """The parameter pytree for a flat vector (numpy leaves)."""
         return self.spec.unravel_host(theta)
@@ -468,7 +481,9 @@ class Model:
         cov_type, cov_options = survey.resolve_cov(self.weight_type, cov_type, cov_options, design)
         opt = maximize(self, theta0, method=method, maxiter=maxiter, score_positions=_mean_check_positions(self))
         inverse = invert_information(opt.hessian, self.names, rtol=hessian_rtol, eigen=opt.eigen)
-        converged, why = certify(opt, inverse, nr_tol, self.names)
+        # the maximum is probed unless the model reports a boundary estimate itself (a GLMM's SD at 0)
+        value = None if self.reports_boundary(opt.theta) else (lambda theta: self.evaluate(theta)[0])
+        converged, why = certify(opt, inverse, nr_tol, self.names, value=value)
         cov, codes = covariance_for(self, opt.theta, inverse, cov_type, groups, cov_options)
         _check_information_scale(self, opt.theta, opt.hessian, opt.score_squares)
         return FitResult(model=self, theta=opt.theta, llf=opt.llf, gradient_array=opt.gradient,

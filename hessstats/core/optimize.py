@@ -61,7 +61,14 @@ from hessstats.core.stopping import (
     POLISH_SHRINK,
     ROUNDING_DECREMENT,
 )
-from hessstats.errors import ConvergenceWarning, IdentificationWarning, SpecificationError, message, warn
+from hessstats.errors import (
+    ConvergenceWarning,
+    HessstatsError,
+    IdentificationWarning,
+    SpecificationError,
+    message,
+    warn,
+)
 
 if TYPE_CHECKING:
     from hessstats.model import Model
@@ -463,8 +470,69 @@ def _nearest_on_flat_ridge(evaluate: _Evaluator, theta0: np.ndarray, point: _Poi
     return point
 
 
-def certify(opt: Optimum, inverse: InverseInformation, nr_tol: float, names: tuple[str, ...]) -> tuple[bool, str]:
+ATTAINED_SPREAD = 100.0
+"""The maximum is probed (:func:`unattained`) when the standard error along the information's weakest
+direction exceeds this many times ``max(1, |theta|)``: where diverging estimates end up."""
+ATTAINED_STEP = 4.0
+"""The probe points lie this many standard errors along the weakest direction, on both sides: a
+quadratic maximum is lower there by ``ATTAINED_STEP**2 / 2 = 8`` log-likelihood units."""
+
+
+def unattained(opt: Optimum, value: Callable[[np.ndarray], float], names: tuple[str, ...]) -> str | None:
+    """Why the point ``opt`` is not an attained maximum, or None when it is (or is not probed).
+
+    Where the supremum of the log-likelihood lies at infinity (perfect prediction or separation in a
+    hand-written binary model, a rate or a variance running to a limit), the optimiser stops once the
+    gradient and the curvature have both died away: the certificate holds numerically, and the
+    standard errors are astronomical. Such a point is recognised by the log-likelihood ``value``
+    failing to come down at :data:`ATTAINED_STEP` standard errors along the weakest direction of the
+    information, probed only where that standard error exceeds :data:`ATTAINED_SPREAD` times the
+    parameters' size (two evaluations; non-finite values count as coming down).
+
+    Example
+    -------
+    >>> import numpy as np, jax.numpy as jnp, hessstats as hs
+    >>> y, x = np.array([0.0, 0.0, 1.0, 1.0]), np.array([-2.0, -1.0, 1.0, 2.0])  # separated by x
+    >>> m = hs.Model(lambda p, d: d[0] * p["b"] * d[1] - jnp.logaddexp(0.0, p["b"] * d[1]), {"b": 0.0}, (y, x))
+    >>> opt = maximize(m, m.start)
+    >>> print(unattained(opt, lambda t: m.evaluate(t)[0], m.names).split(":")[0])
+    the maximum is not attained
+    """
+    if opt.eigen is None or not np.isfinite(opt.llf):
+        return None
+    scale = ATTAINED_SPREAD * max(1.0, float(np.linalg.norm(opt.theta)))
+    eigen = opt.eigen
+    positive = eigen.eigenvalues > 0
+    # trace(info^-1) bounds the weakest direction's variance from above: below scale^2, no probe
+    if np.sum(eigen.vectors[:, positive] ** 2 / eigen.eigenvalues[positive] / eigen.d[:, None] ** 2) <= scale ** 2:
+        return None
+    info = -(opt.hessian + opt.hessian.T) / 2.0
+    eigenvalues, vectors = np.linalg.eigh(info)
+    if not eigenvalues[0] > 0:
+        return None  # not identified: the identification check reports it
+    spread = 1.0 / math.sqrt(eigenvalues[0])
+    if not spread > scale:
+        return None
+    direction = vectors[:, 0]
+    floor = opt.llf - 1e-9 * _scale(opt.llf)
+    for sign in (1.0, -1.0):
+        try:
+            probe = float(value(opt.theta + sign * ATTAINED_STEP * spread * direction))
+        except (HessstatsError, FloatingPointError, OverflowError):
+            continue
+        if np.isfinite(probe) and probe >= floor:
+            loads = ", ".join(f"{n} ({sign * l:+.3f})" for n, l in sorted(zip(names, direction), key=lambda t: -abs(t[1]))
+                              if abs(l) >= 0.1)
+            return (f"the maximum is not attained: the log-likelihood is {probe:.6g} (at the estimates {opt.llf:.6g}) "
+                    f"{ATTAINED_STEP:g} standard errors ({ATTAINED_STEP * spread:.3g}) further along {loads}, so it keeps "
+                    "rising or stays flat in that direction and the estimates there diverge")
+    return None
+
+
+def certify(opt: Optimum, inverse: InverseInformation, nr_tol: float, names: tuple[str, ...],
+            value: Callable[[np.ndarray], float] | None = None) -> tuple[bool, str]:
     """Stata-style certificate: small scaled gradient and a negative definite Hessian; warn otherwise.
+    With the log-likelihood ``value``, also a maximum that is attained (:func:`unattained`).
 
     The certificate is the whole test: a point that passes it is converged even when the
     optimiser used up its iterations on the way (``opt.hit_maxiter``).
@@ -511,4 +579,13 @@ def certify(opt: Optimum, inverse: InverseInformation, nr_tol: float, names: tup
             f"and get NaN standard errors: {bad}",
             expected="a negative definite Hessian (every parameter identified by the data)",
             got="\n  ".join(groups), fix=fix), IdentificationWarning)
+    why = unattained(opt, value, names) if value is not None and not problems else None
+    if why is not None:
+        problems.append(why)
+        warn(message(
+            "not converged: the maximum is not attained", expected="a log-likelihood that comes down on every side "
+            "of the estimates", got=why, fix="the data may predict the outcome perfectly (separation), or a "
+            "parameter may run to the edge of its space (a variance to 0, a probability to 0 or 1): check the "
+            "data, drop or merge the variables named, or fix that parameter; these standard errors mean nothing"),
+            ConvergenceWarning)
     return (not problems), ("converged" if not problems else "; ".join(problems))

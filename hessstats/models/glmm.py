@@ -453,6 +453,10 @@ class GlmerModel(LaplaceModel):
         scale = self.sd_scale(theta)
         return [k for k, v in tr.items() if k.startswith("sd") and v < BOUNDARY_SD * scale]
 
+    def reports_boundary(self, theta: np.ndarray) -> bool:
+        """True when an SD is at the boundary (:meth:`boundary`): :meth:`fit` warns of it itself."""
+        return bool(self.boundary(theta))
+
     def transforms_at(self, theta: np.ndarray) -> dict[str, float]:
         params = self.params_tree(theta)
         with x64():  # numpy evaluates the traced transforms: no compile per transform and shape

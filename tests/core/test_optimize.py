@@ -196,3 +196,56 @@ def test_a_degenerate_information_raises_no_numpy_runtime_warnings():
     kinds = {type(w.message) for w in caught}
     assert not res.converged
     assert RuntimeWarning not in kinds and any(issubclass(k, hs.errors.ConvergenceWarning) for k in kinds)
+
+
+# ----------------------------------------------------------------------------- maxima that are not attained
+
+
+def _logit(p, d):
+    eta = d["X"] @ p["beta"]
+    return d["y"] * eta - jnp.logaddexp(0.0, eta)
+
+
+@pytest.mark.parametrize("case", ["complete", "quasi-complete"])
+def test_separated_hand_written_logit_is_not_converged(case):
+    """Reference: Albert & Anderson (1984): with (quasi-)complete separation the logit MLE does not
+    exist, so no finite point is a maximum. The optimiser stops where gradient and curvature have
+    died away (the certificate then holds numerically; the fit reported converged with SEs of 1e7
+    before); now converged is False, with a ConvergenceWarning naming the diverging direction."""
+    x = np.linspace(-2.0, 2.0, 40)
+    y = (x > 0).astype(float)
+    if case == "quasi-complete":
+        x = np.concatenate([x, [0.0, 0.0]])
+        y = np.concatenate([y, [0.0, 1.0]])
+        x[np.abs(x) < 0.2] = 0.0  # rows at x = 0 with both outcomes: the slope alone diverges
+    data = {"X": np.column_stack([np.ones_like(x), x]), "y": y}
+    with pytest.warns(ConvergenceWarning, match="the maximum is not attained") as caught:
+        res = hs.fit(_logit, {"beta": np.zeros(2)}, data, names={"beta": ["const", "x"]})
+    assert not res.converged and "not attained" in res.convergence_message
+    assert "x (" in str(caught[0].message)
+
+
+def test_poisson_rate_of_an_all_zero_group_is_not_converged():
+    """Reference: closed form: a group dummy whose outcomes are all 0 has log-likelihood increasing
+    in -b without bound (exp(a + b) -> 0): the maximum is not attained."""
+    g = np.repeat([0.0, 1.0], 10)
+    y = np.where(g == 1, 0.0, np.arange(20) % 4 + 1.0)
+
+    def poisson(p, d):
+        eta = p["a"] + p["b"] * d["g"]
+        return d["y"] * eta - jnp.exp(eta)
+
+    with pytest.warns(ConvergenceWarning, match="not attained"):
+        res = hs.fit(poisson, {"a": 0.0, "b": 0.0}, {"g": g, "y": y})
+    assert not res.converged
+
+
+def test_a_large_standard_error_of_a_genuine_maximum_is_not_flagged(recwarn):
+    """Reference: closed form: a normal mean with known sigma = 1e4 on three points has
+    se = 1e4 / sqrt(3) (far beyond 100 x |mu|, so the maximum is probed) and a quadratic
+    log-likelihood that is exactly 8 lower 4 standard errors away: converged, no warning."""
+    data = np.array([-1.0, 1.0, 0.5])
+    res = hs.fit(lambda p, d: -0.5 * ((d - p["mu"]) / 1e4) ** 2, {"mu": 0.0}, data)
+    assert res.converged
+    np.testing.assert_allclose(res.bse["mu"], 1e4 / np.sqrt(3.0), rtol=1e-10)
+    assert not [w for w in recwarn if issubclass(w.category, ConvergenceWarning)]

@@ -166,6 +166,7 @@ def test_boundary_sd_warns_and_has_a_profile_interval_from_zero():
     with pytest.warns(BoundaryWarning, match="boundary"):
         res = glmer("y ~ 1 + (1 | g)", df, family="gaussian").fit()
     np.testing.assert_allclose(res.params["Intercept"], y.mean(), rtol=1e-6)  # no group effect: OLS mean
+    assert res.converged  # lme4: converged, singular; the boundary is reported, not taken for divergence
     table = variance_components(res, profile=True)
     row = table.loc["sd(Intercept) | g"]
     assert bool(row["boundary"]) and row["profile_lower"] == 0.0 and 0.05 < row["profile_upper"] < 2.0
