@@ -323,7 +323,14 @@ def table(results: Sequence[FitResult], *, labels: Sequence[str] | None = None,
     for name in stats:
         index.append((STATISTICS[name], "stat"))
         rows.append([_stat(res, name, digits) for res in results])
+    failed = [not bool(getattr(res, "converged", True)) for res in results]
+    if any(failed):  # a fit that is not a certified maximum is marked in its column, whatever stats asks
+        index.append(("Converged", "stat"))
+        rows.append(["NO" if bad else "yes" for bad in failed])
     cells = pd.DataFrame(rows, index=pd.MultiIndex.from_tuples(index, names=["row", "part"]), columns=labels)
     marks = ["*" * (j + 1) for j in range(len(levels))]
     note = ", ".join(f"{m} p<{level:g}" for m, level in zip(marks, levels))
+    if any(failed):
+        columns = ", ".join(lab for lab, bad in zip(labels, failed) if bad)
+        note = "; ".join(filter(None, [note, f"not converged: {columns} (see res.convergence_message)"]))
     return ResultsTable(cells, note, len(levels))

@@ -17,7 +17,7 @@ import statsmodels.formula.api as smf
 from statsmodels.iolib.summary2 import summary_col
 
 import hessstats as hs
-from hessstats.errors import SpecificationError
+from hessstats.errors import ConvergenceWarning, SpecificationError
 from hessstats.inference.tables import Interval, ResultsTable, table
 
 SMALL, FULL = "GRADE ~ GPA", "GRADE ~ GPA + TUCE + PSI"
@@ -161,3 +161,19 @@ def test_to_html(rendered: ResultsTable):
     assert [r[1:] for r in body] == frame.to_numpy().tolist()
     assert parser.rows[-1] == [rendered.note]
     assert "small &amp; simple" in out and rendered._repr_html_() == out
+
+
+def test_a_fit_that_did_not_converge_is_marked_in_its_column(fits):
+    """A column whose fit is not a certified maximum (here maxiter=0 from zeros: its own certificate
+    fails) gets a 'Converged' row (NO) and a note naming it, in text, Markdown and LaTeX; tables of
+    converged fits have no such row."""
+    df = hs.datasets.load("spector")
+    with pytest.warns(ConvergenceWarning):
+        stopped = hs.logit("GRADE ~ GPA", df).fit(maxiter=0)
+    assert not stopped.converged
+    t = table([fits[0][0], stopped], labels=["ok", "stopped"])
+    frame = t.to_frame()
+    assert frame.loc[("Converged", "stat")].tolist() == ["yes", "NO"]
+    for text in (str(t), t.to_markdown(), t.to_latex()):
+        assert "not converged: stopped" in text
+    assert "Converged" not in str(table(fits[0]))
