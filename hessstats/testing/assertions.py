@@ -9,7 +9,9 @@ Conventions
 - NaN equals NaN only where *both* sides are NaN (an unidentified parameter that stays
   unidentified passes; one that becomes NaN, or stops being NaN, fails). ``inf`` equals ``inf`` of
   the same sign.
-- ``nobs`` is compared exactly unless a tolerance dict names ``"nobs"``.
+- ``nobs`` is compared exactly unless a tolerance dict names ``"nobs"``; so is ``converged`` (1 or 0)
+  where both sides know it (fit results and snapshots): a fit that stops being a certified maximum,
+  or becomes one, has drifted whatever its numbers.
 - Like Stata's ``storedresults compare`` (which exits with return code 9 on a difference), every
   expected value is checked *and* values present now but absent before are reported: missing and
   extra parameter names fail the comparison.
@@ -39,7 +41,9 @@ __all__ = ["assert_estimates_close", "compare_estimates", "drift_report", "load_
 
 DEFAULT_RTOL = 1e-7
 DEFAULT_ATOL = 0.0
-SCALARS = ("llf", "nobs")
+SCALARS = ("llf", "nobs", "converged")
+EXACT = ("nobs", "converged")
+"""Quantities compared exactly unless a tolerance dict names them."""
 _ALIASES = {"Coef.": "coef", "params": "coef", "Std.Err.": "std_err", "std err": "std_err", "bse": "std_err",
             "P>|z|": "p_value", "pvalues": "p_value", "tvalues": "z", "[0.025": "ci_lower", "0.975]": "ci_upper"}
 MAX_ROWS = 40
@@ -174,10 +178,10 @@ def _as_estimates(obj: Any, role: str) -> _Estimates:
     if isinstance(obj, (str, os.PathLike)):
         obj = load_snapshot(obj)
     if isinstance(obj, Snapshot):
-        return _Estimates(obj.summary_frame(), _scalars(obj.llf, obj.nobs), obj.cov_params(), False,
+        return _Estimates(obj.summary_frame(), _scalars(obj.llf, obj.nobs, obj.converged), obj.cov_params(), False,
                           f"snapshot {obj.path or ''}".strip(), obj.data_fingerprint)
     if isinstance(obj, FitResult):
-        return _Estimates(obj.summary_frame(), _scalars(obj.llf, obj.nobs), obj.cov_params(), False,
+        return _Estimates(obj.summary_frame(), _scalars(obj.llf, obj.nobs, obj.converged), obj.cov_params(), False,
                           "FitResult", data_fingerprint(obj.model.data))
     if isinstance(obj, pd.DataFrame):
         frame = obj.rename(columns=_ALIASES)
@@ -210,8 +214,8 @@ def _str_index(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _scalars(llf: Any, nobs: Any) -> dict[str, float]:
-    out = {}
+def _scalars(llf: Any, nobs: Any, converged: Any = None) -> dict[str, float]:
+    out = {} if converged is None else {"converged": float(bool(converged))}
     if llf is not None and np.ndim(llf) == 0:
         out["llf"] = float(llf)
     if nobs is not None and np.ndim(nobs) == 0:
@@ -243,9 +247,9 @@ def _resolve_tol(tol: float | dict, default: float, cols: list[str], label: str)
             raise SpecificationError(message(
                 f"{label} names quantities that are not compared: {unknown}", expected=f"keys among {cols}",
                 got=f"{label}={tol}", fix="fix the key names or add them to columns="))
-        values = {c: float(tol.get(c, 0.0 if c == "nobs" else default)) for c in cols}
+        values = {c: float(tol.get(c, 0.0 if c in EXACT else default)) for c in cols}
     else:
-        values = {c: 0.0 if c == "nobs" else float(tol) for c in cols}
+        values = {c: 0.0 if c in EXACT else float(tol) for c in cols}
     bad = {c: v for c, v in values.items() if not v >= 0}
     if bad:
         raise SpecificationError(message(

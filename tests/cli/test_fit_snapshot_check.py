@@ -92,7 +92,7 @@ def test_snapshot_then_check_ok(tmp_path, capsys):
     assert refit == {"data": {"dataset": "spector"}, "model": "logit", "formula": SPEC, "cov_type": "nonrobust",
                      "groups": None, "options": {}}
     code, out, _ = run(["check", str(snap)], capsys)
-    assert code == 0 and out.startswith(f"OK {snap}: 4 parameters (coef, std_err, llf, nobs)") and "same data" in out
+    assert code == 0 and out.startswith(f"OK {snap}: 4 parameters (coef, std_err, llf, nobs, converged)") and "same data" in out
 
 
 def test_check_detects_drift_in_data(tmp_path, csv_copy, capsys):

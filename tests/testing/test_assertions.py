@@ -7,6 +7,8 @@ side by side at the boundary with exactly representable binary fractions), and s
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,7 +17,7 @@ import statsmodels.formula.api as smf
 
 from hessstats import datasets, formula
 from hessstats.errors import SpecificationError
-from hessstats.testing import assert_estimates_close, compare_estimates
+from hessstats.testing import assert_estimates_close, compare_estimates, save_snapshot
 
 SPEC = "GRADE ~ GPA + TUCE + PSI"
 
@@ -150,3 +152,21 @@ def test_nobs_is_compared_exactly(logit_res, spector):
     fewer = formula.from_formula("logit", SPEC, spector.iloc[:-1]).fit()
     table = compare_estimates(fewer, logit_res, rtol=0.5, atol=1.0)
     assert table.set_index("quantity").loc["nobs", "status"] == "drift"
+
+
+def test_a_change_of_convergence_is_drift_even_with_equal_numbers(tmp_path):
+    """Reference: the results' own ``converged`` flags. The same estimates, one side no longer a
+    certified maximum: the comparison fails on ``converged`` (exactly, whatever rtol says), also
+    against a snapshot file; statsmodels results (no flag) are compared as before."""
+    res = formula.logit("GRADE ~ GPA + TUCE + PSI", datasets.load("spector")).fit()
+    stopped = dataclasses.replace(res, converged=False)
+    table = compare_estimates(stopped, res, rtol=1.0)
+    row = table[table["quantity"] == "converged"]
+    assert row["status"].tolist() == ["drift"] and row[["expected", "actual"]].to_numpy().tolist() == [[1.0, 0.0]]
+    assert (table[table["quantity"] != "converged"]["status"] == "ok").all()
+    path = save_snapshot(res, tmp_path / "s.json")
+    with pytest.raises(AssertionError, match="converged"):
+        assert_estimates_close(stopped, path, rtol={"coef": 1.0})
+    assert_estimates_close(res, path)
+    sm_res = smf.logit("GRADE ~ GPA + TUCE + PSI", datasets.load("spector")).fit(disp=0)
+    assert "converged" not in compare_estimates(res, sm_res, rtol=1e-6)["quantity"].tolist()
