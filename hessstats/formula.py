@@ -31,7 +31,7 @@ from hessstats.models.continuous import gamma_model, normal_model, tobit_model
 from hessstats.models.count import InflationLink, negbin_model, poisson_model, zinb_model, zip_model
 from hessstats.models.firth import FirthInformation, firth_logit_model
 from hessstats.models.genpoisson import genpoisson_model
-from hessstats.models.glm import GLMFamily, GLMLink, GLMScale, glm_model
+from hessstats.models.glm import CANONICAL, GLMFamily, GLMLink, GLMScale, glm_model
 from hessstats.models.heckman import heckman_model
 from hessstats.models.hurdle import ZeroLink, hurdle_negbin_model, hurdle_poisson_model
 from hessstats.models.nb1 import nb1_model
@@ -919,7 +919,7 @@ def glm(formula: str, data: pd.DataFrame, *, family: GLMFamily | str = "gaussian
     method = scale if isinstance(scale, (int, float)) and not isinstance(scale, bool) else GLMScale(scale).value
     return glm_model(y, X, family=fam, link=link, power=power, scale=scale, trials=extra["trials"],
                      failures=extra["failures"], offset=extra["offset"],
-                     description=describe("glm", formula, family=fam.value, link=None if link is None else GLMLink(link).value,
+                     description=describe("glm", formula, family=fam.value, link=(CANONICAL[fam] if link is None else GLMLink(link)).value,
                                           power=power, scale=method, trials=trials, failures=failures, offset=offset,
                                           missing=missing))
 

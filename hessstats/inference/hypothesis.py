@@ -210,14 +210,18 @@ def wald_terms(res: FitResult) -> pd.DataFrame:
 
 # ----------------------------------------------------------------------------- likelihood-ratio and score tests
 
-def lr_test(restricted: FitResult, full: FitResult, *, check_data: bool = True) -> TestResult:
+def lr_test(restricted: FitResult, full: FitResult, *, check_data: bool = True, force: bool = False) -> TestResult:
     """Likelihood-ratio test of a restricted fit against the full fit that nests it.
 
     ``statistic = 2 (llf_full - llf_restricted)``, chi-squared with
     ``df = k_full - k_restricted``. Refuses (``SpecificationError``) when ``df <= 0``, when the
     restricted fit has the higher log-likelihood (not nested, or a fit did not converge), when the
     numbers of observations differ, or (``check_data=True``) when a data array present in both
-    models under the same name and shape holds different values.
+    models under the same name and shape holds different values. Like Stata's ``lrtest``, it also
+    refuses, unless ``force=True``, fits of different built-in models (logit against probit; a
+    GLM family or link against another) and fits whose likelihood is not one the test can use:
+    probability weights (a pseudo-likelihood) or a sandwich covariance (``robust``, ``HC*``,
+    ``cluster``, ``hac``, ``survey``: the Wald test ``res.wald_test`` uses that covariance).
 
     Parameters
     ----------
@@ -227,6 +231,10 @@ def lr_test(restricted: FitResult, full: FitResult, *, check_data: bool = True) 
         The fit of the full model.
     check_data : bool
         Refuse when a data array shared by name and shape differs between the two models.
+    force : bool
+        Test even across built-in models and with probability weights or sandwich covariances
+        (Stata's ``lrtest, force``), e.g. Poisson against NB2, whose boundary case alpha = 0 halves
+        the p-value (chi-bar-squared).
 
     Returns
     -------
@@ -253,6 +261,8 @@ def lr_test(restricted: FitResult, full: FitResult, *, check_data: bool = True) 
     elif check_data and _differing_data(restricted.model.data, full.model.data):
         problem = (f"data arrays {_differing_data(restricted.model.data, full.model.data)} differ between the fits",
                    "fit both models on the same data, or pass check_data=False if that is intended")
+    elif not force:
+        problem = _invalid_lr(restricted, full)
     stat = 2.0 * (full.llf - restricted.llf)
     if problem is None and stat < -1e-8 * max(1.0, abs(full.llf)):
         problem = (f"the restricted model fits better (llf {restricted.llf:.10g} > {full.llf:.10g})",
@@ -264,6 +274,40 @@ def lr_test(restricted: FitResult, full: FitResult, *, check_data: bool = True) 
     if not (restricted.converged and full.converged):
         warn("likelihood-ratio test between fits that did not both converge", ConvergenceWarning)
     return _chi2("LR", max(stat, 0.0), df)
+
+
+SANDWICH_COV_TYPES = frozenset({"robust", "HC0", "HC1", "HC2", "HC3", "cluster", "hac", "survey"})
+"""Covariance types after which :func:`lr_test` refuses without ``force`` (as Stata's ``lrtest``)."""
+_SAME_MODEL_KEYS = ("family", "link", "power", "distr")
+
+
+def _command(res: FitResult) -> str | None:
+    """The built-in model a fit comes from (its description's ``model``, restrictions removed)."""
+    name = (getattr(res.model, "description", None) or {}).get("model")
+    return str(name).split(" with ")[0] if name else None
+
+
+def _invalid_lr(restricted: FitResult, full: FitResult) -> tuple[str, str] | None:
+    """Why a likelihood-ratio test of these fits would be invalid (Stata ``lrtest``'s refusals), or None."""
+    a, b = _command(restricted), _command(full)
+    if a is not None and b is not None and a != b:
+        return (f"the fits come from different models ({a} restricted, {b} full)",
+                "fit the same model with and without the restriction; force=True tests anyway")
+    da, db = restricted.model.description, full.model.description
+    for key in _SAME_MODEL_KEYS:
+        if key in da and key in db and da[key] != db[key]:
+            return (f"the fits differ in {key} ({da[key]!r} restricted, {db[key]!r} full)",
+                    f"use the same {key} in both fits; force=True tests anyway")
+    for res, role in ((restricted, "restricted"), (full, "full")):
+        kind = getattr(getattr(res.model, "weight_type", None), "value", None)
+        if kind == "probability":
+            return (f"the {role} fit has probability weights: its log-likelihood is a pseudo-likelihood, whose "
+                    "ratio is not chi-squared", "test with res.wald_test(...) (Stata's lrtest refuses after pweights)")
+        if res.cov_type in SANDWICH_COV_TYPES:
+            return (f"the {role} fit uses cov_type={res.cov_type!r}, a sandwich covariance: the likelihood-ratio test "
+                    "assumes the likelihood is correct", "test with res.wald_test(...), which uses that covariance, or "
+                    "force=True (Stata's lrtest refuses after robust or cluster VCEs)")
+    return None
 
 
 def _differing_data(a: Any, b: Any) -> list[str]:

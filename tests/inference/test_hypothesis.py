@@ -9,6 +9,7 @@ Jacobian for numpy functions, exact to rounding: 1e-10); closed forms for the ii
 
 from __future__ import annotations
 
+import re
 import runpy
 from pathlib import Path
 
@@ -254,3 +255,47 @@ def test_whole_term_errors_and_multi_equation_terms():
     assert table["df"].tolist() == [6, 6, 6]
     by_hand = mn.wald_test([f"{c}:age = 0" for c in range(1, 7)])
     np.testing.assert_allclose(table.loc["age", "statistic"], by_hand.statistic, rtol=1e-12)
+
+
+# ----------------------------------------------------------------------------- LR tests Stata's lrtest refuses
+
+
+@pytest.fixture(scope="module")
+def spector_frame():
+    return hs.datasets.load("spector")
+
+
+@pytest.mark.parametrize(("restricted", "full", "needle"), [
+    (lambda d: hs.probit("GRADE ~ GPA", d).fit(), lambda d: hs.logit("GRADE ~ GPA + PSI", d).fit(),
+     "different models (probit restricted, logit full)"),
+    (lambda d: hs.glm("GRADE ~ GPA", d, family="binomial", link="probit").fit(),
+     lambda d: hs.glm("GRADE ~ GPA + PSI", d, family="binomial").fit(), "differ in link"),
+    (lambda d: hs.logit("GRADE ~ GPA", d, weights=np.full(32, 2.0), weight_type="probability").fit(),
+     lambda d: hs.logit("GRADE ~ GPA + PSI", d, weights=np.full(32, 2.0), weight_type="probability").fit(),
+     "probability weights"),
+    (lambda d: hs.logit("GRADE ~ GPA", d).fit(cov_type="cluster", groups=np.arange(32) % 8),
+     lambda d: hs.logit("GRADE ~ GPA + PSI", d).fit(cov_type="cluster", groups=np.arange(32) % 8), "sandwich covariance"),
+])
+def test_lr_test_refuses_what_stata_lrtest_refuses(spector_frame, restricted, full, needle):
+    """Reference: Stata [R] lrtest, option force: the test is refused for fits of different estimation
+    commands and after pweights or robust/cluster VCEs (a pseudo-likelihood, or a likelihood the user
+    does not trust); force=True computes 2 (llf_full - llf_restricted) all the same (closed form)."""
+    r, f = restricted(spector_frame), full(spector_frame)
+    with pytest.raises(SpecificationError, match=re.escape(needle)):
+        hs.lr_test(r, f)
+    forced = hs.lr_test(r, f, force=True)
+    np.testing.assert_allclose(forced.statistic, 2.0 * (f.llf - r.llf), rtol=1e-12)
+
+
+def test_lr_test_of_one_model_is_statsmodels_llr(spector_frame):
+    spector = spector_frame
+    """Reference: statsmodels Logit (live): the LR statistic of GRADE ~ GPA within GRADE ~ GPA + PSI is
+    2 (llf_full - llf_restricted) of statsmodels' fits; a GLM with its canonical link named or left
+    to the default is the same model (not refused)."""
+    small = sm.Logit(spector["GRADE"], sm.add_constant(spector[["GPA"]])).fit(disp=0)
+    large = sm.Logit(spector["GRADE"], sm.add_constant(spector[["GPA", "PSI"]])).fit(disp=0)
+    test = hs.lr_test(hs.logit("GRADE ~ GPA", spector).fit(), hs.logit("GRADE ~ GPA + PSI", spector).fit())
+    np.testing.assert_allclose(test.statistic, 2.0 * (large.llf - small.llf), rtol=1e-8)
+    glm = hs.lr_test(hs.glm("GRADE ~ GPA", spector, family="binomial", link="logit").fit(),
+                     hs.glm("GRADE ~ GPA + PSI", spector, family="binomial").fit())
+    np.testing.assert_allclose(glm.statistic, test.statistic, rtol=1e-8)
