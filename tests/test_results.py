@@ -11,6 +11,7 @@ frozen fields; the summary columns; a non-converged result's text.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ import scipy.stats
 from catalogue import BY_NAME, logit_ll
 
 import hessstats as hs
-from hessstats.errors import ConvergenceWarning
+from hessstats.errors import ConvergenceWarning, HessstatsError
 
 LOGIT = BY_NAME["logit_spector"]
 
@@ -114,3 +115,33 @@ def test_editing_a_returned_series_does_not_change_the_result():
     edited = res.params
     edited.iloc[0] = 99.0
     np.testing.assert_array_equal(res.params.to_numpy(), before)
+
+
+def test_inference_on_a_fit_that_did_not_converge_warns():
+    """Reference: the result's own converged flag. Every inference computed from a fit that is not a
+    certified maximum (here maxiter=0: the start values) warns that it inherits the problem; the same
+    calls on the converged fit are silent."""
+    df = hs.datasets.load("spector")
+    model = hs.logit("GRADE ~ GPA + C(PSI)", df)
+    with pytest.warns(ConvergenceWarning):
+        stopped = model.fit(maxiter=0)
+    good = model.fit()
+    calls = {
+        "delta-method standard errors": lambda r: r.delta("GPA / 2"),
+        "a Wald test": lambda r: r.wald_test("GPA = 0"),
+        "term-wise Wald tests": lambda r: r.wald_terms(),
+        "marginal effects": lambda r: r.margins(),
+        "predictions with standard errors": lambda r: r.get_prediction(df.head(3)),
+        "profile-likelihood intervals": lambda r: r.profile_ci(["GPA"]),
+    }
+    for what, call in calls.items():
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                call(stopped)
+            except HessstatsError:  # some cannot be computed at all there; the warning came first
+                pass
+        assert any(f"{what} of a fit that did not converge" in str(w.message) for w in caught), what
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ConvergenceWarning)
+            call(good)

@@ -478,6 +478,11 @@ ATTAINED_STEP = 4.0
 quadratic maximum is lower there by ``ATTAINED_STEP**2 / 2 = 8`` log-likelihood units."""
 
 
+NOT_IDENTIFIED = "the information matrix is not positive definite"
+"""How a fit's ``convergence_message`` states an identification problem (NaN standard errors for the
+unidentified parameters; inference on the identified ones stays valid)."""
+
+
 def unattained(opt: Optimum, value: Callable[[np.ndarray], float], names: tuple[str, ...]) -> str | None:
     """Why the point ``opt`` is not an attained maximum, or None when it is (or is not probed).
 
@@ -568,7 +573,7 @@ def certify(opt: Optimum, inverse: InverseInformation, nr_tol: float, names: tup
             loads = ", ".join(f"{p} ({l:+.3f})" for p, l in zip(frame["parameter"], frame["loading"]))
             groups.append(f"eigenvalue {eig:.3g} [{frame['problem'].iloc[0]}]: {loads}")
         bad = [n for n, b in zip(names, inverse.bad) if b]
-        problems.append(f"the information matrix is not positive definite; NaN standard errors for {bad}")
+        problems.append(f"{NOT_IDENTIFIED}; NaN standard errors for {bad}")
         fix = "drop or combine the collinear parameters, fix one of them, or reparametrise; inspect res.identification"
         if opt.nonfinite:
             fix += (f". The optimiser also met points where the log-likelihood is not finite ({opt.nonfinite}): "

@@ -28,7 +28,8 @@ from hessstats._checks import check_alpha
 from hessstats._config import float64
 from hessstats.core import interpret
 from hessstats.core.expression import parse_over_names
-from hessstats.errors import SpecificationError, message
+from hessstats.core.optimize import NOT_IDENTIFIED
+from hessstats.errors import ConvergenceWarning, SpecificationError, message, warn
 
 if TYPE_CHECKING:
     from hessstats.results import FitResult
@@ -144,6 +145,28 @@ def sandwich(jac: np.ndarray, cov: np.ndarray) -> np.ndarray:
     return out
 
 
+def warn_unconverged(res: FitResult, what: str) -> None:
+    """A :class:`~hessstats.errors.ConvergenceWarning` when ``res`` is not a certified maximum: ``what``
+    (standard errors, tests, intervals, margins, predictions) is then computed where the optimiser
+    stopped, and inherits its problem.
+
+    Example
+    -------
+    >>> import warnings, numpy as np, hessstats as hs
+    >>> res = hs.fit(lambda p, d: -(d - p["mu"]) ** 2, {"mu": 0.0}, np.array([1.0, 3.0]))
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("error")
+    ...     warn_unconverged(res, "delta-method SEs")   # converged: silent
+    """
+    problems = [p for p in str(getattr(res, "convergence_message", "")).split("; ")
+                if not p.startswith(NOT_IDENTIFIED) and not p.startswith("NaN standard errors")]
+    if not bool(getattr(res, "converged", True)) and problems:  # unidentified alone: NaN confines it
+        why = problems[0]
+        warn(message(f"{what} of a fit that did not converge", expected="a certified maximum (res.converged)",
+                     got=why[:400], fix="fix the fit first (res.convergence_message says what failed): these numbers "
+                     "are computed where the optimiser stopped"), ConvergenceWarning)
+
+
 def _flat(fn: Callable | str | Sequence[str], res: FitResult, what: str) -> tuple[Callable, bool]:
     """``fn`` of the params pytree as a function of the flat vector (output raveled), and whether
     its output is a scalar. The output is checked: float, 0-d or 1-d. Text (one expression, or a
@@ -245,6 +268,7 @@ def delta(res: FitResult, fn: Callable, names: Any = None, alpha: float = 0.05) 
     exp(mu)    7.3891   5.2249
     """
     check_alpha(alpha)
+    warn_unconverged(res, "delta-method standard errors")
     value, _, cov, scalar = delta_values(res, fn)
     return wald_frame(value, cov, _names(names, fn, value.size, scalar), alpha, inference_df(res))
 
@@ -270,6 +294,7 @@ def transformed(res: FitResult, alpha: float = 0.05) -> pd.DataFrame:
         raise SpecificationError(message(
             "this model declares no transforms", expected="hs.fit(..., transforms={'sigma': fn})",
             got="no transforms", fix="declare transforms when fitting, or use res.delta(fn)"))
+    warn_unconverged(res, "transformed parameters")
     values, jacs, labels = [], [], []
     for name, fn in transforms.items():
         value, jac, _, scalar = delta_values(res, fn, what=f"transform {name!r}")

@@ -19,7 +19,7 @@ import scipy  # its submodules (linalg, special, stats, optimize, sparse) load o
 from hessstats._config import float64
 from hessstats.core.scores import score_meat
 from hessstats.errors import ConvergenceWarning, CovarianceError, SpecificationError, message, warn
-from hessstats.inference.delta import delta_values, sandwich
+from hessstats.inference.delta import delta_values, sandwich, warn_unconverged
 from hessstats.inference.restrictions import parse_constraints
 
 if TYPE_CHECKING:
@@ -90,6 +90,11 @@ def wald_test(res: FitResult, R: Any, q: Any = None) -> TestResult:
     >>> wald_test(res, "mu = 0")
     <Wald test: statistic=8, df=1, p_value=0.00467773>
     """
+    warn_unconverged(res, "a Wald test")
+    return _wald(res, R, q)
+
+
+def _wald(res: FitResult, R: Any, q: Any = None) -> TestResult:
     k = len(res.theta)
     if isinstance(R, str) and q is None:
         R = _whole_terms(res, R)
@@ -200,9 +205,10 @@ def wald_terms(res: FitResult) -> pd.DataFrame:
             "term-wise tests need a formula model", expected="a model built from a formula (hs.logit('y ~ ...', df))",
             got=f"model {res.model.description.get('model', 'custom')!r} without a formula design",
             fix="use res.wald_test('a = b = 0') for groups of parameters"))
+    warn_unconverged(res, "term-wise Wald tests")
     rows = []
     for term, params in terms.items():
-        test = wald_test(res, [f"{p} = 0" for p in params])
+        test = _wald(res, [f"{p} = 0" for p in params])
         rows.append((term, test.statistic, test.df, test.p_value))
     frame = pd.DataFrame(rows, columns=["term", "statistic", "df", "p_value"]).set_index("term")
     return frame

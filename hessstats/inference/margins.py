@@ -63,7 +63,7 @@ from hessstats._config import float64
 from hessstats.core.compilation import TRACES, Program, call_kernel
 from hessstats.core.engine import case_weights
 from hessstats.errors import SpecificationError, message
-from hessstats.inference.delta import inference_df, sandwich, wald_frame
+from hessstats.inference.delta import inference_df, sandwich, wald_frame, warn_unconverged
 from hessstats.inference.prediction import Predictor, Which
 from hessstats.rows.leaves import map_row_leaves
 
@@ -388,6 +388,7 @@ def margins(res: FitResult, predict: Any = None, variables: Any = None, *, at: A
     >>> bool(np.isclose(me.loc["x", "coef"], res.params.iloc[0] * y.mean()))
     True
     """
+    warn_unconverged(res, "marginal effects")
     check_alpha(alpha)
     at = _at(at, kind)
     contrast = Contrast(contrast)

@@ -32,7 +32,7 @@ from hessstats._checks import check_alpha
 from hessstats._config import float64, x64
 from hessstats.core import interpret
 from hessstats.errors import DataError, SpecificationError, message
-from hessstats.inference.delta import sandwich, standard_errors
+from hessstats.inference.delta import sandwich, standard_errors, warn_unconverged
 
 if TYPE_CHECKING:
     from hessstats.results import FitResult
@@ -310,6 +310,7 @@ def get_prediction(res: FitResult, new_data: Any = None, which: Any = None, *, a
     0       3.4376  0.0213    3.3961    3.4795
     1       1.8916  0.0233    1.8466    1.9378
     """
+    warn_unconverged(res, "predictions with standard errors")
     q = scipy.special.ndtri(1 - check_alpha(alpha) / 2)
     predictor = predictor_of(res, predict)
     which, quantity = predictor.quantity(which)

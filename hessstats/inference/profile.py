@@ -27,6 +27,7 @@ from hessstats._config import float64
 from hessstats._progress import progress as progress_bar
 from hessstats.core.optimize import maximize
 from hessstats.errors import SpecificationError
+from hessstats.inference.delta import warn_unconverged
 
 if TYPE_CHECKING:
     from hessstats.model import Model
@@ -128,6 +129,7 @@ def profile_ci(res: FitResult, names: Any = None, alpha: float = 0.05, *, max_st
     parameter                                           
     mu          2.0         0.3812         3.6188     ok
     """
+    warn_unconverged(res, "profile-likelihood intervals")
     check_alpha(alpha)
     max_steps = check_positive(max_steps, "max_steps")
     selected = list(res.names) if names is None else ([names] if isinstance(names, str) else list(names))
