@@ -693,7 +693,8 @@ class FitResult:
             ("Model", str(desc.get("model", getattr(self.model.loglike, "__name__", "custom")))),
             *([("Formula", str(desc["formula"]))] if desc.get("formula") else []),
             ("Observations", str(self.nobs)),
-            ("Log-likelihood", f"{self.llf:.6g}"),
+            ("Log pseudolikelihood" if getattr(self.weight_type, "value", None) == "probability" else "Log-likelihood",
+             f"{self.llf:.6g}"),
             ("AIC / BIC", f"{self.aic:.6g} / {self.bic:.6g}"),
             ("Covariance", cov),
             *([("Weights", f"{self.weight_type.value} ({self.weight_type.stata})")] if self.weight_type is not None else []),
@@ -702,7 +703,9 @@ class FitResult:
         ]
 
     def __str__(self) -> str:
-        head = "\n".join(f"{k + ':':<16}{v}" for k, v in self._header())
+        rows = self._header()
+        width = max(16, max(len(k) for k, _ in rows) + 2)
+        head = "\n".join(f"{k + ':':<{width}}{v}" for k, v in rows)
         table = self.summary_frame().to_string(float_format=lambda v: f"{v:.6g}")
         tail = "" if self.converged else f"\nWARNING: {self.convergence_message}"
         return f"{head}\n{table}{tail}"

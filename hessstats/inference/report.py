@@ -131,8 +131,8 @@ def header(res: FitResult) -> tuple[tuple[str, str], ...]:
         rows.append(("Df resid", format_number(res.df_resid)))
     else:
         rows.append(("Df model / resid", f"{format_number(res.df_model)} / {format_number(res.df_resid)}"))
-    rows.append(("Log-likelihood", format_number(res.llf)))
     pseudo = getattr(getattr(res, "weight_type", None), "value", None) == "probability"  # no LR test (Stata)
+    rows.append(("Log pseudolikelihood" if pseudo else "Log-likelihood", format_number(res.llf)))  # Stata's label
     if not pseudo and not math.isnan(res.llnull):
         rows.append(("LL-null", format_number(res.llnull)))
         rows.append(("LR chi2 (df, p)", f"{format_number(res.llr)} ({format_number(res.df_model)}, "

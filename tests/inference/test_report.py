@@ -130,3 +130,14 @@ def test_summary_warns_when_not_converged():
     s = res.summary()
     assert dict(s.header)["Converged"].startswith("NO")
     assert "WARNING: the optimiser stopped after 0 iterations" in str(s) and "<b>Warning:</b>" in s._repr_html_()
+
+
+def test_probability_weights_label_a_pseudolikelihood():
+    """Reference: Stata's logit output after pweights labels the value 'Log pseudolikelihood' (and
+    reports no LR chi2); unweighted fits keep 'Log-likelihood'."""
+    df = hs.datasets.load("spector")
+    weighted = hs.logit("GRADE ~ GPA", df, weights=np.linspace(1.0, 3.0, 32), weight_type="probability").fit()
+    for text in (str(weighted.summary()), str(weighted)):
+        assert "Log pseudolikelihood:" in text and "Log-likelihood" not in text and "LR chi2" not in text
+    plain = hs.logit("GRADE ~ GPA", df).fit()
+    assert "Log-likelihood:" in str(plain.summary()) and "pseudolikelihood" not in str(plain)
