@@ -328,7 +328,8 @@ def _differing_data(a: Any, b: Any) -> list[str]:
 
 
 @float64
-def score_test(restricted: FitResult, full_model: Model, params: Any = None, *, information: str = "observed") -> TestResult:
+def score_test(restricted: FitResult, full_model: Model, params: Any = None, *, information: str = "observed",
+               check_data: bool = True) -> TestResult:
     """Score (Lagrange multiplier) test: the full model's score at the restricted estimate.
 
     ``LM = g' I^-1 g`` with ``g`` the gradient of the full model's log-likelihood at the
@@ -336,7 +337,11 @@ def score_test(restricted: FitResult, full_model: Model, params: Any = None, *, 
     statsmodels' ``score_test(observed=True)``), ``"expected"`` (``full_model.expected_information``)
     or ``"opg"`` (``S'S``). ``df = k_full - k_restricted``. ``params`` is the full model's
     parameter pytree at the restricted estimate; by default it is built by name: parameters of
-    the restricted fit keep their estimates, the others are 0 (the usual null "extra terms = 0").
+    the restricted fit keep their estimates, the others are 0 (the usual null "extra terms = 0"),
+    and every parameter of the restricted fit must be a parameter of the full model. Refuses
+    (``SpecificationError``) different numbers of observations, (``check_data=True``) a data array
+    present in both models under the same name and shape with different values, and probability
+    weights (a pseudo-likelihood, whose score test needs a sandwich: use ``res.wald_test``).
 
     Parameters
     ----------
@@ -348,6 +353,8 @@ def score_test(restricted: FitResult, full_model: Model, params: Any = None, *, 
         The full model's parameters at the restricted estimate (default: built by name, as above).
     information : {"observed", "expected", "opg"}
         The information in ``g' I^-1 g``.
+    check_data : bool
+        Refuse when a data array shared by name and shape differs between the fit and the model.
 
     Returns
     -------
@@ -370,6 +377,20 @@ def score_test(restricted: FitResult, full_model: Model, params: Any = None, *, 
             expected="k_full > k_restricted and equal nobs",
             got=f"k {restricted.k_params} vs {full_model.k_params}, nobs {restricted.nobs} vs {full_model.nobs}",
             fix="pass (restricted result, full Model)"))
+    differing = _differing_data(restricted.model.data, full_model.data) if check_data else []
+    weighted = [m for m in (restricted.model, full_model)
+                if getattr(getattr(m, "weight_type", None), "value", None) == "probability"]
+    unknown = [n for n in restricted.names if n not in full_model.names] if params is None else []
+    if differing or weighted or unknown:
+        got = (f"data arrays {differing} differ between the fit and the model" if differing else
+               "probability weights: the log-likelihood is a pseudo-likelihood" if weighted else
+               f"restricted parameters {unknown} are not parameters of the full model")
+        fix = ("fit and build both on the same data, or pass check_data=False if that is intended" if differing else
+               "test with res.wald_test(...), which uses the sandwich covariance" if weighted else
+               "name the parameters alike in both models, or pass params= (the full model's parameters)")
+        raise SpecificationError(message("the score test needs a restricted fit nested in the full model, on the "
+                                         "same data", expected="the same data, an ordinary likelihood, nested "
+                                         "parameter names", got=got, fix=fix))
     if params is None:
         known = dict(zip(restricted.names, restricted.theta))
         theta = np.array([known.get(name, 0.0) for name in full_model.names])

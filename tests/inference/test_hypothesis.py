@@ -299,3 +299,29 @@ def test_lr_test_of_one_model_is_statsmodels_llr(spector_frame):
     glm = hs.lr_test(hs.glm("GRADE ~ GPA", spector, family="binomial", link="logit").fit(),
                      hs.glm("GRADE ~ GPA + PSI", spector, family="binomial").fit())
     np.testing.assert_allclose(glm.statistic, test.statistic, rtol=1e-8)
+
+
+def test_score_test_refuses_other_data_unknown_names_and_pweights(spector_frame):
+    """Reference: statsmodels Logit score and Hessian (live) at the restricted estimate for the valid
+    case, LM = g'(-H)^-1 g: GRADE ~ GPA within GRADE ~ GPA + PSI (observed information). Refused: a restricted fit on other data of the same
+    size (once silently tested), a restricted parameter the full model does not have (once silently
+    dropped), probability weights (a pseudo-likelihood)."""
+    d = spector_frame
+    full_model = hs.logit("GRADE ~ GPA + PSI", d)
+    restricted = hs.logit("GRADE ~ GPA", d).fit()
+    ours = hs.score_test(restricted, full_model)
+    X = sm.add_constant(d[["GPA", "PSI"]])
+    small = sm.Logit(d["GRADE"], sm.add_constant(d[["GPA"]])).fit(disp=0)
+    at = np.r_[small.params.to_numpy(), 0.0]
+    g, H = sm.Logit(d["GRADE"], X).score(at), sm.Logit(d["GRADE"], X).hessian(at)
+    np.testing.assert_allclose(ours.statistic, g @ np.linalg.solve(-H, g), rtol=1e-8)
+    other = hs.logit("GRADE ~ GPA", d.assign(GRADE=d["GRADE"][::-1].to_numpy())).fit()
+    with pytest.raises(SpecificationError, match="differ between the fit and the model"):
+        hs.score_test(other, full_model)
+    renamed = hs.logit("GRADE ~ TUCE", d).fit()
+    with pytest.raises(SpecificationError, match=re.escape("restricted parameters ['TUCE']")):
+        hs.score_test(renamed, full_model)
+    w = np.linspace(1.0, 2.0, 32)
+    with pytest.raises(SpecificationError, match="probability weights"):
+        hs.score_test(hs.logit("GRADE ~ GPA", d, weights=w, weight_type="probability").fit(),
+                      hs.logit("GRADE ~ GPA + PSI", d, weights=w, weight_type="probability"))
