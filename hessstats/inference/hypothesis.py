@@ -91,10 +91,20 @@ def wald_test(res: FitResult, R: Any, q: Any = None) -> TestResult:
     <Wald test: statistic=8, df=1, p_value=0.00467773>
     """
     warn_unconverged(res, "a Wald test")
-    return _wald(res, R, q)
+    return wald_statistic(res, R, q)
 
 
-def _wald(res: FitResult, R: Any, q: Any = None) -> TestResult:
+def wald_statistic(res: FitResult, R: Any, q: Any = None) -> TestResult:
+    """:func:`wald_test` without its warning for a fit that did not converge (for callers that
+    report convergence themselves: term-wise tests, the summary header).
+
+    Example
+    -------
+    >>> import numpy as np, hessstats as hs
+    >>> res = hs.fit(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, np.array([1.0, 3.0]))
+    >>> wald_statistic(res, np.eye(1)).df
+    1
+    """
     k = len(res.theta)
     if isinstance(R, str) and q is None:
         R = _whole_terms(res, R)
@@ -208,7 +218,7 @@ def wald_terms(res: FitResult) -> pd.DataFrame:
     warn_unconverged(res, "term-wise Wald tests")
     rows = []
     for term, params in terms.items():
-        test = _wald(res, [f"{p} = 0" for p in params])
+        test = wald_statistic(res, [f"{p} = 0" for p in params])
         rows.append((term, test.statistic, test.df, test.p_value))
     frame = pd.DataFrame(rows, columns=["term", "statistic", "df", "p_value"]).set_index("term")
     return frame

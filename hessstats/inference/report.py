@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from hessstats.inference.hypothesis import SANDWICH_COV_TYPES, wald_statistic
+
 if TYPE_CHECKING:
     from hessstats.results import FitResult
 
@@ -133,7 +135,14 @@ def header(res: FitResult) -> tuple[tuple[str, str], ...]:
         rows.append(("Df model / resid", f"{format_number(res.df_model)} / {format_number(res.df_resid)}"))
     pseudo = getattr(getattr(res, "weight_type", None), "value", None) == "probability"  # no LR test (Stata)
     rows.append(("Log pseudolikelihood" if pseudo else "Log-likelihood", format_number(res.llf)))  # Stata's label
-    if not pseudo and not math.isnan(res.llnull):
+    null = res.model.defaults.null
+    if (pseudo or res.cov_type in SANDWICH_COV_TYPES) and null:  # Stata: a Wald test with that covariance
+        positions = res.model.spec.positions(list(null))
+        R = np.zeros((len(positions), len(res.theta)))
+        R[np.arange(len(positions)), positions] = 1.0
+        test = wald_statistic(res, R, np.array([float(v) for v in null.values()]))
+        rows.append(("Wald chi2 (df, p)", f"{format_number(test.statistic)} ({test.df}, {format_pvalue(test.p_value)})"))
+    elif not pseudo and not math.isnan(res.llnull):
         rows.append(("LL-null", format_number(res.llnull)))
         rows.append(("LR chi2 (df, p)", f"{format_number(res.llr)} ({format_number(res.df_model)}, "
                                          f"{format_pvalue(res.llr_pvalue)})"))

@@ -141,3 +141,21 @@ def test_probability_weights_label_a_pseudolikelihood():
         assert "Log pseudolikelihood:" in text and "Log-likelihood" not in text and "LR chi2" not in text
     plain = hs.logit("GRADE ~ GPA", df).fit()
     assert "Log-likelihood:" in str(plain.summary()) and "pseudolikelihood" not in str(plain)
+
+
+def test_sandwich_covariances_report_a_wald_chi2_of_the_slopes():
+    """Reference: Stata's logit header after vce(robust) (and pweights) reports 'Wald chi2' of the
+    slopes with that covariance, not the LR chi2 (which hs.lr_test refuses there). Recomputed from
+    statsmodels' HC0 covariance (live) times Stata's n/(n-1): chi2 = b' (V_HC0 n/(n-1))^-1 b."""
+    df = hs.datasets.load("spector")
+    res = hs.logit("GRADE ~ GPA + TUCE + PSI", df).fit(cov_type="robust")
+    head = dict(res.summary().header)
+    assert "LR chi2 (df, p)" not in head and "LL-null" not in head
+    sm_res = smf.logit("GRADE ~ GPA + TUCE + PSI", df).fit(disp=0, cov_type="HC0")
+    slopes = ["GPA", "TUCE", "PSI"]
+    b, V = sm_res.params[slopes].to_numpy(), sm_res.cov_params().loc[slopes, slopes].to_numpy() * 32 / 31
+    stat = float(b @ np.linalg.solve(V, b))
+    shown, rest = head["Wald chi2 (df, p)"].split(" ", 1)
+    np.testing.assert_allclose(float(shown), stat, rtol=1e-5)  # shown to 6 significant digits
+    assert rest.startswith("(3, ")
+    assert "LR chi2 (df, p)" in dict(hs.logit("GRADE ~ GPA + TUCE + PSI", df).fit().summary().header)
