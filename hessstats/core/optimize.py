@@ -519,19 +519,31 @@ def unattained(opt: Optimum, value: Callable[[np.ndarray], float], names: tuple[
     if not spread > scale:
         return None
     direction = vectors[:, 0]
-    floor = opt.llf - 1e-9 * _scale(opt.llf)
+    near = min(ATTAINED_STEP * spread, scale / ATTAINED_SPREAD)  # max(1, |theta|): where the far point is not finite
     for sign in (1.0, -1.0):
-        try:
-            probe = float(value(opt.theta + sign * ATTAINED_STEP * spread * direction))
-        except (HessstatsError, FloatingPointError, OverflowError):
-            continue
-        if np.isfinite(probe) and probe >= floor:
-            loads = ", ".join(f"{n} ({sign * l:+.3f})" for n, l in sorted(zip(names, direction), key=lambda t: -abs(t[1]))
-                              if abs(l) >= 0.1)
-            return (f"the maximum is not attained: the log-likelihood is {probe:.6g} (at the estimates {opt.llf:.6g}) "
-                    f"{ATTAINED_STEP:g} standard errors ({ATTAINED_STEP * spread:.3g}) further along {loads}, so it keeps "
-                    "rising or stays flat in that direction and the estimates there diverge")
+        for step, drop in ((ATTAINED_STEP * spread, 0.0), (near, 0.1 * near ** 2 / (2.0 * spread ** 2))):
+            probe = _probe(value, opt.theta + sign * step * direction)
+            if probe is None:
+                continue  # not finite there: a wall, or a parameter beyond its range (try nearer)
+            if drop and drop <= 1e-12 * _scale(opt.llf):
+                break  # the quadratic model's drop is below what the values resolve: no conclusion
+            if probe >= opt.llf - max(drop, 1e-9 * _scale(opt.llf) if not drop else 0.0):
+                loads = ", ".join(f"{n} ({sign * l:+.3f})" for n, l in sorted(zip(names, direction),
+                                                                              key=lambda t: -abs(t[1])) if abs(l) >= 0.1)
+                return (f"the maximum is not attained: the log-likelihood is {probe:.10g} (at the estimates "
+                        f"{opt.llf:.10g}) {step:.3g} further along {loads} ({step / spread:.3g} standard errors), so it "
+                        "keeps rising or stays flat in that direction and the estimates there diverge")
+            break
     return None
+
+
+def _probe(value: Callable[[np.ndarray], float], theta: np.ndarray) -> float | None:
+    """The log-likelihood at ``theta``, or None where it is not finite or cannot be evaluated."""
+    try:
+        out = float(value(theta))
+    except (HessstatsError, FloatingPointError, OverflowError):
+        return None
+    return out if np.isfinite(out) else None
 
 
 def certify(opt: Optimum, inverse: InverseInformation, nr_tol: float, names: tuple[str, ...],

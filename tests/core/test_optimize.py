@@ -249,3 +249,26 @@ def test_a_large_standard_error_of_a_genuine_maximum_is_not_flagged(recwarn):
     assert res.converged
     np.testing.assert_allclose(res.bse["mu"], 1e4 / np.sqrt(3.0), rtol=1e-10)
     assert not [w for w in recwarn if issubclass(w.category, ConvergenceWarning)]
+
+
+def test_a_hand_written_random_effect_sd_running_to_zero_is_not_converged():
+    """Reference: the data of the GLMM boundary test (seed 2, no group effect), where the ML estimate
+    of the group SD is 0 (lme4: a singular fit). Written by hand with random=, the log-SD runs off
+    towards -inf, where the log-likelihood has its supremum; far probes there are not finite (sd
+    underflows), so the nearer probe decides: not converged, naming log_sd. hs.glmer reports the same
+    boundary itself (BoundaryWarning) and stays converged (tests/models/test_glmm.py)."""
+    rng = np.random.default_rng(2)
+    g = np.repeat(np.arange(8), 6)
+    y = rng.normal(size=48) + 1.0
+
+    def joint(p, d):
+        sd = jnp.exp(p["log_sd"])
+        obs = -0.5 * (d["y"] - p["mu"] - p["u"][d["g"]]) ** 2 - 0.5 * jnp.log(2 * jnp.pi)
+        prior = -0.5 * (p["u"] / sd) ** 2 - jnp.log(sd) - 0.5 * jnp.log(2 * jnp.pi)
+        return obs.sum() + prior.sum()
+
+    with pytest.warns(ConvergenceWarning, match="not attained") as caught:
+        res = hs.fit(joint, {"mu": 0.0, "log_sd": 0.0, "u": np.zeros(8)}, {"y": y, "g": hs.index_array(g)},
+                     random=["u"], nobs=48)
+    assert not res.converged and "log_sd" in str(caught[0].message)
+    np.testing.assert_allclose(res.params["mu"], y.mean(), rtol=1e-6)  # no group effect: the mean
