@@ -17,8 +17,9 @@ import pandas as pd
 import scipy  # its submodules (linalg, special, stats, optimize, sparse) load on first use
 
 from hessstats._config import float64
+from hessstats.core.expression import parse_over_names
 from hessstats.core.scores import score_meat
-from hessstats.errors import ConvergenceWarning, CovarianceError, SpecificationError, message, warn
+from hessstats.errors import ConvergenceWarning, CovarianceError, ExpressionError, SpecificationError, message, warn
 from hessstats.inference.delta import delta_values, sandwich, warn_unconverged
 from hessstats.inference.restrictions import parse_constraints
 
@@ -65,7 +66,9 @@ def wald_test(res: FitResult, R: Any, q: Any = None) -> TestResult:
 
     ``R`` may be an ``(m, k)`` matrix, a string such as ``"GPA = PSI, TUCE = 0"`` (or a list of such
     strings) over the parameter names, or a function of the params pytree (nonlinear Wald, exact
-    Jacobian). A string may also name a whole formula term, ``"C(region)"`` (all its levels jointly
+    Jacobian). Text constraints that are not linear, such as ``"GPA / PSI = 1"`` or
+    ``"exp(PSI) = 10"``, are tested as ``lhs - rhs = 0`` by the delta method (Stata's ``testnl``;
+    the grammar of ``res.delta`` text). A string may also name a whole formula term, ``"C(region)"`` (all its levels jointly
     zero), or chain equalities, ``"x1 = x2 = 0"`` (``x1 = x2, x2 = 0``). The statistic is
     chi-squared with ``m`` degrees of freedom (statsmodels' ``wald_test(..., use_f=False)``).
 
@@ -108,12 +111,20 @@ def wald_statistic(res: FitResult, R: Any, q: Any = None) -> TestResult:
     k = len(res.theta)
     if isinstance(R, str) and q is None:
         R = _whole_terms(res, R)
-    if callable(R):
+    texts = isinstance(R, str) or (isinstance(R, (list, tuple)) and R and all(isinstance(r, str) for r in R))
+    if texts:
+        try:
+            R, q_parsed = parse_constraints(R, res.names)
+        except SpecificationError as linear:  # nonlinear constraints, as Stata's testnl: lhs - rhs = 0
+            differences = _nonlinear_constraints(R, res.names)
+            if differences is None or q is not None:
+                raise linear from None
+            R = differences
+        else:
+            q = q_parsed if q is None else q
+    if callable(R) or (texts and isinstance(R, list)):
         value, jac, cov, _ = delta_values(res, R, what="the Wald constraint function")
     else:
-        if isinstance(R, str) or (isinstance(R, (list, tuple)) and R and all(isinstance(r, str) for r in R)):
-            R, q_parsed = parse_constraints(R, res.names)
-            q = q_parsed if q is None else q
         R = np.atleast_2d(np.asarray(R, dtype=np.float64))
         if R.ndim != 2 or R.shape[1] != k:
             raise SpecificationError(message(
@@ -324,6 +335,25 @@ def _invalid_lr(restricted: FitResult, full: FitResult) -> tuple[str, str] | Non
                     "assumes the likelihood is correct", "test with res.wald_test(...), which uses that covariance, or "
                     "force=True (Stata's lrtest refuses after robust or cluster VCEs)")
     return None
+
+
+def _nonlinear_constraints(text: str | Sequence[str], names: Sequence[str]) -> list[str] | None:
+    """``["(lhs) - (rhs)", ...]`` for constraints ``lhs = rhs`` (comma-separated) that read as
+    expressions over the parameter names (:func:`~hessstats.core.expression.parse_over_names`), or
+    None when one does not."""
+    parts = [part for item in ([text] if isinstance(text, str) else text) for part in item.split(",") if part.strip()]
+    out = []
+    for part in parts:
+        sides = part.split("=")
+        if len(sides) != 2 or not all(side.strip() for side in sides):
+            return None
+        difference = f"({sides[0].strip()}) - ({sides[1].strip()})"
+        try:
+            parse_over_names(difference, names)
+        except ExpressionError:
+            return None
+        out.append(difference)
+    return out or None
 
 
 def _differing_data(a: Any, b: Any) -> list[str]:

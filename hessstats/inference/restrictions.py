@@ -45,7 +45,7 @@ def parse_constraints(text: str | Sequence[str], names: Sequence[str]) -> tuple[
             sides = part.split("=")
             if len(sides) != 2 or "==" in part:
                 raise _error(item, "each constraint needs exactly one '='")
-            (lv, lc), (rv, rc) = (_affine(side, item, len(names)) for side in sides)
+            (lv, lc), (rv, rc) = (_affine(side, item, len(names), names) for side in sides)
             rows.append(lv - rv)
             rhs.append(rc - lc)
     if not rows:
@@ -60,11 +60,12 @@ def _error(text: str, problem: str) -> SpecificationError:
         got=repr(text), fix="use parameter names exactly as in res.params.index, numbers, + - * /"))
 
 
-def _affine(side: str, text: str, k: int) -> tuple[np.ndarray, float]:
+def _affine(side: str, text: str, k: int, names: Sequence[str]) -> tuple[np.ndarray, float]:
     try:
         tree = ast.parse(side.strip(), mode="eval")
-    except SyntaxError:
-        raise _error(text, f"{side.strip()!r} is not an expression") from None
+    except SyntaxError:  # shown with the names written back for the coded ones
+        shown = re.sub(r" ?__p(\d+)__ ?", lambda m: str(names[int(m.group(1))]), side.strip())
+        raise _error(text, f"{shown!r} is not an expression") from None
     return _walk(tree.body, text, k)
 
 
