@@ -19,6 +19,7 @@ import scipy  # its submodules (linalg, special, stats, optimize, sparse) load o
 from hessstats._config import float64
 from hessstats.core.expression import parse_over_names
 from hessstats.core.scores import score_meat
+from hessstats.core.survey import NON_SANDWICH
 from hessstats.errors import ConvergenceWarning, CovarianceError, ExpressionError, SpecificationError, message, warn
 from hessstats.inference.delta import delta_values, sandwich, warn_unconverged
 from hessstats.inference.restrictions import parse_constraints
@@ -303,8 +304,23 @@ def lr_test(restricted: FitResult, full: FitResult, *, check_data: bool = True, 
     return _chi2("LR", max(stat, 0.0), df)
 
 
-SANDWICH_COV_TYPES = frozenset({"robust", "HC0", "HC1", "HC2", "HC3", "cluster", "hac", "survey"})
-"""Covariance types after which :func:`lr_test` refuses without ``force`` (as Stata's ``lrtest``)."""
+LIKELIHOOD_COV_TYPES = NON_SANDWICH | {"bootstrap"}
+"""Covariance types that trust the likelihood (every other, a sandwich, makes :func:`lr_test` refuse
+without ``force``, as Stata's ``lrtest`` after robust or cluster VCEs)."""
+
+
+def uses_sandwich(res: FitResult) -> bool:
+    """Whether the fit's covariance is a sandwich (``robust``, ``HC*``, ``cluster``, ``hac``, ``survey``,
+    or a registered type not in :data:`LIKELIHOOD_COV_TYPES`).
+
+    Example
+    -------
+    >>> import numpy as np, hessstats as hs
+    >>> res = hs.fit(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, np.array([1.0, 3.0]))
+    >>> uses_sandwich(res), uses_sandwich(res.with_cov("HC0"))
+    (False, True)
+    """
+    return res.cov_type not in LIKELIHOOD_COV_TYPES
 _SAME_MODEL_KEYS = ("family", "link", "power", "distr")
 
 
@@ -330,7 +346,7 @@ def _invalid_lr(restricted: FitResult, full: FitResult) -> tuple[str, str] | Non
         if kind == "probability":
             return (f"the {role} fit has probability weights: its log-likelihood is a pseudo-likelihood, whose "
                     "ratio is not chi-squared", "test with res.wald_test(...) (Stata's lrtest refuses after pweights)")
-        if res.cov_type in SANDWICH_COV_TYPES:
+        if uses_sandwich(res):
             return (f"the {role} fit uses cov_type={res.cov_type!r}, a sandwich covariance: the likelihood-ratio test "
                     "assumes the likelihood is correct", "test with res.wald_test(...), which uses that covariance, or "
                     "force=True (Stata's lrtest refuses after robust or cluster VCEs)")

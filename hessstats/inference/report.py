@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from hessstats.inference.hypothesis import SANDWICH_COV_TYPES, wald_statistic
+from hessstats.inference.hypothesis import uses_sandwich, wald_statistic
 
 if TYPE_CHECKING:
     from hessstats.results import FitResult
@@ -136,7 +136,7 @@ def header(res: FitResult) -> tuple[tuple[str, str], ...]:
     pseudo = getattr(getattr(res, "weight_type", None), "value", None) == "probability"  # no LR test (Stata)
     rows.append(("Log pseudolikelihood" if pseudo else "Log-likelihood", format_number(res.llf)))  # Stata's label
     null = res.model.defaults.null
-    if (pseudo or res.cov_type in SANDWICH_COV_TYPES) and null:  # Stata: a Wald test with that covariance
+    if (pseudo or uses_sandwich(res)) and null:  # Stata: a Wald test with that covariance
         positions = res.model.spec.positions(list(null))
         R = np.zeros((len(positions), len(res.theta)))
         R[np.arange(len(positions)), positions] = 1.0
