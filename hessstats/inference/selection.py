@@ -18,6 +18,7 @@ import pandas as pd
 import scipy.special
 
 from hessstats.errors import DataError, SpecificationError, message
+from hessstats.inference.delta import warn_unconverged
 
 if TYPE_CHECKING:
     from hessstats.results import FitResult
@@ -51,6 +52,8 @@ def outcome_fingerprint(res: FitResult) -> tuple[int | None, str]:
 
 
 def _check_same_data(results: Sequence[FitResult], labels: Sequence[str]) -> None:
+    for res, label in zip(results, labels):  # criteria of a point that is not a maximum compare nothing
+        warn_unconverged(res, f"model selection statistics ({label})")
     prints = [outcome_fingerprint(r) for r in results]
     for label, fp in zip(labels[1:], prints[1:]):
         if fp != prints[0]:

@@ -9,6 +9,9 @@ of the statistic on simulated data; statsmodels 0.15 ``Logit``/``Probit`` ``llf`
 
 from __future__ import annotations
 
+import re
+import warnings
+
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
@@ -17,7 +20,7 @@ import scipy.stats
 import statsmodels.formula.api as smf
 
 import hessstats as hs
-from hessstats.errors import DataError, SpecificationError
+from hessstats.errors import ConvergenceWarning, DataError, SpecificationError
 from hessstats.inference.selection import ic_table, outcome_fingerprint, vuong
 
 PSCL_PUBLISHED = {"raw": -3.246221, "aic": -3.138987, "bic": -2.880611}
@@ -121,3 +124,17 @@ def test_ic_table_refuses_different_data():
     assert ic_table([c1, c2]).shape == (2, 5)
     with pytest.raises(DataError):
         ic_table([c1, hs.fit(lambda p, d: -0.5 * (d - p["mu"]) ** 2, {"mu": 0.0}, y + 1)])
+
+
+def test_selection_statistics_of_a_fit_that_did_not_converge_warn():
+    """Reference: the fits' own converged flags: an information-criteria table or Vuong test with a
+    fit stopped at its start values (maxiter=0) warns, naming that fit; converged fits are silent."""
+    df = hs.datasets.load("spector")
+    with pytest.warns(ConvergenceWarning):
+        stopped = hs.logit("GRADE ~ GPA", df).fit(maxiter=0)
+    good = hs.probit("GRADE ~ GPA", df).fit()
+    with pytest.warns(ConvergenceWarning, match=re.escape("model selection statistics (model 1)")):
+        hs.ic_table([stopped, good])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        hs.ic_table([hs.logit("GRADE ~ GPA", df).fit(), good])
