@@ -6,6 +6,7 @@ log-likelihood; statistics are chi-squared (statsmodels' ``use_f=False``).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -238,7 +239,8 @@ def wald_terms(res: FitResult) -> pd.DataFrame:
 
 # ----------------------------------------------------------------------------- likelihood-ratio and score tests
 
-def lr_test(restricted: FitResult, full: FitResult, *, check_data: bool = True, force: bool = False) -> TestResult:
+def lr_test(restricted: FitResult, full: FitResult, *, check_data: bool = True, force: bool = False,
+            boundary: int = 0) -> TestResult:
     """Likelihood-ratio test of a restricted fit against the full fit that nests it.
 
     ``statistic = 2 (llf_full - llf_restricted)``, chi-squared with
@@ -261,8 +263,14 @@ def lr_test(restricted: FitResult, full: FitResult, *, check_data: bool = True, 
         Refuse when a data array shared by name and shape differs between the two models.
     force : bool
         Test even across built-in models and with probability weights or sandwich covariances
-        (Stata's ``lrtest, force``), e.g. Poisson against NB2, whose boundary case alpha = 0 halves
-        the p-value (chi-bar-squared).
+        (Stata's ``lrtest, force``).
+    boundary : int
+        How many of the restrictions put a parameter on the boundary of its space (a variance or
+        an overdispersion at 0: Poisson within NB2, a GLM within its GLMM). The p-value is then the
+        chi-bar-squared mixture ``sum_j C(b, j) / 2^b P(chi2_{df-b+j} >= stat)`` (Self & Liang 1987,
+        for boundary parameters orthogonal to each other): for one, half the chi-squared(df) tail
+        plus half the chi-squared(df-1) tail, Stata's ``chibar2(01)`` after ``nbreg`` and R
+        ``pscl::odTest``. The two fits may then come from different built-in models.
 
     Returns
     -------
@@ -289,8 +297,11 @@ def lr_test(restricted: FitResult, full: FitResult, *, check_data: bool = True, 
     elif check_data and _differing_data(restricted.model.data, full.model.data):
         problem = (f"data arrays {_differing_data(restricted.model.data, full.model.data)} differ between the fits",
                    "fit both models on the same data, or pass check_data=False if that is intended")
+    elif not isinstance(boundary, (int, np.integer)) or isinstance(boundary, bool) or not 0 <= boundary <= df:
+        problem = (f"boundary={boundary!r} is not a number of restrictions between 0 and df={df}",
+                   "pass how many restricted parameters lie on the boundary of their space (usually 1)")
     elif not force:
-        problem = _invalid_lr(restricted, full)
+        problem = _invalid_lr(restricted, full, same_model=not boundary)
     stat = 2.0 * (full.llf - restricted.llf)
     if problem is None and stat < -1e-8 * max(1.0, abs(full.llf)):
         problem = (f"the restricted model fits better (llf {restricted.llf:.10g} > {full.llf:.10g})",
@@ -301,7 +312,24 @@ def lr_test(restricted: FitResult, full: FitResult, *, check_data: bool = True, 
             expected="restricted nested in full, same observations", got=problem[0], fix=problem[1]))
     if not (restricted.converged and full.converged):
         warn("likelihood-ratio test between fits that did not both converge", ConvergenceWarning)
+    if boundary:
+        return chi_bar_squared(max(stat, 0.0), df, int(boundary))
     return _chi2("LR", max(stat, 0.0), df)
+
+
+def chi_bar_squared(stat: float, df: int, boundary: int) -> TestResult:
+    """The LR test's p-value when ``boundary`` of its ``df`` restrictions lie on the boundary of the
+    parameter space: ``sum_j C(b, j) / 2^b P(chi2_{df-b+j} >= stat)``, chi2_0 a point mass at 0.
+
+    Example
+    -------
+    >>> chi_bar_squared(2.7055, 1, 1).p_value.__round__(4)  # half of chi2(1)'s 0.10 tail
+    0.05
+    """
+    weights = [math.comb(boundary, j) / 2.0 ** boundary for j in range(boundary + 1)]
+    tails = [float(scipy.special.chdtrc(df - boundary + j, stat)) if df - boundary + j > 0 else float(stat <= 0.0)
+             for j in range(boundary + 1)]
+    return TestResult("LR", float(stat), int(df), float(np.dot(weights, tails)), f"chi-bar-squared, boundary={boundary}")
 
 
 LIKELIHOOD_COV_TYPES = NON_SANDWICH | {"bootstrap"}
@@ -330,14 +358,16 @@ def _command(res: FitResult) -> str | None:
     return str(name).split(" with ")[0] if name else None
 
 
-def _invalid_lr(restricted: FitResult, full: FitResult) -> tuple[str, str] | None:
-    """Why a likelihood-ratio test of these fits would be invalid (Stata ``lrtest``'s refusals), or None."""
+def _invalid_lr(restricted: FitResult, full: FitResult, same_model: bool = True) -> tuple[str, str] | None:
+    """Why a likelihood-ratio test of these fits would be invalid (Stata ``lrtest``'s refusals), or None;
+    ``same_model=False`` (a boundary test) allows fits of different built-in models."""
     a, b = _command(restricted), _command(full)
-    if a is not None and b is not None and a != b:
+    if same_model and a is not None and b is not None and a != b:
         return (f"the fits come from different models ({a} restricted, {b} full)",
-                "fit the same model with and without the restriction; force=True tests anyway")
+                "fit the same model with and without the restriction; boundary=1 for a model nested at the "
+                "boundary (Poisson within NB2); force=True tests anyway")
     da, db = restricted.model.description, full.model.description
-    for key in _SAME_MODEL_KEYS:
+    for key in _SAME_MODEL_KEYS if same_model else ():
         if key in da and key in db and da[key] != db[key]:
             return (f"the fits differ in {key} ({da[key]!r} restricted, {db[key]!r} full)",
                     f"use the same {key} in both fits; force=True tests anyway")

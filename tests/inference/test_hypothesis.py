@@ -15,13 +15,16 @@ from pathlib import Path
 
 import jax.numpy as jnp
 import numpy as np
+import pandas as pd
 import pytest
+import scipy.stats
 import statsmodels.api as sm
 from catalogue import logit_ll, normal_ll, poisson_ll
 from statsmodels.stats._delta_method import NonlinearDeltaCov
 
 import hessstats as hs
 from hessstats.errors import CovarianceError, IdentificationWarning, SpecificationError
+from hessstats.inference.hypothesis import chi_bar_squared
 
 RTOL = 1e-8
 ROOT = Path(__file__).resolve().parents[2]
@@ -344,3 +347,28 @@ def test_nonlinear_text_constraints_are_stata_testnl(spector_frame):
     assert both.df == 2
     with pytest.raises(SpecificationError, match="unknown name 'PSII'"):
         res.wald_test("GPA / PSII = 1")
+
+
+def test_boundary_lr_test_is_chibar2_of_poisson_within_nb2():
+    """Reference: statsmodels Poisson and NegativeBinomial (NB2) log-likelihoods (live) on simulated
+    overdispersed counts (seed 4), and the chi-bar-squared p-value of Stata's nbreg 'LR test of
+    alpha=0: chibar2(01)' and R pscl::odTest: half the chi-squared(1) tail. Without boundary= the
+    test is refused (different models); a mixture for two boundary parameters by its closed form."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=200)
+    mu = np.exp(0.5 + 0.3 * x)
+    y = rng.negative_binomial(1 / 0.15, 1 / (1 + 0.15 * mu)).astype(float)
+    frame = pd.DataFrame({"y": y, "x": x})
+    poisson, nb2 = hs.poisson("y ~ x", frame).fit(), hs.negbin("y ~ x", frame).fit()
+    X = sm.add_constant(x)
+    stat = 2.0 * (sm.NegativeBinomial(y, X).fit(disp=0, maxiter=200).llf - sm.Poisson(y, X).fit(disp=0).llf)
+    with pytest.raises(SpecificationError, match="boundary=1"):
+        hs.lr_test(poisson, nb2)
+    test = hs.lr_test(poisson, nb2, boundary=1)
+    np.testing.assert_allclose(test.statistic, stat, rtol=1e-8)
+    np.testing.assert_allclose(test.p_value, 0.5 * scipy.stats.chi2.sf(stat, 1), rtol=1e-8)
+    two = chi_bar_squared(3.0, 2, 2)  # 1/4 chi2_0 + 1/2 chi2_1 + 1/4 chi2_2
+    np.testing.assert_allclose(two.p_value, 0.5 * scipy.stats.chi2.sf(3.0, 1) + 0.25 * scipy.stats.chi2.sf(3.0, 2),
+                               rtol=1e-12)
+    with pytest.raises(SpecificationError, match="boundary=3"):
+        hs.lr_test(poisson, nb2, boundary=3)
