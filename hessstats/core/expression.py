@@ -236,6 +236,26 @@ class NamedExpression:
         return self.expression([theta[i] for i in self.positions])
 
 
+def code_names(text: str, names: Sequence[str], code: Callable[[int], str]) -> str:
+    """``text`` with each parameter name replaced by ``code(its position in names)``, in one pass:
+    names matched literally, longest first, not inside a longer word or name, not before ``(``.
+    What both text grammars over parameter names read first (:func:`parse_over_names`, and the
+    linear constraints of :func:`~hessstats.inference.restrictions.parse_constraints`).
+
+    Example
+    -------
+    >>> code_names("exp(C(g)[T.b]) * x + xy", ["x", "C(g)[T.b]", "xy"], lambda i: f"v{i}")
+    'exp(v1) * v0 + v2'
+    """
+    names = [str(n) for n in names]
+    if not names:
+        return text
+    order = sorted(range(len(names)), key=lambda i: -len(names[i]))
+    pattern = re.compile("|".join(r"(?<![\w.\[\]])" + re.escape(names[i]) + r"(?![\w.\[\]])(?!\s*\()"
+                                  for i in order))
+    return pattern.sub(lambda match: code(names.index(match.group(0))), text)
+
+
 def parse_over_names(text: str, names: Sequence[str]) -> NamedExpression:
     """Parse ``text``, an expression (the grammar of :func:`parse_expression`) whose variables are
     entries of a flat vector named ``names`` (a fit's parameter names, e.g. ``res.params.index``).
@@ -263,19 +283,11 @@ def parse_over_names(text: str, names: Sequence[str]) -> NamedExpression:
         raise ExpressionError(message("the expression is not a string", expected="text such as 'GPA / PSI'",
                                       got=type(text).__name__, fix="pass the expression as a str"))
     names = [str(n) for n in names]
-    order = sorted(range(len(names)), key=lambda i: -len(names[i]))
-    pattern = re.compile("|".join(r"(?<![\w.\[\]])" + re.escape(names[i]) + r"(?![\w.\[\]])(?!\s*\()"
-                                  for i in order)) if names else None
     used: dict[int, str] = {}
     prefix = "p"
     while re.search(rf"(?<!\w){prefix}\d", text):  # placeholders that no word of the text can be
         prefix += "p"
-
-    def placeholder(match: re.Match) -> str:
-        i = names.index(match.group(0))
-        return used.setdefault(i, f"{prefix}{len(used)}")
-
-    coded = pattern.sub(placeholder, text) if pattern is not None else text
+    coded = code_names(text, names, lambda i: used.setdefault(i, f"{prefix}{len(used)}"))
     try:
         found = parse_expression(coded).variables
     except ExpressionError as exc:  # the problem as the parser states it, on the text the user wrote

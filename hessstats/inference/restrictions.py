@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from hessstats.core.expression import code_names
 from hessstats.core.params import ParamSpec
 from hessstats.errors import SpecificationError, message
 
@@ -32,13 +33,9 @@ def parse_constraints(text: str | Sequence[str], names: Sequence[str]) -> tuple[
     ([[1.0, -2.0, 0.0], [0.0, 0.0, 1.0]], [0.0, 1.0])
     """
     texts = [text] if isinstance(text, str) else list(text)
-    order = sorted(range(len(names)), key=lambda i: -len(names[i]))
     rows, rhs = [], []
     for item in texts:
-        coded = item
-        for i in order:
-            pattern = r"(?<![\w.\[\]])" + re.escape(names[i]) + r"(?![\w.\[\]])"
-            coded = re.sub(pattern, f" __p{i}__ ", coded)
+        coded = code_names(item, names, lambda i: f" __p{i}__ ")
         for part in coded.split(","):
             if not part.strip():
                 continue
