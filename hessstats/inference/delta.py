@@ -171,7 +171,7 @@ def _flat(fn: Callable | str | Sequence[str], res: FitResult, what: str) -> tupl
     """``fn`` of the params pytree as a function of the flat vector (output raveled), and whether
     its output is a scalar. The output is checked: float, 0-d or 1-d. Text (one expression, or a
     list of them: a vector) is read over the parameter names (:func:`parse_over_names`)."""
-    texts = _texts(fn)
+    texts = as_texts(fn)
     if texts is not None:
         parsed = [parse_over_names(text, res.model.names) for text in texts]
         return (lambda theta: jnp.stack([jnp.asarray(ex(theta), dtype=jnp.float64) for ex in parsed])), \
@@ -222,8 +222,15 @@ def delta_values(res: FitResult, fn: Callable, what: str = "fn") -> tuple[np.nda
     return value, jac, sandwich(jac, res.cov_array), scalar
 
 
-def _texts(fn: Any) -> list[str] | None:
-    """The expressions of ``fn`` given as text (a str, or a non-empty list/tuple of str), else None."""
+def as_texts(fn: Any) -> list[str] | None:
+    """The expressions or constraints ``fn`` gives as text (a str, or a non-empty list/tuple of str),
+    else None.
+
+    Example
+    -------
+    >>> as_texts("a / b"), as_texts(["a", "b"]), as_texts(lambda p: p)
+    (['a / b'], ['a', 'b'], None)
+    """
     if isinstance(fn, str):
         return [fn]
     if isinstance(fn, (list, tuple)) and fn and all(isinstance(f, str) for f in fn):
@@ -232,8 +239,8 @@ def _texts(fn: Any) -> list[str] | None:
 
 
 def _names(names: Any, fn: Callable, size: int, scalar: bool) -> list[str]:
-    if names is None and _texts(fn) is not None:
-        return [" ".join(text.split()) for text in _texts(fn)]
+    if names is None and as_texts(fn) is not None:
+        return [" ".join(text.split()) for text in as_texts(fn)]
     if names is None:
         base = getattr(fn, "__name__", "fn")
         base = "fn" if base == "<lambda>" else base

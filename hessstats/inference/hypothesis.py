@@ -22,7 +22,7 @@ from hessstats.core.expression import parse_over_names
 from hessstats.core.scores import score_meat
 from hessstats.core.survey import NON_SANDWICH
 from hessstats.errors import ConvergenceWarning, CovarianceError, ExpressionError, SpecificationError, message, warn
-from hessstats.inference.delta import delta_values, sandwich, warn_unconverged
+from hessstats.inference.delta import as_texts, delta_values, sandwich, warn_unconverged
 from hessstats.inference.restrictions import parse_constraints
 
 if TYPE_CHECKING:
@@ -113,7 +113,7 @@ def wald_statistic(res: FitResult, R: Any, q: Any = None) -> TestResult:
     k = len(res.theta)
     if isinstance(R, str) and q is None:
         R = _whole_terms(res, R)
-    texts = isinstance(R, str) or (isinstance(R, (list, tuple)) and R and all(isinstance(r, str) for r in R))
+    texts = as_texts(R) is not None
     if texts:
         try:
             R, q_parsed = parse_constraints(R, res.names)
