@@ -29,6 +29,7 @@ from hessstats.inference.prediction import predict as _predict
 from hessstats.inference.profile import fit_restricted, profile_ci
 from hessstats.inference.report import Summary
 from hessstats.inference.report import summary as _summary
+from hessstats.rows.weights import pseudo_likelihood
 
 if TYPE_CHECKING:
     from hessstats.model import Model
@@ -693,7 +694,7 @@ class FitResult:
             ("Model", str(desc.get("model", getattr(self.model.loglike, "__name__", "custom")))),
             *([("Formula", str(desc["formula"]))] if desc.get("formula") else []),
             ("Observations", str(self.nobs)),
-            ("Log pseudolikelihood" if getattr(self.weight_type, "value", None) == "probability" else "Log-likelihood",
+            ("Log pseudolikelihood" if pseudo_likelihood(self) else "Log-likelihood",
              f"{self.llf:.6g}"),
             ("AIC / BIC", f"{self.aic:.6g} / {self.bic:.6g}"),
             ("Covariance", cov),

@@ -24,6 +24,7 @@ from hessstats.core.survey import NON_SANDWICH
 from hessstats.errors import ConvergenceWarning, CovarianceError, ExpressionError, SpecificationError, message, warn
 from hessstats.inference.delta import as_texts, delta_values, sandwich, warn_unconverged
 from hessstats.inference.restrictions import parse_constraints
+from hessstats.rows.weights import pseudo_likelihood
 
 if TYPE_CHECKING:
     from hessstats.model import Model
@@ -372,14 +373,29 @@ def _invalid_lr(restricted: FitResult, full: FitResult, same_model: bool = True)
             return (f"the fits differ in {key} ({da[key]!r} restricted, {db[key]!r} full)",
                     f"use the same {key} in both fits; force=True tests anyway")
     for res, role in ((restricted, "restricted"), (full, "full")):
-        kind = getattr(getattr(res.model, "weight_type", None), "value", None)
-        if kind == "probability":
+        if pseudo_likelihood(res.model):
             return (f"the {role} fit has probability weights: its log-likelihood is a pseudo-likelihood, whose "
                     "ratio is not chi-squared", "test with res.wald_test(...) (Stata's lrtest refuses after pweights)")
         if uses_sandwich(res):
             return (f"the {role} fit uses cov_type={res.cov_type!r}, a sandwich covariance: the likelihood-ratio test "
                     "assumes the likelihood is correct", "test with res.wald_test(...), which uses that covariance, or "
                     "force=True (Stata's lrtest refuses after robust or cluster VCEs)")
+    return None
+
+
+def _invalid_score(restricted: FitResult, full_model: Model, check_data: bool, by_name: bool) -> tuple[str, str] | None:
+    """``(what, fix)`` when a score test of ``restricted`` within ``full_model`` would be invalid, else None."""
+    differing = _differing_data(restricted.model.data, full_model.data) if check_data else []
+    if differing:
+        return (f"data arrays {differing} differ between the fit and the model",
+                "fit and build both on the same data, or pass check_data=False if that is intended")
+    if pseudo_likelihood(restricted.model) or pseudo_likelihood(full_model):
+        return ("probability weights: the log-likelihood is a pseudo-likelihood",
+                "test with res.wald_test(...), which uses the sandwich covariance")
+    unknown = [n for n in restricted.names if n not in full_model.names] if by_name else []
+    if unknown:
+        return (f"restricted parameters {unknown} are not parameters of the full model",
+                "name the parameters alike in both models, or pass params= (the full model's parameters)")
     return None
 
 
@@ -463,20 +479,11 @@ def score_test(restricted: FitResult, full_model: Model, params: Any = None, *, 
             expected="k_full > k_restricted and equal nobs",
             got=f"k {restricted.k_params} vs {full_model.k_params}, nobs {restricted.nobs} vs {full_model.nobs}",
             fix="pass (restricted result, full Model)"))
-    differing = _differing_data(restricted.model.data, full_model.data) if check_data else []
-    weighted = [m for m in (restricted.model, full_model)
-                if getattr(getattr(m, "weight_type", None), "value", None) == "probability"]
-    unknown = [n for n in restricted.names if n not in full_model.names] if params is None else []
-    if differing or weighted or unknown:
-        got = (f"data arrays {differing} differ between the fit and the model" if differing else
-               "probability weights: the log-likelihood is a pseudo-likelihood" if weighted else
-               f"restricted parameters {unknown} are not parameters of the full model")
-        fix = ("fit and build both on the same data, or pass check_data=False if that is intended" if differing else
-               "test with res.wald_test(...), which uses the sandwich covariance" if weighted else
-               "name the parameters alike in both models, or pass params= (the full model's parameters)")
+    problem = _invalid_score(restricted, full_model, check_data, by_name=params is None)
+    if problem is not None:
         raise SpecificationError(message("the score test needs a restricted fit nested in the full model, on the "
                                          "same data", expected="the same data, an ordinary likelihood, nested "
-                                         "parameter names", got=got, fix=fix))
+                                         "parameter names", got=problem[0], fix=problem[1]))
     if params is None:
         known = dict(zip(restricted.names, restricted.theta))
         theta = np.array([known.get(name, 0.0) for name in full_model.names])

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from hessstats.inference.hypothesis import uses_sandwich, wald_statistic
+from hessstats.rows.weights import pseudo_likelihood
 
 if TYPE_CHECKING:
     from hessstats.results import FitResult
@@ -133,7 +134,7 @@ def header(res: FitResult) -> tuple[tuple[str, str], ...]:
         rows.append(("Df resid", format_number(res.df_resid)))
     else:
         rows.append(("Df model / resid", f"{format_number(res.df_model)} / {format_number(res.df_resid)}"))
-    pseudo = getattr(getattr(res, "weight_type", None), "value", None) == "probability"  # no LR test (Stata)
+    pseudo = pseudo_likelihood(res)  # no LR test (Stata)
     rows.append(("Log pseudolikelihood" if pseudo else "Log-likelihood", format_number(res.llf)))  # Stata's label
     null = res.model.defaults.null
     if (pseudo or uses_sandwich(res)) and null:  # Stata: a Wald test with that covariance

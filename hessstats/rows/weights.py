@@ -79,6 +79,20 @@ class WeightType(enum.Enum):
             got=repr(value)[:100], fix="say what the weights mean, e.g. weight_type='probability' for survey weights"))
 
 
+def pseudo_likelihood(fitted: Any) -> bool:
+    """Whether a model or fit weights its rows with probability weights, which make its
+    log-likelihood a pseudo-likelihood (no LR or score tests; Stata labels it so).
+
+    Example
+    -------
+    >>> class Fit:
+    ...     weight_type = WeightType.PROBABILITY
+    >>> pseudo_likelihood(Fit()), pseudo_likelihood(object())
+    (True, False)
+    """
+    return getattr(fitted, "weight_type", None) is WeightType.PROBABILITY
+
+
 def resolve_weights(weights: Any, weight_type: Any, data: Any, labels: Any,
                     nrows: int | None) -> tuple[WeightType | None, np.ndarray | None]:
     """``(weight type, raw weights as a read-only float64 copy)``, or ``(None, None)`` without weights.
