@@ -481,6 +481,20 @@ quadratic maximum is lower there by ``ATTAINED_STEP**2 / 2 = 8`` log-likelihood 
 NOT_IDENTIFIED = "the information matrix is not positive definite"
 """How a fit's ``convergence_message`` states an identification problem (NaN standard errors for the
 unidentified parameters; inference on the identified ones stays valid)."""
+_NAN_SES = "NaN standard errors for "
+
+
+def beyond_identification(convergence_message: str) -> list[str]:
+    """The problems a fit's ``convergence_message`` (written by :func:`certify`) states other than an
+    identification problem, whose NaN standard errors confine it to the unidentified parameters.
+
+    Example
+    -------
+    >>> beyond_identification("converged"), beyond_identification(f"{NOT_IDENTIFIED}; {_NAN_SES}['b']")
+    ([], [])
+    """
+    return [p for p in convergence_message.split("; ")
+            if p != "converged" and not p.startswith(NOT_IDENTIFIED) and not p.startswith(_NAN_SES)]
 
 
 def unattained(opt: Optimum, value: Callable[[np.ndarray], float], names: tuple[str, ...]) -> str | None:
@@ -585,7 +599,7 @@ def certify(opt: Optimum, inverse: InverseInformation, nr_tol: float, names: tup
             loads = ", ".join(f"{p} ({l:+.3f})" for p, l in zip(frame["parameter"], frame["loading"]))
             groups.append(f"eigenvalue {eig:.3g} [{frame['problem'].iloc[0]}]: {loads}")
         bad = [n for n, b in zip(names, inverse.bad) if b]
-        problems.append(f"{NOT_IDENTIFIED}; NaN standard errors for {bad}")
+        problems.append(f"{NOT_IDENTIFIED}; {_NAN_SES}{bad}")
         fix = "drop or combine the collinear parameters, fix one of them, or reparametrise; inspect res.identification"
         if opt.nonfinite:
             fix += (f". The optimiser also met points where the log-likelihood is not finite ({opt.nonfinite}): "

@@ -28,7 +28,7 @@ from hessstats._checks import check_alpha
 from hessstats._config import float64
 from hessstats.core import interpret
 from hessstats.core.expression import parse_over_names
-from hessstats.core.optimize import NOT_IDENTIFIED
+from hessstats.core.optimize import beyond_identification
 from hessstats.errors import ConvergenceWarning, SpecificationError, message, warn
 
 if TYPE_CHECKING:
@@ -158,8 +158,7 @@ def warn_unconverged(res: FitResult, what: str) -> None:
     ...     warnings.simplefilter("error")
     ...     warn_unconverged(res, "delta-method SEs")   # converged: silent
     """
-    problems = [p for p in str(getattr(res, "convergence_message", "")).split("; ")
-                if not p.startswith(NOT_IDENTIFIED) and not p.startswith("NaN standard errors")]
+    problems = beyond_identification(str(getattr(res, "convergence_message", "")))
     if not bool(getattr(res, "converged", True)) and problems:  # unidentified alone: NaN confines it
         why = problems[0]
         warn(message(f"{what} of a fit that did not converge", expected="a certified maximum (res.converged)",

@@ -162,7 +162,7 @@ def test_a_change_of_convergence_is_drift_even_with_equal_numbers(tmp_path):
     stopped = dataclasses.replace(res, converged=False)
     table = compare_estimates(stopped, res, rtol=1.0)
     row = table[table["quantity"] == "converged"]
-    assert row["status"].tolist() == ["drift"] and row[["expected", "actual"]].to_numpy().tolist() == [[1.0, 0.0]]
+    assert row["status"].tolist() == ["drift"] and row[["expected", "actual"]].to_numpy().astype(bool).tolist() == [[True, False]]
     assert (table[table["quantity"] != "converged"]["status"] == "ok").all()
     path = save_snapshot(res, tmp_path / "s.json")
     with pytest.raises(AssertionError, match="converged"):
